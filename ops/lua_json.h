@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// JSON <-> Lua values (SPEC §4 "Expressions"): a JSON number without fraction or exponent
+// is a Lua integer, any other a float; objects are string-keyed tables, arrays are tables
+// indexed from 1, null is nil. Back to JSON: integers stay integers, floats in shortest
+// round-trip form, a table whose keys are exactly 1..n is an array, an empty table is {},
+// functions and other Lua values are skipped.
+//
+// Every function here runs its Lua work in protected mode, so the run's memory cap can
+// never unwind through the caller: it reports failure instead.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include "ops/lua_sandbox.h"
+
+namespace testrund::ops {
+
+// Pushes `value` onto the sandbox's stack. On kMemoryLimit nothing is pushed.
+LuaFailure PushJson(LuaSandbox& lua, const rapidjson::Value& value);
+
+// Converts the Lua value at stack index `idx` to JSON into `out` (allocated with `alloc`).
+// Tables nested deeper than `max_depth` (and cycles) are cut off as null.
+void ToJson(lua_State* L, int idx, rapidjson::Value& out,
+            rapidjson::Document::AllocatorType& alloc, int max_depth = 64);
+
+}  // namespace testrund::ops

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// ValueTemplate: an op attribute as given in the definition, where any string that is
+// wholly wrapped in `{...}` is a Lua expression compiled at validation and evaluated when
+// the op executes; `\{` at the start of a string escapes a literal brace (SPEC §4).
+// A template without expressions is a constant and costs nothing to evaluate.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+#include "ops/lua_sandbox.h"
+#include "ops/problem.h"
+
+namespace testrund::ops {
+
+class ValueTemplate {
+ public:
+  ValueTemplate();
+  ~ValueTemplate();
+  ValueTemplate(ValueTemplate&&) noexcept;
+  ValueTemplate& operator=(ValueTemplate&&) noexcept;
+
+  // Compiles `value` (any JSON; strings at any depth may be `{...}`). A Lua syntax error
+  // is appended to `problems` as {op_idx, field (e.g. "arguments.headers.X"), Lua's
+  // message}. The constant parts are copied; `value` need not outlive the template.
+  static ValueTemplate Compile(const rapidjson::Value& value, LuaSandbox& lua, int op_idx,
+                               std::string_view field, Problems* problems);
+
+  bool empty() const;        // no value was given
+  bool is_constant() const;  // no `{...}` inside
+  // The literal value with `\{` escapes resolved (only meaningful when is_constant()).
+  const rapidjson::Value& constant() const;
+
+  // Evaluates every expression and builds the resulting JSON value into `out`.
+  LuaFailure Evaluate(LuaSandbox& lua, const EvalScope& scope, rapidjson::Value& out,
+                      rapidjson::Document::AllocatorType& alloc, std::string* error) const;
+  // Same, for attributes that need a string: a non-string result goes through tostring.
+  LuaFailure EvaluateString(LuaSandbox& lua, const EvalScope& scope, std::string* out,
+                            std::string* error) const;
+  // Same, leaving the value on the Lua stack (a table stays a table).
+  LuaFailure Push(LuaSandbox& lua, const EvalScope& scope, std::string* error) const;
+
+ private:
+  struct Node;
+  std::unique_ptr<Node> root_;
+};
+
+}  // namespace testrund::ops

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// The one entry point the transports use: a JSON-RPC 2.0 request body in, a response body
+// out. Owns the envelope rules of SPEC §2 (single, batch, notifications, ids, errors, the
+// depth limit) and authorisation by role; method bodies live in the method table.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "rpc/role.h"
+
+namespace testrund::rpc {
+
+// How the transport authenticated the caller.
+struct Caller {
+  // true when tokens are configured at all; false means every caller is an operator.
+  bool auth_required = false;
+  // HTTP: the role from the Authorization header (the daemon answers 401 itself when the
+  // header is missing or wrong, so this is never kNone on HTTP when auth_required).
+  // Framed: nullopt; the dispatcher reads each request object's "auth" member and looks it
+  // up with the TokenLookup it was given.
+  std::optional<Role> role;
+};
+
+struct DispatchLimits {
+  size_t max_json_depth = 64;
+};
+
+class MethodTable;
+
+class Dispatcher {
+ public:
+  // `methods` and `lookup` are borrowed and must outlive the dispatcher.
+  Dispatcher(const MethodTable& methods, DispatchLimits limits, TokenLookup lookup);
+
+  // Handles one request body (single or batch). Returns the response body, or nullopt when
+  // nothing is to be sent back (a notification, or a batch of only notifications).
+  // Never throws; a body that is not JSON gets a -32700 response.
+  std::optional<std::string> Handle(std::string_view body, const Caller& caller);
+
+  // A standalone error response (id null), for transports that must answer before a body
+  // could be read, e.g. a bad length prefix (-32700).
+  static std::string ErrorResponse(int code, std::string_view message);
+
+ private:
+  const MethodTable& methods_;
+  DispatchLimits limits_;
+  TokenLookup lookup_;
+};
+
+}  // namespace testrund::rpc

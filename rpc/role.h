@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
+// Roles a token grants (SPEC §1): operator may call every method, observer only the
+// read-only ones. kNone is a caller without a valid token.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string_view>
+
+namespace testrund::rpc {
+
+enum class Role { kNone, kObserver, kOperator };
+
+// Looks a token up; nullopt when it is unknown. Supplied by the daemon (daemon/auth.*), which
+// compares in constant time. Never logs the token.
+using TokenLookup = std::function<std::optional<Role>(std::string_view token)>;
+
+}  // namespace testrund::rpc
