@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// EngineLimits: the engine's share of the daemon configuration (SPEC §6). The daemon fills
+// it from the config table; unit tests set what they need.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "ops/lua_sandbox.h"
+
+namespace testrund::ops {
+
+struct EngineLimits {
+  size_t max_runs = 1000;                       // live runs
+  uint64_t max_instances = 2'000'000;           // instances in progress, all runs
+  size_t max_operations = 10'000;               // operations per run
+  LuaLimits lua;                                // instructions per evaluation, memory per run
+  uint64_t max_steps_without_wait = 100'000;    // per instance
+  double completed_run_retention = 0;           // seconds a returned completed run is kept
+  std::string results_dir;                      // empty: do not write results
+};
+
+}  // namespace testrund::ops
