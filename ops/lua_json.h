@@ -19,7 +19,12 @@ namespace testrund::ops {
 LuaFailure PushJson(LuaSandbox& lua, const rapidjson::Value& value);
 
 // Converts the Lua value at stack index `idx` to JSON into `out` (allocated with `alloc`).
-// Tables nested deeper than `max_depth` (and cycles) are cut off as null.
+// Tables nested deeper than `max_depth` (and cycles) are cut off as null. Object members
+// come out sorted by name (Lua tables have no order; this keeps output deterministic);
+// integer and float keys of an object become strings, other keys are skipped; members whose
+// value is a function, userdata or thread are skipped (inside an array they become null);
+// NaN and infinities become null. Reads raw: no metamethod runs. The Lua stack is left as
+// it was. If the memory limit is hit (stack growth), `out` is null.
 void ToJson(lua_State* L, int idx, rapidjson::Value& out,
             rapidjson::Document::AllocatorType& alloc, int max_depth = 64);
 

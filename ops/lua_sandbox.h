@@ -7,8 +7,15 @@
 //
 // One environment table serves every evaluation: before a call the sandbox points its `v`,
 // `i` and `instance` entries at the calling instance's values, so no table is allocated
-// per call. Assigning an undeclared global is an error (use `local`, `v.x` or `g.x`), so
-// instances of a run cannot leak state to each other through the environment.
+// per call. The environment itself stays empty: every name is read through a hidden,
+// read-only base table, assigning any global is an error (use `local`, `v.x` or `g.x`), and
+// the library tables are read-only, so instances of a run cannot leak state to each other
+// through the environment. Only `g` is shared on purpose.
+//
+// No Lua error ever unwinds out of this class: everything that may allocate runs in
+// protected mode, because the run's memory cap makes any allocation fail. Callers that use
+// state() directly must keep to non-allocating calls (lua_rawgeti, lua_next, lua_to*,
+// lua_pop, ...) and at most a few stack slots, or go through a protected call themselves.
 #pragma once
 
 #include <cstddef>
@@ -58,15 +65,28 @@ class LuaSandbox {
 
   lua_State* state() const { return L_; }
 
+  enum class CompileMode {
+    kExpressionOrStatement,  // eval/assert/branch: `return <code>` if it parses, else a chunk
+    kExpression,             // `{...}` values: an expression only
+  };
+
   // Compiles Lua source once, as `return <code>` if that parses, else as a statement
-  // chunk (SPEC §4). Text chunks only. Returns a registry reference to the function.
-  // Error: Lua's syntax message for the statement form.
-  Result<int> Compile(std::string_view code, std::string_view chunk_name);
+  // chunk (SPEC §4). Text chunks only (binary chunks are refused). `chunk_name` names the
+  // code in error messages ("=op 3 (expression)"; a leading '=' is added when it has none).
+  // Returns a registry reference to the function; it stays valid until the sandbox closes.
+  // Error: Lua's syntax message for the statement form (kExpression: for the expression
+  // form), or the memory-limit sentence.
+  Result<int> Compile(std::string_view code, std::string_view chunk_name,
+                      CompileMode mode = CompileMode::kExpressionOrStatement);
 
   // Calls a compiled function in `scope`. On kNone exactly one value (the first result, or
   // nil) is left on the stack for the caller to read and pop. On failure nothing is left
-  // on the stack and `*error` holds the reason: Lua's message for kRuntimeError, or a
-  // sentence naming the limit for the limit failures (the caller adds the op).
+  // on the stack and `*error` holds the reason: Lua's message for kRuntimeError (a
+  // non-string error value is described: "nil", "true", "12", "(error object is a table
+  // value)"), or a sentence naming the limit for the limit failures (the caller adds the op):
+  // "Lua instruction limit (1000000) exceeded", "Lua memory limit (268435456 bytes)
+  // exceeded". After a memory failure the state has been collected and stays usable.
+  // Allocates nothing on success (no strings are built unless there is an error).
   LuaFailure Call(int fn_ref, const EvalScope& scope, std::string* error);
 
   // Creates the run's initial state from JSON: PushJson of `vars` kept as the template
@@ -81,25 +101,39 @@ class LuaSandbox {
   // Pushes the run's `g` table.
   void PushGlobals();
 
-  int Ref();            // pops the top value into the registry
+  int Ref();            // pops the top value into the registry; LUA_NOREF on memory limit
   void Unref(int ref);  // LUA_NOREF / LUA_REFNIL are ignored
   void PushRef(int ref);
+  // Runs a full garbage collection (e.g. after the memory limit was hit elsewhere).
+  void CollectGarbage();
 
   // math.random state for instance `id` of a run seeded with `seed`: the same for the same
   // pair, so seeded runs are reproducible per instance.
   static uint64_t SeedInstanceRng(uint64_t seed, int64_t id);
+  // The run's seed, as given to Create.
+  uint64_t seed() const { return seed_; }
 
   size_t memory_used() const;
   const LuaLimits& limits() const { return limits_; }
 
+  // Allocator bookkeeping, the hook's flag and the current instance's RNG; the allocator's
+  // ud points at it, so the hook and the sandbox's C functions reach it without a lookup.
+  struct AllocState;
+
  private:
-  LuaSandbox(const LuaLimits& limits);
+  explicit LuaSandbox(const LuaLimits& limits, uint64_t seed);
+  Status Setup(std::string_view run_id);
+  LuaFailure Fail(int status, std::string* error);
+
   lua_State* L_ = nullptr;
   LuaLimits limits_;
-  // Allocator bookkeeping and the hook's flag live in a struct the allocator's ud points at.
-  struct AllocState;
+  uint64_t seed_ = 0;
   std::unique_ptr<AllocState> alloc_;
-  int env_ref_ = -1;
+  int env_ref_ = -1;       // the empty environment table every chunk's _ENV points at
+  int base_ref_ = -1;      // its hidden read-only __index table (libraries, v, i, g, ...)
+  int key_v_ref_ = -1;     // the interned key strings "v", "i", "instance", so that Call
+  int key_i_ref_ = -1;     // sets them without hashing or allocating a string
+  int key_instance_ref_ = -1;
   int g_ref_ = -1;
   int vars_template_ref_ = -1;
   int empty_i_ref_ = -1;
