@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+// TraceLog: the first call's trace_log (SPEC §3 first_call_summary, §4 protocol ops). Each
+// entry is a JSON object {"time": [sec, usec], "step", "op_idx", "path", ...fields}, all
+// kept in ONE rapidjson document (an array) owned by the log, in the order added (time
+// order). The log is capped (default 10,000 entries): the next entry after the cap is
+// replaced by one final {"path": "trace.warning", "text": "trace_log truncated after N
+// entries"} entry, and every later one is dropped and counted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+#include "ops/clock.h"
+
+namespace testrund::ops {
+
+class TraceLog {
+ public:
+  static constexpr size_t kDefaultMaxEntries = 10'000;
+  using Allocator = rapidjson::Document::AllocatorType;
+
+  // A handle on the entry just added, for adding fields. It is valid until the next Add*
+  // call on the log (the array may move). When the entry was dropped the handle is empty
+  // (operator bool is false) and every setter does nothing, so callers need not check.
+  class EntryRef {
+   public:
+    explicit operator bool() const { return value_ != nullptr; }
+    // Each setter copies `name` and string values into the log's document.
+    EntryRef& SetString(std::string_view name, std::string_view value);
+    EntryRef& SetInt(std::string_view name, int64_t value);
+    EntryRef& SetUint(std::string_view name, uint64_t value);
+    EntryRef& SetDouble(std::string_view name, double value);
+    EntryRef& SetBool(std::string_view name, bool value);
+    // Moves `value` in; it must have been built with allocator() (e.g. a copy made with
+    // rapidjson::Value(other, ref.allocator())).
+    EntryRef& SetValue(std::string_view name, rapidjson::Value&& value);
+    // The log's allocator, for building values passed to SetValue. Only when non-empty.
+    Allocator& allocator() { return *alloc_; }
+    // The entry object itself (nullptr when dropped).
+    rapidjson::Value* value() { return value_; }
+
+   private:
+    friend class TraceLog;
+    EntryRef(rapidjson::Value* value, Allocator* alloc) : value_(value), alloc_(alloc) {}
+    rapidjson::Value* value_;
+    Allocator* alloc_;
+  };
+
+  // Neither copyable nor movable (the pool allocator is not): hold it by unique_ptr.
+  explicit TraceLog(size_t max_entries = kDefaultMaxEntries);
+  TraceLog(const TraceLog&) = delete;
+  TraceLog& operator=(const TraceLog&) = delete;
+
+  // Adds {"time", "step", "op_idx", "path"} and returns a handle to add more fields (e.g. a
+  // protocol message's "protocol", "hex", readable fields). `path` is copied.
+  EntryRef Add(WallTime time, uint64_t step, int op_idx, std::string_view path);
+
+  // An internal trace event: {"time", "step", "op_idx", "path", "text"}; `path` is
+  // "trace.notice", "trace.debug", "trace.spam" or "trace.warning". Returns false if dropped.
+  bool AddText(WallTime time, uint64_t step, int op_idx, std::string_view path,
+               std::string_view text);
+
+  // Entries kept, the truncation entry included.
+  size_t size() const { return entries_.Size(); }
+  bool empty() const { return entries_.Empty(); }
+  bool truncated() const { return truncated_; }
+  // Entries refused after the cap (the one replaced by the truncation entry included).
+  uint64_t dropped() const { return dropped_; }
+  size_t max_entries() const { return max_entries_; }
+
+  // The array of entries, e.g. entries().Accept(writer) for QueryTest.
+  const rapidjson::Value& entries() const { return entries_; }
+  template <typename Writer>
+  void WriteJson(Writer& w) const {
+    entries_.Accept(w);
+  }
+  // A deep copy of the array allocated with `alloc`.
+  rapidjson::Value ToJson(Allocator& alloc) const;
+
+ private:
+  rapidjson::Value* Append(WallTime time, uint64_t step, int op_idx, std::string_view path);
+
+  size_t max_entries_;
+  // Small chunks: most first calls log little; the pool grows as needed.
+  Allocator alloc_{4096};
+  rapidjson::Value entries_{rapidjson::kArrayType};
+  bool truncated_ = false;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace testrund::ops
