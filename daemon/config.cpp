@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: Apache-2.0
+// The option table and the parsers behind Config (see config.h). Every default, bound and
+// help line is in kOptions; the file reader, the flag reader, --help and the unit tests all
+// read that one table.
+#include "daemon/config.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "daemon/log.h"
+#include "ops/check.h"
+
+namespace testrund::daemon {
+namespace {
+
+constexpr double kNoMin = 0;
+constexpr double kNoMax = 0;
+constexpr uint64_t kKi = 1024;
+
+// clang-format off
+const OptionSpec kOptions[] = {
+  {"listen", OptionType::kAddressList, "127.0.0.1:9009", kNoMin, kNoMax,
+   "plain listener HOST:PORT (repeatable; empty value disables; port 0 = ephemeral)",
+   &Config::listen},
+  {"tls_listen", OptionType::kAddressList, "", kNoMin, kNoMax,
+   "TLS listener HOST:PORT (repeatable; needs tls_cert and tls_key)", &Config::tls_listen},
+  {"tls_cert", OptionType::kString, "", kNoMin, kNoMax,
+   "PEM certificate (chain) file for TLS listeners", &Config::tls_cert},
+  {"tls_key", OptionType::kString, "", kNoMin, kNoMax,
+   "PEM private key file for TLS listeners", &Config::tls_key},
+  {"token", OptionType::kTokenList, "", kNoMin, kNoMax,
+   "TOKEN:ROLE, ROLE operator or observer (repeatable; none = no authentication)",
+   &Config::token},
+  {"results_dir", OptionType::kString, "", kNoMin, kNoMax,
+   "write each run's final status to DIR/<run_id>.json (empty = off)", &Config::results_dir},
+  {"log_level", OptionType::kLogLevel, "info", kNoMin, kNoMax,
+   "error, warn, info or debug", &Config::log_level},
+  {"log_file", OptionType::kString, "", kNoMin, kNoMax,
+   "append the log to FILE, reopened on SIGHUP (empty = stderr)", &Config::log_file},
+  {"max_body_bytes", OptionType::kSize, "16M", 256, 1024.0 * kKi * kKi,
+   "largest request body (length prefix or HTTP body)", &Config::max_body_bytes},
+  {"max_json_depth", OptionType::kCount, "64", 1, 1000,
+   "deepest JSON nesting accepted in a request", &Config::max_json_depth},
+  {"max_runs", OptionType::kCount, "1000", 1, 1e6,
+   "live runs", &Config::max_runs},
+  {"max_instances", OptionType::kCount, "2000000", 1, 1e9,
+   "instances in progress, all runs together", &Config::max_instances},
+  {"max_operations", OptionType::kCount, "10000", 1, 1e6,
+   "operations per run", &Config::max_operations},
+  {"lua_instruction_limit", OptionType::kCount, "1000000", 1000, 1e12,
+   "Lua instructions per evaluation", &Config::lua_instruction_limit},
+  {"lua_memory_limit", OptionType::kSize, "256M", 1024.0 * kKi, 64.0 * kKi * kKi * kKi,
+   "Lua memory per run", &Config::lua_memory_limit},
+  {"max_steps_without_wait", OptionType::kCount, "100000", 1, 1e9,
+   "operations an instance may execute without waiting before it aborts",
+   &Config::max_steps_without_wait},
+  {"max_header_bytes", OptionType::kSize, "64K", 1024, 1024.0 * kKi,
+   "largest HTTP start line + headers", &Config::max_header_bytes},
+  {"idle_timeout", OptionType::kSeconds, "60", 0.1, 86400,
+   "seconds a connection may stay idle or stalled before it is closed",
+   &Config::idle_timeout},
+  {"max_connections", OptionType::kCount, "10000", 1, 1e6,
+   "open client connections; further connections are accepted and closed at once",
+   &Config::max_connections},
+  {"completed_run_retention", OptionType::kSeconds, "0", 0, 7 * 86400.0,
+   "seconds a completed run stays queryable after QueryTest returned it",
+   &Config::completed_run_retention},
+};
+// clang-format on
+
+const OptionSpec* FindOption(std::string_view key) {
+  for (const OptionSpec& spec : kOptions) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+bool IsList(const OptionSpec& spec) {
+  return spec.type == OptionType::kAddressList || spec.type == OptionType::kTokenList;
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::string FormatBound(const OptionSpec& spec, double bound) {
+  if (spec.type == OptionType::kSeconds) return fmt::format("{}", bound);
+  return fmt::format("{}", static_cast<uint64_t>(bound));
+}
+
+Status CheckBounds(const OptionSpec& spec, std::string_view text, double value) {
+  if (value < spec.min || value > spec.max) {
+    return Status::Error(fmt::format("\"{}\" is out of range ({} to {})", text,
+                                     FormatBound(spec, spec.min), FormatBound(spec, spec.max)));
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> ParseCount(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Status::Error(fmt::format("\"{}\" is not a non-negative integer", text));
+  }
+  return value;
+}
+
+Result<double> ParseSeconds(std::string_view text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value,
+                                   std::chars_format::fixed);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value) || value < 0) {
+    return Status::Error(fmt::format("\"{}\" is not a number of seconds", text));
+  }
+  return value;
+}
+
+Status ParseToken(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    // Quote the role only: the token itself is a secret.
+    return Status::Error("expected TOKEN:ROLE");
+  }
+  std::string_view token = text.substr(0, colon);
+  std::string_view role = text.substr(colon + 1);
+  if (role != "operator" && role != "observer") {
+    return Status::Error(
+        fmt::format("role \"{}\" is not operator or observer", role));
+  }
+  for (char c : token) {
+    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+      return Status::Error("a token may not contain spaces or control characters");
+    }
+  }
+  return Status::Ok();
+}
+
+// Sets one option from its text. `replace_list` clears a list before adding to it.
+Status SetOption(const OptionSpec& spec, std::string_view raw, bool replace_list,
+                 Config* config) {
+  std::string_view text = Trim(raw);
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+    text = text.substr(1, text.size() - 2);
+  }
+  switch (spec.type) {
+    case OptionType::kString:
+    case OptionType::kLogLevel: {
+      if (spec.type == OptionType::kLogLevel) {
+        Result<LogLevel> level = ParseLogLevel(text);
+        if (!level.ok()) return level.status();
+      }
+      config->*std::get<std::string Config::*>(spec.field) = std::string(text);
+      return Status::Ok();
+    }
+    case OptionType::kAddressList:
+    case OptionType::kTokenList: {
+      auto& list = config->*std::get<std::vector<std::string> Config::*>(spec.field);
+      if (replace_list) list.clear();
+      if (text.empty()) {
+        list.clear();
+        return Status::Ok();
+      }
+      if (spec.type == OptionType::kAddressList) {
+        Result<HostPort> address = ParseHostPort(text);
+        if (!address.ok()) return address.status();
+      } else {
+        Status status = ParseToken(text);
+        if (!status.ok()) return status;
+      }
+      list.emplace_back(text);
+      return Status::Ok();
+    }
+    case OptionType::kSize:
+    case OptionType::kCount: {
+      Result<uint64_t> value = spec.type == OptionType::kSize ? ParseSize(text) : ParseCount(text);
+      if (!value.ok()) return value.status();
+      Status bounds = CheckBounds(spec, text, static_cast<double>(*value));
+      if (!bounds.ok()) return bounds;
+      config->*std::get<uint64_t Config::*>(spec.field) = *value;
+      return Status::Ok();
+    }
+    case OptionType::kSeconds: {
+      Result<double> value = ParseSeconds(text);
+      if (!value.ok()) return value.status();
+      Status bounds = CheckBounds(spec, text, *value);
+      if (!bounds.ok()) return bounds;
+      config->*std::get<double Config::*>(spec.field) = *value;
+      return Status::Ok();
+    }
+  }
+  return Status::Error("unknown option type");
+}
+
+std::string FlagName(std::string_view key) {
+  std::string flag = "--";
+  for (char c : key) flag += c == '_' ? '-' : c;
+  return flag;
+}
+
+}  // namespace
+
+std::span<const OptionSpec> OptionTable() { return kOptions; }
+
+Config DefaultConfig() {
+  Config config;
+  for (const OptionSpec& spec : kOptions) {
+    Status status = SetOption(spec, spec.default_value, true, &config);
+    CHECK(status.ok());
+  }
+  return config;
+}
+
+Result<uint64_t> ParseSize(std::string_view text) {
+  uint64_t multiplier = 1;
+  std::string_view digits = text;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'k':
+      case 'K':
+        multiplier = kKi;
+        break;
+      case 'm':
+      case 'M':
+        multiplier = kKi * kKi;
+        break;
+      case 'g':
+      case 'G':
+        multiplier = kKi * kKi * kKi;
+        break;
+      default:
+        break;
+    }
+    if (multiplier != 1) digits.remove_suffix(1);
+  }
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+      value > std::numeric_limits<uint64_t>::max() / multiplier) {
+    return Status::Error(
+        fmt::format("\"{}\" is not a size (bytes, or a number with a K, M or G suffix)", text));
+  }
+  return value * multiplier;
+}
+
+Result<HostPort> ParseHostPort(std::string_view text) {
+  auto bad = [&] {
+    return Status::Error(fmt::format("\"{}\" is not HOST:PORT (port 0-65535)", text));
+  };
+  HostPort result;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad();
+    }
+    result.host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad();
+    result.host = std::string(text.substr(0, colon));
+    if (result.host.find(':') != std::string::npos) return bad();  // IPv6 needs brackets
+    port_text = text.substr(colon + 1);
+  }
+  uint32_t port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (result.host.empty() || port_text.empty() || ec != std::errc() ||
+      end != port_text.data() + port_text.size() || port > 65535) {
+    return bad();
+  }
+  result.port = static_cast<uint16_t>(port);
+  return result;
+}
+
+Status ApplyConfigText(std::string_view text, std::string_view file_name, Config* config) {
+  std::set<std::string_view> lists_seen;
+  size_t line_number = 0;
+  while (!text.empty()) {
+    size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
+    ++line_number;
+    // A comment starts a line or follows whitespace, so tokens may contain '#'.
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '#' && (i == 0 || std::isspace(static_cast<unsigned char>(line[i - 1])))) {
+        line = line.substr(0, i);
+        break;
+      }
+    }
+    line = Trim(line);
+    if (line.empty()) continue;
+    size_t equals = line.find('=');
+    std::string_view key = Trim(line.substr(0, equals));
+    if (equals == std::string_view::npos) {
+      return Status::Error(
+          fmt::format("{}:{}: {}: expected \"key = value\"", file_name, line_number, key));
+    }
+    const OptionSpec* spec = FindOption(key);
+    if (spec == nullptr) {
+      return Status::Error(fmt::format("{}:{}: {}: unknown key", file_name, line_number, key));
+    }
+    bool replace = IsList(*spec) && lists_seen.insert(spec->key).second;
+    Status status = SetOption(*spec, line.substr(equals + 1), replace, config);
+    if (!status.ok()) {
+      return Status::Error(
+          fmt::format("{}:{}: {}: {}", file_name, line_number, key, status.message()));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplyConfigFile(const std::string& path, Config* config) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::Error(
+        fmt::format("{}: cannot read config file: {}", path, std::strerror(errno)));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) {
+    return Status::Error(fmt::format("{}: cannot read config file", path));
+  }
+  config->config_file = path;
+  return ApplyConfigText(contents.str(), path, config);
+}
+
+Result<Invocation> ParseCommandLine(std::span<const char* const> args) {
+  struct Flag {
+    const OptionSpec* spec;
+    std::string name;
+    std::string value;
+  };
+  Invocation invocation;
+  std::vector<Flag> flags;
+  std::string config_path;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    std::string name(arg);
+    std::optional<std::string> value;
+    if (size_t equals = arg.find('='); arg.starts_with("--") && equals != std::string_view::npos) {
+      name = std::string(arg.substr(0, equals));
+      value = std::string(arg.substr(equals + 1));
+    }
+    if (name == "--help" || name == "-h") {
+      invocation.action = Action::kHelp;
+      return invocation;
+    }
+    if (name == "--version") {
+      invocation.action = Action::kVersion;
+      return invocation;
+    }
+    if (name == "--check-config") {
+      invocation.action = Action::kCheckConfig;
+      continue;
+    }
+    const OptionSpec* spec = nullptr;
+    if (name != "--config") {
+      for (const OptionSpec& candidate : kOptions) {
+        if (FlagName(candidate.key) == name) spec = &candidate;
+      }
+      if (spec == nullptr) {
+        return Status::Error(fmt::format("command line: {}: unknown option (see --help)", name));
+      }
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        return Status::Error(fmt::format("command line: {}: needs a value", name));
+      }
+      value = args[++i];
+    }
+    if (spec == nullptr) {
+      config_path = *value;
+    } else {
+      flags.push_back(Flag{spec, name, *value});
+    }
+  }
+
+  Config config = DefaultConfig();
+  if (!config_path.empty()) {
+    Status status = ApplyConfigFile(config_path, &config);
+    if (!status.ok()) return status;
+  }
+  std::set<std::string_view> lists_seen;
+  for (const Flag& flag : flags) {
+    bool replace = IsList(*flag.spec) && lists_seen.insert(flag.spec->key).second;
+    Status status = SetOption(*flag.spec, flag.value, replace, &config);
+    if (!status.ok()) {
+      return Status::Error(fmt::format("command line: {}: {}", flag.name, status.message()));
+    }
+  }
+  Status valid = Validate(config);
+  if (!valid.ok()) return valid;
+  invocation.config = std::move(config);
+  return invocation;
+}
+
+Status Validate(const Config& config) {
+  std::string where = config.config_file.empty() ? "configuration" : config.config_file;
+  if (config.listen.empty() && config.tls_listen.empty()) {
+    return Status::Error(fmt::format("{}: listen: no listener configured (listen, tls_listen)",
+                                     where));
+  }
+  if (!config.tls_listen.empty() && (config.tls_cert.empty() || config.tls_key.empty())) {
+    return Status::Error(
+        fmt::format("{}: tls_listen: needs both tls_cert and tls_key", where));
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return Status::Error(fmt::format("{}: {}: tls_cert and tls_key go together", where,
+                                     config.tls_cert.empty() ? "tls_cert" : "tls_key"));
+  }
+  return Status::Ok();
+}
+
+std::string HelpText() {
+  std::string text =
+      "usage: testrund [--config FILE] [--listen HOST:PORT]... [--tls-listen HOST:PORT]...\n"
+      "                [--tls-cert FILE] [--tls-key FILE] [--token TOKEN:ROLE]...\n"
+      "                [--results-dir DIR] [--log-level error|warn|info|debug]\n"
+      "                [--log-file FILE] [--check-config] [--version] [--help]\n"
+      "\n"
+      "A load-testing daemon speaking JSON-RPC 2.0 (length-prefixed or HTTP/1.1).\n"
+      "Every option can be set in the config file as `key = value` (underscores);\n"
+      "a flag overrides the file. Sizes take a K, M or G suffix.\n"
+      "\n"
+      "  --config FILE                  read options from FILE first\n"
+      "  --check-config                 validate the configuration and exit\n"
+      "  --version                      print the version and exit\n"
+      "  --help                         print this text and exit\n";
+  for (const OptionSpec& spec : kOptions) {
+    std::string flag = FlagName(spec.key) + " VALUE";
+    std::string line = fmt::format("  {:<31}{}", flag, spec.help);
+    if (!spec.default_value.empty()) line += fmt::format(" [{}]", spec.default_value);
+    text += line + "\n";
+  }
+  return text;
+}
+
+ops::EngineLimits ToEngineLimits(const Config& config) {
+  ops::EngineLimits limits;
+  limits.max_runs = config.max_runs;
+  limits.max_instances = config.max_instances;
+  limits.max_operations = config.max_operations;
+  limits.lua.instruction_limit = static_cast<int64_t>(config.lua_instruction_limit);
+  limits.lua.memory_limit = config.lua_memory_limit;
+  limits.max_steps_without_wait = config.max_steps_without_wait;
+  limits.completed_run_retention = config.completed_run_retention;
+  limits.results_dir = config.results_dir;
+  return limits;
+}
+
+rpc::DispatchLimits ToDispatchLimits(const Config& config) {
+  rpc::DispatchLimits limits;
+  limits.max_json_depth = config.max_json_depth;
+  return limits;
+}
+
+TransportLimits ToTransportLimits(const Config& config) {
+  TransportLimits limits;
+  limits.max_body_bytes = config.max_body_bytes;
+  limits.max_header_bytes = config.max_header_bytes;
+  limits.idle_timeout = config.idle_timeout;
+  limits.max_connections = config.max_connections;
+  return limits;
+}
+
+}  // namespace testrund::daemon

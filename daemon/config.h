@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+// Config: every daemon option (SPEC §5, §6) as one table of data {key, type, default,
+// bounds, help} and the code that reads it: defaults, then the config file (`key = value`,
+// `#` comments, repeated list keys add), then command-line flags (`--kebab-case`, which
+// override the file; a list flag replaces the file's list). Also maps the result into the
+// engine's, the dispatcher's and the transports' limit structs.
+#pragma once
+
+#include <cstdint>
+#include <variant>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/transport_limits.h"
+#include "ops/engine_limits.h"
+#include "ops/status.h"
+#include "rpc/dispatcher.h"
+
+namespace testrund::daemon {
+
+struct Config {
+  std::vector<std::string> listen;      // HOST:PORT, plain
+  std::vector<std::string> tls_listen;  // HOST:PORT, TLS
+  std::string tls_cert;                 // PEM certificate chain file
+  std::string tls_key;                  // PEM private key file
+  std::vector<std::string> token;       // TOKEN:ROLE
+  std::string results_dir;
+  std::string log_level;
+  std::string log_file;
+  uint64_t max_body_bytes = 0;
+  uint64_t max_json_depth = 0;
+  uint64_t max_runs = 0;
+  uint64_t max_instances = 0;
+  uint64_t max_operations = 0;
+  uint64_t lua_instruction_limit = 0;
+  uint64_t lua_memory_limit = 0;
+  uint64_t max_steps_without_wait = 0;
+  uint64_t max_header_bytes = 0;
+  double idle_timeout = 0;
+  uint64_t max_connections = 0;
+  double completed_run_retention = 0;
+
+  std::string config_file;  // the file that was read; empty when none
+};
+
+enum class OptionType {
+  kString,       // free text (a path); empty means unset
+  kAddressList,  // repeated HOST:PORT
+  kTokenList,    // repeated TOKEN:ROLE
+  kLogLevel,     // error | warn | info | debug
+  kSize,         // bytes, or a number with a K/M/G suffix (binary multiples)
+  kCount,        // a non-negative integer
+  kSeconds,      // a non-negative decimal number of seconds
+};
+
+// Where an option's value lives in Config; the alternative matches the option's type.
+using ConfigField = std::variant<std::string Config::*, std::vector<std::string> Config::*,
+                                 uint64_t Config::*, double Config::*>;
+
+// One row of the option table. `default_value` is parsed by the same code as the file.
+struct OptionSpec {
+  std::string_view key;  // file key, with underscores; the flag is `--` + key with dashes
+  OptionType type;
+  std::string_view default_value;
+  double min;  // numeric types: inclusive bounds
+  double max;
+  std::string_view help;
+  ConfigField field;
+};
+
+// Every option, in the order --help and conf/testrund.conf list them.
+std::span<const OptionSpec> OptionTable();
+
+// What the command line asks for.
+enum class Action { kRun, kCheckConfig, kVersion, kHelp };
+
+struct Invocation {
+  Action action = Action::kRun;
+  Config config;
+};
+
+// The configuration with every default applied.
+Config DefaultConfig();
+
+// Applies `text` as the contents of config file `file_name` on top of `*config`. The first
+// occurrence of a list key replaces the list it inherited; later ones add; an empty value
+// clears it. Error: "FILE:LINE: KEY: problem" for an unknown key, a bad value or a line
+// without `=`; `*config` is then partly updated.
+Status ApplyConfigText(std::string_view text, std::string_view file_name, Config* config);
+
+// Reads `path` and applies it (ApplyConfigText). Error: unreadable file, or as above.
+Status ApplyConfigFile(const std::string& path, Config* config);
+
+// Parses argv (argv[0] is skipped): defaults, then --config FILE when given, then every
+// other flag. Validates the result (Validate). Error: a message naming the file, line and
+// key, or the flag; main prints it and exits 2. --version/--help stop validation.
+Result<Invocation> ParseCommandLine(std::span<const char* const> args);
+
+// Cross-option checks: at least one listener, TLS listeners need a cert and a key.
+Status Validate(const Config& config);
+
+// Parses a size: "1024", "16K", "16M", "1G" (binary multiples, case-insensitive).
+Result<uint64_t> ParseSize(std::string_view text);
+
+struct HostPort {
+  std::string host;  // without IPv6 brackets
+  uint16_t port = 0;
+};
+// Parses "HOST:PORT" or "[V6]:PORT". Error: a sentence quoting the text.
+Result<HostPort> ParseHostPort(std::string_view text);
+
+// The --help text, generated from the option table.
+std::string HelpText();
+
+ops::EngineLimits ToEngineLimits(const Config& config);
+rpc::DispatchLimits ToDispatchLimits(const Config& config);
+TransportLimits ToTransportLimits(const Config& config);
+
+}  // namespace testrund::daemon
