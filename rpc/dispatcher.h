@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,12 +33,20 @@ class MethodTable;
 
 class Dispatcher {
  public:
-  // `methods` and `lookup` are borrowed and must outlive the dispatcher.
+  // `methods` is borrowed and must outlive the dispatcher; `lookup` is copied (an empty
+  // function knows no token).
   Dispatcher(const MethodTable& methods, DispatchLimits limits, TokenLookup lookup);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
 
   // Handles one request body (single or batch). Returns the response body, or nullopt when
   // nothing is to be sent back (a notification, or a batch of only notifications).
   // Never throws; a body that is not JSON gets a -32700 response.
+  // Order of checks per request: envelope (-32600), token (-32010), method (-32601), role
+  // (-32011), params shape (-32602), then the handler. Handlers run in batch order.
+  // Not reentrant: a handler must not call Handle on the same dispatcher (it reuses its
+  // buffers between calls).
   std::optional<std::string> Handle(std::string_view body, const Caller& caller);
 
   // A standalone error response (id null), for transports that must answer before a body
@@ -45,9 +54,12 @@ class Dispatcher {
   static std::string ErrorResponse(int code, std::string_view message);
 
  private:
+  struct Buffers;  // reused between calls, so that a small request allocates little
+
   const MethodTable& methods_;
   DispatchLimits limits_;
   TokenLookup lookup_;
+  std::unique_ptr<Buffers> buffers_;
 };
 
 }  // namespace testrund::rpc

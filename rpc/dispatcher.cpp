@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: Apache-2.0
+// The JSON-RPC 2.0 envelope (SPEC §2): one parse per body into one document, request
+// validation, notifications, batches, ids echoed as they came, authorisation by role, and
+// responses written straight into one reused buffer.
+#include "rpc/dispatcher.h"
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "rpc/errors.h"
+#include "rpc/json_parse.h"
+#include "rpc/methods.h"
+#include "rpc/params.h"
+
+namespace testrund::rpc {
+namespace {
+
+// The first chunk of every request's memory pool; most requests fit and allocate nothing.
+constexpr size_t kArenaBytes = 16 * 1024;
+// A response buffer grown past this by one big answer is released afterwards.
+constexpr size_t kKeepOutputBytes = 1 << 20;
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using CheckedWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>,
+                                        rapidjson::UTF8<>, rapidjson::CrtAllocator,
+                                        rapidjson::kWriteValidateEncodingFlag>;
+
+std::string_view View(const rapidjson::Value& s) {
+  return std::string_view(s.GetString(), s.GetStringLength());
+}
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kOperator:
+      return "operator";
+    case Role::kObserver:
+      return "observer";
+    case Role::kNone:
+      break;
+  }
+  return "none";
+}
+
+// The parts of a request object the envelope reads, found in one pass over its members.
+struct RequestFields {
+  const rapidjson::Value* jsonrpc = nullptr;
+  const rapidjson::Value* method = nullptr;
+  const rapidjson::Value* params = nullptr;
+  const rapidjson::Value* id = nullptr;
+  const rapidjson::Value* auth = nullptr;
+};
+
+bool KeyIs(const rapidjson::Value& key, std::string_view name) {
+  return key.GetStringLength() == name.size() &&
+         std::memcmp(key.GetString(), name.data(), name.size()) == 0;
+}
+
+// Duplicate members: the first one counts, as with FindMember.
+RequestFields ReadFields(const rapidjson::Value& request) {
+  RequestFields f;
+  for (const auto& m : request.GetObject()) {
+    const rapidjson::Value** slot = nullptr;
+    switch (m.name.GetStringLength()) {
+      case 2:
+        if (KeyIs(m.name, "id")) slot = &f.id;
+        break;
+      case 4:
+        if (KeyIs(m.name, "auth")) slot = &f.auth;
+        break;
+      case 6:
+        if (KeyIs(m.name, "method")) {
+          slot = &f.method;
+        } else if (KeyIs(m.name, "params")) {
+          slot = &f.params;
+        }
+        break;
+      case 7:
+        if (KeyIs(m.name, "jsonrpc")) slot = &f.jsonrpc;
+        break;
+      default:
+        break;
+    }
+    if (slot != nullptr && *slot == nullptr) *slot = &m.value;
+  }
+  return f;
+}
+
+bool ValidId(const rapidjson::Value& id) {
+  return id.IsString() || id.IsNumber() || id.IsNull();
+}
+
+// Writes response objects into one buffer: a lone response, or the elements of a batch's
+// array (opened by the first response, so that a batch of notifications writes nothing).
+class ResponseWriter {
+ public:
+  ResponseWriter(rapidjson::StringBuffer& out, JsonWriter& writer, bool batch)
+      : out_(out), writer_(writer), batch_(batch) {}
+
+  // `id` nullptr writes id null.
+  void Result(const rapidjson::Value& result, const rapidjson::Value* id) {
+    Begin();
+    size_t mark = out_.GetSize();
+    Raw(R"({"jsonrpc":"2.0","result":)");
+    if (!Value(result)) {
+      // Only NaN or infinity in a result gets here: a handler bug, not the client's.
+      out_.Pop(out_.GetSize() - mark);
+      Error(ToInt(ErrorCode::kInternalError),
+            "Internal error: the result could not be written as JSON", nullptr, id, false);
+      return;
+    }
+    Raw(R"(,"id":)");
+    Id(id);
+    Raw("}");
+  }
+
+  void Error(int code, std::string_view message, const rapidjson::Value* data,
+             const rapidjson::Value* id, bool begin = true) {
+    if (begin) Begin();
+    Raw(R"({"jsonrpc":"2.0","error":{"code":)");
+    writer_.Reset(out_);
+    writer_.Int(code);
+    Raw(R"(,"message":)");
+    Message(message);
+    if (data != nullptr) {
+      size_t mark = out_.GetSize();
+      Raw(R"(,"data":)");
+      if (!Value(*data)) out_.Pop(out_.GetSize() - mark);  // NaN/inf: drop the details
+    }
+    Raw(R"(},"id":)");
+    Id(id);
+    Raw("}");
+  }
+
+  void Error(const RpcError& e, const rapidjson::Value* id) {
+    Error(e.code, e.message, e.data ? &*e.data : nullptr, id);
+  }
+
+  void Finish() {
+    if (batch_ && count_ > 0) Raw("]");
+  }
+  size_t count() const { return count_; }
+
+ private:
+  void Begin() {
+    if (batch_) Raw(count_ == 0 ? "[" : ",");
+    ++count_;
+  }
+  void Raw(std::string_view s) { std::memcpy(out_.Push(s.size()), s.data(), s.size()); }
+  bool Value(const rapidjson::Value& v) {
+    writer_.Reset(out_);
+    return v.Accept(writer_);
+  }
+  void Id(const rapidjson::Value* id) {
+    if (id == nullptr) {
+      Raw("null");
+    } else {
+      Value(*id);
+    }
+  }
+  // Messages may quote outside text (a Lua error, a peer's bytes): keep the output UTF-8.
+  void Message(std::string_view message) {
+    size_t mark = out_.GetSize();
+    CheckedWriter checked(out_);
+    if (checked.String(message.data(), static_cast<rapidjson::SizeType>(message.size()))) {
+      return;
+    }
+    out_.Pop(out_.GetSize() - mark);
+    std::string ascii(message);
+    for (char& c : ascii) {
+      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    }
+    writer_.Reset(out_);
+    writer_.String(ascii.data(), static_cast<rapidjson::SizeType>(ascii.size()));
+  }
+
+  rapidjson::StringBuffer& out_;
+  JsonWriter& writer_;
+  bool batch_;
+  size_t count_ = 0;
+};
+
+// One request object of a body (the whole body, or one element of a batch).
+class RequestHandler {
+ public:
+  RequestHandler(const MethodTable& methods, const TokenLookup& lookup, const Caller& caller,
+                 Allocator& allocator, ResponseWriter& responses)
+      : methods_(methods),
+        lookup_(lookup),
+        caller_(caller),
+        allocator_(allocator),
+        responses_(responses) {}
+
+  void Handle(const rapidjson::Value& request) {
+    if (!request.IsObject()) {
+      return Invalid("Invalid Request: a request must be an object", nullptr);
+    }
+    RequestFields f = ReadFields(request);
+    // A request with an unreadable id is answered with id null (JSON-RPC 2.0 §5).
+    const rapidjson::Value* id = f.id;
+    if (id != nullptr && !ValidId(*id)) {
+      return Invalid("Invalid Request: \"id\" must be a string, a number or null", nullptr);
+    }
+    if (f.jsonrpc == nullptr || !f.jsonrpc->IsString() || View(*f.jsonrpc) != "2.0") {
+      return Invalid("Invalid Request: \"jsonrpc\" must be exactly \"2.0\"", id);
+    }
+    if (f.method == nullptr || !f.method->IsString()) {
+      return Invalid("Invalid Request: \"method\" must be a string", id);
+    }
+    // From here the request is valid: without an id it is a notification, run but never
+    // answered, even when it fails.
+    notification_ = id == nullptr;
+
+    Role role = CallerRole(f.auth);
+    if (role == Role::kNone) {
+      return Fail(RpcError(ErrorCode::kAuthRequired,
+                           "Authentication required: missing or unknown token"),
+                  id);
+    }
+    std::string_view name = View(*f.method);
+    const Method* method = methods_.Find(name);
+    if (method == nullptr) {
+      return Fail(RpcError(ErrorCode::kMethodNotFound,
+                           fmt::format("Method not found: \"{}\"", name)),
+                  id);
+    }
+    if (!RoleAllows(role, method->required)) {
+      return Fail(RpcError(ErrorCode::kRoleForbidden,
+                           fmt::format("Role \"{}\" may not call {}", RoleName(role), name)),
+                  id);
+    }
+
+    rapidjson::Value empty(rapidjson::kObjectType);
+    const rapidjson::Value* params = &empty;
+    if (f.params != nullptr && !(f.params->IsArray() && f.params->Empty())) {
+      if (!f.params->IsObject()) return BadParamsShape(*f.params, id);
+      params = f.params;
+    }
+
+    MethodContext ctx{allocator_, methods_.state(), role};
+    try {
+      Outcome outcome = method->handler(*params, ctx);
+      if (notification_) return;
+      if (outcome.ok()) {
+        responses_.Result(outcome.result(), id);
+      } else {
+        responses_.Error(outcome.error(), id);
+      }
+    } catch (const std::exception& e) {
+      // Handlers must not throw; if one does (bad_alloc), the daemon still answers.
+      Fail(RpcError(ErrorCode::kInternalError, fmt::format("Internal error: {}", e.what())),
+           id);
+    }
+  }
+
+ private:
+  Role CallerRole(const rapidjson::Value* auth) const {
+    if (!caller_.auth_required) return Role::kOperator;
+    if (caller_.role.has_value()) return *caller_.role;
+    if (auth == nullptr || !auth->IsString() || !lookup_) return Role::kNone;
+    return lookup_(View(*auth)).value_or(Role::kNone);
+  }
+
+  // Invalid requests are always answered: there is no telling whether one meant to be a
+  // notification.
+  void Invalid(std::string_view message, const rapidjson::Value* id) {
+    responses_.Error(ToInt(ErrorCode::kInvalidRequest), message, nullptr, id);
+  }
+
+  void Fail(const RpcError& error, const rapidjson::Value* id) {
+    if (!notification_) responses_.Error(error, id);
+  }
+
+  void BadParamsShape(const rapidjson::Value& params, const rapidjson::Value* id) {
+    if (notification_) return;
+    std::string problem = params.IsArray()
+                              ? "must be an object (by-name); positional params are not supported"
+                              : "must be an object, got " + DescribeValue(params);
+    rapidjson::Value entry(rapidjson::kObjectType);
+    entry.AddMember("field", "params", allocator_);
+    entry.AddMember("problem", rapidjson::Value(problem, allocator_), allocator_);
+    rapidjson::Value data(rapidjson::kArrayType);
+    data.PushBack(entry, allocator_);
+    responses_.Error(ToInt(ErrorCode::kInvalidParams), "Invalid params: params " + problem,
+                     &data, id);
+  }
+
+  const MethodTable& methods_;
+  const TokenLookup& lookup_;
+  const Caller& caller_;
+  Allocator& allocator_;
+  ResponseWriter& responses_;
+  bool notification_ = false;
+};
+
+}  // namespace
+
+struct Dispatcher::Buffers {
+  Buffers() : arena(new char[kArenaBytes]), writer(out) {}
+  std::unique_ptr<char[]> arena;
+  rapidjson::StringBuffer out;
+  JsonWriter writer;
+};
+
+Dispatcher::Dispatcher(const MethodTable& methods, DispatchLimits limits, TokenLookup lookup)
+    : methods_(methods),
+      limits_(limits),
+      lookup_(std::move(lookup)),
+      buffers_(std::make_unique<Buffers>()) {}
+
+Dispatcher::~Dispatcher() = default;
+
+std::optional<std::string> Dispatcher::Handle(std::string_view body, const Caller& caller) {
+  try {
+    Buffers& b = *buffers_;
+    b.out.Clear();
+    Allocator allocator(b.arena.get(), kArenaBytes);
+    rapidjson::Document doc(&allocator);
+    std::string parse_error = ParseJson(body, limits_.max_json_depth, doc);
+    if (!parse_error.empty()) {
+      return ErrorResponse(ToInt(ErrorCode::kParseError), "Parse error: " + parse_error);
+    }
+
+    bool batch = doc.IsArray();
+    ResponseWriter responses(b.out, b.writer, batch);
+    if (!batch) {
+      RequestHandler(methods_, lookup_, caller, allocator, responses).Handle(doc);
+    } else if (doc.Empty()) {
+      // An empty batch is one error, not an empty array (JSON-RPC 2.0 §6).
+      ResponseWriter single(b.out, b.writer, false);
+      single.Error(ToInt(ErrorCode::kInvalidRequest), "Invalid Request: empty batch", nullptr,
+                   nullptr);
+      return std::string(b.out.GetString(), b.out.GetSize());
+    } else {
+      for (const rapidjson::Value& request : doc.GetArray()) {
+        RequestHandler(methods_, lookup_, caller, allocator, responses).Handle(request);
+      }
+    }
+    responses.Finish();
+    if (responses.count() == 0) return std::nullopt;
+    std::string response(b.out.GetString(), b.out.GetSize());
+    if (b.out.GetSize() > kKeepOutputBytes) {
+      b.out.Clear();
+      b.out.ShrinkToFit();
+    }
+    return response;
+  } catch (...) {
+    // Out of memory somewhere outside a handler. Try to say so; give up quietly if even
+    // that fails.
+    try {
+      return ErrorResponse(ToInt(ErrorCode::kInternalError), "Internal error: out of memory");
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+}
+
+std::string Dispatcher::ErrorResponse(int code, std::string_view message) {
+  rapidjson::StringBuffer out;
+  JsonWriter writer(out);
+  ResponseWriter responses(out, writer, false);
+  responses.Error(code, message, nullptr, nullptr);
+  return std::string(out.GetString(), out.GetSize());
+}
+
+}  // namespace testrund::rpc
