@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// Instance: one pass of a run through its Program (SPEC "Test Instance"). A small struct —
+// id, program counter, step counters, state, outcome flags, planned and actual start, its
+// Lua `v`/`i` references, its math.random state and parking data — plus, only for the
+// first call and for candidates of first_fail_summary, its check/trace logs. A finished
+// instance leaves nothing behind but its contribution to the run's aggregates.
+//
+// Memory: sizeof(Instance) is 104 bytes; with its map node and a small `v` table a halted
+// instance stays well under 512 bytes (DESIGN.md "Memory").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "ops/check_log.h"
+#include "ops/clock.h"
+#include "ops/trace_log.h"
+
+namespace testrund::ops {
+
+enum class InstanceState : uint8_t {
+  kRunnable,  // in the run's runnable queue: executes on the next work turn
+  kWaiting,   // parked on a `wait` timer
+  kHalted,    // parked on a `halt`: listed in `halted`, resumable, aborts when its timer expires
+  kFinished,  // ended (pass, fail, abort or cancel); about to be freed
+};
+
+// The logs a first call (or a first_fail_summary candidate) keeps (SPEC §3).
+struct InstanceLogs {
+  CheckLog check_log;
+  std::unique_ptr<TraceLog> trace_log;  // only the first call traces
+  bool completed = false;
+  MonoNs finish = 0;
+};
+
+struct Instance {
+  int64_t id = 0;
+  MonoNs planned_start = 0;
+  MonoNs actual_start = 0;
+  MonoNs park_start = 0;       // when it parked (latency of halt/wait ops)
+  MonoNs park_duration = 0;    // the timer duration it parked with
+  uint64_t rng = 0;            // math.random state (LuaSandbox::SeedInstanceRng)
+  uint64_t step = 0;           // ops executed so far (SPEC "Step")
+  uint64_t steps_since_wait = 0;
+  uint32_t park_generation = 0;  // bumped on every park: stale timer entries are ignored
+  int32_t pc = 0;              // index of the next op to execute
+  int v_ref = -2;              // registry reference of `v` (LUA_NOREF = -2)
+  int i_ref = -2;              // registry reference of `i`, LUA_NOREF until a protocol op
+  InstanceState state = InstanceState::kRunnable;
+  bool had_fail = false;       // at least one failed check
+  bool aborted = false;
+  bool waited = false;         // has parked at least once (latency from planned start)
+  std::unique_ptr<InstanceLogs> logs;
+};
+
+}  // namespace testrund::ops

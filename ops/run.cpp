@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: Apache-2.0
+// Run: scheduler, instance execution, parking and aggregates (see run.h for the tick cycle
+// and the counting rules).
+#include "ops/run.h"
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include <fmt/format.h>
+#include <lua.hpp>
+
+#include "ops/check.h"
+#include "ops/lua_json.h"
+
+namespace testrund::ops {
+namespace {
+
+// Merges table 2 into table 1 (raw sets); run under lua_pcall because sets may allocate.
+int MergeVarsProtected(lua_State* L) {
+  lua_pushnil(L);
+  while (lua_next(L, 2) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, 1);
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string_view RunStatusName(RunStatus status) {
+  switch (status) {
+    case RunStatus::kRunning: return "running";
+    case RunStatus::kPaused: return "paused";
+    case RunStatus::kCompleted: return "completed";
+    case RunStatus::kCancelled: return "cancelled";
+    case RunStatus::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+Run::Run(RunDefinition definition, RunEnvironment env)
+    : def_(std::move(definition)),
+      env_(std::move(env)),
+      schedule_(def_.distribution),
+      buckets_(0) {
+  CHECK(env_.clock != nullptr && env_.limits != nullptr && env_.instances_live != nullptr);
+  CHECK(def_.lua != nullptr && def_.program != nullptr);
+  tick_ = env_.clock->NewTimer([this] { OnTick(); });
+  latency_.resize(def_.program->size());
+}
+
+Run::~Run() {
+  tick_.reset();
+  // Instances still alive leave the server-wide gauge; their Lua refs die with the state.
+  *env_.instances_live -= instances_.size();
+  instances_.clear();
+  graveyard_.clear();
+}
+
+void Run::Start() {
+  start_ = now();
+  buckets_ = Buckets(start_);
+  ArmTick();
+}
+
+// --- Scheduling --------------------------------------------------------------------------
+
+bool Run::MoreStarts() const {
+  if (completed() || stop_starting_) return false;
+  if (!schedule_.Paced()) {
+    if (auto total = schedule_.TotalPlanned(); total && next_k_ >= *total) return false;
+    if (auto end = schedule_.EndOffset()) {
+      MonoNs active = (status_ == RunStatus::kPaused ? paused_at_ : now()) - start_ -
+                      paused_total_;
+      if (active >= *end) return false;
+    }
+    return true;
+  }
+  return schedule_.PlannedOffset(next_k_).has_value();
+}
+
+uint64_t Run::backlog_room() const {
+  uint64_t live = instances_.size();
+  uint64_t room = live >= def_.distribution.backlog ? 0 : def_.distribution.backlog - live;
+  uint64_t server_live = *env_.instances_live;
+  uint64_t server_room = server_live >= env_.limits->max_instances
+                             ? 0 : env_.limits->max_instances - server_live;
+  return std::min(room, server_room);
+}
+
+void Run::StartDue(MonoNs now_ns) {
+  if (status_ != RunStatus::kRunning || stop_starting_) return;
+  MonoNs active = now_ns - start_ - paused_total_;
+  uint64_t due = schedule_.DueCount(active);
+  if (!schedule_.Paced()) {
+    if (auto end = schedule_.EndOffset(); end && active >= *end) due = next_k_;
+  }
+  uint64_t room = backlog_room();
+  uint64_t budget = kStepsPerTurn;  // starts per turn, so a huge backlog cannot stall the loop
+  while (next_k_ < due && budget > 0) {
+    if (room == 0) {
+      // Every instance already due now waits for the backlog: each counts as late.
+      if (schedule_.Paced()) late_until_ = std::max(late_until_, due);
+      return;
+    }
+    MonoNs planned = now_ns;
+    if (schedule_.Paced()) {
+      planned = schedule_.PlannedAt(next_k_, start_, paused_total_).value_or(now_ns);
+    }
+    StartInstance(next_k_, planned, now_ns);
+    ++next_k_;
+    --room;
+    --budget;
+  }
+}
+
+void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
+  auto owned = std::make_unique<Instance>();
+  Instance& instance = *owned;
+  instance.id = static_cast<int64_t>(k);
+  instance.planned_start = planned;
+  instance.actual_start = now_ns;
+  instance.rng = LuaSandbox::SeedInstanceRng(def_.seed, instance.id);
+  instances_.emplace(instance.id, std::move(owned));
+  ++*env_.instances_live;
+  ++counts_.started;
+  ++counts_.running;
+  if (k < late_until_) ++counts_.late;
+  buckets_.AddStarted(now_ns);
+  if (k == 0) {
+    first_call_logs_ = std::make_unique<InstanceLogs>();
+    first_call_logs_->trace_log = std::make_unique<TraceLog>();
+    first_call_start_ = now_ns;
+    first_call_started_ = true;
+  }
+  instance.v_ref = def_.lua->NewInstanceVars();
+  if (instance.v_ref == kNoLuaRef) {
+    Abort(instance, def_.program->op(0),
+          fmt::format("Lua memory limit ({} bytes) exceeded creating instance {}'s v",
+                      def_.lua->limits().memory_limit, k));
+    return;
+  }
+  runnable_.push_back(instance.id);
+}
+
+// --- The tick ----------------------------------------------------------------------------
+
+void Run::OnTick() {
+  if (completed()) return;
+  in_tick_ = true;
+  MonoNs now_ns = now();
+  ExpireParked(now_ns);
+  uint64_t budget = kStepsPerTurn;
+  // Finishing instances frees backlog room: start and run again while the turn has budget.
+  while (true) {
+    uint64_t started_before = next_k_;
+    StartDue(now_ns);
+    RunRunnable(&budget);
+    if (budget == 0 || next_k_ == started_before || completed()) break;
+  }
+  in_tick_ = false;
+  graveyard_.clear();
+  MaybeComplete();
+  if (!completed()) ArmTick();
+}
+
+void Run::ArmTick() {
+  if (completed()) return;
+  MonoNs now_ns = now();
+  std::optional<MonoNs> next;
+  auto consider = [&next](MonoNs t) { next = next ? std::min(*next, t) : t; };
+  if (runnable_head_ < runnable_.size()) consider(now_ns);
+  if (!parked_.empty()) consider(parked_.front().deadline);
+  if (status_ == RunStatus::kRunning && MoreStarts() && backlog_room() > 0) {
+    if (schedule_.Paced()) {
+      if (auto at = schedule_.PlannedAt(next_k_, start_, paused_total_)) {
+        consider(std::max(now_ns, *at));
+      }
+    } else {
+      consider(now_ns);
+    }
+  }
+  if (next) {
+    tick_->ArmAt(*next);
+  } else {
+    tick_->Cancel();
+  }
+}
+
+void Run::ExpireParked(MonoNs now_ns) {
+  while (!parked_.empty() && parked_.front().deadline <= now_ns) {
+    std::pop_heap(parked_.begin(), parked_.end(), std::greater<Parked>());
+    Parked entry = parked_.back();
+    parked_.pop_back();
+    auto it = instances_.find(entry.id);
+    if (it == instances_.end()) continue;
+    Instance& instance = *it->second;
+    if (instance.park_generation != entry.generation) continue;  // resumed since
+    if (instance.state == InstanceState::kWaiting) {
+      RecordLatency(instance, now_ns);
+      ++instance.pc;
+      instance.state = InstanceState::kRunnable;
+      runnable_.push_back(instance.id);
+    } else if (instance.state == InstanceState::kHalted) {
+      const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
+      --instance.step;  // the abort belongs to the halt's own step
+      Abort(instance, op, fmt::format("Halt timed out after {} seconds.",
+                                      SecondsText(static_cast<double>(instance.park_duration) /
+                                                  kNsPerSecond)));
+    }
+  }
+}
+
+void Run::RunRunnable(uint64_t* budget) {
+  while (runnable_head_ < runnable_.size() && *budget > 0) {
+    int64_t id = runnable_[runnable_head_++];
+    auto it = instances_.find(id);
+    if (it == instances_.end() || it->second->state != InstanceState::kRunnable) continue;
+    Execute(*it->second, budget);
+  }
+  if (runnable_head_ == runnable_.size()) {
+    runnable_.clear();
+    runnable_head_ = 0;
+  } else if (runnable_head_ > 4096 && runnable_head_ * 2 > runnable_.size()) {
+    runnable_.erase(runnable_.begin(), runnable_.begin() + static_cast<ptrdiff_t>(runnable_head_));
+    runnable_head_ = 0;
+  }
+}
+
+void Run::Execute(Instance& instance, uint64_t* budget) {
+  const Program& program = *def_.program;
+  const uint64_t max_steps = env_.limits->max_steps_without_wait;
+  while (true) {
+    if (instance.pc < 0 || static_cast<size_t>(instance.pc) >= program.size()) {
+      FinishInstance(instance, Outcome::kPass);
+      return;
+    }
+    if (*budget == 0) {
+      runnable_.push_back(instance.id);  // continues next turn
+      return;
+    }
+    const Op& op = program.op(static_cast<size_t>(instance.pc));
+    if (instance.steps_since_wait >= max_steps) {
+      Abort(instance, op,
+            fmt::format("Instance executed {} steps without waiting (max_steps_without_wait) "
+                        "at op {} ({})",
+                        max_steps, op.idx, op.type->name));
+      return;
+    }
+    if (def_.trace_level >= 2 && traces(instance)) {
+      Trace(instance, op, "trace.debug", fmt::format("op {} ({})", op.idx, op.type->name));
+    }
+    StepOutcome outcome = op.type->execute(*this, instance, op);
+    --*budget;
+    if (outcome == StepOutcome::kFinished) return;  // the instance is in the graveyard
+    ++instance.step;
+    ++instance.steps_since_wait;
+    if (outcome == StepOutcome::kParked) {
+      instance.steps_since_wait = 0;
+      return;
+    }
+  }
+}
+
+// --- Executor API ------------------------------------------------------------------------
+
+EvalScope Run::ScopeOf(Instance& instance) const {
+  return EvalScope{instance.v_ref, instance.i_ref, instance.id, &instance.rng};
+}
+
+bool Run::CallExpression(Instance& instance, const Op& op) {
+  std::string error;
+  LuaFailure failure = def_.lua->Call(op.expression_ref, ScopeOf(instance), &error);
+  if (failure == LuaFailure::kNone) {
+    if (def_.trace_level >= 3 && traces(instance)) {
+      rapidjson::Document doc;
+      ToJson(def_.lua->state(), -1, doc, doc.GetAllocator());
+      Trace(instance, op, "trace.spam",
+            fmt::format("op {} ({}) expression = {}", op.idx, op.type->name, JsonText(doc)));
+    }
+    return true;
+  }
+  Abort(instance, op,
+        failure == LuaFailure::kRuntimeError
+            ? error
+            : fmt::format("{} in op {} ({})", error, op.idx, op.type->name));
+  return false;
+}
+
+bool Run::EvaluateText(Instance& instance, const Op& op, Slot slot, std::string* out) {
+  std::string error;
+  LuaFailure failure =
+      op.Template(slot).EvaluateString(*def_.lua, ScopeOf(instance), out, &error);
+  if (failure == LuaFailure::kNone) return true;
+  Abort(instance, op,
+        failure == LuaFailure::kRuntimeError
+            ? error
+            : fmt::format("{} in op {} ({})", error, op.idx, op.type->name));
+  return false;
+}
+
+bool Run::EvaluateValue(Instance& instance, const Op& op, Slot slot, rapidjson::Value& out,
+                        rapidjson::Document::AllocatorType& alloc) {
+  std::string error;
+  LuaFailure failure =
+      op.Template(slot).Evaluate(*def_.lua, ScopeOf(instance), out, alloc, &error);
+  if (failure == LuaFailure::kNone) return true;
+  Abort(instance, op,
+        failure == LuaFailure::kRuntimeError
+            ? error
+            : fmt::format("{} in op {} ({})", error, op.idx, op.type->name));
+  return false;
+}
+
+InstanceLogs* Run::LogsFor(Instance& instance, bool allocate) {
+  if (instance.id == 0) return first_call_logs_.get();
+  if (instance.id == first_fail_id_) return first_fail_logs_.get();
+  if (first_fail_id_ >= 0) {
+    instance.logs.reset();  // no longer a candidate for first_fail_summary
+    return nullptr;
+  }
+  if (!instance.logs && allocate) instance.logs = std::make_unique<InstanceLogs>();
+  return instance.logs.get();
+}
+
+void Run::CaptureFirstFail(Instance& instance) {
+  if (first_fail_id_ >= 0) return;
+  first_fail_id_ = instance.id;
+  first_fail_start_ = instance.actual_start;
+  if (instance.id != 0) {
+    first_fail_logs_ = instance.logs ? std::move(instance.logs)
+                                     : std::make_unique<InstanceLogs>();
+  }
+}
+
+void Run::Check(Instance& instance, const Op& op, CheckStatus status, std::string_view text) {
+  if (InstanceLogs* logs = LogsFor(instance, true)) {
+    logs->check_log.Add(op.idx, instance.step, status, text);
+  }
+  if (status == CheckStatus::kFail && !instance.had_fail) {
+    instance.had_fail = true;
+    first_fails_.Add(op.idx, text);
+    CaptureFirstFail(instance);
+  }
+}
+
+void Run::Abort(Instance& instance, const Op& op, std::string_view text) {
+  if (InstanceLogs* logs = LogsFor(instance, true)) {
+    logs->check_log.Add(op.idx, instance.step, CheckStatus::kAbort, text);
+  }
+  instance.aborted = true;
+  first_aborts_.Add(op.idx, text);
+  CaptureFirstFail(instance);
+  FinishInstance(instance, Outcome::kAbort);
+}
+
+void Run::Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text) {
+  if (!traces(instance) || !first_call_logs_ || !first_call_logs_->trace_log) return;
+  (void)first_call_logs_->trace_log->AddText(env_.clock->WallNow(), instance.step, op.idx, path,
+                                             text);
+}
+
+void Run::Park(Instance& instance, MonoNs duration, bool halt) {
+  MonoNs now_ns = now();
+  instance.state = halt ? InstanceState::kHalted : InstanceState::kWaiting;
+  instance.park_start = now_ns;
+  instance.park_duration = duration;
+  ++instance.park_generation;
+  if (halt) ++counts_.halted;
+  parked_.push_back(Parked{now_ns + duration, instance.id, instance.park_generation});
+  std::push_heap(parked_.begin(), parked_.end(), std::greater<Parked>());
+}
+
+void Run::RecordLatency(const Instance& instance, MonoNs now_ns) {
+  auto idx = static_cast<size_t>(instance.pc);
+  if (idx >= latency_.size()) return;
+  if (!latency_[idx]) latency_[idx] = std::make_unique<LatencyHistogram>();
+  // An instance's first wait is measured from its planned start, so that a late start
+  // (a stalled system) shows in the figures instead of hiding (SPEC §3 open model).
+  MonoNs from = instance.waited ? instance.park_start
+                                : std::min(instance.park_start, instance.planned_start);
+  latency_[idx]->Record(now_ns - from);
+}
+
+// --- Ending instances and the run --------------------------------------------------------
+
+void Run::FinishInstance(Instance& instance, Outcome outcome) {
+  CHECK(instance.state != InstanceState::kFinished);
+  MonoNs now_ns = now();
+  if (instance.state == InstanceState::kHalted) --counts_.halted;
+  instance.state = InstanceState::kFinished;
+  ++counts_.finished;
+  --counts_.running;
+  --*env_.instances_live;
+  switch (outcome) {
+    case Outcome::kPass:
+      ++(instance.had_fail ? counts_.failed : counts_.passed);
+      break;
+    case Outcome::kAbort:
+      ++counts_.aborted;
+      break;
+    case Outcome::kCancel:
+      ++counts_.cancelled;
+      if (instance.had_fail) ++counts_.failed;
+      break;
+  }
+  buckets_.AddFinished(now_ns);
+  for (InstanceLogs* logs : {instance.id == 0 ? first_call_logs_.get() : nullptr,
+                             instance.id == first_fail_id_ ? first_fail_logs_.get() : nullptr}) {
+    if (logs != nullptr) {
+      logs->completed = true;
+      logs->finish = now_ns;
+    }
+  }
+  def_.lua->Unref(instance.v_ref);
+  def_.lua->Unref(instance.i_ref);
+  instance.v_ref = instance.i_ref = kNoLuaRef;
+  auto it = instances_.find(instance.id);
+  CHECK(it != instances_.end());
+  graveyard_.push_back(std::move(it->second));
+  instances_.erase(it);
+  if (def_.max_failures && !stop_starting_ &&
+      counts_.failed + counts_.aborted > *def_.max_failures) {
+    stop_starting_ = true;
+    status_reason_ = fmt::format(
+        "{} instances failed or aborted, more than max_failures ({}); no further instances "
+        "were started.",
+        counts_.failed + counts_.aborted, *def_.max_failures);
+  }
+}
+
+void Run::MaybeComplete() {
+  if (completed() || !instances_.empty() || MoreStarts()) return;
+  Complete(stop_starting_ ? RunStatus::kFailed : RunStatus::kCompleted);
+}
+
+void Run::Complete(RunStatus status) {
+  status_ = status;
+  finish_ = now();
+  tick_->Cancel();
+  parked_.clear();
+  runnable_.clear();
+  runnable_head_ = 0;
+  if (env_.on_completed) env_.on_completed(*this);
+}
+
+bool Run::Cancel() {
+  if (completed()) return false;
+  std::vector<int64_t> ids;
+  ids.reserve(instances_.size());
+  for (const auto& [id, instance] : instances_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (int64_t id : ids) {
+    auto it = instances_.find(id);
+    if (it != instances_.end()) FinishInstance(*it->second, Outcome::kCancel);
+  }
+  if (status_reason_.empty()) status_reason_ = "Cancelled by CancelTest.";
+  Complete(RunStatus::kCancelled);
+  graveyard_.clear();
+  return true;
+}
+
+Status Run::Pause() {
+  if (status_ != RunStatus::kRunning) {
+    return Status::Error(fmt::format("run \"{}\" is {}, not running", def_.run_id,
+                                     RunStatusName(status_)));
+  }
+  status_ = RunStatus::kPaused;
+  paused_at_ = now();
+  return Status::Ok();
+}
+
+Status Run::Unpause() {
+  if (status_ != RunStatus::kPaused) {
+    return Status::Error(fmt::format("run \"{}\" is {}, not paused", def_.run_id,
+                                     RunStatusName(status_)));
+  }
+  paused_total_ += now() - paused_at_;
+  status_ = RunStatus::kRunning;
+  if (!in_tick_) ArmTick();
+  return Status::Ok();
+}
+
+ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
+  if (instance_id < 0) return ResumeError::kNoSuchInstance;
+  auto k = static_cast<uint64_t>(instance_id);
+  if (k >= next_k_) {
+    // Not started: will it ever be?
+    if (!MoreStarts()) return ResumeError::kNoSuchInstance;
+    if (auto total = schedule_.TotalPlanned(); total && k >= *total) {
+      return ResumeError::kNoSuchInstance;
+    }
+    if (schedule_.Paced() && !schedule_.PlannedOffset(k)) return ResumeError::kNoSuchInstance;
+    return ResumeError::kNotHalted;
+  }
+  auto it = instances_.find(instance_id);
+  if (it == instances_.end() || it->second->state != InstanceState::kHalted) {
+    return ResumeError::kNotHalted;
+  }
+  Instance& instance = *it->second;
+  MonoNs now_ns = now();
+  RecordLatency(instance, now_ns);
+  instance.waited = true;
+  --counts_.halted;
+  ++instance.park_generation;  // its heap entry is now stale
+  instance.state = InstanceState::kRunnable;
+  const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
+  ++instance.pc;
+  if (vars != nullptr && vars->IsObject() && !vars->ObjectEmpty()) {
+    lua_State* L = def_.lua->state();
+    lua_pushcfunction(L, MergeVarsProtected);
+    def_.lua->PushRef(instance.v_ref);
+    if (PushJson(*def_.lua, *vars) != LuaFailure::kNone) {
+      lua_pop(L, 2);
+      Abort(instance, op, fmt::format("Lua memory limit ({} bytes) exceeded merging "
+                                      "ResumeInstance vars", def_.lua->limits().memory_limit));
+      if (!in_tick_) graveyard_.clear();
+      MaybeComplete();
+      if (!in_tick_) ArmTick();
+      return ResumeError::kNone;
+    }
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+      lua_pop(L, 1);
+      Abort(instance, op, fmt::format("Lua memory limit ({} bytes) exceeded merging "
+                                      "ResumeInstance vars", def_.lua->limits().memory_limit));
+      if (!in_tick_) graveyard_.clear();
+      MaybeComplete();
+      if (!in_tick_) ArmTick();
+      return ResumeError::kNone;
+    }
+  }
+  runnable_.push_back(instance.id);
+  if (!in_tick_) ArmTick();
+  return ResumeError::kNone;
+}
+
+// --- QueryTest views ---------------------------------------------------------------------
+
+std::vector<HaltedEntry> Run::Halted(size_t limit) const {
+  std::vector<const Instance*> halted;
+  for (const auto& [id, instance] : instances_) {
+    if (instance->state == InstanceState::kHalted) halted.push_back(instance.get());
+  }
+  auto by_id = [](const Instance* a, const Instance* b) { return a->id < b->id; };
+  size_t n = std::min(limit, halted.size());
+  std::partial_sort(halted.begin(), halted.begin() + static_cast<ptrdiff_t>(n), halted.end(),
+                    by_id);
+  std::vector<HaltedEntry> out;
+  out.reserve(n);
+  for (size_t j = 0; j < n; ++j) {
+    out.push_back({halted[j]->id, &def_.program->op(static_cast<size_t>(halted[j]->pc)).echo});
+  }
+  return out;
+}
+
+std::vector<std::pair<int, const LatencyHistogram*>> Run::Latencies() const {
+  std::vector<std::pair<int, const LatencyHistogram*>> out;
+  for (size_t idx = 0; idx < latency_.size(); ++idx) {
+    if (latency_[idx] && latency_[idx]->count() > 0) {
+      out.emplace_back(static_cast<int>(idx), latency_[idx].get());
+    }
+  }
+  return out;
+}
+
+std::optional<InstanceSummary> Run::FirstCallSummary() const {
+  if (!first_call_started_) return std::nullopt;
+  return InstanceSummary{0, first_call_logs_->completed, first_call_start_,
+                         first_call_logs_->finish, &first_call_logs_->check_log,
+                         first_call_logs_->trace_log.get()};
+}
+
+std::optional<InstanceSummary> Run::FirstFailSummary() const {
+  if (first_fail_id_ < 0) return std::nullopt;
+  if (first_fail_id_ == 0) return FirstCallSummary();
+  return InstanceSummary{first_fail_id_, first_fail_logs_->completed, first_fail_start_,
+                         first_fail_logs_->finish, &first_fail_logs_->check_log, nullptr};
+}
+
+std::optional<double> Run::PercentComplete() const {
+  if (completed()) return 100.0;
+  MonoNs end = status_ == RunStatus::kPaused ? paused_at_ : now();
+  return schedule_.PercentComplete(counts_.started, end - start_ - paused_total_);
+}
+
+}  // namespace testrund::ops

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: Apache-2.0
+// Run: one ExecuteTest (DESIGN.md "The engine"). Owns its Program and LuaSandbox (through
+// its RunDefinition), its live instances, its scheduler and its aggregates (counts, first
+// reasons, buckets, latency histograms, the first call's logs).
+//
+// Everything a run does happens in one callback, OnTick, driven by ONE Clock timer per run:
+//   1. expire parked instances whose timer is due (wait -> runnable, halt -> abort);
+//   2. start every due instance that fits under `backlog` and the server's instance limit
+//      (a due start that has to wait is counted `late`);
+//   3. execute runnable instances until each parks or ends, at most kStepsPerTurn steps per
+//      turn (then the timer is re-armed at "now" so the daemon keeps answering);
+//   4. complete the run when nothing more will start and nothing is in progress;
+//   5. re-arm the timer at the earliest of: now (work left), the next parked deadline, the
+//      next planned start.
+// Parked instances sit in one min-heap of (deadline, id, generation) per run, not in a Timer
+// each; a resume or cancel leaves a stale heap entry that is skipped by its generation.
+//
+// State machine: running -> (paused <-> running) -> completed | cancelled | failed.
+//
+// Counting rules (SPEC §3 `counts`), applied in FinishInstance:
+//   pass   -> finished, passed          fail (>=1 failed check, no abort) -> finished, failed
+//   abort  -> finished, aborted (even after a fail; its first fail is still in first_fails)
+//   cancel -> finished, cancelled, and also failed when it had a failed check
+// `halted` and `running` are current gauges; `late` counts starts that were due while the
+// backlog (or the server's instance limit) was full.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "ops/buckets.h"
+#include "ops/check_log.h"
+#include "ops/clock.h"
+#include "ops/engine_limits.h"
+#include "ops/first_reasons.h"
+#include "ops/instance.h"
+#include "ops/latency_histogram.h"
+#include "ops/run_definition.h"
+#include "ops/schedule.h"
+#include "ops/status.h"
+
+namespace testrund::ops {
+
+enum class RunStatus : uint8_t { kRunning, kPaused, kCompleted, kCancelled, kFailed };
+// "running", "paused", "completed", "cancelled", "failed".
+std::string_view RunStatusName(RunStatus status);
+
+struct RunCounts {
+  uint64_t started = 0;
+  uint64_t finished = 0;
+  uint64_t failed = 0;
+  uint64_t aborted = 0;
+  uint64_t cancelled = 0;
+  uint64_t passed = 0;   // extension
+  uint64_t late = 0;     // extension
+  uint64_t halted = 0;   // extension: halted now
+  uint64_t running = 0;  // extension: in progress now (started - finished)
+};
+
+enum class ResumeError : uint8_t {
+  kNone,
+  kNoSuchInstance,  // negative, >= total, or never will start
+  kNotHalted,       // running, waiting, finished, or due but not started yet
+};
+
+// A halted instance as QueryTest lists it.
+struct HaltedEntry {
+  int64_t instance_id;
+  const rapidjson::Value* operation;  // the op as given plus "idx" (owned by the Program)
+};
+
+// A first_call_summary / first_fail_summary record.
+struct InstanceSummary {
+  int64_t idx = 0;
+  bool completed = false;
+  MonoNs start = 0;
+  MonoNs finish = 0;  // when completed
+  const CheckLog* check_log = nullptr;  // never null while the run lives
+  const TraceLog* trace_log = nullptr;  // may be null (no trace)
+};
+
+// What a Run needs from its owner (the RunRegistry).
+struct RunEnvironment {
+  Clock* clock = nullptr;
+  const EngineLimits* limits = nullptr;
+  // Instances in progress over every run, and the cap on it (SPEC §6 max_instances): a run
+  // never starts an instance that would take the sum over the cap.
+  uint64_t* instances_live = nullptr;
+  // Called once when the run completes, is cancelled or fails (e.g. results_dir writing);
+  // never from inside the Run's own methods that the caller is still in (only from OnTick
+  // or Cancel). May be empty.
+  std::function<void(class Run&)> on_completed;
+};
+
+class Run {
+ public:
+  // Takes the definition (its sandbox, program). `env` pointers must outlive the run.
+  // The run does nothing until Start().
+  Run(RunDefinition definition, RunEnvironment env);
+  ~Run();  // frees every instance and timer; closes the Lua state
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  // Records time_start and arms the first tick (instance 0 starts on the next loop turn).
+  void Start();
+
+  // Ends every unfinished instance as cancelled and releases every timer. Returns true if
+  // the run was still in progress (CancelTest `cancelled`), false if it had completed.
+  bool Cancel();
+
+  // PauseTest / UnpauseTest: stop / resume starting instances; the schedule is shifted by
+  // the time paused. Error (-32006): pausing a run that is not running, or unpausing one
+  // that is not paused.
+  Status Pause();
+  Status Unpause();
+
+  // ResumeInstance: the halted instance continues at the op after its halt on the next loop
+  // turn, with `vars` (an object, or nullptr) merged into its `v` first. A vars value the
+  // run's memory cap refuses aborts the instance instead.
+  ResumeError Resume(int64_t instance_id, const rapidjson::Value* vars);
+
+  // --- Read-only state for QueryTest (see ops/run_status.h for the JSON) ---
+  const std::string& run_id() const { return def_.run_id; }
+  RunStatus status() const { return status_; }
+  const std::string& status_reason() const { return status_reason_; }
+  bool completed() const { return status_ == RunStatus::kCompleted ||
+                                  status_ == RunStatus::kCancelled ||
+                                  status_ == RunStatus::kFailed; }
+  MonoNs time_start() const { return start_; }
+  MonoNs time_finish() const { return finish_; }  // when completed()
+  const RunCounts& counts() const { return counts_; }
+  const FirstReasons& first_fails() const { return first_fails_; }
+  const FirstReasons& first_aborts() const { return first_aborts_; }
+  const Buckets& buckets() const { return buckets_; }
+  // Up to `limit` halted instances, lowest id first.
+  std::vector<HaltedEntry> Halted(size_t limit) const;
+  // Per-op latency histograms (halt, wait, protocol ops) that have a sample, by op_idx.
+  std::vector<std::pair<int, const LatencyHistogram*>> Latencies() const;
+  // Instance 0, once it has started.
+  std::optional<InstanceSummary> FirstCallSummary() const;
+  // The first instance that failed or aborted, once there is one.
+  std::optional<InstanceSummary> FirstFailSummary() const;
+  std::optional<double> PercentComplete() const;
+  const std::vector<std::string>& tags() const { return def_.tags; }
+  const RunDefinition& definition() const { return def_; }
+  LuaSandbox& lua() const { return *def_.lua; }
+  const Program& program() const { return *def_.program; }
+  Clock& clock() const { return *env_.clock; }
+  // When a completed run was first returned by QueryTest (the registry's retention).
+  std::optional<MonoNs> returned_at;
+
+  // --- The executor API (ops/op_*.cpp); each call is for the instance being executed ---
+  // The scope an expression of `instance` runs in.
+  EvalScope ScopeOf(Instance& instance) const;
+  // Calls the op's compiled expression; on success the value is on the Lua stack and true
+  // is returned; on failure the instance has been aborted (text naming the op) and false is
+  // returned: the executor must return StepOutcome::kFinished.
+  bool CallExpression(Instance& instance, const Op& op);
+  // Evaluates template `slot` of `op` as a string (false: the instance aborted).
+  bool EvaluateText(Instance& instance, const Op& op, Slot slot, std::string* out);
+  // Evaluates template `slot` of `op` as JSON into `out` (false: the instance aborted).
+  bool EvaluateValue(Instance& instance, const Op& op, Slot slot, rapidjson::Value& out,
+                     rapidjson::Document::AllocatorType& alloc);
+  // Records a pass or fail check (a fail marks the instance and feeds first_fails).
+  void Check(Instance& instance, const Op& op, CheckStatus status, std::string_view text);
+  // Records an abort check and ends the instance as aborted.
+  void Abort(Instance& instance, const Op& op, std::string_view text);
+  // A `path` ("trace.notice", "trace.debug", "trace.spam") entry with `text` in the first
+  // call's trace_log; nothing for other instances. The caller applies trace_level.
+  void Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text);
+  bool traces(const Instance& instance) const { return instance.id == 0; }
+  bool turbo_skips_asserts(const Instance& instance) const {
+    return def_.turbo && instance.id != 0;
+  }
+  int trace_level() const { return def_.trace_level; }
+  // Parks the instance for `duration` (wait: continues at pc + 1 when it expires; halt:
+  // listed in `halted`, aborts when it expires unless resumed).
+  void Park(Instance& instance, MonoNs duration, bool halt);
+
+  // Steps one work turn may execute before yielding to the event loop.
+  static constexpr uint64_t kStepsPerTurn = 10'000;
+
+ private:
+  void OnTick();
+  void ExpireParked(MonoNs now);
+  void StartDue(MonoNs now);
+  void RunRunnable(uint64_t* budget);
+  // Executes `instance` until it parks or ends, or `budget` runs out (then it stays
+  // runnable and is re-queued). May free the instance.
+  void Execute(Instance& instance, uint64_t* budget);
+  void StartInstance(uint64_t k, MonoNs planned, MonoNs now);
+  enum class Outcome : uint8_t { kPass, kAbort, kCancel };
+  // Updates counts/buckets/logs and frees the instance (do not touch it afterwards).
+  void FinishInstance(Instance& instance, Outcome outcome);
+  // The logs `instance` writes checks to (allocating a candidate's), or nullptr.
+  InstanceLogs* LogsFor(Instance& instance, bool allocate);
+  void CaptureFirstFail(Instance& instance);
+  void RecordLatency(const Instance& instance, MonoNs now);
+  void MaybeComplete();
+  void Complete(RunStatus status);
+  void ArmTick();
+  bool MoreStarts() const;
+  uint64_t backlog_room() const;
+  MonoNs now() const { return env_.clock->Now(); }
+
+  struct Parked {
+    MonoNs deadline;
+    int64_t id;
+    uint32_t generation;
+    bool operator>(const Parked& o) const {
+      return deadline != o.deadline ? deadline > o.deadline : id > o.id;
+    }
+  };
+
+  RunDefinition def_;
+  RunEnvironment env_;
+  Schedule schedule_;
+  std::unique_ptr<Timer> tick_;
+  RunStatus status_ = RunStatus::kRunning;
+  std::string status_reason_;
+  bool stop_starting_ = false;  // max_failures tripped
+  MonoNs start_ = 0;
+  MonoNs finish_ = 0;
+  MonoNs paused_total_ = 0;
+  MonoNs paused_at_ = 0;
+  uint64_t next_k_ = 0;          // id of the next instance to start
+  uint64_t late_until_ = 0;      // instances k < late_until_ were due while blocked
+  RunCounts counts_;
+  FirstReasons first_fails_;
+  FirstReasons first_aborts_;
+  Buckets buckets_;
+  std::unordered_map<int64_t, std::unique_ptr<Instance>> instances_;
+  std::vector<int64_t> runnable_;   // FIFO via head index
+  size_t runnable_head_ = 0;
+  std::vector<Parked> parked_;      // min-heap (std::push_heap with greater)
+  std::vector<std::unique_ptr<LatencyHistogram>> latency_;  // by op_idx, lazily
+  // Instance 0's logs survive it; so do the first failing instance's.
+  std::unique_ptr<InstanceLogs> first_call_logs_;
+  MonoNs first_call_start_ = 0;
+  bool first_call_started_ = false;
+  std::unique_ptr<InstanceLogs> first_fail_logs_;
+  int64_t first_fail_id_ = -1;
+  MonoNs first_fail_start_ = 0;
+  // Finished instances, freed after the callback that ended them returns (DESIGN.md: objects
+  // are never destroyed inside their own callbacks).
+  std::vector<std::unique_ptr<Instance>> graveyard_;
+  bool in_tick_ = false;
+};
+
+}  // namespace testrund::ops

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// RunDefinition: the whole ExecuteTest params, validated (SPEC §3 ExecuteTest). Parsing
+// collects every problem at once — the params themselves, the distribution (ops/
+// distribution.h) and every operation (ops/program.h) — and creates the run's LuaSandbox,
+// because operations compile into it. Nothing starts here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "ops/distribution.h"
+#include "ops/engine_limits.h"
+#include "ops/lua_sandbox.h"
+#include "ops/problem.h"
+#include "ops/program.h"
+
+namespace testrund::ops {
+
+struct RunDefinition {
+  std::string run_id;  // empty: the registry assigns `tr_<n>`
+  Distribution distribution;
+  int trace_level = 0;         // 0 none, 1 notice, 2 + debug per op, 3 + spam values
+  bool trace_messages = true;  // protocol messages in the first call's trace_log
+  bool turbo = false;          // instances after the first skip assert evaluation
+  std::optional<uint64_t> max_failures;
+  std::vector<std::string> tags;
+  uint64_t seed = 0;
+  std::unique_ptr<LuaSandbox> lua;   // holds the compiled program, vars template and `g`
+  std::unique_ptr<Program> program;  // compiled into `lua`
+};
+
+// Parses ExecuteTest `params`. On any problem returns nullopt with every problem appended
+// to `problems` (the rpc layer's -32602 `data`). A sandbox that cannot be created (memory
+// limit too small) is a Problem on field "lua". `run_id` is only checked for form here;
+// uniqueness is the registry's (SPEC §2 check order). `assigned_run_id` is used when the
+// params have none (the sandbox's `run_id` is fixed at creation). Without `seed` a random
+// one is drawn.
+std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
+                                                const EngineLimits& limits,
+                                                std::string_view assigned_run_id,
+                                                Problems* problems);
+
+// An integer parameter given as a JSON integer or a decimal string ("41"), SPEC §2.
+bool ParseInteger(const rapidjson::Value& value, int64_t* out);
+
+// True when `run_id` is 1-64 chars of [A-Za-z0-9_.:-].
+bool ValidRunId(std::string_view run_id);
+
+}  // namespace testrund::ops
