@@ -11,6 +11,8 @@
 
 #include <rapidjson/document.h>
 
+#include <string>
+
 #include "ops/lua_sandbox.h"
 
 namespace testrund::ops {
@@ -27,5 +29,10 @@ LuaFailure PushJson(LuaSandbox& lua, const rapidjson::Value& value);
 // it was. If the memory limit is hit (stack growth), `out` is null.
 void ToJson(lua_State* L, int idx, rapidjson::Value& out,
             rapidjson::Document::AllocatorType& alloc, int max_depth = 64);
+
+// Writes the nil, boolean, number or string at `idx` as Lua's tostring would ("nil", "true",
+// "6", "6.0", "0.1"), without metamethods and without allocating in Lua (a number on the
+// stack is not converted in place). Returns false, leaving `out` alone, for other types.
+bool LuaScalarText(lua_State* L, int idx, std::string* out);
 
 }  // namespace testrund::ops
