@@ -220,9 +220,7 @@ class RequestHandler {
 
     Role role = CallerRole(f.auth);
     if (role == Role::kNone) {
-      return Fail(RpcError(ErrorCode::kAuthRequired,
-                           "Authentication required: missing or unknown token"),
-                  id);
+      return Fail(RpcError(ErrorCode::kAuthRequired), id);
     }
     std::string_view name = View(*f.method);
     const Method* method = methods_.Find(name);
@@ -233,7 +231,9 @@ class RequestHandler {
     }
     if (!RoleAllows(role, method->required)) {
       return Fail(RpcError(ErrorCode::kRoleForbidden,
-                           fmt::format("Role \"{}\" may not call {}", RoleName(role), name)),
+                           fmt::format("{} ({} may not call {})",
+                                       DefaultMessage(ErrorCode::kRoleForbidden),
+                                       RoleName(role), name)),
                   id);
     }
 
