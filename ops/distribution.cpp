@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -195,8 +196,8 @@ Distribution ParseDistribution(const rapidjson::Value* value, Problems& problems
         }
       }
       if (sum > Distribution::kMaxDurationSeconds) {
-        p.Add("distribution.stages", "the stages last " + std::to_string(sum) +
-                                         " seconds in all, more than 100000000");
+        p.Add("distribution.stages",
+              fmt::format("the stages last {} seconds in all, more than 100000000", sum));
       }
     }
   }
