@@ -23,9 +23,13 @@ class ValueTemplate {
   ValueTemplate(ValueTemplate&&) noexcept;
   ValueTemplate& operator=(ValueTemplate&&) noexcept;
 
-  // Compiles `value` (any JSON; strings at any depth may be `{...}`). A Lua syntax error
-  // is appended to `problems` as {op_idx, field (e.g. "arguments.headers.X"), Lua's
-  // message}. The constant parts are copied; `value` need not outlive the template.
+  // Compiles `value` (any JSON; strings at any depth may be `{...}`, compiled as Lua
+  // expressions, chunk name "op <op_idx> (<field>)"). A Lua syntax error is appended to
+  // `problems` as {op_idx, field path (object members joined by '.', array elements by
+  // their index: "arguments.headers.X", "arguments.params.0"), Lua's message plus a hint
+  // about `\{`}; an empty `{}` or `{ }` is a problem too (it is almost always meant as
+  // the literal JSON text). The constant parts are copied; `value` need not outlive the
+  // template.
   static ValueTemplate Compile(const rapidjson::Value& value, LuaSandbox& lua, int op_idx,
                                std::string_view field, Problems* problems);
 
@@ -34,13 +38,19 @@ class ValueTemplate {
   // The literal value with `\{` escapes resolved (only meaningful when is_constant()).
   const rapidjson::Value& constant() const;
 
-  // Evaluates every expression and builds the resulting JSON value into `out`.
+  // Evaluates every expression and builds the resulting JSON value into `out` (null for an
+  // empty template). Expression results convert as ToJson does (ops/lua_json.h). On
+  // failure `out` is unspecified and `*error` is as LuaSandbox::Call describes.
   LuaFailure Evaluate(LuaSandbox& lua, const EvalScope& scope, rapidjson::Value& out,
                       rapidjson::Document::AllocatorType& alloc, std::string* error) const;
-  // Same, for attributes that need a string: a non-string result goes through tostring.
+  // Same, for attributes that need a string: a string is used as it is; nil, booleans and
+  // numbers as Lua's tostring writes them ("nil", "true", "6", "6.0"); a table as its JSON
+  // text (its tostring address would mean nothing to a reader); a constant non-string
+  // value as its JSON text.
   LuaFailure EvaluateString(LuaSandbox& lua, const EvalScope& scope, std::string* out,
                             std::string* error) const;
-  // Same, leaving the value on the Lua stack (a table stays a table).
+  // Same, leaving exactly one value on the Lua stack on success (a table stays a table;
+  // nil for an empty template); nothing on failure.
   LuaFailure Push(LuaSandbox& lua, const EvalScope& scope, std::string* error) const;
 
  private:
