@@ -55,8 +55,8 @@ std::vector<Buckets::Bucket> Buckets::Snapshot(MonoNs end) const {
   std::vector<Bucket> out;
   out.reserve(count);
   for (size_t i = 0; i < count; ++i) {
-    out.push_back(Bucket{start_ + static_cast<MonoNs>(i) * copy.width_, copy.started_[i],
-                         copy.finished_[i]});
+    out.push_back(
+        Bucket{start_ + static_cast<MonoNs>(i) * copy.width_, copy.started_[i], copy.finished_[i]});
   }
   return out;
 }

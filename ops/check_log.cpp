@@ -34,14 +34,14 @@ rapidjson::Value CheckLog::ToJson(rapidjson::Document::AllocatorType& alloc) con
     entry.AddMember("step", e.step, alloc);
     std::string_view status = CheckStatusName(e.status);
     // The status names are static strings: no copy needed.
-    entry.AddMember("status",
-                    rapidjson::StringRef(status.data(),
-                                         static_cast<rapidjson::SizeType>(status.size())),
-                    alloc);
-    entry.AddMember("text",
-                    rapidjson::Value(e.text.data(), static_cast<rapidjson::SizeType>(e.text.size()),
-                                     alloc),
-                    alloc);
+    entry.AddMember(
+        "status",
+        rapidjson::StringRef(status.data(), static_cast<rapidjson::SizeType>(status.size())),
+        alloc);
+    entry.AddMember(
+        "text",
+        rapidjson::Value(e.text.data(), static_cast<rapidjson::SizeType>(e.text.size()), alloc),
+        alloc);
     array.PushBack(entry, alloc);
   }
   return array;

@@ -213,8 +213,7 @@ Distribution ParseDistribution(const rapidjson::Value* value, Problems& problems
   }
 
   if (const rapidjson::Value* total = p.Member(*value, "total")) {
-    if (auto n = p.Integer(*total, "distribution.total", "total", 0,
-                           "a non-negative integer")) {
+    if (auto n = p.Integer(*total, "distribution.total", "total", 0, "a non-negative integer")) {
       d.total = static_cast<uint64_t>(*n);
     }
   } else if (!d.duration.has_value() && !stages_given && !p.Member(*value, "duration")) {

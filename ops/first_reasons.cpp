@@ -75,10 +75,9 @@ rapidjson::Value FirstReasons::ToJson(rapidjson::Document::AllocatorType& alloc)
   auto push = [&](int op_idx, std::string_view text, uint64_t count) {
     rapidjson::Value entry(rapidjson::kObjectType);
     entry.AddMember("op_idx", op_idx, alloc);
-    entry.AddMember("text",
-                    rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()),
-                                     alloc),
-                    alloc);
+    entry.AddMember(
+        "text", rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc),
+        alloc);
     entry.AddMember("count", count, alloc);
     array.PushBack(entry, alloc);
   };

@@ -12,9 +12,9 @@ namespace {
 
 __extension__ typedef __int128 Int128;
 
-constexpr int64_t kNanoPerUnit = 1'000'000'000;     // rates: nano-instances per second
+constexpr int64_t kNanoPerUnit = 1'000'000'000;  // rates: nano-instances per second
 constexpr Int128 kRateTimeScale = Int128{kNanoPerUnit} * kNsPerSecond;  // 1e18
-constexpr Int128 kStageScale = 2 * kRateTimeScale;   // one instance in stage units
+constexpr Int128 kStageScale = 2 * kRateTimeScale;  // one instance in stage units
 constexpr MonoNs kMaxMono = std::numeric_limits<MonoNs>::max();
 
 int64_t RateNano(double rate) { return std::llround(rate * kNanoPerUnit); }
@@ -152,16 +152,15 @@ std::optional<double> Schedule::PercentComplete(uint64_t started, MonoNs active_
   std::optional<double> best;
   if (total_ > 0) best = 100.0 * static_cast<double>(started) / static_cast<double>(total_);
   if (end_offset_) {
-    double by_time = 100.0 * static_cast<double>(active_elapsed) /
-                     static_cast<double>(*end_offset_);
+    double by_time =
+        100.0 * static_cast<double>(active_elapsed) / static_cast<double>(*end_offset_);
     best = best ? std::max(*best, by_time) : by_time;
   }
   if (!best) return std::nullopt;
   return clamp(*best);
 }
 
-std::optional<MonoNs> Schedule::PlannedAt(uint64_t k, MonoNs run_start,
-                                          MonoNs paused_total) const {
+std::optional<MonoNs> Schedule::PlannedAt(uint64_t k, MonoNs run_start, MonoNs paused_total) const {
   std::optional<MonoNs> offset = PlannedOffset(k);
   if (!offset) return std::nullopt;
   return run_start + *offset + paused_total;

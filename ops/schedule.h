@@ -89,7 +89,7 @@ class Schedule {
   std::vector<Segment> segments_;  // stages
   std::optional<MonoNs> end_offset_;
   std::optional<uint64_t> total_planned_;
-  uint64_t limit_ = kUnbounded;    // k < limit_ start (paced); = TotalPlanned or kUnbounded
+  uint64_t limit_ = kUnbounded;  // k < limit_ start (paced); = TotalPlanned or kUnbounded
 };
 
 }  // namespace testrund::ops

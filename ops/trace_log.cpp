@@ -45,8 +45,7 @@ rapidjson::Value* TraceLog::Append(WallTime time, uint64_t step, int op_idx,
   return &entries_[entries_.Size() - 1];
 }
 
-TraceLog::EntryRef TraceLog::Add(WallTime time, uint64_t step, int op_idx,
-                                 std::string_view path) {
+TraceLog::EntryRef TraceLog::Add(WallTime time, uint64_t step, int op_idx, std::string_view path) {
   return EntryRef(Append(time, step, op_idx, path), &alloc_);
 }
 
@@ -61,8 +60,7 @@ rapidjson::Value TraceLog::ToJson(Allocator& alloc) const {
   return rapidjson::Value(entries_, alloc);
 }
 
-TraceLog::EntryRef& TraceLog::EntryRef::SetString(std::string_view name,
-                                                  std::string_view value) {
+TraceLog::EntryRef& TraceLog::EntryRef::SetString(std::string_view name, std::string_view value) {
   if (value_) value_->AddMember(Str(name, *alloc_), Str(value, *alloc_), *alloc_);
   return *this;
 }
@@ -87,8 +85,7 @@ TraceLog::EntryRef& TraceLog::EntryRef::SetBool(std::string_view name, bool valu
   return *this;
 }
 
-TraceLog::EntryRef& TraceLog::EntryRef::SetValue(std::string_view name,
-                                                 rapidjson::Value&& value) {
+TraceLog::EntryRef& TraceLog::EntryRef::SetValue(std::string_view name, rapidjson::Value&& value) {
   if (value_) value_->AddMember(Str(name, *alloc_), value, *alloc_);
   return *this;
 }

@@ -85,8 +85,8 @@ TEST_CASE("buckets: 1 event per second for an hour, exact", "[unit]") {
     MonoNs lo = static_cast<MonoNs>(j) * b.width();
     MonoNs hi = lo + b.width();
     // events at whole seconds s with lo <= s*1e9 < hi
-    uint64_t expect_started = static_cast<uint64_t>(std::min<MonoNs>((hi + kS - 1) / kS, 3600) -
-                                                    (lo + kS - 1) / kS);
+    uint64_t expect_started =
+        static_cast<uint64_t>(std::min<MonoNs>((hi + kS - 1) / kS, 3600) - (lo + kS - 1) / kS);
     CHECK(snap[j].start == kStart + lo);
     CHECK(snap[j].started == expect_started);
     started += snap[j].started;

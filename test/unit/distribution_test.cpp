@@ -128,8 +128,7 @@ TEST_CASE("distribution problems are all reported, quoting the value", "[unit]")
           "distribution.total: total must be a non-negative integer, got -1\n");
   }
   SECTION("wrong kinds of numbers") {
-    auto p = Parse(
-        R"({"type":"linear","rate":"fast","total":2.5,"backlog":"10x","duration":"0"})");
+    auto p = Parse(R"({"type":"linear","rate":"fast","total":2.5,"backlog":"10x","duration":"0"})");
     CHECK(Lines(p.problems) ==
           "distribution.backlog: backlog must be an integer >= 1, got \"10x\"\n"
           "distribution.duration: duration must be a number of seconds > 0 and <= "
@@ -174,9 +173,9 @@ TEST_CASE("distribution problems are all reported, quoting the value", "[unit]")
           "2000000\n");
     CHECK(Lines(Parse(R"({"type":"linear","stages":[]})").problems) ==
           "distribution.stages: stages must be a non-empty array, got []\n");
-    CHECK(Lines(Parse(R"({"type":"load","total":5,"stages":[{"duration":1,"rate":1}]})")
-                    .problems) ==
-          "distribution.stages: stages need type \"linear\", got type \"load\"\n");
+    CHECK(
+        Lines(Parse(R"({"type":"load","total":5,"stages":[{"duration":1,"rate":1}]})").problems) ==
+        "distribution.stages: stages need type \"linear\", got type \"load\"\n");
     CHECK(Lines(Parse(R"({"type":"linear","stages":[{"duration":60000000,"rate":1},)"
                       R"({"duration":60000000,"rate":1}]})")
                     .problems) ==

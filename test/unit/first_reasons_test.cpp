@@ -45,8 +45,8 @@ TEST_CASE("first reasons keep first-occurrence order and count per (op_idx, text
 TEST_CASE("first reasons beyond 100 distinct go to (other reasons), listed last", "[unit]") {
   FirstReasons r;
   for (int i = 0; i < 150; ++i) r.Add(i, "reason " + std::to_string(i));
-  r.Add(0, "reason 0");       // a kept key still counts in its own entry
-  r.Add(120, "reason 120");   // an overflowed key goes to other reasons again
+  r.Add(0, "reason 0");      // a kept key still counts in its own entry
+  r.Add(120, "reason 120");  // an overflowed key goes to other reasons again
   auto e = r.Entries();
   REQUIRE(e.size() == 101);
   CHECK(e[0].count == 2);
@@ -63,9 +63,8 @@ TEST_CASE("first reasons cap is configurable", "[unit]") {
   r.Add(1, "a");
   r.Add(1, "b");
   r.Add(1, "c", 5);
-  CHECK(Json(r) ==
-        R"([{"op_idx":1,"text":"a","count":1},{"op_idx":1,"text":"b","count":1},)"
-        R"j({"op_idx":-1,"text":"(other reasons)","count":5}])j");
+  CHECK(Json(r) == R"([{"op_idx":1,"text":"a","count":1},{"op_idx":1,"text":"b","count":1},)"
+                   R"j({"op_idx":-1,"text":"(other reasons)","count":5}])j");
 }
 
 TEST_CASE("first reasons merge adds by key, keeps our order, then theirs", "[unit]") {

@@ -98,19 +98,17 @@ TEST_CASE("trace log is capped with one final truncation warning", "[unit]") {
     CHECK(log.size() == 10'001);
     CHECK(log.dropped() == 6);
     const rapidjson::Value& last = log.entries()[10'000];
-    CHECK(Json(last) ==
-          R"({"time":[200,0],"step":10000,"op_idx":1,"path":"trace.warning",)"
-          R"("text":"trace_log truncated after 10000 entries"})");
+    CHECK(Json(last) == R"({"time":[200,0],"step":10000,"op_idx":1,"path":"trace.warning",)"
+                        R"("text":"trace_log truncated after 10000 entries"})");
   }
   SECTION("configurable cap") {
     TraceLog log(2);
     log.AddText(WallTime{1, 0}, 0, 0, "trace.notice", "a");
     log.AddText(WallTime{1, 1}, 1, 1, "trace.notice", "b");
     log.AddText(WallTime{1, 2}, 2, 2, "trace.notice", "c");
-    CHECK(Json(log) ==
-          R"([{"time":[1,0],"step":0,"op_idx":0,"path":"trace.notice","text":"a"},)"
-          R"({"time":[1,1],"step":1,"op_idx":1,"path":"trace.notice","text":"b"},)"
-          R"({"time":[1,2],"step":2,"op_idx":2,"path":"trace.warning",)"
-          R"("text":"trace_log truncated after 2 entries"}])");
+    CHECK(Json(log) == R"([{"time":[1,0],"step":0,"op_idx":0,"path":"trace.notice","text":"a"},)"
+                       R"({"time":[1,1],"step":1,"op_idx":1,"path":"trace.notice","text":"b"},)"
+                       R"({"time":[1,2],"step":2,"op_idx":2,"path":"trace.warning",)"
+                       R"("text":"trace_log truncated after 2 entries"}])");
   }
 }

@@ -77,8 +77,7 @@ TEST_CASE("schedule: constant rate offsets are k / rate", "[unit]") {
   CHECK(*s.PlannedAt(3, 1000 * kS, 7 * kS) == 1007 * kS + 300'000'000);
 }
 
-TEST_CASE("schedule: duration is exclusive, exactly every k with k / rate < duration",
-          "[unit]") {
+TEST_CASE("schedule: duration is exclusive, exactly every k with k / rate < duration", "[unit]") {
   CHECK(*Schedule(Linear(3, 0, 1.0)).TotalPlanned() == 3);  // k = 3 falls exactly on 1 s
   CHECK(*Schedule(Linear(3, 0, 1.000000001)).TotalPlanned() == 4);
   CHECK(*Schedule(Linear(7, 0, 13)).TotalPlanned() == 91);
@@ -101,8 +100,7 @@ TEST_CASE("schedule: duration is exclusive, exactly every k with k / rate < dura
   CHECK(*Schedule(Linear(10, 0, 2)).PercentComplete(5, 0) == 25.0);
 }
 
-TEST_CASE("schedule: a high rate (1,000,000/s) starts exactly a million in one second",
-          "[unit]") {
+TEST_CASE("schedule: a high rate (1,000,000/s) starts exactly a million in one second", "[unit]") {
   Schedule s(Linear(1'000'000, 0, 1));
   CHECK(*s.TotalPlanned() == 1'000'000);
   CHECK(*s.PlannedOffset(999'999) == 999'999'000);
@@ -164,8 +162,8 @@ TEST_CASE("schedule: stages ramp up, hold and down", "[unit]") {
   // Ramp down: 10 tau - tau^2 / 2 = k - 150.
   CHECK(*s.PlannedOffset(150) == 20 * kS);
   CHECK(*s.PlannedOffset(182) == 24 * kS);  // 10 * 4 - 4^2 / 2 = 32
-  CHECK(std::llabs(*s.PlannedOffset(199) -
-                   static_cast<MonoNs>((30.0 - std::sqrt(2.0)) * 1e9)) <= 1);
+  CHECK(std::llabs(*s.PlannedOffset(199) - static_cast<MonoNs>((30.0 - std::sqrt(2.0)) * 1e9)) <=
+        1);
   CHECK_FALSE(s.PlannedOffset(200));  // the end of the last stage is exclusive
   CHECK(s.DueCount(10 * kS - 1) == 50);
   CHECK(s.DueCount(10 * kS) == 51);
@@ -194,9 +192,9 @@ TEST_CASE("schedule: stage edge cases", "[unit]") {
     CHECK(*down.PlannedOffset(0) == 0);
   }
   SECTION("a fractional integral rounds up: k < integral") {
-    CHECK(*Schedule(Staged({{1, 1}})).TotalPlanned() == 1);        // 0.5
-    CHECK(*Schedule(Staged({{3, 1}})).TotalPlanned() == 2);        // 1.5
-    CHECK(*Schedule(Staged({{4, 1}})).TotalPlanned() == 2);        // 2.0, exclusive
+    CHECK(*Schedule(Staged({{1, 1}})).TotalPlanned() == 1);          // 0.5
+    CHECK(*Schedule(Staged({{3, 1}})).TotalPlanned() == 2);          // 1.5
+    CHECK(*Schedule(Staged({{4, 1}})).TotalPlanned() == 2);          // 2.0, exclusive
     CHECK(*Schedule(Staged({{0.3, 0}}, 10.0)).TotalPlanned() == 2);  // 1.5
   }
   SECTION("all rates 0 start nothing") {
