@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+// One client connection (see connection.h). Everything is driven from the bufferevent's
+// callbacks; every exception is caught here so that none unwinds through libevent.
+#include "daemon/connection.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <fmt/core.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "daemon/framed_reader.h"
+#include "daemon/log.h"
+
+namespace testrund::daemon {
+namespace {
+
+// Above this much unsent output a pipelining client is not read until it catches up.
+constexpr size_t kMaxPendingOutput = 8u << 20;
+// How long a closing connection keeps reading (and dropping) what the client still sends,
+// so that the kernel does not reset the connection before the client read the response.
+constexpr double kLingerSeconds = 2.0;
+
+struct timeval ToTimeval(double seconds) {
+  struct timeval tv;
+  tv.tv_sec = static_cast<time_t>(seconds);
+  tv.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(tv.tv_sec)) * 1e6);
+  return tv;
+}
+
+std::string JsonError(std::string_view message) {
+  // Messages are ours and contain no characters that need escaping.
+  return fmt::format("{{\"error\":\"{}\"}}", message);
+}
+
+}  // namespace
+
+Connection::Connection(const ConnectionServices& services, BuffereventPtr bev, uint64_t id,
+                       std::string peer, bool tls, std::function<void(Connection&)> on_closed)
+    : services_(services),
+      bev_(std::move(bev)),
+      id_(id),
+      peer_(std::move(peer)),
+      tls_(tls),
+      on_closed_(std::move(on_closed)) {}
+
+Connection::~Connection() = default;
+
+void Connection::Start() {
+  bufferevent_setcb(bev_.get(), &Connection::OnReadable, &Connection::OnWritable,
+                    &Connection::OnEvent, this);
+  struct timeval idle = ToTimeval(services_.limits.idle_timeout);
+  bufferevent_set_timeouts(bev_.get(), &idle, &idle);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  LogDebug("connection {} from {} ({})", id_, peer_, tls_ ? "tls" : "plain");
+}
+
+void Connection::Abort() { Close("daemon shutting down"); }
+
+void Connection::OnReadable(bufferevent*, void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  try {
+    self->HandleInput();
+  } catch (const std::exception& e) {
+    LogError("connection {}: {}", self->id_, e.what());
+    self->Close("internal error");
+  } catch (...) {
+    LogError("connection {}: unknown exception", self->id_);
+    self->Close("internal error");
+  }
+}
+
+void Connection::OnWritable(bufferevent*, void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  try {
+    if (self->phase_ == Phase::kFlushing) {
+      self->StartDraining();
+    } else if (self->phase_ == Phase::kOpen && self->read_paused_) {
+      self->read_paused_ = false;
+      bufferevent_enable(self->bev_.get(), EV_READ);
+      self->HandleInput();
+    }
+  } catch (...) {
+    self->Close("internal error");
+  }
+}
+
+void Connection::OnEvent(bufferevent*, short what, void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  if (what & BEV_EVENT_TIMEOUT) {
+    self->Close(self->phase_ == Phase::kDraining ? "linger over" : "idle timeout");
+  } else if (what & BEV_EVENT_EOF) {
+    // The client will send nothing more; finish what is queued for it, then close.
+    if (self->phase_ == Phase::kOpen &&
+        evbuffer_get_length(bufferevent_get_output(self->bev_.get())) > 0) {
+      self->phase_ = Phase::kFlushing;
+    } else if (self->phase_ != Phase::kFlushing) {
+      self->Close("closed by peer");
+    }
+  } else if (what & BEV_EVENT_ERROR) {
+    self->Close("socket error");
+  }
+}
+
+void Connection::HandleInput() {
+  evbuffer* input = bufferevent_get_input(bev_.get());
+  if (phase_ != Phase::kOpen) {
+    evbuffer_drain(input, evbuffer_get_length(input));
+    return;
+  }
+  if (mode_ == Mode::kUnknown) {
+    unsigned char first = 0;
+    if (evbuffer_copyout(input, &first, 1) < 1) return;
+    if (std::isalpha(first)) {
+      mode_ = Mode::kHttp;
+      http_ = std::make_unique<HttpRequestParser>(services_.limits.max_header_bytes,
+                                                  services_.limits.max_body_bytes);
+    } else {
+      mode_ = Mode::kFramed;
+    }
+  }
+  if (mode_ == Mode::kFramed) {
+    HandleFramed();
+  } else {
+    HandleHttp();
+  }
+}
+
+void Connection::HandleFramed() {
+  evbuffer* input = bufferevent_get_input(bev_.get());
+  std::string body;
+  uint32_t length = 0;
+  switch (ReadFrame(input, services_.limits.max_body_bytes, &body, &length)) {
+    case FrameStatus::kNeedMore:
+      return;
+    case FrameStatus::kBadLength: {
+      std::string message =
+          length == 0 ? std::string("Parse error: length prefix is 0")
+                      : fmt::format("Parse error: length prefix {} is over max_body_bytes ({})",
+                                    length, services_.limits.max_body_bytes);
+      LogDebug("connection {}: {}", id_, message);
+      Send(EncodeFrame(services_.error_response(-32700, message)));
+      CloseAfterWrite();
+      return;
+    }
+    case FrameStatus::kFrame: {
+      rpc::Caller caller{services_.tokens->auth_required(), std::nullopt};
+      std::optional<std::string> response = services_.handle_rpc(body, caller);
+      if (response) Send(EncodeFrame(*response));
+      CloseAfterWrite();
+      return;
+    }
+  }
+}
+
+void Connection::HandleHttp() {
+  evbuffer* input = bufferevent_get_input(bev_.get());
+  while (phase_ == Phase::kOpen && !read_paused_) {
+    struct evbuffer_iovec chunk;
+    if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) return;
+    HttpRequestParser::FeedResult result =
+        http_->Feed(static_cast<const char*>(chunk.iov_base), chunk.iov_len);
+    evbuffer_drain(input, result.consumed);
+    if (http_->TakeContinueRequest()) Send("HTTP/1.1 100 Continue\r\n\r\n");
+    switch (result.state) {
+      case HttpRequestParser::State::kNeedMore:
+        if (result.consumed == 0) return;
+        break;
+      case HttpRequestParser::State::kRequest:
+        ServeHttp(http_->TakeRequest());
+        if (evbuffer_get_length(bufferevent_get_output(bev_.get())) > kMaxPendingOutput) {
+          read_paused_ = true;
+          bufferevent_disable(bev_.get(), EV_READ);
+        }
+        break;
+      case HttpRequestParser::State::kError:
+        LogDebug("connection {}: HTTP {}: {}", id_, http_->error_status(),
+                 http_->error_reason());
+        Respond(http_->error_status(), JsonError(http_->error_reason()), false);
+        return;
+    }
+  }
+}
+
+void Connection::ServeHttp(const HttpRequest& request) {
+  if (request.path == "/" || request.path == "/jsonrpc") {
+    if (request.method != "POST") {
+      Respond(405, JsonError("method not allowed: use POST"), request.keep_alive,
+              {{"Allow", "POST"}});
+      return;
+    }
+    ServeRpc(request);
+  } else if (request.path == "/health") {
+    if (request.method != "GET") {
+      Respond(405, JsonError("method not allowed: use GET"), request.keep_alive,
+              {{"Allow", "GET"}});
+      return;
+    }
+    Respond(200, services_.health_body(), request.keep_alive);
+  } else {
+    Respond(404, JsonError("not found"), request.keep_alive);
+  }
+}
+
+void Connection::ServeRpc(const HttpRequest& request) {
+  rpc::Caller caller{services_.tokens->auth_required(), std::nullopt};
+  if (caller.auth_required) {
+    std::optional<std::string_view> token = BearerToken(request.authorization);
+    std::optional<rpc::Role> role;
+    if (token) role = services_.tokens->Lookup(*token);
+    if (!role) {
+      // The token itself is never logged.
+      LogDebug("connection {}: HTTP 401 ({})", id_, token ? "token invalid" : "no token");
+      Respond(401,
+              services_.error_response(-32010, token ? "Authentication failed: token invalid"
+                                                     : "Authentication required"),
+              request.keep_alive,
+              {{"WWW-Authenticate", token ? "Bearer error=\"invalid_token\"" : "Bearer"}});
+      return;
+    }
+    caller.role = role;
+  }
+  std::optional<std::string> response = services_.handle_rpc(request.body, caller);
+  if (response) {
+    Respond(200, *response, request.keep_alive);
+  } else {
+    Respond(204, "", request.keep_alive);
+  }
+}
+
+void Connection::Respond(int status, std::string_view body, bool keep_alive,
+                         const std::vector<std::pair<std::string, std::string>>& extra) {
+  Send(FormatHttpResponse(status, body, keep_alive, extra));
+  if (!keep_alive) CloseAfterWrite();
+}
+
+void Connection::Send(std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (bufferevent_write(bev_.get(), bytes.data(), bytes.size()) != 0) {
+    Close("cannot queue output");
+  }
+}
+
+void Connection::CloseAfterWrite() {
+  if (phase_ != Phase::kOpen) return;
+  phase_ = Phase::kFlushing;
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) StartDraining();
+}
+
+void Connection::StartDraining() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kDraining;
+  if (tls_) {
+    // Tell the client the response is complete before the TCP half-close.
+    if (SSL* ssl = bufferevent_openssl_get_ssl(bev_.get())) SSL_shutdown(ssl);
+  }
+  evutil_socket_t fd = bufferevent_getfd(bev_.get());
+  if (fd < 0 || shutdown(fd, SHUT_WR) != 0) {
+    Close("response sent");
+    return;
+  }
+  evbuffer* input = bufferevent_get_input(bev_.get());
+  evbuffer_drain(input, evbuffer_get_length(input));
+  struct timeval linger = ToTimeval(std::min(kLingerSeconds, services_.limits.idle_timeout));
+  bufferevent_set_timeouts(bev_.get(), &linger, nullptr);
+  bufferevent_enable(bev_.get(), EV_READ);
+}
+
+void Connection::Close(std::string_view reason) {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+  bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+  LogDebug("connection {} closed: {}", id_, reason);
+  on_closed_(*this);
+}
+
+}  // namespace testrund::daemon

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// Connection: one client on one bufferevent (plain or OpenSSL). Its first byte decides the
+// framing (SPEC §1): an ASCII letter means HTTP/1.1 (keep-alive, routes /, /jsonrpc and
+// /health, Bearer authentication), anything else the 4-byte length prefix (one request,
+// then close). Enforces the body/header limits and the idle timeout. A connection never
+// frees itself: when it is done it reports to its owner, which frees it after the current
+// callback has returned.
+#pragma once
+
+#include <event2/bufferevent.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "daemon/auth.h"
+#include "daemon/event_handles.h"
+#include "daemon/http_framing.h"
+#include "daemon/transport_limits.h"
+#include "rpc/dispatcher.h"
+
+namespace testrund::daemon {
+
+// What every connection borrows from the daemon; must outlive every connection.
+struct ConnectionServices {
+  TransportLimits limits;
+  const TokenTable* tokens = nullptr;
+  // A JSON-RPC body in, a response body out (nullopt: nothing to send). Never throws.
+  std::function<std::optional<std::string>(std::string_view body, const rpc::Caller& caller)>
+      handle_rpc;
+  // A standalone JSON-RPC error response (id null).
+  std::function<std::string(int code, std::string_view message)> error_response;
+  // The body of GET /health.
+  std::function<std::string()> health_body;
+};
+
+class Connection {
+ public:
+  // Takes ownership of `bev`. `on_closed` is called once, from inside a callback of this
+  // connection, when it is finished; the owner must free it later, not inside that call.
+  Connection(const ConnectionServices& services, BuffereventPtr bev, uint64_t id,
+             std::string peer, bool tls, std::function<void(Connection&)> on_closed);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Enables reading and the idle timeout.
+  void Start();
+  // Closes at once, dropping unsent output (daemon shutdown). Calls on_closed.
+  void Abort();
+
+  uint64_t id() const { return id_; }
+
+ private:
+  enum class Mode { kUnknown, kFramed, kHttp };
+  enum class Phase {
+    kOpen,      // reading requests
+    kFlushing,  // the last response is being written; input is ignored
+    kDraining,  // written and half-closed; reading and dropping until EOF (lingering close)
+    kClosed,    // done; waiting to be freed
+  };
+
+  static void OnReadable(bufferevent* bev, void* arg);
+  static void OnWritable(bufferevent* bev, void* arg);
+  static void OnEvent(bufferevent* bev, short what, void* arg);
+
+  void HandleInput();
+  void HandleFramed();
+  void HandleHttp();
+  void ServeHttp(const HttpRequest& request);
+  void ServeRpc(const HttpRequest& request);
+  void Respond(int status, std::string_view body, bool keep_alive,
+               const std::vector<std::pair<std::string, std::string>>& extra = {});
+  void Send(std::string_view bytes);
+  // Finishes writing what is queued, then half-closes, drains and closes.
+  void CloseAfterWrite();
+  void StartDraining();
+  void Close(std::string_view reason);
+
+  const ConnectionServices& services_;
+  BuffereventPtr bev_;
+  uint64_t id_;
+  std::string peer_;
+  bool tls_;
+  std::function<void(Connection&)> on_closed_;
+  Mode mode_ = Mode::kUnknown;
+  Phase phase_ = Phase::kOpen;
+  bool read_paused_ = false;  // output backlog: stop reading until it drains
+  std::unique_ptr<HttpRequestParser> http_;
+};
+
+}  // namespace testrund::daemon

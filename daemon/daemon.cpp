@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+// Daemon start-up, the loop and shutdown (see daemon.h).
+#include "daemon/daemon.h"
+
+#include <event2/event.h>
+#include <fmt/core.h>
+
+#include <csignal>
+
+#include "daemon/log.h"
+#include "daemon/tls.h"
+#include "ops/check.h"
+
+#ifndef TESTRUND_VERSION
+#define TESTRUND_VERSION "unknown"
+#endif
+
+namespace testrund::daemon {
+
+Daemon::Daemon(const Config& config) : config_(config) {}
+
+Daemon::~Daemon() {
+  // Reverse dependency order: nothing may call into what is already gone.
+  signals_.clear();
+  listeners_.clear();
+  connections_.reset();
+  dispatcher_.reset();
+  methods_.reset();
+  registry_.reset();
+  clock_.reset();
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
+  std::unique_ptr<Daemon> daemon(new Daemon(config));
+  Status status = daemon->Start();
+  if (!status.ok()) return status;
+  return daemon;
+}
+
+Status Daemon::Start() {
+  base_.reset(event_base_new());
+  if (!base_) return Status::Error("cannot create the event loop");
+  clock_ = std::make_unique<EventClock>(base_.get());
+  started_mono_ = clock_->Now();
+
+  registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_));
+  server_state_.runs = registry_.get();
+  server_state_.time_start = clock_->WallNow();
+  methods_ = std::make_unique<rpc::MethodTable>(rpc::BuildDefaultMethods(server_state_));
+
+  Result<TokenTable> tokens = TokenTable::Create(config_.token);
+  if (!tokens.ok()) return tokens.status();
+  tokens_ = std::move(tokens.value());
+  dispatcher_ = std::make_unique<rpc::Dispatcher>(*methods_, ToDispatchLimits(config_),
+                                                  tokens_.AsLookup());
+
+  if (!config_.tls_listen.empty()) {
+    Result<SslCtxPtr> ctx = NewServerTlsContext(config_.tls_cert, config_.tls_key);
+    if (!ctx.ok()) return ctx.status();
+    tls_ctx_ = std::move(ctx.value());
+  }
+
+  services_.limits = ToTransportLimits(config_);
+  services_.tokens = &tokens_;
+  services_.handle_rpc = [this](std::string_view body, const rpc::Caller& caller) {
+    return dispatcher_->Handle(body, caller);
+  };
+  services_.error_response = [](int code, std::string_view message) {
+    return rpc::Dispatcher::ErrorResponse(code, message);
+  };
+  services_.health_body = [this] { return HealthBody(); };
+  connections_ = std::make_unique<ConnectionSet>(base_.get(), services_);
+
+  for (const std::string& address : config_.listen) {
+    Result<std::unique_ptr<Listener>> listener =
+        Listener::Bind(base_.get(), address, nullptr, *connections_);
+    if (!listener.ok()) return listener.status();
+    listeners_.push_back(std::move(listener.value()));
+  }
+  for (const std::string& address : config_.tls_listen) {
+    Result<std::unique_ptr<Listener>> listener =
+        Listener::Bind(base_.get(), address, tls_ctx_.get(), *connections_);
+    if (!listener.ok()) return listener.status();
+    listeners_.push_back(std::move(listener.value()));
+  }
+
+  for (int signal_number : {SIGTERM, SIGINT}) {
+    signals_.emplace_back(evsignal_new(base_.get(), signal_number, &Daemon::OnStopSignal, this));
+  }
+  signals_.emplace_back(evsignal_new(base_.get(), SIGHUP, &Daemon::OnHangup, this));
+  for (const EventPtr& signal_event : signals_) {
+    if (!signal_event || evsignal_add(signal_event.get(), nullptr) != 0) {
+      return Status::Error("cannot install the signal handlers");
+    }
+  }
+
+  LogInfo("testrund {} starting (libevent {}, {})", TESTRUND_VERSION, event_get_version(),
+          OpenSSL_version(OPENSSL_VERSION));
+  if (!tokens_.auth_required()) {
+    bool all_loopback = true;
+    for (const auto& listener : listeners_) all_loopback = all_loopback && listener->loopback();
+    if (all_loopback) {
+      LogInfo("no tokens configured: authentication is off and every listener is "
+              "loopback-only");
+    } else {
+      for (const auto& listener : listeners_) {
+        if (!listener->loopback()) {
+          LogWarn("no tokens configured: {} is not loopback and accepts unauthenticated "
+                  "operator calls from the network",
+                  listener->bound_address());
+        }
+      }
+    }
+  } else {
+    LogInfo("{} token(s) configured: every call needs one", config_.token.size());
+  }
+  for (const auto& listener : listeners_) {
+    LogInfo("listening on {} ({})", listener->bound_address(), listener->tls() ? "tls" : "plain");
+  }
+  return Status::Ok();
+}
+
+Status Daemon::Run() {
+  if (event_base_dispatch(base_.get()) < 0) return Status::Error("the event loop failed");
+  LogInfo("stopped");
+  return Status::Ok();
+}
+
+void Daemon::Stop(const char* why) {
+  if (stopping_) return;
+  stopping_ = true;
+  LogInfo("{}: stopping", why);
+  // Stop accepting first, so no connection arrives while the rest shuts down.
+  listeners_.clear();
+  connections_->CloseAll();
+  // The registry's destructor releases every run; it runs after the loop has returned.
+  event_base_loopexit(base_.get(), nullptr);
+}
+
+std::string Daemon::HealthBody() const {
+  double uptime = static_cast<double>(clock_->Now() - started_mono_) / ops::kNsPerSecond;
+  return fmt::format(
+      "{{\"status\":\"ok\",\"version\":\"{}\",\"uptime_seconds\":{:.3f},\"connections\":{},"
+      "\"runs\":{},\"instances_live\":{}}}",
+      TESTRUND_VERSION, uptime, connections_->size(), registry_->live_runs(),
+      registry_->instances_live());
+}
+
+void Daemon::OnStopSignal(evutil_socket_t signal_number, short, void* arg) {
+  auto* self = static_cast<Daemon*>(arg);
+  self->Stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void Daemon::OnHangup(evutil_socket_t, short, void*) { ReopenLogFile(); }
+
+}  // namespace testrund::daemon

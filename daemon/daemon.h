@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Daemon: the whole running server. Owns the event_base and, in start-up order, the clock,
+// the engine (RunRegistry), the method table and dispatcher, the tokens, the TLS context,
+// the connections, the listeners and the signal events. Destruction runs in the reverse
+// order, so nothing outlives what it borrows.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "daemon/auth.h"
+#include "daemon/config.h"
+#include "daemon/connection.h"
+#include "daemon/connection_set.h"
+#include "daemon/event_clock.h"
+#include "daemon/event_handles.h"
+#include "daemon/listener.h"
+#include "ops/run_registry.h"
+#include "ops/status.h"
+#include "rpc/dispatcher.h"
+#include "rpc/methods.h"
+
+namespace testrund::daemon {
+
+class Daemon {
+ public:
+  // Builds everything and binds every listener, then logs one `listening on HOST:PORT
+  // (plain|tls)` line per listener. Error: a TLS or bind failure, naming the option or the
+  // address (main exits 1; TLS option errors are reported by CheckTls first).
+  static Result<std::unique_ptr<Daemon>> Create(const Config& config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Runs the loop until SIGTERM or SIGINT, then stops accepting and closes every
+  // connection. SIGHUP reopens the log file. Error: the loop itself failed.
+  Status Run();
+
+ private:
+  explicit Daemon(const Config& config);
+  Status Start();
+  std::string HealthBody() const;
+  void Stop(const char* why);
+
+  static void OnStopSignal(evutil_socket_t signal, short, void* arg);
+  static void OnHangup(evutil_socket_t, short, void* arg);
+
+  Config config_;
+  EventBasePtr base_;
+  std::unique_ptr<EventClock> clock_;
+  ops::MonoNs started_mono_ = 0;
+  std::unique_ptr<ops::RunRegistry> registry_;
+  rpc::ServerState server_state_;
+  std::unique_ptr<rpc::MethodTable> methods_;
+  TokenTable tokens_;
+  std::unique_ptr<rpc::Dispatcher> dispatcher_;
+  SslCtxPtr tls_ctx_;
+  ConnectionServices services_;
+  std::unique_ptr<ConnectionSet> connections_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<EventPtr> signals_;
+  bool stopping_ = false;
+};
+
+}  // namespace testrund::daemon

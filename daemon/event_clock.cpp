@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// EventClock and its timer (see event_clock.h). A timer converts its monotonic deadline to
+// a relative timeout when armed; libevent keeps its own monotonic clock, so both agree.
+#include "daemon/event_clock.h"
+
+#include <sys/time.h>
+#include <time.h>
+
+#include "daemon/event_handles.h"
+#include "daemon/log.h"
+#include "ops/check.h"
+
+namespace testrund::daemon {
+namespace {
+
+class EventTimer final : public ops::Timer {
+ public:
+  EventTimer(event_base* base, const EventClock& clock, std::function<void()> on_fire)
+      : clock_(clock), on_fire_(std::move(on_fire)) {
+    event_.reset(evtimer_new(base, &EventTimer::OnTimeout, this));
+    CHECK(event_ != nullptr);
+  }
+
+  void ArmAt(ops::MonoNs deadline) override {
+    ops::MonoNs delay = deadline - clock_.Now();
+    if (delay < 0) delay = 0;
+    struct timeval tv;
+    tv.tv_sec = static_cast<time_t>(delay / ops::kNsPerSecond);
+    tv.tv_usec = static_cast<suseconds_t>((delay % ops::kNsPerSecond) / 1000);
+    // A zero timeout still runs on the next loop turn, never inside this call.
+    evtimer_add(event_.get(), &tv);
+  }
+
+  void Cancel() override { evtimer_del(event_.get()); }
+
+  bool armed() const override { return evtimer_pending(event_.get(), nullptr) != 0; }
+
+ private:
+  static void OnTimeout(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<EventTimer*>(arg);
+    try {
+      self->on_fire_();
+    } catch (const std::exception& e) {
+      // Nothing may unwind through libevent.
+      LogError("timer callback threw: {}", e.what());
+    } catch (...) {
+      LogError("timer callback threw");
+    }
+  }
+
+  const EventClock& clock_;
+  std::function<void()> on_fire_;
+  EventPtr event_;
+};
+
+}  // namespace
+
+EventClock::EventClock(event_base* base) : base_(base) {}
+
+ops::MonoNs EventClock::Now() const {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<ops::MonoNs>(ts.tv_sec) * ops::kNsPerSecond + ts.tv_nsec;
+}
+
+ops::WallTime EventClock::WallNow() const {
+  struct timeval tv;
+  gettimeofday(&tv, nullptr);
+  return ops::WallTime{tv.tv_sec, tv.tv_usec};
+}
+
+std::unique_ptr<ops::Timer> EventClock::NewTimer(std::function<void()> on_fire) {
+  return std::make_unique<EventTimer>(base_, *this, std::move(on_fire));
+}
+
+}  // namespace testrund::daemon
