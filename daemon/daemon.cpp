@@ -16,6 +16,12 @@
 #endif
 
 namespace testrund::daemon {
+namespace {
+
+// How often retention and discarded run ids are swept.
+constexpr ops::MonoNs kHousekeepingInterval = ops::kNsPerSecond;
+
+}  // namespace
 
 Daemon::Daemon(const Config& config) : config_(config) {}
 
@@ -26,6 +32,7 @@ Daemon::~Daemon() {
   connections_.reset();
   dispatcher_.reset();
   methods_.reset();
+  housekeeping_.reset();
   registry_.reset();
   clock_.reset();
 }
@@ -46,6 +53,8 @@ Status Daemon::Start() {
   registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_));
   server_state_.runs = registry_.get();
   server_state_.time_start = clock_->WallNow();
+  housekeeping_ = clock_->NewTimer([this] { OnHousekeeping(); });
+  housekeeping_->ArmAt(clock_->Now() + kHousekeepingInterval);
   methods_ = std::make_unique<rpc::MethodTable>(rpc::BuildDefaultMethods(server_state_));
 
   Result<TokenTable> tokens = TokenTable::Create(config_.token);
@@ -133,7 +142,9 @@ void Daemon::Stop(const char* why) {
   // Stop accepting first, so no connection arrives while the rest shuts down.
   listeners_.clear();
   connections_->CloseAll();
-  // The registry's destructor releases every run; it runs after the loop has returned.
+  housekeeping_.reset();
+  // Every run ends as cancelled and its results_dir file is written before the exit.
+  registry_->CancelAll();
   event_base_loopexit(base_.get(), nullptr);
 }
 
@@ -149,6 +160,11 @@ std::string Daemon::HealthBody() const {
 void Daemon::OnStopSignal(evutil_socket_t signal_number, short, void* arg) {
   auto* self = static_cast<Daemon*>(arg);
   self->Stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void Daemon::OnHousekeeping() {
+  registry_->Sweep();
+  housekeeping_->ArmAt(clock_->Now() + kHousekeepingInterval);
 }
 
 void Daemon::OnHangup(evutil_socket_t, short, void*) { ReopenLogFile(); }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Daemon: the whole running server. Owns the event_base and, in start-up order, the clock,
-// the engine (RunRegistry), the method table and dispatcher, the tokens, the TLS context,
+// the engine (RunRegistry) and its housekeeping timer, the method table and dispatcher, the tokens, the TLS context,
 // the connections, the listeners and the signal events. Destruction runs in the reverse
 // order, so nothing outlives what it borrows.
 #pragma once
@@ -44,12 +44,15 @@ class Daemon {
 
   static void OnStopSignal(evutil_socket_t signal, short, void* arg);
   static void OnHangup(evutil_socket_t, short, void* arg);
+  // Once a second: RunRegistry::Sweep (retention, forgotten run ids).
+  void OnHousekeeping();
 
   Config config_;
   EventBasePtr base_;
   std::unique_ptr<EventClock> clock_;
   ops::MonoNs started_mono_ = 0;
   std::unique_ptr<ops::RunRegistry> registry_;
+  std::unique_ptr<ops::Timer> housekeeping_;
   rpc::ServerState server_state_;
   std::unique_ptr<rpc::MethodTable> methods_;
   TokenTable tokens_;

@@ -21,6 +21,10 @@ class EventTimer final : public ops::Timer {
     CHECK(event_ != nullptr);
   }
 
+  ~EventTimer() override {
+    if (alive_ != nullptr) *alive_ = false;
+  }
+
   void ArmAt(ops::MonoNs deadline) override {
     ops::MonoNs delay = deadline - clock_.Now();
     if (delay < 0) delay = 0;
@@ -38,18 +42,28 @@ class EventTimer final : public ops::Timer {
  private:
   static void OnTimeout(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<EventTimer*>(arg);
+    // The callback may destroy this timer: it runs from a local copy of the function, which
+    // is handed back only if the timer still exists.
+    bool alive = true;
+    self->alive_ = &alive;
+    std::function<void()> on_fire = std::move(self->on_fire_);
     try {
-      self->on_fire_();
+      on_fire();
     } catch (const std::exception& e) {
       // Nothing may unwind through libevent.
       LogError("timer callback threw: {}", e.what());
     } catch (...) {
       LogError("timer callback threw");
     }
+    if (alive) {
+      self->alive_ = nullptr;
+      self->on_fire_ = std::move(on_fire);
+    }
   }
 
   const EventClock& clock_;
   std::function<void()> on_fire_;
+  bool* alive_ = nullptr;  // set while the callback runs
   EventPtr event_;
 };
 

@@ -20,8 +20,7 @@ class EventClock final : public ops::Clock {
 
   ops::MonoNs Now() const override;
   ops::WallTime WallNow() const override;
-  // A timer on the base. Its callback runs from the loop. The callback may re-arm the timer,
-  // or destroy it provided it touches none of its own captures afterwards.
+  // A timer on the base. Its callback runs from the loop and may re-arm or destroy the timer.
   std::unique_ptr<ops::Timer> NewTimer(std::function<void()> on_fire) override;
 
  private:
