@@ -120,7 +120,7 @@ class Validator {
           return;
         }
         double seconds = 0;
-        std::string_view name = field.substr(field.rfind('.') + 1);
+        std::string name = field.substr(field.rfind('.') + 1);
         if (!ParseSeconds(*value, &seconds)) {
           Add(op.idx, field,
               fmt::format("\"{}\" must be a number of seconds, got {}", name, JsonText(*value)));

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+// RunRegistry: SPEC §2 check order, run_id assignment and reuse, limits, retention,
+// Query/Cancel/Resume errors, and the QueryTest object's shape.
+#include <catch2/catch.hpp>
+
+#include "test/unit/engine_test_util.h"
+
+namespace testrund::ops {
+namespace {
+
+using testing::Engine;
+using testing::ParseJson;
+using testing::ToText;
+
+constexpr std::string_view kOne = R"J({"operations": [{"type": "comment"}]})J";
+
+TEST_CASE("Execute assigns tr_<n> and rejects a run_id in use", "[unit]") {
+  Engine e;
+  CHECK(e.Execute(kOne) == "tr_1");
+  CHECK(e.Execute(kOne) == "tr_2");
+  CHECK(e.Execute(R"J({"run_id": "a", "operations": [{"type": "halt"}]})J") == "a");
+  CHECK(e.Execute(R"J({"run_id": "a", "operations": [{"type": "halt"}]})J").empty());
+  CHECK(e.last.error == EngineError::kRunIdInUse);
+  CHECK(EngineErrorCode(e.last.error) == -32002);
+}
+
+TEST_CASE("Params are checked before run_id uniqueness and limits", "[unit]") {
+  EngineLimits limits;
+  limits.max_runs = 1;
+  Engine e(limits);
+  CHECK(e.Execute(R"J({"run_id": "a", "operations": [{"type": "halt"}]})J") == "a");
+  e.Execute(R"J({"run_id": "a", "operations": [{"type": "nosuch"}]})J");
+  CHECK(e.last.error == EngineError::kInvalidParams);
+  REQUIRE(e.last.problems.size() == 1);
+  CHECK(e.last.problems[0].problem == "unknown operation type \"nosuch\"");
+  e.Execute(R"J({"run_id": "a", "operations": [{"type": "halt"}]})J");
+  CHECK(e.last.error == EngineError::kRunIdInUse);
+  e.Execute(R"J({"run_id": "b", "operations": [{"type": "halt"}]})J");
+  CHECK(e.last.error == EngineError::kLimit);
+  CHECK(EngineErrorCode(e.last.error) == -32005);
+}
+
+TEST_CASE("max_instances rejects new runs at the limit and caps starts", "[unit]") {
+  EngineLimits limits;
+  limits.max_instances = 5;
+  Engine e(limits);
+  auto id = e.Execute(R"J({"run_id": "a", "distribution": {"type": "load", "total": 10},
+    "operations": [{"type": "halt"}]})J");
+  e.clock.RunDue();
+  CHECK(e.Counts(id).started == 5);
+  CHECK(e.registry.instances_live() == 5);
+  e.Execute(kOne);
+  CHECK(e.last.error == EngineError::kLimit);
+}
+
+TEST_CASE("a completed run is discarded after QueryTest returned it", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "q", "operations": [{"type": "comment"}]})J");
+  auto running = e.registry.Query(id);
+  REQUIRE(running.ok());
+  CHECK_FALSE(running.value->completed());
+  e.clock.RunDue();
+  auto done = e.registry.Query(id);
+  REQUIRE(done.ok());
+  CHECK(done.value->completed());
+  auto gone = e.registry.Query(id);
+  CHECK(gone.error == EngineError::kUnknownRun);
+  // Its id stays in use for 10 minutes.
+  e.Execute(R"J({"run_id": "q", "operations": [{"type": "comment"}]})J");
+  CHECK(e.last.error == EngineError::kRunIdInUse);
+  CHECK(e.last.message.find("discarded") != std::string::npos);
+  e.clock.AdvanceSeconds(601);
+  CHECK(e.Execute(R"J({"run_id": "q", "operations": [{"type": "comment"}]})J") == "q");
+}
+
+TEST_CASE("completed_run_retention keeps a returned run queryable", "[unit]") {
+  EngineLimits limits;
+  limits.completed_run_retention = 30;
+  Engine e(limits);
+  auto id = e.Execute(kOne);
+  e.clock.RunDue();
+  CHECK(e.registry.Query(id).ok());
+  e.clock.AdvanceSeconds(29);
+  CHECK(e.registry.Query(id).ok());
+  e.clock.AdvanceSeconds(2);
+  CHECK(e.registry.Query(id).error == EngineError::kUnknownRun);
+}
+
+TEST_CASE("Cancel reports whether the run was in progress and discards it", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"operations": [{"type": "halt"}]})J");
+  e.clock.RunDue();
+  auto cancelled = e.registry.Cancel(id);
+  REQUIRE(cancelled.ok());
+  CHECK(cancelled.value.second);
+  rapidjson::Document doc;
+  WriteRunStatus(*cancelled.value.first, doc, doc.GetAllocator());
+  CHECK(std::string(doc["status"].GetString()) == "cancelled");
+  CHECK(doc["counts"]["cancelled"].GetInt() == 1);
+  CHECK(e.registry.Cancel(id).error == EngineError::kUnknownRun);
+  CHECK(e.registry.Query(id).error == EngineError::kUnknownRun);
+
+  auto done = e.Execute(kOne);
+  e.clock.RunDue();
+  auto late = e.registry.Cancel(done);
+  REQUIRE(late.ok());
+  CHECK_FALSE(late.value.second);
+}
+
+TEST_CASE("Resume distinguishes no such instance from not halted", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"distribution": {"type": "linear", "rate": 1, "total": 3},
+    "operations": [{"type": "halt"}]})J");
+  e.clock.RunDue();
+  std::string message;
+  CHECK(e.registry.Resume(id, 3, nullptr, &message) == EngineError::kNoSuchInstance);
+  CHECK(EngineErrorCode(EngineError::kNoSuchInstance) == -32003);
+  CHECK(e.registry.Resume(id, 2, nullptr, &message) == EngineError::kNotHalted);  // not due yet
+  CHECK(EngineErrorCode(EngineError::kNotHalted) == -32004);
+  CHECK(e.registry.Resume(id, 0, nullptr, &message) == EngineError::kNone);
+  e.clock.RunDue();
+  CHECK(e.registry.Resume(id, 0, nullptr, &message) == EngineError::kNotHalted);  // finished
+}
+
+TEST_CASE("The QueryTest object has every SPEC field", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "shape", "tags": ["x"], "globals": {"a": 1},
+    "operations": [{"type": "wait", "arguments": {"seconds": 0.2}}]})J");
+  e.clock.RunDue();
+  rapidjson::Document running = e.Status(id);
+  CHECK(running["completed"].GetInt() == 0);
+  CHECK_FALSE(running.HasMember("time_finish"));
+  CHECK_FALSE(running.HasMember("duration"));
+  CHECK(ToText(running["globals"]) == R"J({"a":1})J");
+  CHECK(ToText(running["tags"]) == R"J(["x"])J");
+  CHECK(ToText(running["halted"]) == "[]");
+  CHECK(running["first_call_summary"]["completed"].GetInt() == 0);
+  CHECK(running["first_call_summary"].HasMember("time_start"));
+  CHECK_FALSE(running["first_call_summary"].HasMember("check_log"));
+  e.clock.AdvanceSeconds(0.25);
+  rapidjson::Document done = e.Status(id);
+  CHECK(done["completed"].GetInt() == 1);
+  CHECK(done["duration"].GetDouble() == Approx(0.2));
+  CHECK(ToText(done["time_start"]) == "[1700000000,0]");
+  CHECK(ToText(done["time_finish"]) == "[1700000000,200000]");
+  CHECK(ToText(done["counts"]) ==
+        R"J({"started":1,"finished":1,"failed":0,"aborted":0,"cancelled":0,"passed":1,)J"
+        R"J("late":0,"halted":0,"running":0})J");
+  CHECK(ToText(done["first_call_summary"]) ==
+        R"J({"idx":0,"completed":1,"time_start":[1700000000,0],)J"
+        R"J("time_finish":[1700000000,200000],"duration":0.2})J");
+  // The finish at exactly time_finish opens a third 100 ms bucket (intervals are half-open).
+  CHECK(ToText(done["buckets"]) ==
+        R"J([{"num_calls_started":1,"num_calls_finished":0},)J"
+        R"J({"time_start":[1700000000,100000],"num_calls_started":0,"num_calls_finished":0},)J"
+        R"J({"time_start":[1700000000,200000],"num_calls_started":0,"num_calls_finished":1}])J");
+}
+
+}  // namespace
+}  // namespace testrund::ops

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: Apache-2.0
+// Run semantics on a fake clock: every logic op, steps, limits, counting rules, halts and
+// resumes, cancel, first reasons, buckets, the scheduler (rate, backlog, late, load),
+// max_failures and turbo.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "test/unit/engine_test_util.h"
+
+namespace testrund::ops {
+namespace {
+
+using testing::Engine;
+using testing::ToText;
+
+std::string Single(std::string_view operations, std::string_view extra = "") {
+  return std::string(R"J({"run_id": "r1", )J") + std::string(extra) + R"J("operations": )J" +
+         std::string(operations) + "}";
+}
+
+std::string CheckLogText(Engine& e, const std::string& id) {
+  rapidjson::Document status = e.Status(id);
+  const auto& summary = status["first_call_summary"];
+  return summary.HasMember("check_log") ? ToText(summary["check_log"]) : "";
+}
+
+TEST_CASE("eval and assert: pass and fail texts, counts and first_fails", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([
+    {"type": "eval", "expression": "v.cause = 31"},
+    {"type": "assert", "expression": "v.cause > 22", "pass": "{'OK Cause ' .. v.cause}"},
+    {"type": "assert", "expression": "v.cause == 30"},
+    {"type": "assert", "expression": "false", "fail": "second"},
+    {"type": "assert", "expression": "true"}])J"));
+  REQUIRE(id == "r1");
+  e.clock.RunDue();
+  const RunCounts& c = e.Counts(id);
+  CHECK(c.started == 1);
+  CHECK(c.finished == 1);
+  CHECK(c.failed == 1);
+  CHECK(c.passed == 0);
+  CHECK(CheckLogText(e, id) ==
+        R"J([{"op_idx":1,"step":1,"status":"pass","text":"OK Cause 31"},)J"
+        R"J({"op_idx":2,"step":2,"status":"fail","text":"Assert tested FALSE."},)J"
+        R"J({"op_idx":3,"step":3,"status":"fail","text":"second"},)J"
+        R"J({"op_idx":4,"step":4,"status":"pass","text":"Assert tested TRUE."}])J");
+  rapidjson::Document status = e.Status(id);
+  CHECK(ToText(status["first_fails"]) ==
+        R"J([{"op_idx":2,"text":"Assert tested FALSE.","count":1}])J");
+  CHECK(ToText(status["first_aborts"]) == "[]");
+  CHECK(status["completed"].GetInt() == 1);
+  CHECK(std::string(status["status"].GetString()) == "completed");
+  CHECK(status.HasMember("time_finish"));
+  CHECK(status["first_call_summary"]["completed"].GetInt() == 1);
+}
+
+TEST_CASE("assert with abort ends the instance; fail is then ignored", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([
+    {"type": "assert", "expression": "1 == 2", "fail": "f", "abort": "{'stop ' .. instance}"},
+    {"type": "eval", "expression": "g.after = true"}])J"));
+  e.clock.RunDue();
+  const RunCounts& c = e.Counts(id);
+  CHECK(c.aborted == 1);
+  CHECK(c.failed == 0);
+  CHECK(CheckLogText(e, id) == R"J([{"op_idx":0,"step":0,"status":"abort","text":"stop 0"}])J");
+  CHECK(ToText(e.Status(id)["globals"]) == "{}");
+}
+
+TEST_CASE("steps count every executed op through branches", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([
+    {"type": "eval", "expression": "v.i = 0"},
+    {"type": "eval", "expression": "v.i = v.i + 1", "label": "top"},
+    {"type": "branch", "expression": "v.i < 3", "on_true": "top"},
+    {"type": "assert", "expression": "v.i == 3"}])J"));
+  e.clock.RunDue();
+  // ops 0, (1, 2) x 3, then 3: the assert is the 8th op executed -> step 7.
+  CHECK(CheckLogText(e, id) ==
+        R"J([{"op_idx":3,"step":7,"status":"pass","text":"Assert tested TRUE."}])J");
+  CHECK(e.Counts(id).passed == 1);
+}
+
+TEST_CASE("branch without a label falls through", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([
+    {"type": "branch", "expression": "false", "on_true": "x"},
+    {"type": "eval", "expression": "g.fell = 1"},
+    {"type": "comment", "label": "x"}])J"));
+  e.clock.RunDue();
+  CHECK(ToText(e.Status(id)["globals"]) == R"J({"fell":1})J");
+}
+
+TEST_CASE("a loop without waits hits max_steps_without_wait", "[unit]") {
+  EngineLimits limits;
+  limits.max_steps_without_wait = 1000;
+  Engine e(limits);
+  auto id = e.Execute(Single(R"J([
+    {"type": "comment", "label": "top"},
+    {"type": "branch", "expression": "true", "on_true": "top"}])J"));
+  e.clock.RunDue();
+  CHECK(e.Counts(id).aborted == 1);
+  CHECK(ToText(e.Status(id)["first_aborts"]) ==
+        R"J([{"op_idx":0,"text":"Instance executed 1000 steps without waiting )J"
+        R"J((max_steps_without_wait) at op 0 (comment)","count":1}])J");
+}
+
+TEST_CASE("a loop with waits is not limited by steps", "[unit]") {
+  EngineLimits limits;
+  limits.max_steps_without_wait = 10;
+  Engine e(limits);
+  auto id = e.Execute(Single(R"J([
+    {"type": "eval", "expression": "v.n = (v.n or 0) + 1", "label": "top"},
+    {"type": "wait", "arguments": {"seconds": 0.001}},
+    {"type": "branch", "expression": "v.n < 50", "on_true": "top"}])J"));
+  e.clock.AdvanceSeconds(1);
+  CHECK(e.Counts(id).passed == 1);
+}
+
+TEST_CASE("Lua failures abort with a text naming the op", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([{"type": "eval", "expression": "error('boom')"}])J"));
+  e.clock.RunDue();
+  std::string aborts = ToText(e.Status(id)["first_aborts"]);
+  CHECK(aborts.find("op 0 (expression):1: boom") != std::string::npos);
+
+  EngineLimits limits;
+  limits.lua.instruction_limit = 1000;
+  Engine e2(limits);
+  auto id2 = e2.Execute(Single(R"J([{"type": "comment"},
+    {"type": "eval", "expression": "while true do end"}])J"));
+  e2.clock.RunDue();
+  CHECK(ToText(e2.Status(id2)["first_aborts"]) ==
+        R"J([{"op_idx":1,"text":"Lua instruction limit (1000) exceeded in op 1 (eval)",)J"
+        R"J("count":1}])J");
+}
+
+TEST_CASE("halt expiry aborts with the exact text", "[unit]") {
+  for (auto [seconds, text] : {std::pair{"1", "Halt timed out after 1 seconds."},
+                               std::pair{"0.5", "Halt timed out after 0.5 seconds."},
+                               std::pair{"\"{0.25 * 2}\"", "Halt timed out after 0.5 seconds."}}) {
+    Engine e;
+    auto id = e.Execute(Single(std::string(R"J([{"type": "halt", "arguments": {"seconds": )J") +
+                               seconds + "}}]"));
+    e.clock.RunDue();
+    CHECK(e.Counts(id).halted == 1);
+    e.clock.AdvanceSeconds(0.49);
+    CHECK(e.Counts(id).aborted == 0);
+    e.clock.AdvanceSeconds(1);
+    CHECK(e.Counts(id).aborted == 1);
+    CHECK(e.Counts(id).halted == 0);
+    CHECK(CheckLogText(e, id) == std::string(R"J([{"op_idx":0,"step":0,"status":"abort","text":")J") +
+                                     text + R"J("}])J");
+  }
+}
+
+TEST_CASE("a halt seconds expression out of range aborts at execution", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([{"type": "halt", "arguments": {"seconds": "{700}"}}])J"));
+  e.clock.RunDue();
+  CHECK(ToText(e.Status(id)["first_aborts"]) ==
+        R"J([{"op_idx":0,"text":"\"seconds\" must be > 0 and <= 600, got 700","count":1}])J");
+}
+
+TEST_CASE("halted instances are listed, resumed with vars, and errors are distinct", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([
+    {"type": "eval", "expression": "v.x = 1"},
+    {"type": "halt", "static": 1, "arguments": {"seconds": 5, "comment": "{'waiting ' .. v.x}"}},
+    {"type": "assert", "expression": "v.x == 5 and v.y == 'a'"}])J",
+                             R"J("trace_level": 0, )J"));
+  e.clock.RunDue();
+  rapidjson::Document status = e.Status(id);
+  CHECK(ToText(status["halted"]) ==
+        R"J([{"instance_id":0,"operation":{"type":"halt","static":1,)J"
+        R"J("arguments":{"seconds":5,"comment":"{'waiting ' .. v.x}"},"idx":1}}])J");
+  CHECK(status["halted_total"].GetInt() == 1);
+  const auto& trace = status["first_call_summary"]["trace_log"];
+  REQUIRE(trace.Size() == 1);
+  CHECK(std::string(trace[0]["path"].GetString()) == "trace.notice");
+  CHECK(std::string(trace[0]["text"].GetString()) == "waiting 1");
+
+  std::string message;
+  CHECK(e.registry.Resume(id, 1, nullptr, &message) == EngineError::kNoSuchInstance);
+  CHECK(e.registry.Resume(id, -1, nullptr, &message) == EngineError::kNoSuchInstance);
+  CHECK(e.registry.Resume("nope", 0, nullptr, &message) == EngineError::kUnknownRun);
+  rapidjson::Document vars = testing::ParseJson(R"J({"x": 5, "y": "a"})J");
+  e.clock.AdvanceSeconds(2);
+  CHECK(e.registry.Resume(id, 0, &vars, &message) == EngineError::kNone);
+  CHECK(e.registry.Resume(id, 0, &vars, &message) == EngineError::kNotHalted);
+  e.clock.RunDue();
+  CHECK(e.Counts(id).passed == 1);
+  CHECK(CheckLogText(e, id) ==
+        R"J([{"op_idx":2,"step":2,"status":"pass","text":"Assert tested TRUE."}])J");
+  status = e.Status(id);
+  REQUIRE(status.HasMember("latency"));
+  CHECK(status["latency"][0]["op_idx"].GetInt64() == 1);
+  CHECK(status["latency"][0]["max"].GetDouble() == Approx(2.0));
+  // The stale timer entry of the resumed halt does nothing.
+  e.clock.AdvanceSeconds(10);
+  CHECK(e.Counts(id).aborted == 0);
+}
+
+TEST_CASE("cancel ends halted, waiting and failed instances with the counting rules", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "c", "distribution": {"type": "load", "total": 3},
+    "operations": [
+      {"type": "assert", "expression": "instance ~= 1"},
+      {"type": "branch", "expression": "instance == 2", "on_true": "w"},
+      {"type": "halt"},
+      {"type": "wait", "arguments": {"seconds": 30}, "label": "w"}]})J");
+  e.clock.RunDue();
+  CHECK(e.Counts(id).halted == 2);  // instances 0 and 1
+  CHECK(e.Counts(id).running == 3);
+  auto cancelled = e.registry.Cancel(id);
+  REQUIRE(cancelled.ok());
+  CHECK(cancelled.value.second);
+  const RunCounts& c = cancelled.value.first->counts();
+  CHECK(c.started == 3);
+  CHECK(c.finished == 3);
+  CHECK(c.cancelled == 3);
+  CHECK(c.failed == 1);  // instance 1 failed a check, then was cancelled
+  CHECK(c.halted == 0);
+  CHECK(c.running == 0);
+  CHECK(cancelled.value.first->status() == RunStatus::kCancelled);
+  CHECK(e.registry.instances_live() == 0);
+  CHECK(e.clock.pending_timers() == 0);
+  CHECK_FALSE(e.registry.Query(id).ok());
+}
+
+TEST_CASE("a fail then an abort counts only as aborted, the fail stays in first_fails",
+          "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([
+    {"type": "assert", "expression": "false", "fail": "soft"},
+    {"type": "assert", "expression": "false", "abort": "hard"}])J"));
+  e.clock.RunDue();
+  const RunCounts& c = e.Counts(id);
+  CHECK(c.aborted == 1);
+  CHECK(c.failed == 0);
+  CHECK(c.finished == 1);
+  rapidjson::Document status = e.Status(id);
+  CHECK(ToText(status["first_fails"]) == R"J([{"op_idx":0,"text":"soft","count":1}])J");
+  CHECK(ToText(status["first_aborts"]) == R"J([{"op_idx":1,"text":"hard","count":1}])J");
+}
+
+TEST_CASE("first_fails keep first-occurrence order and count each instance once", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "f", "distribution": {"type": "load", "total": 10},
+    "operations": [
+      {"type": "assert", "expression": "instance % 3 ~= 1", "fail": "{'odd ' .. instance % 2}"},
+      {"type": "assert", "expression": "false", "fail": "always"}]})J");
+  e.clock.RunDue();
+  const RunCounts& c = e.Counts(id);
+  CHECK(c.failed == 10);
+  // Instances 1, 4, 7 fail at op 0 first ("odd 1", "odd 0", "odd 1"); the others at op 1.
+  CHECK(ToText(e.Status(id)["first_fails"]) ==
+        R"J([{"op_idx":1,"text":"always","count":7},{"op_idx":0,"text":"odd 1","count":2},)J"
+        R"J({"op_idx":0,"text":"odd 0","count":1}])J");
+  rapidjson::Document status = e.Status(id);
+  REQUIRE(status.HasMember("first_fail_summary"));
+  CHECK(status["first_fail_summary"]["idx"].GetInt64() == 0);
+}
+
+TEST_CASE("first_fail_summary records the first failing instance's checks", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "ff", "distribution": {"type": "load", "total": 5},
+    "operations": [
+      {"type": "assert", "expression": "true", "pass": "p"},
+      {"type": "assert", "expression": "instance ~= 3", "fail": "f"}]})J");
+  e.clock.RunDue();
+  rapidjson::Document status = e.Status(id);
+  REQUIRE(status.HasMember("first_fail_summary"));
+  CHECK(status["first_fail_summary"]["idx"].GetInt64() == 3);
+  CHECK(ToText(status["first_fail_summary"]["check_log"]) ==
+        R"J([{"op_idx":0,"step":0,"status":"pass","text":"p"},)J"
+        R"J({"op_idx":1,"step":1,"status":"fail","text":"f"}])J");
+}
+
+TEST_CASE("linear rate starts k at k/rate and completes at the duration", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "lin", "distribution": {"type": "linear", "rate": 10,
+    "duration": 10}, "operations": [{"type": "wait", "arguments": {"seconds": 0.05}}]})J");
+  e.clock.RunDue();
+  CHECK(e.Counts(id).started == 1);
+  e.clock.AdvanceSeconds(1);  // t = 1.0: k = 0..10 due
+  CHECK(e.Counts(id).started == 11);
+  e.clock.AdvanceSeconds(8.95);
+  CHECK(e.Counts(id).started == 100);
+  e.clock.AdvanceSeconds(1);
+  const RunCounts& c = e.Counts(id);
+  CHECK(c.started == 100);
+  CHECK(c.passed == 100);
+  CHECK(c.late == 0);
+  CHECK(e.Get(id)->completed());
+  rapidjson::Document status = e.Status(id);
+  CHECK(status["percent_complete"].GetDouble() == 100.0);
+  CHECK(status["latency"][0]["count"].GetInt64() == 100);
+  CHECK(status["latency"][0]["max"].GetDouble() == Approx(0.05).epsilon(0.01));
+}
+
+TEST_CASE("backlog holds due starts back and counts them late", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "bl", "distribution": {"type": "linear", "rate": 10,
+    "total": 20, "backlog": 2}, "operations": [{"type": "wait", "arguments": {"seconds": 1}}]})J");
+  e.clock.RunDue();
+  e.clock.AdvanceSeconds(0.95);
+  // Due: 0..9; only 2 fit in the backlog; the first finishes at 1.0.
+  CHECK(e.Counts(id).started == 2);
+  CHECK(e.Counts(id).running == 2);
+  e.clock.AdvanceSeconds(20);
+  const RunCounts& c = e.Counts(id);
+  CHECK(c.started == 20);
+  CHECK(c.passed == 20);
+  CHECK(c.late == 18);
+  CHECK(e.Get(id)->completed());
+  // Late starts show in the first wait's latency, measured from the planned start.
+  CHECK(e.Status(id)["latency"][0]["max"].GetDouble() > 5);
+}
+
+TEST_CASE("load runs as fast as the backlog allows and completes", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "ld", "distribution": {"type": "load", "total": 1000,
+    "backlog": 10}, "operations": [{"type": "eval", "expression": "g.n = (g.n or 0) + 1"},
+    {"type": "wait", "arguments": {"seconds": 0.1}}]})J");
+  e.clock.RunDue();
+  CHECK(e.Counts(id).started == 10);
+  e.clock.AdvanceSeconds(10.05);
+  const RunCounts& c = e.Counts(id);
+  CHECK(c.started == 1000);
+  CHECK(c.passed == 1000);
+  CHECK(c.late == 0);
+  rapidjson::Document status = e.Status(id);
+  CHECK(ToText(status["globals"]) == R"J({"n":1000})J");
+  CHECK(status["completed"].GetInt64() == 1);
+  CHECK(status["duration"].GetDouble() == Approx(10.0));
+}
+
+TEST_CASE("buckets cover a long run with exact counts", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "bk", "distribution": {"type": "linear", "rate": 100,
+    "duration": 100}, "operations": [{"type": "wait", "arguments": {"seconds": 0.5}}]})J");
+  e.clock.AdvanceSeconds(101);
+  REQUIRE(e.Get(id)->completed());
+  rapidjson::Document status = e.Status(id);
+  const auto& buckets = status["buckets"];
+  REQUIRE(buckets.Size() >= 1);
+  CHECK(buckets.Size() <= 20);
+  CHECK_FALSE(buckets[0].HasMember("time_start"));
+  uint64_t started = 0, finished = 0;
+  for (rapidjson::SizeType j = 0; j < buckets.Size(); ++j) {
+    if (j > 0) CHECK(buckets[j].HasMember("time_start"));
+    started += buckets[j]["num_calls_started"].GetUint64();
+    finished += buckets[j]["num_calls_finished"].GetUint64();
+  }
+  CHECK(started == 10000);
+  CHECK(finished == 10000);
+}
+
+TEST_CASE("max_failures stops starting and fails the run", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "mf", "max_failures": 2, "distribution": {"type": "load",
+    "total": 100, "backlog": 1}, "operations": [{"type": "assert", "expression": "false"}]})J");
+  e.clock.RunDue();
+  Run* run = e.Get(id);
+  CHECK(run->counts().started == 3);
+  CHECK(run->counts().failed == 3);
+  CHECK(run->status() == RunStatus::kFailed);
+  CHECK(run->completed());
+  rapidjson::Document status = e.Status(id);
+  CHECK(std::string(status["status"].GetString()) == "failed");
+  CHECK(std::string(status["status_reason"].GetString()).find("max_failures (2)") !=
+        std::string::npos);
+}
+
+TEST_CASE("turbo skips asserts after the first instance", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "tb", "turbo": 1, "distribution": {"type": "load",
+    "total": 5}, "operations": [{"type": "assert", "expression": "false"}]})J");
+  e.clock.RunDue();
+  CHECK(e.Counts(id).failed == 1);
+  CHECK(e.Counts(id).passed == 4);
+}
+
+TEST_CASE("comments trace at trace_level >= 1; level 2 traces every op", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([{"type": "comment", "text": "hello"}])J",
+                             R"J("trace_level": 1, )J"));
+  e.clock.RunDue();
+  rapidjson::Document status = e.Status(id);
+  const auto& trace = status["first_call_summary"]["trace_log"];
+  REQUIRE(trace.Size() == 1);
+  CHECK(std::string(trace[0]["path"].GetString()) == "trace.notice");
+  CHECK(std::string(trace[0]["text"].GetString()) == "hello");
+  CHECK(trace[0]["op_idx"].GetInt64() == 0);
+
+  Engine quiet;
+  auto qid = quiet.Execute(Single(R"J([{"type": "comment", "text": "hello"}])J"));
+  quiet.clock.RunDue();
+  CHECK_FALSE(quiet.Status(qid)["first_call_summary"].HasMember("trace_log"));
+
+  Engine debug;
+  auto did = debug.Execute(Single(R"J([{"type": "eval", "expression": "1 + 1"}])J",
+                                  R"J("trace_level": 3, )J"));
+  debug.clock.RunDue();
+  rapidjson::Document dstatus = debug.Status(did);
+  CHECK(ToText(dstatus["first_call_summary"]["trace_log"]).find("op 0 (eval) expression = 2") !=
+        std::string::npos);
+}
+
+TEST_CASE("seeded runs draw the same numbers per instance", "[unit]") {
+  std::string draws[2];
+  for (int j = 0; j < 2; ++j) {
+    Engine e;
+    auto id = e.Execute(R"J({"run_id": "s", "seed": 7, "operations": [
+      {"type": "eval", "expression": "g.r = math.random(1000000)"}]})J");
+    e.clock.RunDue();
+    draws[j] = ToText(e.Status(id)["globals"]);
+  }
+  CHECK(draws[0] == draws[1]);
+}
+
+TEST_CASE("pause stops starts and unpause shifts the schedule", "[unit]") {
+  Engine e;
+  auto id = e.Execute(R"J({"run_id": "p", "distribution": {"type": "linear", "rate": 10,
+    "total": 20}, "operations": [{"type": "comment"}]})J");
+  e.clock.AdvanceSeconds(0.55);  // 0..5 started
+  CHECK(e.Counts(id).started == 6);
+  std::string message;
+  CHECK(e.registry.Pause(id, &message) == EngineError::kNone);
+  CHECK(e.registry.Pause(id, &message) == EngineError::kBadState);
+  e.clock.AdvanceSeconds(10);
+  CHECK(e.Counts(id).started == 6);
+  CHECK(e.registry.Unpause(id, &message) == EngineError::kNone);
+  CHECK(e.registry.Unpause(id, &message) == EngineError::kBadState);
+  e.clock.RunDue();
+  CHECK(e.Counts(id).started == 6);  // no burst of catch-up starts
+  e.clock.AdvanceSeconds(0.1);
+  CHECK(e.Counts(id).started == 7);
+}
+
+TEST_CASE("performance: a 3-op load run on the fake clock", "[unit][perf]") {
+  EngineLimits limits;
+  Engine e(limits);
+  auto id = e.Execute(R"J({"run_id": "perf", "distribution": {"type": "load", "total": 100000,
+    "backlog": 1000}, "operations": [{"type": "eval", "expression": "v.n = 1"},
+    {"type": "assert", "expression": "v.n == 1"}, {"type": "comment"}]})J");
+  auto t0 = std::chrono::steady_clock::now();
+  while (!e.Get(id)->completed()) e.clock.Advance(1'000'000);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(e.Counts(id).passed == 100000);
+  WARN("3-op load run: " << static_cast<int64_t>(100000 / seconds) << " instances/s");
+}
+
+}  // namespace
+}  // namespace testrund::ops
