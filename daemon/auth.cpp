@@ -4,7 +4,6 @@
 
 #include <fmt/core.h>
 #include <openssl/crypto.h>
-
 #include <strings.h>
 
 namespace testrund::daemon {

@@ -122,8 +122,8 @@ Result<uint64_t> ParseCount(std::string_view text) {
 
 Result<double> ParseSeconds(std::string_view text) {
   double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value,
-                                   std::chars_format::fixed);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::fixed);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
       !std::isfinite(value) || value < 0) {
     return Status::Error(fmt::format("\"{}\" is not a number of seconds", text));
@@ -140,11 +140,11 @@ Status ParseToken(std::string_view text) {
   std::string_view token = text.substr(0, colon);
   std::string_view role = text.substr(colon + 1);
   if (role != "operator" && role != "observer") {
-    return Status::Error(
-        fmt::format("role \"{}\" is not operator or observer", role));
+    return Status::Error(fmt::format("role \"{}\" is not operator or observer", role));
   }
   for (char c : token) {
-    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+    if (std::isspace(static_cast<unsigned char>(c)) ||
+        std::iscntrl(static_cast<unsigned char>(c))) {
       return Status::Error("a token may not contain spaces or control characters");
     }
   }
@@ -152,8 +152,7 @@ Status ParseToken(std::string_view text) {
 }
 
 // Sets one option from its text. `replace_list` clears a list before adding to it.
-Status SetOption(const OptionSpec& spec, std::string_view raw, bool replace_list,
-                 Config* config) {
+Status SetOption(const OptionSpec& spec, std::string_view raw, bool replace_list, Config* config) {
   std::string_view text = Trim(raw);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
     text = text.substr(1, text.size() - 2);
@@ -413,12 +412,11 @@ Result<Invocation> ParseCommandLine(std::span<const char* const> args) {
 Status Validate(const Config& config) {
   std::string where = config.config_file.empty() ? "configuration" : config.config_file;
   if (config.listen.empty() && config.tls_listen.empty()) {
-    return Status::Error(fmt::format("{}: listen: no listener configured (listen, tls_listen)",
-                                     where));
+    return Status::Error(
+        fmt::format("{}: listen: no listener configured (listen, tls_listen)", where));
   }
   if (!config.tls_listen.empty() && (config.tls_cert.empty() || config.tls_key.empty())) {
-    return Status::Error(
-        fmt::format("{}: tls_listen: needs both tls_cert and tls_key", where));
+    return Status::Error(fmt::format("{}: tls_listen: needs both tls_cert and tls_key", where));
   }
   if (config.tls_cert.empty() != config.tls_key.empty()) {
     return Status::Error(fmt::format("{}: {}: tls_cert and tls_key go together", where,

@@ -7,10 +7,10 @@
 #pragma once
 
 #include <cstdint>
-#include <variant>
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "daemon/transport_limits.h"

@@ -177,8 +177,7 @@ void Connection::HandleHttp() {
         }
         break;
       case HttpRequestParser::State::kError:
-        LogDebug("connection {}: HTTP {}: {}", id_, http_->error_status(),
-                 http_->error_reason());
+        LogDebug("connection {}: HTTP {}: {}", id_, http_->error_status(), http_->error_reason());
         Respond(http_->error_status(), JsonError(http_->error_reason()), false);
         return;
     }

@@ -43,8 +43,8 @@ class Connection {
  public:
   // Takes ownership of `bev`. `on_closed` is called once, from inside a callback of this
   // connection, when it is finished; the owner must free it later, not inside that call.
-  Connection(const ConnectionServices& services, BuffereventPtr bev, uint64_t id,
-             std::string peer, bool tls, std::function<void(Connection&)> on_closed);
+  Connection(const ConnectionServices& services, BuffereventPtr bev, uint64_t id, std::string peer,
+             bool tls, std::function<void(Connection&)> on_closed);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

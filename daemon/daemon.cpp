@@ -60,8 +60,8 @@ Status Daemon::Start() {
   Result<TokenTable> tokens = TokenTable::Create(config_.token);
   if (!tokens.ok()) return tokens.status();
   tokens_ = std::move(tokens.value());
-  dispatcher_ = std::make_unique<rpc::Dispatcher>(*methods_, ToDispatchLimits(config_),
-                                                  tokens_.AsLookup());
+  dispatcher_ =
+      std::make_unique<rpc::Dispatcher>(*methods_, ToDispatchLimits(config_), tokens_.AsLookup());
 
   if (!config_.tls_listen.empty()) {
     Result<SslCtxPtr> ctx = NewServerTlsContext(config_.tls_cert, config_.tls_key);
@@ -109,14 +109,16 @@ Status Daemon::Start() {
     bool all_loopback = true;
     for (const auto& listener : listeners_) all_loopback = all_loopback && listener->loopback();
     if (all_loopback) {
-      LogInfo("no tokens configured: authentication is off and every listener is "
-              "loopback-only");
+      LogInfo(
+          "no tokens configured: authentication is off and every listener is "
+          "loopback-only");
     } else {
       for (const auto& listener : listeners_) {
         if (!listener->loopback()) {
-          LogWarn("no tokens configured: {} is not loopback and accepts unauthenticated "
-                  "operator calls from the network",
-                  listener->bound_address());
+          LogWarn(
+              "no tokens configured: {} is not loopback and accepts unauthenticated "
+              "operator calls from the network",
+              listener->bound_address());
         }
       }
     }

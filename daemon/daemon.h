@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Daemon: the whole running server. Owns the event_base and, in start-up order, the clock,
-// the engine (RunRegistry) and its housekeeping timer, the method table and dispatcher, the tokens, the TLS context,
-// the connections, the listeners and the signal events. Destruction runs in the reverse
-// order, so nothing outlives what it borrows.
+// the engine (RunRegistry) and its housekeeping timer, the method table and dispatcher, the tokens,
+// the TLS context, the connections, the listeners and the signal events. Destruction runs in the
+// reverse order, so nothing outlives what it borrows.
 #pragma once
 
 #include <memory>

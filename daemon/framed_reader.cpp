@@ -6,8 +6,7 @@
 
 namespace testrund::daemon {
 
-FrameStatus ReadFrame(evbuffer* input, size_t max_body_bytes, std::string* body,
-                      uint32_t* length) {
+FrameStatus ReadFrame(evbuffer* input, size_t max_body_bytes, std::string* body, uint32_t* length) {
   unsigned char prefix[kFramePrefixBytes];
   if (evbuffer_copyout(input, prefix, sizeof(prefix)) < static_cast<ev_ssize_t>(sizeof(prefix))) {
     return FrameStatus::kNeedMore;

@@ -23,8 +23,7 @@ constexpr size_t kFramePrefixBytes = 4;
 
 // Reads one frame from `input` when it is complete. `max_body_bytes` is the largest
 // length accepted.
-FrameStatus ReadFrame(evbuffer* input, size_t max_body_bytes, std::string* body,
-                      uint32_t* length);
+FrameStatus ReadFrame(evbuffer* input, size_t max_body_bytes, std::string* body, uint32_t* length);
 
 // The prefix and `body`, ready to write. `body` must be shorter than 4 GiB.
 std::string EncodeFrame(std::string_view body);

@@ -149,15 +149,15 @@ int HttpRequestParser::OnHeadersComplete(http_parser* parser) {
     return self->Fail(400, "not valid HTTP/1.1: bad request target");
   }
   if (url.field_set & (1 << UF_PATH)) {
-    self->request_.path = self->url_.substr(url.field_data[UF_PATH].off,
-                                            url.field_data[UF_PATH].len);
+    self->request_.path =
+        self->url_.substr(url.field_data[UF_PATH].off, url.field_data[UF_PATH].len);
   } else {
     self->request_.path = "/";
   }
   if (parser->content_length != std::numeric_limits<uint64_t>::max() &&
       parser->content_length > self->max_body_bytes_) {
-    return self->Fail(413, fmt::format("request body is over max_body_bytes ({} bytes)",
-                                       self->max_body_bytes_));
+    return self->Fail(
+        413, fmt::format("request body is over max_body_bytes ({} bytes)", self->max_body_bytes_));
   }
   if (parser->method == HTTP_POST && parser->content_length != 0 &&
       parser->content_length != std::numeric_limits<uint64_t>::max()) {
@@ -173,8 +173,8 @@ int HttpRequestParser::OnBody(http_parser* parser, const char* at, size_t length
   HttpRequestParser* self = Self(parser);
   if (parser->method != HTTP_POST) return 0;
   if (self->request_.body.size() + length > self->max_body_bytes_) {
-    return self->Fail(413, fmt::format("request body is over max_body_bytes ({} bytes)",
-                                       self->max_body_bytes_));
+    return self->Fail(
+        413, fmt::format("request body is over max_body_bytes ({} bytes)", self->max_body_bytes_));
   }
   self->request_.body.append(at, length);
   return 0;

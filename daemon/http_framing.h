@@ -89,7 +89,6 @@ std::string_view HttpReason(int status);
 // A whole HTTP/1.1 response: status line, Content-Length (omitted for 1xx/204),
 // Content-Type when there is a body, `Connection: close` when !keep_alive, extra headers.
 std::string FormatHttpResponse(int status, std::string_view body, bool keep_alive,
-                               const std::vector<std::pair<std::string, std::string>>& extra =
-                                   {});
+                               const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 }  // namespace testrund::daemon

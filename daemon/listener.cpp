@@ -58,10 +58,10 @@ Result<std::unique_ptr<Listener>> Listener::Bind(event_base* base, const std::st
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, &freeaddrinfo);
 
   std::unique_ptr<Listener> listener(new Listener(base, tls, connections));
-  listener->listener_.reset(evconnlistener_new_bind(
-      base, &Listener::OnAccept, listener.get(),
-      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1,
-      addresses->ai_addr, static_cast<int>(addresses->ai_addrlen)));
+  listener->listener_.reset(
+      evconnlistener_new_bind(base, &Listener::OnAccept, listener.get(),
+                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1,
+                              addresses->ai_addr, static_cast<int>(addresses->ai_addrlen)));
   if (!listener->listener_) {
     return Status::Error(fmt::format("cannot listen on {}: {}", address, std::strerror(errno)));
   }
@@ -71,8 +71,8 @@ Result<std::unique_ptr<Listener>> Listener::Bind(event_base* base, const std::st
   socklen_t bound_length = sizeof(bound);
   evutil_socket_t fd = evconnlistener_get_fd(listener->listener_.get());
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
-    return Status::Error(fmt::format("cannot read the address of {}: {}", address,
-                                     std::strerror(errno)));
+    return Status::Error(
+        fmt::format("cannot read the address of {}: {}", address, std::strerror(errno)));
   }
   listener->bound_address_ = FormatSockaddr(reinterpret_cast<sockaddr*>(&bound));
   listener->loopback_ = IsLoopback(reinterpret_cast<sockaddr*>(&bound));

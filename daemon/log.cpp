@@ -47,8 +47,7 @@ Result<LogLevel> ParseLogLevel(std::string_view name) {
   if (name == "warn") return LogLevel::kWarn;
   if (name == "info") return LogLevel::kInfo;
   if (name == "debug") return LogLevel::kDebug;
-  return Status::Error(
-      fmt::format("\"{}\" is not a log level (error, warn, info, debug)", name));
+  return Status::Error(fmt::format("\"{}\" is not a log level (error, warn, info, debug)", name));
 }
 
 std::string_view LogLevelName(LogLevel level) {

@@ -19,23 +19,21 @@ std::string OpenSslReason() {
 
 }  // namespace
 
-Result<SslCtxPtr> NewServerTlsContext(const std::string& cert_file,
-                                      const std::string& key_file) {
+Result<SslCtxPtr> NewServerTlsContext(const std::string& cert_file, const std::string& key_file) {
   SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) return Status::Error("tls: cannot create context: " + OpenSslReason());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) {
-    return Status::Error(
-        fmt::format("tls_cert: cannot load {}: {}", cert_file, OpenSslReason()));
+    return Status::Error(fmt::format("tls_cert: cannot load {}: {}", cert_file, OpenSslReason()));
   }
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     return Status::Error(fmt::format("tls_key: cannot load {}: {}", key_file, OpenSslReason()));
   }
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-    return Status::Error(fmt::format("tls_key: {} does not match the certificate {}: {}",
-                                     key_file, cert_file, OpenSslReason()));
+    return Status::Error(fmt::format("tls_key: {} does not match the certificate {}: {}", key_file,
+                                     cert_file, OpenSslReason()));
   }
   return ctx;
 }

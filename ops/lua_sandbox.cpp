@@ -205,6 +205,35 @@ int SafeLoad(lua_State* L) {
   return 1;
 }
 
+// The message handler xpcall installs around the script's own: once the instruction limit has
+// fired, Lua runs message handlers with hooks off (the hook's error leaves them disabled until
+// a pcall catches it), so the script's handler must not run at all then.
+int XpcallHandler(lua_State* L) {
+  if (StateOf(L)->instruction_limit_hit) return 1;  // the error value, unchanged
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+// xpcall(f, msgh, ...), with msgh wrapped by XpcallHandler.
+int SafeXpcall(lua_State* L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, XpcallHandler, 1);
+  lua_replace(L, 2);
+  lua_pushboolean(L, 1);  // the first result when f succeeds
+  lua_pushvalue(L, 1);
+  lua_rotate(L, 3, 2);  // true and f go below f's arguments
+  if (lua_pcall(L, n - 2, LUA_MULTRET, 2) != LUA_OK) {
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, -2);
+    return 2;
+  }
+  return lua_gettop(L) - 2;
+}
+
 // __newindex of the environment: every global assignment is an error.
 int EnvNewIndex(lua_State* L) {
   if (lua_type(L, 2) != LUA_TSTRING) {
@@ -270,7 +299,7 @@ struct LibraryAllowList {
 constexpr const char* kBaseFields[] = {
     "assert", "error",    "getmetatable", "ipairs", "next",     "pairs",
     "pcall",  "rawequal", "rawget",       "rawlen", "select",   "tonumber",
-    "tostring", "type",   "xpcall",       "_VERSION", nullptr};
+    "tostring", "type",   "_VERSION",     nullptr};
 constexpr const char* kStringFields[] = {"byte",   "char",    "find",    "format", "gmatch",
                                          "gsub",   "len",     "lower",   "match",  "rep",
                                          "reverse", "sub",    "upper",   "pack",   "packsize",
@@ -332,6 +361,8 @@ int SetupProtected(lua_State* L) {
   lua_setfield(L, base, "rawset");
   lua_pushcfunction(L, SafeSetMetatable);
   lua_setfield(L, base, "setmetatable");
+  lua_pushcfunction(L, SafeXpcall);
+  lua_setfield(L, base, "xpcall");
   lua_pushvalue(L, env);
   lua_pushcclosure(L, SafeLoad, 1);
   lua_setfield(L, base, "load");
@@ -558,7 +589,8 @@ LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* err
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
   int status = lua_pcall(L, 0, 1, 0);
   a->rng = nullptr;  // the instance's state may go away after this call
-  if (status == LUA_OK) return LuaFailure::kNone;
+  // A script that caught the limit's error with pcall and returned still failed the budget.
+  if (status == LUA_OK && !a->instruction_limit_hit) return LuaFailure::kNone;
   return Fail(status, error);
 }
 

@@ -48,8 +48,7 @@ TEST_CASE("EventClock: a deadline in the past fires on the next loop turn, not i
   CHECK_FALSE(timer->armed());
 }
 
-TEST_CASE("EventClock: timers fire at their deadline, in order; re-arm replaces",
-          "[integration]") {
+TEST_CASE("EventClock: timers fire at their deadline, in order; re-arm replaces", "[integration]") {
   EventBasePtr base(event_base_new());
   EventClock clock(base.get());
   std::vector<int> order;
@@ -68,8 +67,10 @@ TEST_CASE("EventClock: timers fire at their deadline, in order; re-arm replaces"
   CHECK(fired_at - start >= 39 * kMs);
 }
 
-TEST_CASE("EventClock: Cancel and destruction stop a timer; a callback may re-arm or "
-          "destroy its own timer", "[integration]") {
+TEST_CASE(
+    "EventClock: Cancel and destruction stop a timer; a callback may re-arm or "
+    "destroy its own timer",
+    "[integration]") {
   EventBasePtr base(event_base_new());
   EventClock clock(base.get());
   int cancelled_fired = 0;

@@ -149,8 +149,7 @@ TlsFiles GenerateSelfSignedCert(const TempDir& dir) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
-  X509_EXTENSION* san =
-      X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
   REQUIRE(san != nullptr);
   X509_add_ext(cert.get(), san, -1);
   X509_EXTENSION_free(san);
@@ -304,7 +303,7 @@ HttpResponse HttpClient::ReadResponse(double timeout) {
   auto fill = [&] {
     std::optional<std::string> chunk = stream_->ReadSome(MillisLeft(deadline) / 1000.0);
     INFO("reading an HTTP response; buffered: " << buffered_);
-    REQUIRE(chunk.has_value());   // timeout
+    REQUIRE(chunk.has_value());     // timeout
     REQUIRE_FALSE(chunk->empty());  // the daemon closed the connection
     buffered_ += *chunk;
   };
@@ -321,8 +320,8 @@ HttpResponse HttpClient::ReadResponse(double timeout) {
     size_t pos = head.find("\r\n");
     while (pos != std::string::npos) {
       size_t next = head.find("\r\n", pos + 2);
-      std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos
-                                                                         : next - pos - 2);
+      std::string line =
+          head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
       size_t colon = line.find(':');
       if (colon != std::string::npos) {
         std::string value = line.substr(colon + 1);

@@ -18,8 +18,8 @@
 #include <rapidjson/document.h>
 #include <sys/types.h>
 
-#include <csignal>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -125,9 +125,9 @@ class HttpClient {
 class Daemon {
  public:
   struct Options {
-    bool tls = false;              // add a TLS listener with a generated certificate
-    bool plain = true;             // keep the default plain listener (--listen 127.0.0.1:0)
-    int expected_listeners = -1;   // -1: count --listen/--tls-listen in the arguments
+    bool tls = false;             // add a TLS listener with a generated certificate
+    bool plain = true;            // keep the default plain listener (--listen 127.0.0.1:0)
+    int expected_listeners = -1;  // -1: count --listen/--tls-listen in the arguments
   };
 
   // Starts testrund with `args` plus `--listen 127.0.0.1:0` (unless `args` has --listen)

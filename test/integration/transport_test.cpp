@@ -103,8 +103,8 @@ TEST_CASE("HTTP: keep-alive serves many requests on one socket, pipelined in ord
   std::string pipelined;
   for (int id = 100; id < 105; ++id) {
     std::string body = InfoWithId(id);
-    pipelined += "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                 std::to_string(body.size()) + "\r\n\r\n" + body;
+    pipelined += "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                 "\r\n\r\n" + body;
   }
   http.SendRaw(pipelined);
   for (int id = 100; id < 105; ++id) CheckServerInfoResult(http.ReadResponse().body, id);
@@ -122,8 +122,8 @@ TEST_CASE("HTTP: Connection: close and HTTP/1.0 close after the response", "[int
   SECTION("HTTP/1.0 without keep-alive") {
     HttpClient http = d.Http();
     std::string body = kInfo;
-    http.SendRaw("POST / HTTP/1.0\r\nContent-Length: " + std::to_string(body.size()) +
-                 "\r\n\r\n" + body);
+    http.SendRaw("POST / HTTP/1.0\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                 body);
     HttpResponse r = http.ReadResponse();
     CHECK(r.status == 200);
     CHECK(http.WaitClosed());
@@ -135,10 +135,11 @@ TEST_CASE("HTTP: chunked bodies and Expect: 100-continue", "[integration]") {
   HttpClient http = d.Http();
   std::string body = kInfo;
   std::stringstream chunked;
-  chunked << std::hex << 10 << "\r\n" << body.substr(0, 10) << "\r\n"
-          << (body.size() - 10) << "\r\n" << body.substr(10) << "\r\n0\r\n\r\n";
-  http.SendRaw("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
-               chunked.str());
+  chunked << std::hex << 10 << "\r\n"
+          << body.substr(0, 10) << "\r\n"
+          << (body.size() - 10) << "\r\n"
+          << body.substr(10) << "\r\n0\r\n\r\n";
+  http.SendRaw("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked.str());
   HttpResponse r = http.ReadResponse();
   CHECK(r.status == 200);
   CheckServerInfoResult(r.body, 1);
@@ -155,8 +156,8 @@ TEST_CASE("HTTP: chunked bodies and Expect: 100-continue", "[integration]") {
 
 TEST_CASE("batches and notifications over both framings", "[integration]") {
   Daemon d;
-  std::string batch = std::string("[") + InfoWithId(1) + "," + kInfoNotification + "," +
-                      InfoWithId(2) + "]";
+  std::string batch =
+      std::string("[") + InfoWithId(1) + "," + kInfoNotification + "," + InfoWithId(2) + "]";
   auto check_batch = [](const std::string& body) {
     rapidjson::Document doc = ParseJson(body);
     REQUIRE(doc.IsArray());
@@ -574,15 +575,16 @@ TEST_CASE("command line: --version, --help, --check-config, config errors exit 2
   SECTION("a bad flag") {
     auto r = RunToExit({"--max-body-bytes", "12Q"});
     CHECK(r.exit_status == 2);
-    CHECK(r.err == "testrund: command line: --max-body-bytes: \"12Q\" is not a size (bytes, "
-                   "or a number with a K, M or G suffix)\n");
+    CHECK(r.err ==
+          "testrund: command line: --max-body-bytes: \"12Q\" is not a size (bytes, "
+          "or a number with a K, M or G suffix)\n");
     r = RunToExit({"--bogus"});
     CHECK(r.exit_status == 2);
   }
   SECTION("--check-config loads the TLS files") {
     std::string cert = dir.Write("cert.pem", "not a certificate\n");
-    auto r = RunToExit({"--tls-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", cert,
-                        "--check-config"});
+    auto r = RunToExit(
+        {"--tls-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", cert, "--check-config"});
     CHECK(r.exit_status == 2);
     CHECK(r.err.find("tls_cert: cannot load " + cert) != std::string::npos);
   }

@@ -164,8 +164,7 @@ TEST_CASE("exact bounds and messages", "[unit]") {
   s = ApplyConfigText("\n\n  idle_timeout = 0.05  # too short", "x.conf", &c);
   CHECK(s.message() == "x.conf:3: idle_timeout: \"0.05\" is out of range (0.1 to 86400)");
   s = ApplyConfigText("max_body_bytes = 100", "x.conf", &c);
-  CHECK(s.message() ==
-        "x.conf:1: max_body_bytes: \"100\" is out of range (256 to 1073741824)");
+  CHECK(s.message() == "x.conf:1: max_body_bytes: \"100\" is out of range (256 to 1073741824)");
   CHECK(ApplyConfigText("max_body_bytes = 1G", "x.conf", &c).ok());
   CHECK(c.max_body_bytes == 1u << 30);
 }
@@ -201,9 +200,7 @@ TEST_CASE("bad lines name file, line and key", "[unit]") {
     Status s = ApplyConfigText("max_runs = many", "u.conf", &c);
     CHECK(s.message() == "u.conf:1: max_runs: \"many\" is not a non-negative integer");
   }
-  SECTION("negative") {
-    CHECK_FALSE(ApplyConfigText("max_runs = -1", "u.conf", &c).ok());
-  }
+  SECTION("negative") { CHECK_FALSE(ApplyConfigText("max_runs = -1", "u.conf", &c).ok()); }
   SECTION("bad seconds") {
     Status s = ApplyConfigText("idle_timeout = soon", "u.conf", &c);
     CHECK(s.message() == "u.conf:1: idle_timeout: \"soon\" is not a number of seconds");
@@ -275,13 +272,42 @@ TEST_CASE("flags override the file; list flags replace the file's list", "[unit]
 }
 
 TEST_CASE("every option has a flag", "[unit]") {
-  auto r = Parse({"--tls-listen", "127.0.0.1:0", "--tls-cert", "c.pem", "--tls-key", "k.pem",
-                  "--token", "t:operator", "--results-dir", "/tmp", "--log-file", "/tmp/l",
-                  "--max-body-bytes", "1M", "--max-json-depth", "3", "--max-runs", "4",
-                  "--max-instances", "5", "--max-operations", "6", "--lua-instruction-limit",
-                  "7000", "--lua-memory-limit", "8M", "--max-steps-without-wait", "9",
-                  "--max-header-bytes", "10K", "--idle-timeout", "11", "--max-connections",
-                  "12", "--completed-run-retention", "13"});
+  auto r = Parse({"--tls-listen",
+                  "127.0.0.1:0",
+                  "--tls-cert",
+                  "c.pem",
+                  "--tls-key",
+                  "k.pem",
+                  "--token",
+                  "t:operator",
+                  "--results-dir",
+                  "/tmp",
+                  "--log-file",
+                  "/tmp/l",
+                  "--max-body-bytes",
+                  "1M",
+                  "--max-json-depth",
+                  "3",
+                  "--max-runs",
+                  "4",
+                  "--max-instances",
+                  "5",
+                  "--max-operations",
+                  "6",
+                  "--lua-instruction-limit",
+                  "7000",
+                  "--lua-memory-limit",
+                  "8M",
+                  "--max-steps-without-wait",
+                  "9",
+                  "--max-header-bytes",
+                  "10K",
+                  "--idle-timeout",
+                  "11",
+                  "--max-connections",
+                  "12",
+                  "--completed-run-retention",
+                  "13"});
   REQUIRE(r.ok());
   const Config& c = r->config;
   CHECK(c.tls_listen == std::vector<std::string>{"127.0.0.1:0"});
@@ -305,7 +331,8 @@ TEST_CASE("every option has a flag", "[unit]") {
 }
 
 TEST_CASE("command-line errors and actions", "[unit]") {
-  CHECK(Parse({"--nosuch", "1"}).message() == "command line: --nosuch: unknown option (see --help)");
+  CHECK(Parse({"--nosuch", "1"}).message() ==
+        "command line: --nosuch: unknown option (see --help)");
   CHECK(Parse({"--max-runs"}).message() == "command line: --max-runs: needs a value");
   CHECK(Parse({"--max-runs", "x"}).message() ==
         "command line: --max-runs: \"x\" is not a non-negative integer");
@@ -327,8 +354,8 @@ TEST_CASE("cross-option validation", "[unit]") {
         "configuration: tls_listen: needs both tls_cert and tls_key");
   CHECK(Parse({"--tls-cert", "c.pem"}).message() ==
         "configuration: tls_key: tls_cert and tls_key go together");
-  auto tls_only = Parse({"--listen", "", "--tls-listen", "127.0.0.1:0", "--tls-cert", "c",
-                         "--tls-key", "k"});
+  auto tls_only =
+      Parse({"--listen", "", "--tls-listen", "127.0.0.1:0", "--tls-cert", "c", "--tls-key", "k"});
   CHECK(tls_only.ok());
 }
 
@@ -339,10 +366,10 @@ TEST_CASE("conf/testrund.conf documents every option with its default", "[unit]"
   for (const auto& spec : OptionTable()) {
     std::string key(spec.key);
     // Active line `key = default` or, for options without a default, a commented example.
-    bool documented = text.find("\n" + key + " = " + std::string(spec.default_value) + "\n") !=
-                          std::string::npos ||
-                      (spec.default_value.empty() && text.find("# " + key + " = ") !=
-                                                         std::string::npos);
+    bool documented =
+        text.find("\n" + key + " = " + std::string(spec.default_value) + "\n") !=
+            std::string::npos ||
+        (spec.default_value.empty() && text.find("# " + key + " = ") != std::string::npos);
     INFO(key);
     CHECK(documented);
   }

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: Apache-2.0
+// LuaSandbox: what a script sees (v, g, i, instance, run_id, the allow-list), what it cannot
+// reach or change, how the instruction and memory limits fail an evaluation and leave the
+// state usable, and per-instance math.random reproducibility.
+#include "ops/lua_sandbox.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <catch2/catch.hpp>
+#include <lua.hpp>
+#include <string>
+
+#include "ops/lua_json.h"
+
+namespace testrund::ops {
+namespace {
+
+// One run's sandbox plus one instance of it; Eval returns the result as JSON text, or
+// "ERR <kind>: <message>".
+class Sandbox {
+ public:
+  explicit Sandbox(LuaLimits limits = {}, const char* vars_json = nullptr, uint64_t seed = 1) {
+    auto created = LuaSandbox::Create(limits, "run-7", seed);
+    REQUIRE(created.ok());
+    lua = std::move(created.value());
+    if (vars_json != nullptr) {
+      rapidjson::Document vars;
+      vars.Parse(vars_json);
+      REQUIRE(PushJson(*lua, vars) == LuaFailure::kNone);
+      lua->SetVarsTemplate(lua->Ref());
+    }
+    v_ref = lua->NewInstanceVars();
+    REQUIRE(v_ref >= 0);
+  }
+
+  EvalScope Scope(int64_t id = 0) { return EvalScope{v_ref, LUA_NOREF, id, &rng}; }
+
+  std::string Eval(std::string_view code) { return EvalIn(code, Scope()); }
+
+  std::string EvalIn(std::string_view code, const EvalScope& scope) {
+    Result<int> fn = lua->Compile(code, "=op 0 (expression)");
+    if (!fn.ok()) return "SYNTAX " + fn.message();
+    std::string error;
+    int top = lua_gettop(lua->state());
+    LuaFailure failure = lua->Call(fn.value(), scope, &error);
+    if (failure != LuaFailure::kNone) {
+      CHECK(lua_gettop(lua->state()) == top);
+      const char* kind = failure == LuaFailure::kRuntimeError       ? "runtime"
+                         : failure == LuaFailure::kInstructionLimit ? "instructions"
+                                                                    : "memory";
+      return std::string("ERR ") + kind + ": " + error;
+    }
+    CHECK(lua_gettop(lua->state()) == top + 1);
+    rapidjson::Document doc;
+    ToJson(lua->state(), -1, doc, doc.GetAllocator());
+    lua_pop(lua->state(), 1);
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    doc.Accept(writer);
+    return buffer.GetString();
+  }
+
+  std::unique_ptr<LuaSandbox> lua;
+  int v_ref = LUA_NOREF;
+  uint64_t rng = LuaSandbox::SeedInstanceRng(1, 0);
+};
+
+const std::string kAt = "op 0 (expression):1: ";
+
+TEST_CASE("expressions and statements", "[unit]") {
+  Sandbox s;
+  CHECK(s.Eval("1 + 2") == "3");
+  CHECK(s.Eval("7 / 2") == "3.5");
+  CHECK(s.Eval("local x = 2 return x * 3") == "6");
+  CHECK(s.Eval("v.n = 5") == "null");  // a statement has no value
+  CHECK(s.Eval("v.n") == "5");
+  CHECK(s.Eval("if v.n > 1 then return 'big' end") == "\"big\"");
+  CHECK(s.Eval("") == "null");
+  CHECK(s.Eval("1, 2") == "1");  // the first result only
+
+  SECTION("syntax errors name the chunk and come from the statement form") {
+    CHECK(s.Eval("x = = 1") == "SYNTAX op 0 (expression):1: unexpected symbol near '='");
+    Result<int> r = s.lua->Compile("v.x +", "op 4 (fail)");  // '=' is added
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.message() == "op 4 (fail):1: syntax error near '+'");
+  }
+  SECTION("expression mode refuses statements") {
+    Result<int> r = s.lua->Compile("v.x = 1", "=e", LuaSandbox::CompileMode::kExpression);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.message() == "e:1: <eof> expected near '='");
+  }
+  SECTION("binary chunks are refused") {
+    Result<int> r = s.lua->Compile("\x1bLuaT\x00", "=op 0 (expression)");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.message() == "attempt to load a binary chunk (mode is 't')");
+  }
+}
+
+TEST_CASE("v, g, i, instance and run_id are visible", "[unit]") {
+  Sandbox s(LuaLimits{}, R"({"n": 6, "t": {"a": 1}, "list": [1, 2, 3]})");
+  CHECK(s.EvalIn("instance", s.Scope(41)) == "41");
+  CHECK(s.Eval("run_id") == "\"run-7\"");
+  CHECK(s.Eval("v.n") == "6");
+  CHECK(s.Eval("\"cause \" .. v.n") == "\"cause 6\"");
+  CHECK(s.Eval("#v.list") == "3");
+  CHECK(s.Eval("g") == "{}");
+  CHECK(s.Eval("i") == "{}");
+  CHECK(s.Eval("i.http") == "null");
+  CHECK(s.Eval("i.x = 1") == "ERR runtime: " + kAt + "attempt to modify read-only table 'i'");
+  CHECK(s.Eval("_G.v.n") == "6");
+
+  SECTION("an instance's i table") {
+    rapidjson::Document in;
+    in.Parse(R"({"http": {"status": 200}})");
+    REQUIRE(PushJson(*s.lua, in) == LuaFailure::kNone);
+    int i_ref = s.lua->Ref();
+    EvalScope scope{s.v_ref, i_ref, 0, &s.rng};
+    CHECK(s.EvalIn("i.http.status", scope) == "200");
+    CHECK(s.Eval("i.http") == "null");  // the next call without i sees the empty one
+    s.lua->Unref(i_ref);
+  }
+}
+
+TEST_CASE("each instance's v is its own deep copy; g is shared", "[unit]") {
+  Sandbox s(LuaLimits{}, R"({"n": 6, "t": {"a": 1}})");
+  int other = s.lua->NewInstanceVars();
+  REQUIRE(other >= 0);
+  EvalScope a = s.Scope(0);
+  EvalScope b{other, LUA_NOREF, 1, &s.rng};
+
+  CHECK(s.EvalIn("v.t.a = 2 v.n = 7 v.new = true g.count = 1", a) == "null");
+  CHECK(s.EvalIn("{v.n, v.t.a, v.new}", a) == "[7,2,true]");
+  CHECK(s.EvalIn("{v.n, v.t.a, v.new == nil}", b) == "[6,1,true]");
+  CHECK(s.EvalIn("g.count", b) == "1");
+  CHECK(s.EvalIn("g.count = g.count + 1", b) == "null");
+  CHECK(s.EvalIn("g.count", a) == "2");
+
+  int third = s.lua->NewInstanceVars();  // the template was not touched
+  EvalScope c{third, LUA_NOREF, 2, &s.rng};
+  CHECK(s.EvalIn("{v.n, v.t.a}", c) == "[6,1]");
+
+  SECTION("globals set from JSON") {
+    rapidjson::Document globals;
+    globals.Parse(R"({"limit": 3})");
+    REQUIRE(PushJson(*s.lua, globals) == LuaFailure::kNone);
+    s.lua->SetGlobals(s.lua->Ref());
+    CHECK(s.EvalIn("g.limit", c) == "3");
+    s.lua->PushGlobals();
+    CHECK(lua_istable(s.lua->state(), -1));
+    lua_pop(s.lua->state(), 1);
+  }
+  s.lua->Unref(other);
+  s.lua->Unref(third);
+}
+
+TEST_CASE("no state leaks through the environment", "[unit]") {
+  Sandbox s;
+  CHECK(s.Eval("x = 1") ==
+        "ERR runtime: " + kAt + "assignment to undeclared global 'x' (use local, v.x or g.x)");
+  CHECK(s.Eval("function f() end") ==
+        "ERR runtime: " + kAt + "assignment to undeclared global 'f' (use local, v.x or g.x)");
+  CHECK(s.Eval("string = 1") == "ERR runtime: " + kAt + "assignment to read-only global 'string'");
+  CHECK(s.Eval("v = {}") == "ERR runtime: " + kAt + "assignment to read-only global 'v'");
+  CHECK(s.Eval("_ENV.y = 1") ==
+        "ERR runtime: " + kAt + "assignment to undeclared global 'y' (use local, v.x or g.x)");
+  CHECK(s.Eval("string.upper = nil") ==
+        "ERR runtime: " + kAt + "attempt to modify read-only table 'string'");
+  CHECK(s.Eval("math.pi = 3") == "ERR runtime: " + kAt + "attempt to modify read-only table 'math'");
+  CHECK(s.Eval("rawset(_ENV, 'x', 1)") ==
+        "ERR runtime: " + kAt + "rawset on a protected table is not allowed");
+  CHECK(s.Eval("rawset(string, 'x', 1)") ==
+        "ERR runtime: " + kAt + "rawset on a protected table is not allowed");
+  CHECK(s.Eval("rawset({}, 'x', 1).x") == "1");
+  CHECK(s.Eval("local _ENV = {x = 5} return x") == "5");  // a local _ENV is the script's own
+  CHECK(s.Eval("x") == "null");
+  CHECK(s.Eval("string.upper('a')") == "\"A\"");
+  CHECK(s.Eval("local n = 0 for k in pairs(string) do n = n + 1 end return n") == "16");
+}
+
+TEST_CASE("the allow-list", "[unit]") {
+  Sandbox s;
+  SECTION("present") {
+    CHECK(s.Eval("{type(string.format), type(table.concat), type(math.floor), type(utf8.char),"
+                 " type(os.time), type(os.clock), type(pcall), type(load), type(tostring)}") ==
+          R"(["function","function","function","function","function","function","function",)"
+          R"("function","function"])");
+    CHECK(s.Eval("('%d-%s'):format(3, 'x')") == "\"3-x\"");
+    CHECK(s.Eval("utf8.char(233)") == "\"\xc3\xa9\"");
+    CHECK(s.Eval("load('return 1 + 1')()") == "2");
+    CHECK(s.Eval("load('x = 1')()") ==
+          "ERR runtime: (load):1: assignment to undeclared global 'x' (use local, v.x or g.x)");
+    CHECK(s.Eval("load('return y', 'c', 't', {y = 3})()") == "3");
+    CHECK(s.Eval("select(2, load('\\27LuaT'))") ==
+          "\"attempt to load a binary chunk (mode is 't')\"");
+  }
+  SECTION("absent") {
+    CHECK(s.Eval("{io == nil, debug == nil, package == nil, require == nil, dofile == nil,"
+                 " loadfile == nil, collectgarbage == nil, print == nil, coroutine == nil,"
+                 " os.execute == nil, os.getenv == nil, string.dump == nil, loadstring == nil}") ==
+          "[true,true,true,true,true,true,true,true,true,true,true,true,true]");
+    CHECK(s.Eval("os.execute('true')") ==
+          "ERR runtime: " + kAt + "attempt to call a nil value (field 'execute')");
+    CHECK(s.Eval("io.open('/etc/passwd')") ==
+          "ERR runtime: " + kAt + "attempt to index a nil value (global 'io')");
+    CHECK(s.Eval("require('os')") ==
+          "ERR runtime: " + kAt + "attempt to call a nil value (global 'require')");
+    CHECK(s.Eval("dofile('/etc/passwd')") ==
+          "ERR runtime: " + kAt + "attempt to call a nil value (global 'dofile')");
+    CHECK(s.Eval("loadfile('/etc/passwd')") ==
+          "ERR runtime: " + kAt + "attempt to call a nil value (global 'loadfile')");
+    CHECK(s.Eval("load(string.dump(function() end))") ==
+          "ERR runtime: " + kAt + "attempt to call a nil value (field 'dump')");
+    CHECK(s.Eval("debug.getinfo(1)") ==
+          "ERR runtime: " + kAt + "attempt to index a nil value (global 'debug')");
+    CHECK(s.Eval("collectgarbage('stop')") ==
+          "ERR runtime: " + kAt + "attempt to call a nil value (global 'collectgarbage')");
+  }
+  SECTION("metatables are hidden") {
+    CHECK(s.Eval("getmetatable(_ENV)") == "false");
+    CHECK(s.Eval("getmetatable(string)") == "false");
+    CHECK(s.Eval("getmetatable('')") == "false");
+    CHECK(s.Eval("getmetatable('').__index = {}") ==
+          "ERR runtime: " + kAt + "attempt to index a boolean value");
+    CHECK(s.Eval("setmetatable(_ENV, nil)") ==
+          "ERR runtime: " + kAt + "cannot change a protected metatable");
+    CHECK(s.Eval("setmetatable(i, {})") ==
+          "ERR runtime: " + kAt + "cannot change a protected metatable");
+    CHECK(s.Eval("setmetatable({}, {__gc = function() end})") ==
+          "ERR runtime: " + kAt + "__gc metamethods are not allowed in the sandbox");
+    CHECK(s.Eval("setmetatable({}, {__index = function() return 4 end}).x") == "4");
+    CHECK(s.Eval("('abc'):upper()") == "\"ABC\"");
+  }
+}
+
+TEST_CASE("error values become abort texts", "[unit]") {
+  Sandbox s;
+  CHECK(s.Eval("error('boom')") == "ERR runtime: " + kAt + "boom");
+  CHECK(s.Eval("error('boom', 0)") == "ERR runtime: boom");
+  CHECK(s.Eval("error({code = 1})") == "ERR runtime: (error object is a table value)");
+  CHECK(s.Eval("error(nil)") == "ERR runtime: nil");
+  CHECK(s.Eval("error(12)") == "ERR runtime: 12");
+  CHECK(s.Eval("error(1.5)") == "ERR runtime: 1.5");
+  CHECK(s.Eval("error(true)") == "ERR runtime: true");
+  CHECK(s.Eval("nil + 1") ==
+        "ERR runtime: " + kAt + "attempt to perform arithmetic on a nil value");
+  CHECK(s.Eval("v.a.b") ==
+        "ERR runtime: " + kAt + "attempt to index a nil value (field 'a')");
+  CHECK(s.Eval("select(2, pcall(error, {}))") == "{}");
+  CHECK(s.Eval("1") == "1");
+}
+
+TEST_CASE("the instruction limit is per evaluation", "[unit]") {
+  LuaLimits limits;
+  limits.instruction_limit = 10'000;
+  Sandbox s(limits);
+  const std::string kLimit = "ERR instructions: Lua instruction limit (10000) exceeded";
+  CHECK(s.Eval("while true do end") == kLimit);
+  CHECK(s.Eval("1 + 1") == "2");
+  // 4,000 iterations use less than half the budget; five in a row still pass.
+  for (int k = 0; k < 5; ++k) CHECK(s.Eval("local n = 0 for j = 1, 4000 do n = j end return n") ==
+                                    "4000");
+  CHECK(s.Eval("pcall(function() while true do end end)") == kLimit);
+  CHECK(s.Eval("while true do pcall(function() while true do end end) end") == kLimit);
+  CHECK(s.Eval("while true do xpcall(function() while true do end end,"
+               " function() while true do end end) end") == kLimit);
+  CHECK(s.Eval("xpcall(function() while true do end end, function(e) return e end)") ==
+        kLimit);
+  CHECK(s.Eval("select(2, xpcall(error, function(e) return 'handled ' .. e end, 'x'))") ==
+        "\"handled x\"");
+  CHECK(s.Eval("xpcall(function(a, b) return a + b end, tostring, 1, 2)") == "true");
+  CHECK(s.Eval("select(2, xpcall(function(a, b) return a + b end, error, 1, 2))") == "3");
+  CHECK(s.Eval("table.sort({3, 2, 1}, function(a, b) while true do end end)") == kLimit);
+  CHECK(s.Eval("string.gsub('aaa', 'a', function() while true do end end)") == kLimit);
+  CHECK(s.Eval("'still' .. ' works'") == "\"still works\"");
+
+  SECTION("the default budget") {
+    Sandbox d;
+    CHECK(d.Eval("while true do end") ==
+          "ERR instructions: Lua instruction limit (1000000) exceeded");
+  }
+}
+
+TEST_CASE("the memory limit fails the evaluation and the state stays usable", "[unit]") {
+  LuaLimits limits;
+  limits.memory_limit = 32u << 20;
+  limits.instruction_limit = 100'000'000;
+  Sandbox s(limits);
+  const std::string kLimit = "ERR memory: Lua memory limit (33554432 bytes) exceeded";
+  size_t baseline = s.lua->memory_used();
+  CHECK(s.Eval("string.rep('x', 1e9)") == kLimit);
+  CHECK(s.Eval("#string.rep('x', 1000)") == "1000");
+  CHECK(s.Eval("local t = {} for j = 1, 1e9 do t[j] = j end") == kLimit);
+  CHECK(s.lua->memory_used() < baseline + (1u << 20));
+  CHECK(s.Eval("local t = {} for j = 1, 1e9 do t[#t + 1] = tostring(j) .. 'abc' end") == kLimit);
+  // Lua's own cap on string sizes (2^31) comes first for these.
+  CHECK(s.Eval("string.rep('x', 2^40, 'yy')") ==
+        "ERR runtime: " + kAt + "resulting string too large");
+  CHECK(s.Eval("string.rep('x', 1e6, string.rep('y', 1e6))") ==
+        "ERR runtime: " + kAt + "resulting string too large");
+  CHECK(s.Eval("string.rep('x', 1e4, string.rep('y', 1e4))") == kLimit);
+  CHECK(s.Eval("local ok = pcall(string.rep, 'x', 1e9) return ok") == "false");
+  CHECK(s.Eval("table.concat({'a', 'b'}, '-')") == "\"a-b\"");
+  s.lua->CollectGarbage();
+  CHECK(s.lua->memory_used() < baseline + (1u << 20));
+
+  SECTION("the default cap is named in the text") {
+    Sandbox d;
+    CHECK(d.Eval("string.rep('x', 1e9)") ==
+          "ERR memory: Lua memory limit (268435456 bytes) exceeded");
+  }
+}
+
+TEST_CASE("deep recursion is an error, not a crash", "[unit]") {
+  LuaLimits limits;
+  limits.instruction_limit = 100'000'000;
+  Sandbox s(limits);
+  std::string lua_stack = s.Eval("local function f() return 1 + f() end return f()");
+  CHECK_THAT(lua_stack, Catch::StartsWith("ERR runtime: ") && Catch::Contains("stack overflow"));
+  std::string c_stack = s.Eval(
+      "local t = setmetatable({}, {__index = function(t, k) return t[k] end}) return t.x");
+  CHECK_THAT(c_stack, Catch::StartsWith("ERR runtime: ") && Catch::Contains("stack overflow"));
+  CHECK_THAT(s.Eval("string.rep('(', 300):find(string.rep('(', 300))"),
+             Catch::StartsWith("ERR runtime: "));
+  CHECK(s.Eval("1") == "1");
+}
+
+TEST_CASE("Create refuses a memory limit too small for the sandbox", "[unit]") {
+  LuaLimits limits;
+  limits.memory_limit = 1000;
+  auto tiny = LuaSandbox::Create(limits, "r", 0);
+  REQUIRE_FALSE(tiny.ok());
+  CHECK(tiny.message() == "Lua memory limit (1000 bytes) is too small to create the Lua state");
+  limits.memory_limit = 10'000;
+  auto small = LuaSandbox::Create(limits, "r", 0);
+  REQUIRE_FALSE(small.ok());
+  CHECK(small.message() == "Lua memory limit (10000 bytes) is too small to set up the sandbox");
+}
+
+TEST_CASE("math.random is reproducible per instance", "[unit]") {
+  const char* kDraws = "{math.random(1, 1000000), math.random(1000), math.random(0), "
+                       "math.floor(math.random() * 1e9)}";
+  auto draws = [&](uint64_t seed, int64_t id) {
+    Sandbox s(LuaLimits{}, nullptr, seed);
+    s.rng = LuaSandbox::SeedInstanceRng(seed, id);
+    return s.EvalIn(kDraws, s.Scope(id));
+  };
+  CHECK(draws(42, 3) == draws(42, 3));
+  CHECK(draws(42, 3) != draws(42, 4));
+  CHECK(draws(42, 3) != draws(43, 3));
+  CHECK(LuaSandbox::SeedInstanceRng(42, 3) == LuaSandbox::SeedInstanceRng(42, 3));
+  CHECK(LuaSandbox::SeedInstanceRng(42, 3) != LuaSandbox::SeedInstanceRng(42, 4));
+
+  Sandbox s;
+  uint64_t other = LuaSandbox::SeedInstanceRng(1, 9);
+  EvalScope second{s.v_ref, LUA_NOREF, 9, &other};
+  // Draws of one instance do not move another's sequence.
+  std::string first = s.EvalIn("math.random(1, 1e9)", second);
+  s.rng = LuaSandbox::SeedInstanceRng(1, 9);
+  CHECK(s.EvalIn("math.random(1, 1e9)", s.Scope()) == first);
+
+  CHECK(s.Eval("math.randomseed(5) local a = math.random(1e9) math.randomseed(5) "
+               "return a == math.random(1e9)") == "true");
+  CHECK(s.Eval("local x = math.random(3, 5) return x >= 3 and x <= 5") == "true");
+  CHECK(s.Eval("local x = math.random() return x >= 0 and x < 1") == "true");
+  CHECK(s.Eval("math.random(7, 7)") == "7");
+  CHECK(s.Eval("math.type(math.random(10))") == "\"integer\"");
+  CHECK(s.Eval("math.random(5, 1)") ==
+        "ERR runtime: " + kAt + "bad argument #1 to 'random' (interval is empty)");
+  CHECK(s.Eval("math.random(math.mininteger, math.maxinteger) ~= nil") == "true");
+}
+
+TEST_CASE("registry references", "[unit]") {
+  Sandbox s;
+  lua_pushinteger(s.lua->state(), 99);
+  int ref = s.lua->Ref();
+  REQUIRE(ref >= 0);
+  s.lua->PushRef(ref);
+  CHECK(lua_tointeger(s.lua->state(), -1) == 99);
+  lua_pop(s.lua->state(), 1);
+  s.lua->Unref(ref);
+  s.lua->Unref(LUA_NOREF);
+  s.lua->Unref(LUA_REFNIL);
+  CHECK(lua_gettop(s.lua->state()) == 0);
+}
+
+}  // namespace
+}  // namespace testrund::ops
