@@ -2,6 +2,7 @@
 // The daemon's method table as data: a method's name, the least role that may call it, and
 // its handler (declared in the *_methods.h headers). Adding a method is one row here.
 #include "rpc/methods.h"
+#include "rpc/run_methods.h"
 #include "rpc/server_methods.h"
 
 namespace testrund::rpc {
@@ -9,6 +10,13 @@ namespace {
 
 // Observers may call the read-only methods: QueryTest, ListTests, GetServerInfo (SPEC §1).
 constexpr Method kDefaultMethods[] = {
+    {"ExecuteTest", Role::kOperator, &ExecuteTest},
+    {"QueryTest", Role::kObserver, &QueryTest},
+    {"CancelTest", Role::kOperator, &CancelTest},
+    {"ResumeInstance", Role::kOperator, &ResumeInstance},
+    {"PauseTest", Role::kOperator, &PauseTest},
+    {"UnpauseTest", Role::kOperator, &UnpauseTest},
+    {"ListTests", Role::kObserver, &ListTests},
     {"GetServerInfo", Role::kObserver, &GetServerInfo},
 };
 
