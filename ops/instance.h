@@ -5,7 +5,7 @@
 // first call and for candidates of first_fail_summary, its check/trace logs. A finished
 // instance leaves nothing behind but its contribution to the run's aggregates.
 //
-// Memory: sizeof(Instance) is 104 bytes; with its map node and a small `v` table a halted
+// Memory: sizeof(Instance) is 96 bytes; with its map node and a small `v` table a halted
 // instance stays well under 512 bytes (DESIGN.md "Memory").
 #pragma once
 
@@ -54,3 +54,5 @@ struct Instance {
 };
 
 }  // namespace testrund::ops
+
+static_assert(sizeof(testrund::ops::Instance) <= 128, "keep Instance small (DESIGN.md Memory)");

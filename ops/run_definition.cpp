@@ -3,6 +3,7 @@
 #include "ops/run_definition.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <random>
 #include <utility>
@@ -61,6 +62,13 @@ bool ParseInteger(const rapidjson::Value& value, int64_t* out) {
     return true;
   }
   if (value.IsUint64()) return false;  // beyond int64
+  if (value.IsDouble()) {
+    // A number with an integral value (41.0), as the rpc layer's Params accepts.
+    double d = value.GetDouble();
+    if (d != std::floor(d) || d < -9.2e18 || d > 9.2e18) return false;
+    *out = static_cast<int64_t>(d);
+    return true;
+  }
   if (!value.IsString()) return false;
   std::string text(value.GetString(), value.GetStringLength());
   size_t digits_from = (!text.empty() && text[0] == '-') ? 1 : 0;
