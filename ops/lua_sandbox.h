@@ -12,6 +12,20 @@
 // the library tables are read-only, so instances of a run cannot leak state to each other
 // through the environment. Only `g` is shared on purpose.
 //
+// The allow-list: `string` (without dump), `table`, `math` (random/randomseed draw from the
+// evaluating instance's own state), `utf8`, `os.time`, `os.clock`, the base functions
+// assert error getmetatable ipairs next pairs pcall rawequal rawget rawlen select tonumber
+// tostring type _VERSION, and wrapped ones: rawset (refuses the sandbox's own tables),
+// setmetatable (refuses protected metatables and __gc, whose finalizers would run with hooks
+// off), xpcall (skips the script's handler once the instruction limit fired), load (text
+// strings only; the chunk's _ENV is the sandbox unless an env is given); `_G` is the
+// environment. Absent: io, os.* otherwise, package, require, debug, coroutine, dofile,
+// loadfile, collectgarbage, print, warn, string.dump. Every sandbox metatable is hidden
+// (`getmetatable` returns false), the string metatable included.
+// Known gap: a C function cannot be interrupted by the count hook, so a pathological Lua
+// pattern (string.find/match/gmatch/gsub with heavy backtracking on a long subject) can run
+// for a long time inside one instruction.
+//
 // No Lua error ever unwinds out of this class: everything that may allocate runs in
 // protected mode, because the run's memory cap makes any allocation fail. Callers that use
 // state() directly must keep to non-allocating calls (lua_rawgeti, lua_next, lua_to*,

@@ -229,6 +229,12 @@ TEST_CASE("the allow-list", "[unit]") {
           "ERR runtime: " + kAt + "cannot change a protected metatable");
     CHECK(s.Eval("setmetatable({}, {__gc = function() end})") ==
           "ERR runtime: " + kAt + "__gc metamethods are not allowed in the sandbox");
+    CHECK(s.Eval("setmetatable({}, {__gc = false})") ==
+          "ERR runtime: " + kAt + "__gc metamethods are not allowed in the sandbox");
+    // A __gc added after setmetatable never runs (Lua marks finalizers at setmetatable).
+    CHECK(s.Eval("local mt = {} setmetatable({}, mt) mt.__gc = function() while true do end end")
+          == "null");
+    s.lua->CollectGarbage();
     CHECK(s.Eval("setmetatable({}, {__index = function() return 4 end}).x") == "4");
     CHECK(s.Eval("('abc'):upper()") == "\"ABC\"");
   }
