@@ -279,6 +279,10 @@ TEST_CASE("the instruction limit is per evaluation", "[unit]") {
   CHECK(s.Eval("select(2, xpcall(function(a, b) return a + b end, error, 1, 2))") == "3");
   CHECK(s.Eval("table.sort({3, 2, 1}, function(a, b) while true do end end)") == kLimit);
   CHECK(s.Eval("string.gsub('aaa', 'a', function() while true do end end)") == kLimit);
+  const std::string kLoopingClose =
+      "local x <close> = setmetatable({}, {__close = function() while true do end end}) ";
+  CHECK(s.Eval(kLoopingClose + "while true do end") == kLimit);
+  CHECK(s.Eval(kLoopingClose + "return 1") == kLimit);
   CHECK(s.Eval("'still' .. ' works'") == "\"still works\"");
 
   SECTION("the default budget") {
