@@ -505,7 +505,9 @@ def _clock(stamp):
 
 
 def _hms(seconds):
-    seconds = int(max(0, seconds))
+    if seconds < 60:
+        return f"{max(0.0, seconds):.1f}s"
+    seconds = int(seconds)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -582,22 +584,24 @@ def print_summary(result, out, vanished=False):
                 for c in summary["check_log"]], ["step", "op", "status", "text"], out, indent="  ")
 
 
-def _print_buckets(result, out, width=40):
+def _print_buckets(result, out, width=20):
+    """One line per bucket: its offset from the run's start, then a bar of the instances
+    started in it and a bar of those finished in it, scaled to the largest count."""
     buckets = result.get("buckets") or []
     if not buckets:
         return
     start = _t(result.get("time_start"))
-    ends = [_t(b.get("time_start")) for b in buckets[1:]]
-    bucket_w = (ends[0] - start) if ends and start is not None and ends[0] is not None else None
+    second = _t(buckets[1].get("time_start")) if len(buckets) > 1 else None
+    title = "buckets" + (f" ({round(second - start, 3):g}s each)" if second and start else "")
     biggest = max(max(b.get("num_calls_started", 0), b.get("num_calls_finished", 0))
                   for b in buckets) or 1
-    title = "buckets" + (f" ({bucket_w:g}s each)" if bucket_w else "")
-    print(f"{title}: started '#', finished '='", file=out)
+    print(f"{title}:", file=out)
     for i, b in enumerate(buckets):
-        at = 0.0 if i == 0 or start is None else (_t(b.get("time_start")) or start) - start
+        at = _t(b.get("time_start")) if i else None
+        offset = at - start if at is not None and start is not None else 0.0
         s, f = b.get("num_calls_started", 0), b.get("num_calls_finished", 0)
-        print(f"  {'+%.2fs' % at:>10} {s:>8} {'#' * round(width * s / biggest)}", file=out)
-        print(f"  {'':>10} {f:>8} {'=' * round(width * f / biggest)}", file=out)
+        print(f"  {'+%.2fs' % offset:>9}  started {s:>7} {('#' * round(width * s / biggest)):<{width}}"
+              f"  finished {f:>7} {'=' * round(width * f / biggest)}".rstrip(), file=out)
 
 
 def _halt_comment(op):
