@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import ssl
 import struct
@@ -648,11 +649,12 @@ class Progress:
         pct = result.get("percent_complete")
         parts = []
         if self.tty and pct is not None:
-            filled = int(30 * min(pct, 100.0) / 100)
-            parts.append(f"[{'#' * filled}{'-' * (30 - filled)}] {pct:5.1f}%")
+            filled = int(20 * min(pct, 100.0) / 100)
+            parts.append(f"[{'#' * filled}{'-' * (20 - filled)}] {pct:5.1f}%")
         elif pct is not None:
             parts.append(f"{pct:.1f}%")
-        parts.append(result.get("status", "running"))
+        if result.get("status", "running") != "running" or not self.tty:
+            parts.append(result.get("status", "running"))
         parts.append("  ".join(f"{k} {counts.get(k, 0)}"
                                for k in ("started", "finished", "failed", "aborted", "halted")))
         if rate is not None:
@@ -662,6 +664,8 @@ class Progress:
             parts.append(f"remaining {_hms(elapsed * (100 - pct) / pct)}")
         line = "  ".join(parts)
         if self.tty:
+            # Rewriting in place only works while the line does not wrap.
+            line = line[:max(20, shutil.get_terminal_size().columns - 1)]
             self.out.write("\r" + line + "\x1b[K")
             self.drawn = True
         else:
@@ -783,7 +787,8 @@ def build_parser():
     p.add_argument("--set", action="append", default=[], metavar="v.NAME=VALUE",
                    help="set an initial var (v.NAME) or global (g.NAME); VALUE is JSON if it "
                         "parses, else a string (v.a.b=1 nests); repeatable")
-    p.add_argument("--watch", action="store_true", help="then watch the run (as `watch`)")
+    p.add_argument("--watch", action="store_true", help="then watch the run (as `watch`); with --json only the final "
+                        "QueryTest result is printed")
     _add_watch_options(p)
 
     p = command("watch", "follow a run until it completes, print a summary; the exit "
