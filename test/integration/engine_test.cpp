@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: Apache-2.0
+// Integration tests of the run engine through the real binary and both framings (SPEC §3,
+// §4; issue 3 "Tests"): a worked example whose QueryTest result is asserted field by field,
+// a load run with exact counts and first-reason tables, halt/resume with vars, halt expiry,
+// cancel of a run with halted and waiting instances, run_id rules, and the rate accuracy of
+// a linear run.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <regex>
+#include <set>
+#include <string>
+
+#include "test/integration/harness.h"
+#include "test/integration/rpc_client.h"
+
+namespace {
+
+using testrund::test::Daemon;
+using testrund::test::Dump;
+using testrund::test::Framing;
+using testrund::test::FramingName;
+using testrund::test::Int;
+using testrund::test::Quoted;
+using testrund::test::Reply;
+using testrund::test::RpcClient;
+using testrund::test::Str;
+using testrund::test::TimeOf;
+
+// Both framings, one SECTION each.
+#define FOR_EACH_FRAMING(var)                                       \
+  Framing var = Framing::kHttp;                                     \
+  SECTION("HTTP") { var = Framing::kHttp; }                         \
+  SECTION("length-prefixed") { var = Framing::kFramed; }            \
+  INFO("framing: " << FramingName(var))
+
+std::string RunIdParam(const std::string& run_id) { return R"({"run_id":)" + Quoted(run_id) + "}"; }
+
+// Sums num_calls_started / num_calls_finished over the buckets; checks their shape.
+std::pair<int64_t, int64_t> BucketSums(const rapidjson::Value& buckets) {
+  INFO("buckets: " << Dump(buckets));
+  REQUIRE(buckets.IsArray());
+  REQUIRE(buckets.Size() >= 1);
+  REQUIRE(buckets.Size() <= 20);
+  int64_t started = 0;
+  int64_t finished = 0;
+  for (rapidjson::SizeType j = 0; j < buckets.Size(); ++j) {
+    const rapidjson::Value& b = buckets[j];
+    CHECK(b.HasMember("time_start") == (j != 0));
+    if (j != 0) TimeOf(b["time_start"]);
+    started += Int(b["num_calls_started"]);
+    finished += Int(b["num_calls_finished"]);
+  }
+  return {started, finished};
+}
+
+// The worked example (issue 3): vars, eval, assert pass with a {...} text, assert fail with
+// a custom text, a loop through a branch (step != op_idx), default assert texts, comments
+// at trace_level 1, globals, and an unknown attribute.
+constexpr const char* kWorkedExample = R"({
+  "run_id": "worked-1",
+  "vars": {"n": 5, "name": "alice"},
+  "globals": {"hits": 0},
+  "trace_level": 1,
+  "tags": ["example", "ci"],
+  "operations": [
+    {"type": "comment", "text": "starting"},
+    {"type": "eval", "expression": "v.n = v.n + 1; g.hits = g.hits + 1"},
+    {"type": "assert", "expression": "v.n == 6", "pass": "{'n is ' .. v.n}"},
+    {"type": "assert", "expression": "v.n == 7", "fail": "n should be 7"},
+    {"type": "eval", "label": "loop", "expression": "v.k = (v.k or 0) + 1"},
+    {"type": "branch", "expression": "v.k < 3", "on_true": "loop"},
+    {"type": "assert", "expression": "v.k == 3"},
+    {"type": "assert", "expression": "v.name == 'bob'"},
+    {"type": "eval", "expression": "g.cause = 'cause ' .. v.n; g.list = {1, 2.5, 'x'}; g.empty = {}; g.f = function() end; g.who = {name = v.name, ok = true}"},
+    {"type": "comment", "text": "{'done at ' .. v.k}"},
+    {"type": "branch", "expression": "true", "on_true": "end", "on_false": "loop"},
+    {"type": "assert", "expression": "false", "abort": "never reached"},
+    {"type": "comment", "label": "end", "text": "\\{literal}", "custom": 7}
+  ]
+})";
+
+}  // namespace
+
+TEST_CASE("Worked example: the QueryTest result field by field", "[integration]") {
+  FOR_EACH_FRAMING(framing);
+  Daemon d;
+  RpcClient c(d, framing);
+  REQUIRE(c.Execute(kWorkedExample) == "worked-1");
+  Reply reply = c.WaitCompleted("worked-1");
+  const rapidjson::Value& r = reply.result();
+  INFO("QueryTest: " << reply.text);
+
+  CHECK(Str(r["run_id"]) == "worked-1");
+  CHECK(Int(r["completed"]) == 1);
+  CHECK(Str(r["status"]) == "completed");
+  CHECK_FALSE(r.HasMember("status_reason"));
+  CHECK_JSON(r["tags"], R"(["example", "ci"])");
+
+  double now = TimeOf(r["time_now"]);
+  double start = TimeOf(r["time_start"]);
+  double finish = TimeOf(r["time_finish"]);
+  CHECK(start <= finish);
+  CHECK(finish <= now);
+  REQUIRE(r["duration"].IsNumber());
+  CHECK(r["duration"].GetDouble() >= 0);
+  CHECK(r["duration"].GetDouble() == Approx(finish - start).margin(2e-6));
+  CHECK(r["duration"].GetDouble() < 5);
+  if (r.HasMember("percent_complete")) CHECK(r["percent_complete"].GetDouble() == 100);
+
+  CHECK_JSON(r["counts"], R"({"started": 1, "finished": 1, "failed": 1, "aborted": 0,
+                               "cancelled": 0, "passed": 0, "late": 0, "halted": 0,
+                               "running": 0})");
+
+  // Integers stay integers: "cause " .. 6 is "cause 6"; functions are skipped.
+  CHECK_JSON(r["globals"], R"({"hits": 1, "cause": "cause 6", "list": [1, 2.5, "x"],
+                                "empty": {}, "who": {"name": "alice", "ok": true}})");
+  REQUIRE(r["globals"]["hits"].IsInt64());
+  REQUIRE(r["globals"]["list"][0].IsInt64());
+
+  CHECK_JSON(r["halted"], "[]");
+  CHECK_JSON(r["first_fails"], R"([{"op_idx": 3, "text": "n should be 7", "count": 1}])");
+  CHECK_JSON(r["first_aborts"], "[]");
+  CHECK_FALSE(r.HasMember("latency"));  // no op waited on the outside world
+
+  REQUIRE(r["buckets"].IsArray());
+  CHECK_JSON(r["buckets"], R"([{"num_calls_started": 1, "num_calls_finished": 1}])");
+
+  const rapidjson::Value& fcs = r["first_call_summary"];
+  CHECK(Int(fcs["idx"]) == 0);
+  CHECK(Int(fcs["completed"]) == 1);
+  double fcs_start = TimeOf(fcs["time_start"]);
+  double fcs_finish = TimeOf(fcs["time_finish"]);
+  CHECK(start <= fcs_start + 1e-6);
+  CHECK(fcs_start <= fcs_finish);
+  CHECK(fcs_finish <= finish + 1e-6);
+  REQUIRE(fcs["duration"].IsNumber());
+  CHECK(fcs["duration"].GetDouble() == Approx(fcs_finish - fcs_start).margin(2e-6));
+  // Steps: 0 comment, 1 eval, 2 assert, 3 assert, loop 4/5, 6/7, 8/9 (falls through),
+  // 10 assert, 11 assert, 12 eval, 13 comment, 14 branch -> op 12 at step 15.
+  CHECK_JSON(fcs["check_log"], R"([
+      {"op_idx": 2, "step": 2, "status": "pass", "text": "n is 6"},
+      {"op_idx": 3, "step": 3, "status": "fail", "text": "n should be 7"},
+      {"op_idx": 6, "step": 10, "status": "pass", "text": "Assert tested TRUE."},
+      {"op_idx": 7, "step": 11, "status": "fail", "text": "Assert tested FALSE."}])");
+  const rapidjson::Value& trace = fcs["trace_log"];
+  REQUIRE(trace.IsArray());
+  REQUIRE(trace.Size() == 3);
+  struct Expected {
+    int op_idx;
+    int step;
+    const char* text;
+  };
+  const Expected expected[] = {{0, 0, "starting"}, {9, 13, "done at 3"}, {12, 15, "{literal}"}};
+  double previous = fcs_start - 1e-6;
+  for (rapidjson::SizeType j = 0; j < 3; ++j) {
+    INFO("trace_log[" << j << "] = " << Dump(trace[j]));
+    CHECK(Int(trace[j]["op_idx"]) == expected[j].op_idx);
+    CHECK(Int(trace[j]["step"]) == expected[j].step);
+    CHECK(Str(trace[j]["path"]) == "trace.notice");
+    CHECK(Str(trace[j]["text"]) == expected[j].text);
+    double t = TimeOf(trace[j]["time"]);
+    CHECK(t >= previous);
+    CHECK(t <= fcs_finish + 1e-6);
+    previous = t;
+  }
+
+  // The run failed in instance 0: first_fail_summary is the same record.
+  REQUIRE(r.HasMember("first_fail_summary"));
+  CHECK(Int(r["first_fail_summary"]["idx"]) == 0);
+  CHECK(r["first_fail_summary"]["check_log"] == fcs["check_log"]);
+
+  // Returned completed once: discarded.
+  Reply again = c.Query("worked-1");
+  CHECK(again.code() == -32001);
+  CHECK(again.message().find("worked-1") != std::string::npos);
+}
+
+TEST_CASE("Worked example: trace_level 0 records no comment, a halt comment always",
+          "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"operations": [
+      {"type": "comment", "text": "quiet"},
+      {"type": "halt", "arguments": {"seconds": 30, "comment": "{'halted ' .. instance}"}}]})");
+  c.WaitCount(id, "halted", 1);
+  REQUIRE(c.Call("ResumeInstance", R"({"run_id":)" + Quoted(id) + R"(,"instance_id":0})").ok());
+  Reply reply = c.WaitCompleted(id);
+  const rapidjson::Value& trace = reply.result()["first_call_summary"]["trace_log"];
+  REQUIRE(trace.IsArray());
+  REQUIRE(trace.Size() == 1);
+  CHECK(Int(trace[0]["op_idx"]) == 1);
+  CHECK(Int(trace[0]["step"]) == 1);
+  CHECK(Str(trace[0]["path"]) == "trace.notice");
+  CHECK(Str(trace[0]["text"]) == "halted 0");
+  // No checks: the empty check_log is omitted.
+  CHECK_FALSE(reply.result()["first_call_summary"].HasMember("check_log"));
+  CHECK(Int(reply.result()["counts"]["passed"]) == 1);
+}
+
+TEST_CASE("Load run: exact counts and first-reason tables", "[integration]") {
+  FOR_EACH_FRAMING(framing);
+  Daemon d;
+  RpcClient c(d, framing);
+  // Instances 0..999: i % 3 == 0 fails ("bad 0"/"bad 1" by parity), i % 5 == 0 aborts.
+  std::string id = c.Execute(R"({
+    "run_id": "load-1",
+    "distribution": {"type": "load", "total": 1000, "backlog": 50},
+    "operations": [
+      {"type": "assert", "expression": "instance % 3 ~= 0", "fail": "{'bad ' .. instance % 2}"},
+      {"type": "assert", "expression": "instance % 5 ~= 0", "abort": "five", "fail": "ignored"},
+      {"type": "wait", "arguments": {"seconds": 0.01}}
+    ]})");
+  Reply reply = c.WaitCompleted(id, 40);
+  const rapidjson::Value& r = reply.result();
+  INFO("QueryTest: " << reply.text);
+  CHECK(Str(r["status"]) == "completed");
+  // fails: 334 (i%3==0), of which 67 also abort (i%15==0) and count only as aborted.
+  CHECK_JSON(r["counts"], R"({"started": 1000, "finished": 1000, "failed": 267,
+                               "aborted": 200, "cancelled": 0, "passed": 533, "late": 0,
+                               "halted": 0, "running": 0})");
+  CHECK_JSON(r["first_fails"], R"([{"op_idx": 0, "text": "bad 0", "count": 167},
+                                    {"op_idx": 0, "text": "bad 1", "count": 167}])");
+  CHECK_JSON(r["first_aborts"], R"([{"op_idx": 1, "text": "five", "count": 200}])");
+  auto [started, finished] = BucketSums(r["buckets"]);
+  CHECK(started == 1000);
+  CHECK(finished == 1000);
+  CHECK(r["percent_complete"].GetDouble() == 100);
+
+  // The wait is the only op with latency: 800 instances reached it.
+  REQUIRE(r.HasMember("latency"));
+  const rapidjson::Value& latency = r["latency"];
+  REQUIRE(latency.Size() == 1);
+  CHECK(Int(latency[0]["op_idx"]) == 2);
+  CHECK(Int(latency[0]["count"]) == 800);
+  CHECK(latency[0]["min"].GetDouble() >= 0.0099);
+  CHECK(latency[0]["min"].GetDouble() <= latency[0]["p50"].GetDouble());
+  CHECK(latency[0]["p50"].GetDouble() <= latency[0]["p90"].GetDouble());
+  CHECK(latency[0]["p99"].GetDouble() <= latency[0]["max"].GetDouble());
+
+  // Instance 0 fails op 0 ("bad 0") and aborts at op 1.
+  const rapidjson::Value& fcs = r["first_call_summary"];
+  CHECK_JSON(fcs["check_log"], R"([
+      {"op_idx": 0, "step": 0, "status": "fail", "text": "bad 0"},
+      {"op_idx": 1, "step": 1, "status": "abort", "text": "five"}])");
+  CHECK(Int(r["first_fail_summary"]["idx"]) == 0);
+}
+
+TEST_CASE("Halt and ResumeInstance: halted list, vars merged, errors", "[integration]") {
+  FOR_EACH_FRAMING(framing);
+  Daemon d;
+  RpcClient c(d, framing);
+  std::string id = c.Execute(R"({
+    "run_id": "halt-1",
+    "distribution": {"type": "load", "total": 3, "backlog": 3},
+    "vars": {"a": 1},
+    "operations": [
+      {"type": "eval", "expression": "v.a = v.a + 1"},
+      {"type": "halt", "static": 1, "note": {"kept": [1, "two"]},
+       "arguments": {"seconds": 30, "comment": "waiting for the operator"}},
+      {"type": "assert", "expression": "v.x == 42", "fail": "{'x was ' .. tostring(v.x)}"},
+      {"type": "assert", "expression": "v.a == 2 and v.n == nil"}
+    ]})");
+  c.WaitCount(id, "halted", 3);
+
+  Reply q = c.Query(id);
+  const rapidjson::Value& r = q.result();
+  INFO("QueryTest: " << q.text);
+  CHECK(Int(r["completed"]) == 0);
+  CHECK(Str(r["status"]) == "running");
+  CHECK_FALSE(r.HasMember("time_finish"));
+  CHECK_FALSE(r.HasMember("duration"));
+  CHECK_JSON(r["counts"], R"({"started": 3, "finished": 0, "failed": 0, "aborted": 0,
+                               "cancelled": 0, "passed": 0, "late": 0, "halted": 3,
+                               "running": 3})");
+  CHECK(Int(r["halted_total"]) == 3);
+  const char* op = R"({"idx": 1, "type": "halt", "static": 1, "note": {"kept": [1, "two"]},
+                       "arguments": {"seconds": 30, "comment": "waiting for the operator"}})";
+  CHECK_JSON(r["halted"], std::string("[{\"instance_id\": 0, \"operation\": ") + op +
+                              "}, {\"instance_id\": 1, \"operation\": " + op +
+                              "}, {\"instance_id\": 2, \"operation\": " + op + "}]");
+  REQUIRE(r["halted"][0]["instance_id"].IsInt64());
+  const rapidjson::Value& fcs = r["first_call_summary"];
+  CHECK(Int(fcs["completed"]) == 0);
+  CHECK_FALSE(fcs.HasMember("time_finish"));
+  CHECK_FALSE(fcs.HasMember("duration"));
+  TimeOf(fcs["time_start"]);
+
+  auto resume = [&](const std::string& params) { return c.Call("ResumeInstance", params); };
+  {  // errors while instances are halted
+    CHECK(resume(R"({"run_id":"nope","instance_id":0})").code() == -32001);
+    CHECK(resume(R"({"run_id":"halt-1","instance_id":-1})").code() == -32003);
+    CHECK(resume(R"({"run_id":"halt-1","instance_id":3})").code() == -32003);
+    CHECK(resume(R"({"run_id":"halt-1","instance_id":"3"})").code() == -32003);
+    CHECK(resume(R"({"run_id":"halt-1","instance_id":1000000})").code() == -32003);
+  }
+
+  Reply ok = resume(R"({"run_id":"halt-1","instance_id":0,"vars":{"x":42}})");
+  CHECK_JSON(ok.result(), R"({"resumed": 1})");
+  // A finished instance is not halted.
+  c.WaitCount(id, "finished", 1);
+  CHECK(resume(R"({"run_id":"halt-1","instance_id":0})").code() == -32004);
+  // The id as a decimal string.
+  CHECK_JSON(resume(R"({"run_id":"halt-1","instance_id":"1","vars":{"x":41}})").result(),
+             R"({"resumed": 1})");
+  CHECK_JSON(resume(R"({"run_id":"halt-1","instance_id":2})").result(), R"({"resumed": 1})");
+
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& f = done.result();
+  INFO("final QueryTest: " << done.text);
+  CHECK_JSON(f["counts"], R"({"started": 3, "finished": 3, "failed": 2, "aborted": 0,
+                               "cancelled": 0, "passed": 1, "late": 0, "halted": 0,
+                               "running": 0})");
+  CHECK_JSON(f["halted"], "[]");
+  CHECK_JSON(f["first_fails"], R"([{"op_idx": 2, "text": "x was 41", "count": 1},
+                                    {"op_idx": 2, "text": "x was nil", "count": 1}])");
+  CHECK_JSON(f["first_call_summary"]["check_log"], R"([
+      {"op_idx": 2, "step": 2, "status": "pass", "text": "Assert tested TRUE."},
+      {"op_idx": 3, "step": 3, "status": "pass", "text": "Assert tested TRUE."}])");
+  CHECK_JSON(f["first_call_summary"]["trace_log"][0]["text"], R"("waiting for the operator")");
+  CHECK(Int(f["first_call_summary"]["trace_log"][0]["op_idx"]) == 1);
+  CHECK(Int(f["first_call_summary"]["trace_log"][0]["step"]) == 1);
+  // The halt recorded a latency sample per resumed instance.
+  REQUIRE(f.HasMember("latency"));
+  CHECK(Int(f["latency"][0]["op_idx"]) == 1);
+  CHECK(Int(f["latency"][0]["count"]) == 3);
+  // The run is gone; resuming in it is an unknown run.
+  CHECK(resume(R"({"run_id":"halt-1","instance_id":0})").code() == -32001);
+}
+
+TEST_CASE("ResumeInstance of a waiting (running) instance is -32004", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"run_id":"w","operations":[
+      {"type":"wait","arguments":{"seconds":30}}]})");
+  c.WaitCount(id, "started", 1);
+  CHECK(c.Call("ResumeInstance", R"({"run_id":"w","instance_id":0})").code() == -32004);
+  // Due but not started yet (a linear run far in the future): -32004, not -32003.
+  std::string slow = c.Execute(R"({"run_id":"slow","distribution":{"type":"linear","rate":0.01,
+      "total":5},"operations":[{"type":"wait","arguments":{"seconds":30}}]})");
+  c.WaitCount(slow, "started", 1);
+  CHECK(c.Call("ResumeInstance", R"({"run_id":"slow","instance_id":4})").code() == -32004);
+  CHECK(c.Call("ResumeInstance", R"({"run_id":"slow","instance_id":5})").code() == -32003);
+  CHECK(Int(c.Call("CancelTest", RunIdParam("w")).result()["cancelled"]) == 1);
+  CHECK(Int(c.Call("CancelTest", RunIdParam("slow")).result()["cancelled"]) == 1);
+}
+
+TEST_CASE("Halt expiry aborts with exactly \"Halt timed out after <s> seconds.\"",
+          "[integration]") {
+  std::string seconds;
+  std::string text;
+  SECTION("0.5 seconds") {
+    seconds = "0.5";
+    text = "Halt timed out after 0.5 seconds.";
+  }
+  SECTION("1 second") {
+    seconds = "1";
+    text = "Halt timed out after 1 seconds.";
+  }
+  SECTION("\"0.5\" as a string") {
+    seconds = "\"0.5\"";
+    text = "Halt timed out after 0.5 seconds.";
+  }
+  Daemon d;
+  RpcClient c(d, Framing::kFramed);
+  std::string id = c.Execute(R"({"operations":[{"type":"eval","expression":"v.z = 1"},
+      {"type":"halt","arguments":{"seconds":)" + seconds + R"(}},
+      {"type":"assert","expression":"false","fail":"not reached"}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  CHECK_JSON(r["counts"], R"({"started": 1, "finished": 1, "failed": 0, "aborted": 1,
+                               "cancelled": 0, "passed": 0, "late": 0, "halted": 0,
+                               "running": 0})");
+  CHECK_JSON(r["first_aborts"], R"([{"op_idx": 1, "text": )" + Quoted(text) + R"(, "count": 1}])");
+  CHECK_JSON(r["first_fails"], "[]");
+  CHECK_JSON(r["halted"], "[]");
+  CHECK_JSON(r["first_call_summary"]["check_log"],
+             R"([{"op_idx": 1, "step": 1, "status": "abort", "text": )" + Quoted(text) + "}]");
+  double expected = std::stod(seconds[0] == '"' ? seconds.substr(1) : seconds);
+  CHECK(r["first_call_summary"]["duration"].GetDouble() >= expected - 0.001);
+  CHECK(r["first_call_summary"]["duration"].GetDouble() < expected + 3);
+}
+
+TEST_CASE("CancelTest ends halted and waiting instances as cancelled", "[integration]") {
+  FOR_EACH_FRAMING(framing);
+  Daemon d;
+  RpcClient c(d, framing);
+  // Even instances halt, odd ones wait; instance 1 has a failed check first.
+  std::string id = c.Execute(R"({
+    "run_id": "cancel-1",
+    "distribution": {"type": "load", "total": 4},
+    "operations": [
+      {"type": "assert", "expression": "instance ~= 1", "fail": "one"},
+      {"type": "branch", "expression": "instance % 2 == 0", "on_true": "h"},
+      {"type": "wait", "arguments": {"seconds": 30}},
+      {"type": "halt", "label": "h", "arguments": {"seconds": 30}}
+    ]})");
+  c.WaitListed(id, [](const rapidjson::Value& e) {
+    return Int(e["counts"]["halted"]) == 2 && Int(e["counts"]["started"]) == 4;
+  });
+  Reply cancel = c.Call("CancelTest", RunIdParam(id));
+  const rapidjson::Value& r = cancel.result();
+  INFO("CancelTest: " << cancel.text);
+  CHECK(Int(r["cancelled"]) == 1);
+  CHECK(Str(r["run_id"]) == "cancel-1");
+  CHECK(Int(r["completed"]) == 1);
+  CHECK(Str(r["status"]) == "cancelled");
+  // The failed-then-cancelled instance counts in both failed and cancelled.
+  CHECK_JSON(r["counts"], R"({"started": 4, "finished": 4, "failed": 1, "aborted": 0,
+                               "cancelled": 4, "passed": 0, "late": 0, "halted": 0,
+                               "running": 0})");
+  CHECK_JSON(r["halted"], "[]");
+  CHECK_JSON(r["first_fails"], R"([{"op_idx": 0, "text": "one", "count": 1}])");
+  CHECK_JSON(r["first_aborts"], "[]");
+  double start = TimeOf(r["time_start"]);
+  double finish = TimeOf(r["time_finish"]);
+  CHECK(start <= finish);
+  CHECK(finish <= TimeOf(r["time_now"]));
+  CHECK(r["duration"].GetDouble() == Approx(finish - start).margin(2e-6));
+  auto [started, finished] = BucketSums(r["buckets"]);
+  CHECK(started == 4);
+  CHECK(finished == 4);
+  CHECK(Int(r["first_call_summary"]["completed"]) == 1);
+
+  CHECK(c.Query(id).code() == -32001);
+  CHECK(c.Call("CancelTest", RunIdParam(id)).code() == -32001);
+  CHECK(c.Call("ResumeInstance", R"({"run_id":"cancel-1","instance_id":0})").code() == -32001);
+  CHECK_FALSE(c.Listed(id).has_value());
+  CHECK(Int(c.Call("GetServerInfo").result()["instances_live"]) == 0);
+  CHECK(Int(c.Call("GetServerInfo").result()["runs"]) == 0);
+}
+
+TEST_CASE("CancelTest of a completed run returns cancelled 0", "[integration]") {
+  Daemon d({"--completed-run-retention", "60"});
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"run_id":"done-1","operations":[
+      {"type":"eval","expression":"g.x = 1"}]})");
+  Reply first = c.WaitCompleted(id);
+  // Retained: a second QueryTest still answers.
+  Reply second = c.Query(id);
+  CHECK(Int(second.result()["completed"]) == 1);
+  Reply cancel = c.Call("CancelTest", RunIdParam(id));
+  INFO("CancelTest: " << cancel.text);
+  CHECK(Int(cancel.result()["cancelled"]) == 0);
+  CHECK(Str(cancel.result()["status"]) == "completed");
+  CHECK_JSON(cancel.result()["counts"], R"({"started": 1, "finished": 1, "failed": 0,
+      "aborted": 0, "cancelled": 0, "passed": 1, "late": 0, "halted": 0, "running": 0})");
+  CHECK_JSON(cancel.result()["globals"], R"({"x": 1})");
+  CHECK(c.Query(id).code() == -32001);
+  CHECK(c.Call("CancelTest", RunIdParam(id)).code() == -32001);
+}
+
+TEST_CASE("run_id rules: in use, discarded, unknown, assigned", "[integration]") {
+  FOR_EACH_FRAMING(framing);
+  Daemon d;
+  RpcClient c(d, framing);
+  const std::string wait_op = R"("operations":[{"type":"wait","arguments":{"seconds":30}}])";
+  REQUIRE(c.Execute(R"({"run_id":"live",)" + wait_op + "}") == "live");
+
+  // A live run's id.
+  Reply dup = c.Call("ExecuteTest", R"({"run_id":"live",)" + wait_op + "}");
+  CHECK(dup.code() == -32002);
+  CHECK(dup.message().find("live") != std::string::npos);
+
+  // A run returned completed, then reused.
+  c.Execute(R"({"run_id":"returned","operations":[{"type":"eval","expression":"x = 1"}]})");
+  c.WaitCompleted("returned");
+  CHECK(c.Query("returned").code() == -32001);
+  CHECK(c.Call("ExecuteTest", R"({"run_id":"returned",)" + wait_op + "}").code() == -32002);
+
+  // A completed run not yet returned is still live.
+  c.Execute(R"({"run_id":"unreturned","operations":[{"type":"eval","expression":"x = 1"}]})");
+  c.WaitListed("unreturned",
+               [](const rapidjson::Value& e) { return Str(e["status"]) == "completed"; });
+  CHECK(c.Call("ExecuteTest", R"({"run_id":"unreturned",)" + wait_op + "}").code() == -32002);
+
+  // A cancelled run.
+  REQUIRE(c.Call("CancelTest", RunIdParam("live")).ok());
+  CHECK(c.Call("ExecuteTest", R"({"run_id":"live",)" + wait_op + "}").code() == -32002);
+
+  // Unknown ids.
+  for (const char* method : {"QueryTest", "CancelTest", "PauseTest", "UnpauseTest"}) {
+    INFO(method);
+    Reply unknown = c.Call(method, RunIdParam("never-was"));
+    CHECK(unknown.code() == -32001);
+    CHECK(unknown.message().find("never-was") != std::string::npos);
+  }
+
+  // Assigned ids: tr_<n>, distinct.
+  std::string a = c.Execute(R"({)" + wait_op + "}");
+  std::string b = c.Execute(R"({"run_id":null,)" + wait_op + "}");
+  CHECK(std::regex_match(a, std::regex("tr_[0-9]+")));
+  CHECK(std::regex_match(b, std::regex("tr_[0-9]+")));
+  CHECK(a != b);
+  CHECK(Int(c.Query(a).result()["counts"]["started"]) == 1);
+  CHECK(Str(c.Query(b).result()["run_id"]) == b);
+}
+
+TEST_CASE("run_id: bad values are -32602 with the problem in data", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string value;
+  SECTION("empty") { value = R"("")"; }
+  SECTION("65 characters") { value = Quoted(std::string(65, 'a')); }
+  SECTION("a space") { value = R"("a b")"; }
+  SECTION("non-ASCII") { value = R"("é")"; }
+  SECTION("a slash") { value = R"("a/b")"; }
+  SECTION("a number") { value = "5"; }
+  SECTION("an object") { value = "{}"; }
+  Reply r = c.Call("ExecuteTest", R"({"run_id":)" + value +
+                                      R"(,"operations":[{"type":"eval","expression":"x=1"}]})");
+  REQUIRE(r.code() == -32602);
+  const rapidjson::Value& data = r.data();
+  INFO("error: " << r.text);
+  REQUIRE(data.Size() == 1);
+  CHECK_FALSE(data[0].HasMember("op_idx"));
+  CHECK(Str(data[0]["field"]) == "run_id");
+  CHECK(Str(data[0]["problem"]).find(value) != std::string::npos);
+  CHECK(r.message().find("run_id") != std::string::npos);
+  CHECK(Int(c.Call("GetServerInfo").result()["runs"]) == 0);
+  // 64 characters of every allowed class is fine.
+  std::string ok_id = "Az09_.:-" + std::string(56, 'x');
+  CHECK(c.Execute(R"({"run_id":)" + Quoted(ok_id) +
+                  R"(,"operations":[{"type":"eval","expression":"x=1"}]})") == ok_id);
+}
+
+TEST_CASE("Linear rate: 200/s for 200 instances takes about 1 s, none late", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"distribution":{"type":"linear","rate":200,"total":200},
+      "operations":[{"type":"eval","expression":"g.n = (g.n or 0) + 1"}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  CHECK(Int(r["counts"]["started"]) == 200);
+  CHECK(Int(r["counts"]["passed"]) == 200);
+  CHECK(Int(r["counts"]["late"]) == 0);
+  CHECK(Int(r["globals"]["n"]) == 200);
+  // The last instance is due at 199/200 s.
+  double elapsed = TimeOf(r["time_finish"]) - TimeOf(r["time_start"]);
+  CHECK(elapsed >= 0.99);
+  CHECK(elapsed < 1.5);
+  auto [started, finished] = BucketSums(r["buckets"]);
+  CHECK(started == 200);
+  CHECK(finished == 200);
+  // 100 ms buckets over ~1 s: about 20 starts each.
+  CHECK(r["buckets"].Size() >= 9);
+  for (const auto& b : r["buckets"].GetArray()) CHECK(Int(b["num_calls_started"]) <= 60);
+}
+
+TEST_CASE("Linear rate with a duration: exactly rate x duration instances", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kFramed);
+  std::string id = c.Execute(R"({"distribution":{"type":"linear","rate":100,"duration":1},
+      "operations":[{"type":"eval","expression":"x = 1"}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  // Instance k is due at k/100 s; the end at 1 s is exclusive: k = 0..99.
+  CHECK(Int(r["counts"]["started"]) == 100);
+  CHECK(Int(r["counts"]["late"]) == 0);
+  double elapsed = TimeOf(r["time_finish"]) - TimeOf(r["time_start"]);
+  CHECK(elapsed >= 0.98);
+  CHECK(elapsed < 1.6);
+}
+
+TEST_CASE("Linear rate: a full backlog counts due starts as late", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  // 50/s with backlog 1 and each instance waiting 0.1 s: about 10 start per second, the
+  // other due starts are late.
+  std::string id = c.Execute(R"({"distribution":{"type":"linear","rate":50,"total":10,
+      "backlog":1},"operations":[{"type":"wait","arguments":{"seconds":0.1}}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  CHECK(Int(r["counts"]["started"]) == 10);
+  CHECK(Int(r["counts"]["late"]) >= 8);
+  CHECK(Int(r["counts"]["late"]) <= 9);
+  double elapsed = TimeOf(r["time_finish"]) - TimeOf(r["time_start"]);
+  CHECK(elapsed >= 0.99);
+  // Latency is measured from the planned start: the last instance was planned at 0.18 s
+  // but started at about 0.9 s.
+  REQUIRE(r.HasMember("latency"));
+  CHECK(r["latency"][0]["max"].GetDouble() >= 0.6);
+}
+
+TEST_CASE("PauseTest and UnpauseTest", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"run_id":"p","distribution":{"type":"linear","rate":20,
+      "total":1000},"operations":[{"type":"eval","expression":"x = 1"}]})");
+  c.WaitListed(id, [](const rapidjson::Value& e) { return Int(e["counts"]["started"]) >= 2; });
+  CHECK_JSON(c.Call("PauseTest", RunIdParam(id)).result(), R"({"run_id":"p","status":"paused"})");
+  CHECK(c.Call("PauseTest", RunIdParam(id)).code() == -32006);
+  Reply q1 = c.Query(id);
+  CHECK(Str(q1.result()["status"]) == "paused");
+  CHECK(Int(q1.result()["completed"]) == 0);
+  int64_t started = Int(q1.result()["counts"]["started"]);
+  CHECK(c.Listed(id).has_value());
+  CHECK(c.Call("ListTests", R"({"status":"paused"})").result()["runs"].Size() == 1);
+  CHECK(c.Call("ListTests", R"({"status":"running"})").result()["runs"].Size() == 0);
+  // No start while paused: poll for 0.3 s.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  int64_t started_while_paused = started;
+  while (std::chrono::steady_clock::now() < until) {
+    started_while_paused = Int((*c.Listed(id))["counts"]["started"]);
+    if (started_while_paused != started) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(started_while_paused == started);
+  CHECK_JSON(c.Call("UnpauseTest", RunIdParam(id)).result(),
+             R"({"run_id":"p","status":"running"})");
+  CHECK(c.Call("UnpauseTest", RunIdParam(id)).code() == -32006);
+  // No burst of catch-up starts after the pause.
+  Reply q2 = c.Query(id);
+  CHECK(Int(q2.result()["counts"]["started"]) <= started + 2);
+  c.WaitListed(id, [&](const rapidjson::Value& e) {
+    return Int(e["counts"]["started"]) >= started + 2;
+  });
+  CHECK(Int(c.Call("CancelTest", RunIdParam(id)).result()["cancelled"]) == 1);
+}
+
+TEST_CASE("ListTests filters by status and tag", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kFramed);
+  c.Execute(R"({"run_id":"a","tags":["x","y"],"operations":[{"type":"wait","arguments":{"seconds":30}}]})");
+  c.Execute(R"({"run_id":"b","tags":["y"],"operations":[{"type":"eval","expression":"x=1"}]})");
+  c.WaitListed("b", [](const rapidjson::Value& e) { return Str(e["status"]) == "completed"; });
+  Reply all = c.Call("ListTests");
+  const rapidjson::Value& runs = all.result()["runs"];
+  REQUIRE(runs.Size() == 2);
+  CHECK(Str(runs[0]["run_id"]) == "a");
+  CHECK(Str(runs[0]["status"]) == "running");
+  CHECK_JSON(runs[0]["tags"], R"(["x","y"])");
+  TimeOf(runs[0]["time_start"]);
+  CHECK(Int(runs[0]["counts"]["started"]) == 1);
+  CHECK(Str(runs[1]["run_id"]) == "b");
+  CHECK(Str(runs[1]["status"]) == "completed");
+  CHECK(c.Call("ListTests", R"({"tag":"x"})").result()["runs"].Size() == 1);
+  CHECK(c.Call("ListTests", R"({"tag":"y"})").result()["runs"].Size() == 2);
+  CHECK(c.Call("ListTests", R"({"tag":"z"})").result()["runs"].Size() == 0);
+  Reply completed = c.Call("ListTests", R"({"status":"completed"})");
+  REQUIRE(completed.result()["runs"].Size() == 1);
+  CHECK(Str(completed.result()["runs"][0]["run_id"]) == "b");
+  CHECK(c.Call("ListTests", R"({"status":"running","tag":"y"})").result()["runs"].Size() == 1);
+  CHECK(c.Call("ListTests", "[]").ok());
+}
