@@ -3,14 +3,14 @@
 // collected (see distribution.h).
 #include "ops/distribution.h"
 
+#include "ops/json_writer.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 namespace testrund::ops {
 
@@ -18,10 +18,7 @@ namespace {
 
 // The value as the client wrote it (compact JSON), for quoting in a problem.
 std::string Quote(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  std::string out(buffer.GetString(), buffer.GetSize());
+  std::string out = JsonText(value);
   constexpr size_t kMaxQuote = 80;
   if (out.size() > kMaxQuote) out = out.substr(0, kMaxQuote) + "...";
   return out;

@@ -174,13 +174,6 @@ class Validator {
 
 }  // namespace
 
-std::string JsonText(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 std::string SecondsText(double seconds) {
   if (seconds == std::floor(seconds) && std::fabs(seconds) < 1e15) {
     return fmt::format("{}", static_cast<int64_t>(seconds));

@@ -16,6 +16,7 @@
 #include <rapidjson/document.h>
 
 #include "ops/clock.h"
+#include "ops/json_writer.h"  // JsonText, used with problems everywhere
 #include "ops/lua_sandbox.h"
 #include "ops/op_table.h"
 #include "ops/problem.h"
@@ -76,7 +77,5 @@ std::string SecondsText(double seconds);
 // Parses a seconds value given as a number or a decimal string. False when it is neither.
 bool ParseSeconds(const rapidjson::Value& value, double* seconds);
 
-// `value` as compact JSON text, for quoting it in problem texts.
-std::string JsonText(const rapidjson::Value& value);
 
 }  // namespace testrund::ops

@@ -5,9 +5,9 @@
 // walked, and an all-constant template is one CopyFrom.
 #include "ops/value_template.h"
 
+#include "ops/json_writer.h"
+
 #include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <lua.hpp>
 #include <utility>
@@ -29,13 +29,6 @@ struct Tree {
 
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
-}
-
-std::string JsonText(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 }  // namespace

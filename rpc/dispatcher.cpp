@@ -4,6 +4,8 @@
 // responses written straight into one reused buffer.
 #include "rpc/dispatcher.h"
 
+#include "ops/json_writer.h"
+
 #include <cstring>
 #include <exception>
 #include <new>
@@ -28,10 +30,9 @@ constexpr size_t kArenaBytes = 16 * 1024;
 // A response buffer grown past this by one big answer is released afterwards.
 constexpr size_t kKeepOutputBytes = 1 << 20;
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-using CheckedWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>,
-                                        rapidjson::UTF8<>, rapidjson::CrtAllocator,
-                                        rapidjson::kWriteValidateEncodingFlag>;
+using JsonWriter = ops::JsonWriter;
+using CheckedWriter =
+    ops::BasicJsonWriter<rapidjson::StringBuffer, rapidjson::kWriteValidateEncodingFlag>;
 
 std::string_view View(const rapidjson::Value& s) {
   return std::string_view(s.GetString(), s.GetStringLength());

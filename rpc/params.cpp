@@ -3,6 +3,8 @@
 // the -32602 error built from a list of problems.
 #include "rpc/params.h"
 
+#include "ops/json_writer.h"
+
 #include <charconv>
 #include <cmath>
 #include <utility>
@@ -41,12 +43,7 @@ std::optional<double> ParseFiniteNumber(std::string_view s) {
   return out;
 }
 
-std::string FormatNumber(double d) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.Double(d);
-  return std::string(sb.GetString(), sb.GetSize());
-}
+std::string FormatNumber(double d) { return ops::JsonText(rapidjson::Value(d)); }
 
 std::string RangeText(int64_t min, int64_t max) {
   constexpr int64_t kLo = std::numeric_limits<int64_t>::min();
@@ -83,12 +80,7 @@ std::string DescribeValue(const rapidjson::Value& v) {
     case rapidjson::kNumberType:
       break;
   }
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  if (v.IsNumber()) {
-    v.Accept(w);
-    return std::string(sb.GetString(), sb.GetSize());
-  }
+  if (v.IsNumber()) return ops::JsonText(v);
   std::string_view s = View(v);
   bool cut = s.size() > kMaxQuotedBytes;
   if (cut) {
@@ -97,8 +89,8 @@ std::string DescribeValue(const rapidjson::Value& v) {
     while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
     s = s.substr(0, n);
   }
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  std::string out(sb.GetString(), sb.GetSize());
+  std::string out = ops::JsonText(
+      rapidjson::Value(rapidjson::StringRef(s.data(), static_cast<rapidjson::SizeType>(s.size()))));
   if (cut) out.insert(out.size() - 1, "...");
   return out;
 }

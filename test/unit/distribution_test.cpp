@@ -168,7 +168,7 @@ TEST_CASE("distribution problems are all reported, quoting the value", "[unit]")
           "distribution.stages[2].duration: duration is required in every stage\n"
           "distribution.stages[2].rate: rate is required in every stage\n"
           "distribution.stages[3].duration: duration must be a number of seconds > 0 and <= "
-          "100000000, got 1000000000.0\n"
+          "100000000, got 1e+09\n"
           "distribution.stages[3].rate: rate must be a number from 0 to 1000000, got "
           "2000000\n");
     CHECK(Lines(Parse(R"({"type":"linear","stages":[]})").problems) ==
