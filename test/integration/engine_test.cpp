@@ -463,13 +463,13 @@ TEST_CASE("run_id rules: in use, discarded, unknown, assigned", "[integration]")
   CHECK(dup.message().find("live") != std::string::npos);
 
   // A run returned completed, then reused.
-  c.Execute(R"({"run_id":"returned","operations":[{"type":"eval","expression":"x = 1"}]})");
+  c.Execute(R"({"run_id":"returned","operations":[{"type":"eval","expression":"v.x = 1"}]})");
   c.WaitCompleted("returned");
   CHECK(c.Query("returned").code() == -32001);
   CHECK(c.Call("ExecuteTest", R"({"run_id":"returned",)" + wait_op + "}").code() == -32002);
 
   // A completed run not yet returned is still live.
-  c.Execute(R"({"run_id":"unreturned","operations":[{"type":"eval","expression":"x = 1"}]})");
+  c.Execute(R"({"run_id":"unreturned","operations":[{"type":"eval","expression":"v.x = 1"}]})");
   c.WaitListed("unreturned",
                [](const rapidjson::Value& e) { return Str(e["status"]) == "completed"; });
   CHECK(c.Call("ExecuteTest", R"({"run_id":"unreturned",)" + wait_op + "}").code() == -32002);
@@ -508,7 +508,7 @@ TEST_CASE("run_id: bad values are -32602 with the problem in data", "[integratio
   SECTION("a number") { value = "5"; }
   SECTION("an object") { value = "{}"; }
   Reply r = c.Call("ExecuteTest", R"({"run_id":)" + value +
-                                      R"(,"operations":[{"type":"eval","expression":"x=1"}]})");
+                                      R"(,"operations":[{"type":"eval","expression":"v.x = 1"}]})");
   REQUIRE(r.code() == -32602);
   const rapidjson::Value& data = r.data();
   INFO("error: " << r.text);
@@ -521,7 +521,7 @@ TEST_CASE("run_id: bad values are -32602 with the problem in data", "[integratio
   // 64 characters of every allowed class is fine.
   std::string ok_id = "Az09_.:-" + std::string(56, 'x');
   CHECK(c.Execute(R"({"run_id":)" + Quoted(ok_id) +
-                  R"(,"operations":[{"type":"eval","expression":"x=1"}]})") == ok_id);
+                  R"(,"operations":[{"type":"eval","expression":"v.x = 1"}]})") == ok_id);
 }
 
 TEST_CASE("Linear rate: 200/s for 200 instances takes about 1 s, none late", "[integration]") {
@@ -552,7 +552,7 @@ TEST_CASE("Linear rate with a duration: exactly rate x duration instances", "[in
   Daemon d;
   RpcClient c(d, Framing::kFramed);
   std::string id = c.Execute(R"({"distribution":{"type":"linear","rate":100,"duration":1},
-      "operations":[{"type":"eval","expression":"x = 1"}]})");
+      "operations":[{"type":"eval","expression":"v.x = 1"}]})");
   Reply done = c.WaitCompleted(id);
   const rapidjson::Value& r = done.result();
   INFO("QueryTest: " << done.text);
@@ -589,7 +589,7 @@ TEST_CASE("PauseTest and UnpauseTest", "[integration]") {
   Daemon d;
   RpcClient c(d, Framing::kHttp);
   std::string id = c.Execute(R"({"run_id":"p","distribution":{"type":"linear","rate":20,
-      "total":1000},"operations":[{"type":"eval","expression":"x = 1"}]})");
+      "total":1000},"operations":[{"type":"eval","expression":"v.x = 1"}]})");
   c.WaitListed(id, [](const rapidjson::Value& e) { return Int(e["counts"]["started"]) >= 2; });
   CHECK_JSON(c.Call("PauseTest", RunIdParam(id)).result(), R"({"run_id":"p","status":"paused"})");
   CHECK(c.Call("PauseTest", RunIdParam(id)).code() == -32006);
@@ -625,7 +625,7 @@ TEST_CASE("ListTests filters by status and tag", "[integration]") {
   Daemon d;
   RpcClient c(d, Framing::kFramed);
   c.Execute(R"({"run_id":"a","tags":["x","y"],"operations":[{"type":"wait","arguments":{"seconds":30}}]})");
-  c.Execute(R"({"run_id":"b","tags":["y"],"operations":[{"type":"eval","expression":"x=1"}]})");
+  c.Execute(R"({"run_id":"b","tags":["y"],"operations":[{"type":"eval","expression":"v.x = 1"}]})");
   c.WaitListed("b", [](const rapidjson::Value& e) { return Str(e["status"]) == "completed"; });
   Reply all = c.Call("ListTests");
   const rapidjson::Value& runs = all.result()["runs"];

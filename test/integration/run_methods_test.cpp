@@ -138,7 +138,7 @@ class Fixture {
 std::string WithOps(const std::string& ops) { return R"({"operations":)" + ops + "}"; }
 // ExecuteTest params with a valid operation list and `extra` members.
 std::string WithParams(const std::string& extra) {
-  return R"({"operations":[{"type":"eval","expression":"x = 1"}],)" + extra + "}";
+  return R"({"operations":[{"type":"eval","expression":"v.x = 1"}],)" + extra + "}";
 }
 std::string WithDistribution(const std::string& distribution) {
   return WithParams(R"("distribution":)" + distribution);
@@ -157,11 +157,11 @@ TEST_CASE("ExecuteTest: bad operations are -32602 with every problem in data",
       {"operations a string", "ExecuteTest", WithOps(R"("eval")"),
        {{"operations", R"("eval")"}}},
       {"operations empty", "ExecuteTest", WithOps("[]"), {{"operations", "0"}}},
-      {"operation not an object", "ExecuteTest", WithOps(R"([{"type":"eval","expression":"x=1"}, 5])"),
+      {"operation not an object", "ExecuteTest", WithOps(R"([{"type":"eval","expression":"v.x = 1"}, 5])"),
        {{"", "5", 1}}},
-      {"type missing", "ExecuteTest", WithOps(R"([{"expression":"x=1"}])"), {{"type", "type", 0}}},
+      {"type missing", "ExecuteTest", WithOps(R"([{"expression":"v.x = 1"}])"), {{"type", "type", 0}}},
       {"type a number", "ExecuteTest", WithOps(R"([{"type":5}])"), {{"type", "5", 0}}},
-      {"unknown type", "ExecuteTest", WithOps(R"([{"type":"eval","expression":"x=1"},{"type":"nosuch"}])"),
+      {"unknown type", "ExecuteTest", WithOps(R"([{"type":"eval","expression":"v.x = 1"},{"type":"nosuch"}])"),
        {{"type", R"(unknown operation type "nosuch")", 1}}},
       {"eval without expression", "ExecuteTest", WithOps(R"([{"type":"eval"}])"),
        {{"expression", "expression", 0}}},
@@ -179,12 +179,12 @@ TEST_CASE("ExecuteTest: bad operations are -32602 with every problem in data",
       {"branch label a number", "ExecuteTest",
        WithOps(R"([{"type":"branch","expression":"true","on_true":5}])"),
        {{"on_true", "5", 0}}},
-      {"label a number", "ExecuteTest", WithOps(R"([{"type":"eval","expression":"x=1","label":7}])"),
+      {"label a number", "ExecuteTest", WithOps(R"([{"type":"eval","expression":"v.x = 1","label":7}])"),
        {{"label", "7", 0}}},
       {"duplicate label, reported at the later op", "ExecuteTest",
-       WithOps(R"([{"type":"eval","expression":"x=1","label":"a"},
-                   {"type":"eval","expression":"x=2"},
-                   {"type":"eval","expression":"x=3","label":"a"}])"),
+       WithOps(R"([{"type":"eval","expression":"v.x = 1","label":"a"},
+                   {"type":"eval","expression":"v.x = 2"},
+                   {"type":"eval","expression":"v.x = 3","label":"a"}])"),
        {{"label", R"("a")", 2}}},
       {"unresolved labels", "ExecuteTest",
        WithOps(R"([{"type":"branch","expression":"true","on_true":"zz","on_false":"yy"}])"),
