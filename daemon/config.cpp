@@ -56,7 +56,7 @@ const OptionSpec kOptions[] = {
    "instances in progress, all runs together", &Config::max_instances},
   {"max_operations", OptionType::kCount, "10000", 1, 1e6,
    "operations per run", &Config::max_operations},
-  {"lua_instruction_limit", OptionType::kCount, "1000000", 1000, 1e12,
+  {"lua_instruction_limit", OptionType::kCount, "1000000", 1000, 2147483647,
    "Lua instructions per evaluation", &Config::lua_instruction_limit},
   {"lua_memory_limit", OptionType::kSize, "256M", 1024.0 * kKi, 64.0 * kKi * kKi * kKi,
    "Lua memory per run", &Config::lua_memory_limit},

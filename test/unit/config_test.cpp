@@ -167,6 +167,11 @@ TEST_CASE("exact bounds and messages", "[unit]") {
   CHECK(s.message() == "x.conf:1: max_body_bytes: \"100\" is out of range (256 to 1073741824)");
   CHECK(ApplyConfigText("max_body_bytes = 1G", "x.conf", &c).ok());
   CHECK(c.max_body_bytes == 1u << 30);
+  // The count hook's budget is an int: a larger limit would silently act as 2^31 - 1.
+  s = ApplyConfigText("lua_instruction_limit = 2147483648", "x.conf", &c);
+  CHECK(s.message() ==
+        "x.conf:1: lua_instruction_limit: \"2147483648\" is out of range (1000 to 2147483647)");
+  CHECK(ApplyConfigText("lua_instruction_limit = 2147483647", "x.conf", &c).ok());
 }
 
 TEST_CASE("the file syntax: comments, spaces, quotes, underscores", "[unit]") {
