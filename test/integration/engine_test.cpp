@@ -646,3 +646,175 @@ TEST_CASE("ListTests filters by status and tag", "[integration]") {
   CHECK(c.Call("ListTests", R"({"status":"running","tag":"y"})").result()["runs"].Size() == 1);
   CHECK(c.Call("ListTests", "[]").ok());
 }
+
+TEST_CASE("first_fails keeps 100 distinct reasons, then \"(other reasons)\"", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"distribution":{"type":"load","total":150,"backlog":150},
+      "operations":[{"type":"assert","expression":"false","fail":"{'r' .. instance}"},
+                    {"type":"assert","expression":"false","fail":"second"}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& fails = done.result()["first_fails"];
+  INFO("first_fails: " << Dump(fails));
+  REQUIRE(fails.Size() == 101);
+  for (rapidjson::SizeType j = 0; j < 100; ++j) {
+    CHECK(Int(fails[j]["op_idx"]) == 0);
+    CHECK(Str(fails[j]["text"]) == "r" + std::to_string(j));
+    CHECK(Int(fails[j]["count"]) == 1);
+  }
+  CHECK_JSON(fails[100], R"J({"op_idx": -1, "text": "(other reasons)", "count": 50})J");
+  CHECK(Int(done.result()["counts"]["failed"]) == 150);
+}
+
+TEST_CASE("halted lists at most 1000 instances; halted_total counts them all",
+          "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"run_id":"many","distribution":{"type":"load","total":1005,"backlog":2000},
+      "operations":[{"type":"halt"}]})");
+  c.WaitCount(id, "halted", 1005);
+  Reply q = c.Query(id);
+  const rapidjson::Value& r = q.result();
+  REQUIRE(r["halted"].Size() == 1000);
+  CHECK(Int(r["halted_total"]) == 1005);
+  CHECK(Int(r["halted"][0]["instance_id"]) == 0);
+  CHECK(Int(r["halted"][999]["instance_id"]) == 999);
+  // The default halt keeps the op as given: no arguments were given.
+  CHECK_JSON(r["halted"][0]["operation"], R"({"idx": 0, "type": "halt"})");
+  CHECK(c.Call("ResumeInstance", R"({"run_id":"many","instance_id":1004})").ok());
+  Reply cancel = c.Call("CancelTest", RunIdParam(id));
+  CHECK(Int(cancel.result()["counts"]["cancelled"]) == 1004);
+  CHECK(Int(cancel.result()["counts"]["passed"]) + Int(cancel.result()["counts"]["cancelled"]) ==
+        1005);
+}
+
+TEST_CASE("Each instance has its own copy of vars; instance and run_id are visible",
+          "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kFramed);
+  std::string id = c.Execute(R"({"run_id":"copies","vars":{"list":[1],"deep":{"n":1}},
+      "distribution":{"type":"load","total":5},
+      "operations":[
+        {"type":"eval","expression":"table.insert(v.list, instance); v.deep.n = v.deep.n + instance"},
+        {"type":"assert","expression":"#v.list == 2 and v.list[2] == instance","fail":"shared list"},
+        {"type":"assert","expression":"v.deep.n == 1 + instance","fail":"shared table"},
+        {"type":"assert","expression":"run_id == 'copies' and math.type(instance) == 'integer'","fail":"scope"}
+      ]})");
+  Reply done = c.WaitCompleted(id);
+  INFO("QueryTest: " << done.text);
+  CHECK(Int(done.result()["counts"]["passed"]) == 5);
+  CHECK_JSON(done.result()["first_fails"], "[]");
+}
+
+TEST_CASE("first_fail_summary is the first instance that failed", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"distribution":{"type":"load","total":3,"backlog":1},
+      "operations":[{"type":"assert","expression":"instance ~= 1","fail":"{'no ' .. instance}"}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  CHECK_JSON(r["first_call_summary"]["check_log"],
+             R"([{"op_idx": 0, "step": 0, "status": "pass", "text": "Assert tested TRUE."}])");
+  REQUIRE(r.HasMember("first_fail_summary"));
+  const rapidjson::Value& ffs = r["first_fail_summary"];
+  CHECK(Int(ffs["idx"]) == 1);
+  CHECK(Int(ffs["completed"]) == 1);
+  CHECK_JSON(ffs["check_log"], R"([{"op_idx": 0, "step": 0, "status": "fail", "text": "no 1"}])");
+  CHECK(TimeOf(ffs["time_start"]) <= TimeOf(ffs["time_finish"]));
+}
+
+TEST_CASE("turbo skips asserts after the first instance", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"turbo":1,"distribution":{"type":"load","total":10},
+      "operations":[{"type":"assert","expression":"false","abort":"stop"},
+                    {"type":"eval","expression":"g.n = (g.n or 0) + 1"}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  CHECK(Int(r["counts"]["aborted"]) == 1);
+  CHECK(Int(r["counts"]["passed"]) == 9);
+  CHECK(Int(r["globals"]["n"]) == 9);
+}
+
+TEST_CASE("max_failures stops starting instances; the run ends failed", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"max_failures":5,"distribution":{"type":"load","total":100,
+      "backlog":1},"operations":[{"type":"assert","expression":"false"}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  CHECK(Str(r["status"]) == "failed");
+  CHECK(Int(r["completed"]) == 1);
+  REQUIRE(r.HasMember("status_reason"));
+  CHECK(Str(r["status_reason"]).find("max_failures") != std::string::npos);
+  // One at a time: the 6th failure exceeds 5, nothing starts after it.
+  CHECK(Int(r["counts"]["started"]) == 6);
+  CHECK(Int(r["counts"]["failed"]) == 6);
+  CHECK(Int(r["counts"]["finished"]) == 6);
+  TimeOf(r["time_finish"]);
+}
+
+TEST_CASE("seed makes math.random reproducible per instance", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  const std::string def = R"J("distribution":{"type":"load","total":3},"operations":[
+      {"type":"eval","expression":"g['r' .. instance] = math.random(1000000000)"}]})J";
+  std::string a = c.Execute(R"({"seed":42,)" + def);
+  std::string b = c.Execute(R"({"seed":"42",)" + def);
+  std::string other = c.Execute(R"({"seed":43,)" + def);
+  Reply ra = c.WaitCompleted(a);
+  Reply rb = c.WaitCompleted(b);
+  Reply ro = c.WaitCompleted(other);
+  INFO("a: " << Dump(ra.result()["globals"]) << "\nb: " << Dump(rb.result()["globals"]));
+  CHECK(ra.result()["globals"] == rb.result()["globals"]);
+  CHECK(ra.result()["globals"] != ro.result()["globals"]);
+  CHECK(ra.result()["globals"]["r0"] != ra.result()["globals"]["r1"]);
+}
+
+TEST_CASE("A {...} halt duration is evaluated when the halt starts", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  std::string id = c.Execute(R"({"vars":{"s":0.25},"distribution":{"type":"load","total":2},
+      "operations":[{"type":"halt","arguments":{"seconds":"{instance == 0 and v.s * 2 or -1}"}}]})");
+  Reply done = c.WaitCompleted(id);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  CHECK(Int(r["counts"]["aborted"]) == 2);
+  REQUIRE(r["first_aborts"].Size() == 2);
+  // Instance 1's value is out of range: it aborts at once, before instance 0 times out.
+  CHECK(Int(r["first_aborts"][0]["op_idx"]) == 0);
+  CHECK(Str(r["first_aborts"][0]["text"]).find("-1") != std::string::npos);
+  CHECK_JSON(r["first_aborts"][1],
+             R"({"op_idx": 0, "text": "Halt timed out after 0.5 seconds.", "count": 1})");
+}
+
+TEST_CASE("Buckets: 100 ms x 2^k wide, at most 20, merged pairwise, exact counts",
+          "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  // 2.5 s at 20/s: 25 intervals of 100 ms do not fit in 20 buckets -> 200 ms buckets.
+  std::string id = c.Execute(R"({"distribution":{"type":"linear","rate":20,"duration":2.5},
+      "operations":[{"type":"eval","expression":"v.x = 1"}]})");
+  Reply done = c.WaitCompleted(id, 30);
+  const rapidjson::Value& r = done.result();
+  INFO("QueryTest: " << done.text);
+  CHECK(Int(r["counts"]["started"]) == 50);
+  auto [started, finished] = BucketSums(r["buckets"]);
+  CHECK(started == 50);
+  CHECK(finished == 50);
+  const rapidjson::Value& buckets = r["buckets"];
+  REQUIRE(buckets.Size() >= 2);
+  double start = TimeOf(r["time_start"]);
+  double width = TimeOf(buckets[1]["time_start"]) - start;
+  CHECK(width == Approx(0.2).margin(0.002));
+  for (rapidjson::SizeType j = 2; j < buckets.Size(); ++j) {
+    double gap = TimeOf(buckets[j]["time_start"]) - TimeOf(buckets[j - 1]["time_start"]);
+    CHECK(gap == Approx(width).margin(0.002));
+  }
+  double finish = TimeOf(r["time_finish"]);
+  CHECK(TimeOf(buckets[buckets.Size() - 1]["time_start"]) <= finish);
+  CHECK(finish < TimeOf(buckets[buckets.Size() - 1]["time_start"]) + width + 0.002);
+}
