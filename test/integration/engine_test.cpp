@@ -5,10 +5,12 @@
 // cancel of a run with halted and waiting instances, run_id rules, and the rate accuracy of
 // a linear run.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "test/integration/harness.h"
 #include "test/integration/rpc_client.h"
@@ -817,4 +819,31 @@ TEST_CASE("Buckets: 100 ms x 2^k wide, at most 20, merged pairwise, exact counts
   double finish = TimeOf(r["time_finish"]);
   CHECK(TimeOf(buckets[buckets.Size() - 1]["time_start"]) <= finish);
   CHECK(finish < TimeOf(buckets[buckets.Size() - 1]["time_start"]) + width + 0.002);
+}
+
+TEST_CASE("ResumeInstance after the starting phase ended: -32003 beyond the started ones",
+          "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  // 100/s for 0.1 s: instances 0..9, each waiting.
+  std::string id = c.Execute(R"({"run_id":"short","distribution":{"type":"linear","rate":100,
+      "duration":0.1},"operations":[{"type":"wait","arguments":{"seconds":30}}]})");
+  c.WaitCount(id, "started", 10);
+  // Once 0.1 s have passed no instance 10 will ever start.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int code = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    code = c.Call("ResumeInstance", R"({"run_id":"short","instance_id":10})").code();
+    if (code == -32003) break;
+    CHECK(code == -32004);  // due but not started yet
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(code == -32003);
+  CHECK(c.Call("ResumeInstance", R"({"run_id":"short","instance_id":9})").code() == -32004);
+  // Pausing and then cancelling a paused run.
+  CHECK(c.Call("PauseTest", RunIdParam(id)).ok());
+  Reply cancel = c.Call("CancelTest", RunIdParam(id));
+  CHECK(Int(cancel.result()["cancelled"]) == 1);
+  CHECK(Str(cancel.result()["status"]) == "cancelled");
+  CHECK(Int(cancel.result()["counts"]["cancelled"]) == 10);
 }
