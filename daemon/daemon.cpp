@@ -51,6 +51,10 @@ Status Daemon::Start() {
   started_mono_ = clock_->Now();
 
   registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_));
+  registry_->set_on_results_error([](std::string_view run_id, const Status& error) {
+    LogWarn("results_dir: the results of run \"{}\" were not written: {}", run_id,
+            error.message());
+  });
   server_state_.runs = registry_.get();
   server_state_.time_start = clock_->WallNow();
   housekeeping_ = clock_->NewTimer([this] { OnHousekeeping(); });

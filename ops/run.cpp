@@ -49,6 +49,13 @@ Run::Run(RunDefinition definition, RunEnvironment env)
   CHECK(def_.lua != nullptr && def_.program != nullptr);
   tick_ = env_.clock->NewTimer([this] { OnTick(); });
   latency_.resize(def_.program->size());
+  // Halts trace their comment and protocol ops their messages whatever trace_level is;
+  // wait and the other logic ops trace only from trace_level 1.
+  candidates_trace_ = def_.trace_level >= 1;
+  for (size_t idx = 0; idx < def_.program->size() && !candidates_trace_; ++idx) {
+    const OpTypeSpec& type = *def_.program->op(idx).type;
+    candidates_trace_ = type.records_latency && type.name != "wait";
+  }
 }
 
 Run::~Run() {
@@ -61,6 +68,7 @@ Run::~Run() {
 
 void Run::Start() {
   start_ = now();
+  wall_start_ = env_.clock->WallNow();
   buckets_ = Buckets(start_);
   ArmTick();
 }
@@ -134,6 +142,11 @@ void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
     first_call_logs_->trace_log = std::make_unique<TraceLog>();
     first_call_start_ = now_ns;
     first_call_started_ = true;
+  } else if (first_fail_id_ < 0 && candidates_trace_) {
+    // A candidate for first_fail_summary traces like the first call until the first
+    // failing instance is known; the logs go with it when it passes.
+    instance.logs = std::make_unique<InstanceLogs>();
+    instance.logs->trace_log = std::make_unique<TraceLog>();
   }
   instance.v_ref = def_.lua->NewInstanceVars();
   if (instance.v_ref == kNoLuaRef) {
@@ -317,12 +330,23 @@ bool Run::EvaluateValue(Instance& instance, const Op& op, Slot slot, rapidjson::
 InstanceLogs* Run::LogsFor(Instance& instance, bool allocate) {
   if (instance.id == 0) return first_call_logs_.get();
   if (instance.id == first_fail_id_) return first_fail_logs_.get();
-  if (first_fail_id_ >= 0) {
-    instance.logs.reset();  // no longer a candidate for first_fail_summary
-    return nullptr;
-  }
+  // Once the first failing instance is known the others are no longer candidates; their
+  // logs are freed with them (not here: an op may still hold their trace_log).
+  if (first_fail_id_ >= 0) return nullptr;
   if (!instance.logs && allocate) instance.logs = std::make_unique<InstanceLogs>();
   return instance.logs.get();
+}
+
+TraceLog* Run::TraceLogOf(const Instance& instance) const {
+  const InstanceLogs* logs = nullptr;
+  if (instance.id == 0) {
+    logs = first_call_logs_.get();
+  } else if (instance.id == first_fail_id_) {
+    logs = first_fail_logs_.get();
+  } else if (first_fail_id_ < 0) {
+    logs = instance.logs.get();
+  }
+  return logs != nullptr ? logs->trace_log.get() : nullptr;
 }
 
 void Run::CaptureFirstFail(Instance& instance) {
@@ -357,9 +381,9 @@ void Run::Abort(Instance& instance, const Op& op, std::string_view text) {
 }
 
 void Run::Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text) {
-  if (!traces(instance) || !first_call_logs_ || !first_call_logs_->trace_log) return;
-  (void)first_call_logs_->trace_log->AddText(env_.clock->WallNow(), instance.step, op.idx, path,
-                                             text);
+  TraceLog* log = TraceLogOf(instance);
+  if (log == nullptr) return;
+  (void)log->AddText(env_.clock->WallNow(), instance.step, op.idx, path, text);
 }
 
 void Run::Park(Instance& instance, MonoNs duration, bool halt) {
@@ -424,8 +448,10 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
   if (def_.max_failures && !stop_starting_ &&
       counts_.failed + counts_.aborted > *def_.max_failures) {
     stop_starting_ = true;
-    status_reason_ = fmt::format(
-        "{} instances failed or aborted, more than max_failures ({}); no further instances "
+    // The reason is shown once the run completes as failed (SPEC: `failed` runs are
+    // completed); a CancelTest before that leaves a cancelled run with its own reason.
+    failed_reason_ = fmt::format(
+        "Failed or aborted instances ({}) exceeded max_failures ({}); no further instances "
         "were started.",
         counts_.failed + counts_.aborted, *def_.max_failures);
   }
@@ -437,8 +463,10 @@ void Run::MaybeComplete() {
 }
 
 void Run::Complete(RunStatus status) {
-  status_ = status;
   finish_ = now();
+  if (status_ == RunStatus::kPaused) paused_total_ += finish_ - paused_at_;  // freeze it
+  status_ = status;
+  if (status == RunStatus::kFailed) status_reason_ = failed_reason_;
   tick_->Cancel();
   parked_.clear();
   runnable_.clear();
@@ -446,7 +474,7 @@ void Run::Complete(RunStatus status) {
   if (env_.on_completed) env_.on_completed(*this);
 }
 
-bool Run::Cancel() {
+bool Run::Cancel(std::string_view reason) {
   if (completed()) return false;
   std::vector<int64_t> ids;
   ids.reserve(instances_.size());
@@ -456,7 +484,7 @@ bool Run::Cancel() {
     auto it = instances_.find(id);
     if (it != instances_.end()) FinishInstance(*it->second, Outcome::kCancel);
   }
-  if (status_reason_.empty()) status_reason_ = "Cancelled by CancelTest.";
+  status_reason_ = std::string(reason);
   Complete(RunStatus::kCancelled);
   graveyard_.clear();
   return true;
@@ -576,13 +604,28 @@ std::optional<InstanceSummary> Run::FirstFailSummary() const {
   if (first_fail_id_ < 0) return std::nullopt;
   if (first_fail_id_ == 0) return FirstCallSummary();
   return InstanceSummary{first_fail_id_, first_fail_logs_->completed, first_fail_start_,
-                         first_fail_logs_->finish, &first_fail_logs_->check_log, nullptr};
+                         first_fail_logs_->finish, &first_fail_logs_->check_log,
+                         first_fail_logs_->trace_log.get()};
 }
 
 std::optional<double> Run::PercentComplete() const {
   if (completed()) return 100.0;
   MonoNs end = status_ == RunStatus::kPaused ? paused_at_ : now();
-  return schedule_.PercentComplete(counts_.started, end - start_ - paused_total_);
+  MonoNs active = end - start_ - paused_total_;
+  // Without a total the run is bounded by time (duration or the end of the stages), so
+  // progress is the active time elapsed, even where the schedule could count the starts.
+  if (def_.distribution.type != DistributionType::kSingle && def_.distribution.total == 0) {
+    std::optional<MonoNs> run_end = schedule_.EndOffset();
+    if (!run_end) return std::nullopt;
+    return std::clamp(100.0 * static_cast<double>(active) / static_cast<double>(*run_end), 0.0,
+                      100.0);
+  }
+  return schedule_.PercentComplete(counts_.started, active);
+}
+
+MonoNs Run::paused_ns() const {
+  if (status_ == RunStatus::kPaused) return paused_total_ + (now() - paused_at_);
+  return paused_total_;
 }
 
 }  // namespace testrund::ops

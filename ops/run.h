@@ -112,9 +112,10 @@ class Run {
   // Records time_start and arms the first tick (instance 0 starts on the next loop turn).
   void Start();
 
-  // Ends every unfinished instance as cancelled and releases every timer. Returns true if
-  // the run was still in progress (CancelTest `cancelled`), false if it had completed.
-  bool Cancel();
+  // Ends every unfinished instance as cancelled and releases every timer; `reason` becomes
+  // the status_reason. Returns true if the run was still in progress (CancelTest
+  // `cancelled`), false if it had completed (then nothing changes).
+  bool Cancel(std::string_view reason = "Cancelled by CancelTest.");
 
   // PauseTest / UnpauseTest: stop / resume starting instances; the schedule is shifted by
   // the time paused. Error (-32006): pausing a run that is not running, or unpausing one
@@ -135,6 +136,9 @@ class Run {
                                   status_ == RunStatus::kCancelled ||
                                   status_ == RunStatus::kFailed; }
   MonoNs time_start() const { return start_; }
+  // The wall time at Start(): every wall time of the run is derived from this one pair, so
+  // time_start/time_finish read the same in every QueryTest and in the results_dir file.
+  WallTime wall_start() const { return wall_start_; }
   MonoNs time_finish() const { return finish_; }  // when completed()
   const RunCounts& counts() const { return counts_; }
   const FirstReasons& first_fails() const { return first_fails_; }
@@ -148,7 +152,11 @@ class Run {
   std::optional<InstanceSummary> FirstCallSummary() const;
   // The first instance that failed or aborted, once there is one.
   std::optional<InstanceSummary> FirstFailSummary() const;
+  // By started / planned instances when the run has a `total` (or single); by active time /
+  // duration (or end of the stages) when `total` is 0; nullopt when neither is known.
   std::optional<double> PercentComplete() const;
+  // Time spent paused so far (an ongoing pause included; frozen at completion).
+  MonoNs paused_ns() const;
   const std::vector<std::string>& tags() const { return def_.tags; }
   const RunDefinition& definition() const { return def_; }
   LuaSandbox& lua() const { return *def_.lua; }
@@ -176,7 +184,14 @@ class Run {
   // A `path` ("trace.notice", "trace.debug", "trace.spam") entry with `text` in the first
   // call's trace_log; nothing for other instances. The caller applies trace_level.
   void Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text);
-  bool traces(const Instance& instance) const { return instance.id == 0; }
+  // True when `instance` keeps a trace_log: the first call, the first instance that failed
+  // or aborted, and, until that one is known, every instance (any may become it; SPEC
+  // first_fail_summary carries the same record as first_call_summary).
+  bool traces(const Instance& instance) const {
+    return instance.id == 0 || first_fail_id_ < 0 || instance.id == first_fail_id_;
+  }
+  // The trace_log `instance` writes to (see traces()), or nullptr when it keeps none.
+  TraceLog* TraceLogOf(const Instance& instance) const;
   bool turbo_skips_asserts(const Instance& instance) const {
     return def_.turbo && instance.id != 0;
   }
@@ -227,8 +242,13 @@ class Run {
   RunStatus status_ = RunStatus::kRunning;
   std::string status_reason_;
   bool stop_starting_ = false;  // max_failures tripped
+  std::string failed_reason_;   // the status_reason once the run completes as failed
+  // Whether instances other than the first call may trace anything (trace_level >= 1, a
+  // halt, or a protocol op): only then do first_fail_summary candidates get a trace_log.
+  bool candidates_trace_ = false;
   MonoNs start_ = 0;
   MonoNs finish_ = 0;
+  WallTime wall_start_;
   MonoNs paused_total_ = 0;
   MonoNs paused_at_ = 0;
   uint64_t next_k_ = 0;          // id of the next instance to start

@@ -2,7 +2,11 @@
 // RunRegistry: run_id -> Run, limits, retention, results_dir (see run_registry.h).
 #include "ops/run_registry.h"
 
-#include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
@@ -214,29 +218,92 @@ std::vector<const Run*> RunRegistry::Runs() {
   return out;
 }
 
-void RunRegistry::CancelAll() {
+void RunRegistry::CancelAll(std::string_view reason) {
   for (auto& [id, entry] : runs_) {
-    if (!entry.doomed) entry.run->Cancel();
+    // A cancel writes the file (OnRunCompleted); a run that completed earlier had its
+    // write then, and gets one more try if that failed.
+    if (!entry.run->Cancel(reason) && entry.results_unwritten) {
+      entry.results_unwritten = !WriteResults(*entry.run);
+    }
   }
 }
 
 void RunRegistry::OnRunCompleted(Run& run) {
-  if (limits_.results_dir.empty()) return;
   // SPEC §3: the final status is written when the run completes (or is cancelled), before
-  // any QueryTest can return it as completed.
+  // any QueryTest can return it as completed: this runs inside Run::Complete.
+  bool written = WriteResults(run);
+  auto it = runs_.find(run.run_id());
+  if (it != runs_.end()) it->second.results_unwritten = !written;
+}
+
+bool RunRegistry::WriteResults(const Run& run) {
+  if (limits_.results_dir.empty()) return true;
+  Status status = WriteResultsFile(limits_.results_dir, run);
+  if (status.ok()) return true;
+  ++results_write_failures_;
+  if (on_results_error_) on_results_error_(run.run_id(), status);
+  return false;
+}
+
+namespace {
+
+std::string ErrnoText(int error) { return std::strerror(error); }
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR.
+bool WriteAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+Status RunRegistry::WriteResultsFile(const std::string& dir, const Run& run) {
   rapidjson::Document doc;
   WriteRunStatus(run, doc, doc.GetAllocator());
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   doc.Accept(writer);
-  std::string path = fmt::format("{}/{}.json", limits_.results_dir, run.run_id());
-  std::string tmp = path + ".tmp";
-  if (std::FILE* f = std::fopen(tmp.c_str(), "wb")) {
-    bool ok = std::fwrite(buffer.GetString(), 1, buffer.GetSize(), f) == buffer.GetSize();
-    ok = std::fclose(f) == 0 && ok;
-    if (ok) std::rename(tmp.c_str(), path.c_str());
-    else std::remove(tmp.c_str());
+  buffer.Put('\n');
+  std::string path = fmt::format("{}/{}.json", dir, run.run_id());
+  // A dot file, so that a reader globbing *.json never sees a partial one.
+  std::string tmp = fmt::format("{}/.{}.json.tmp", dir, run.run_id());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Error(fmt::format("cannot create {}: {}", tmp, ErrnoText(errno)));
+  const char* step = nullptr;
+  if (!WriteAll(fd, buffer.GetString(), buffer.GetSize())) {
+    step = "write";
+  } else if (::fsync(fd) != 0) {
+    step = "fsync";
   }
+  int error = errno;
+  if (::close(fd) != 0 && step == nullptr) {
+    step = "close";
+    error = errno;
+  }
+  if (step == nullptr && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    step = "rename";
+    error = errno;
+  }
+  if (step != nullptr) {
+    ::unlink(tmp.c_str());
+    return Status::Error(fmt::format("cannot {} {}: {}", step,
+                                     std::string_view(step) == "rename" ? path : tmp,
+                                     ErrnoText(error)));
+  }
+  // The rename is durable only once the directory entry is.
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return Status::Error(fmt::format("cannot open {}: {}", dir, ErrnoText(errno)));
+  bool synced = ::fsync(dir_fd) == 0;
+  error = errno;
+  ::close(dir_fd);
+  if (!synced) return Status::Error(fmt::format("cannot fsync {}: {}", dir, ErrnoText(error)));
+  return Status::Ok();
 }
 
 size_t RunRegistry::live_runs() const {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@
 #include "ops/engine_limits.h"
 #include "ops/problem.h"
 #include "ops/run.h"
+#include "ops/status.h"
 
 namespace testrund::ops {
 
@@ -89,8 +91,29 @@ class RunRegistry {
   // Called at the start of every method; the daemon may also call it from a timer.
   void Sweep();
 
-  // Cancels every run (daemon shutdown); results_dir files are written for each.
-  void CancelAll();
+  // Cancels every run (daemon shutdown) with `reason` as its status_reason; results_dir
+  // files are written for each, and retried for completed runs whose write had failed.
+  void CancelAll(std::string_view reason = "Cancelled because the daemon stopped.");
+
+  // results_dir (SPEC §3 Retention). When a run completes, is cancelled or the daemon
+  // stops, its final QueryTest object is written as `<results_dir>/<run_id>.json`, before
+  // any QueryTest can return it as completed. The file holds exactly that object (the one
+  // QueryTest returns at that moment: completed 1, status completed|failed|cancelled,
+  // time_finish, duration, counts, globals, first_call_summary, ...) as one line of
+  // UTF-8 JSON followed by "\n". It is written atomically: to `.<run_id>.json.tmp` in the
+  // same directory, fsync'd, renamed over `<run_id>.json`, then the directory is fsync'd;
+  // so a reader sees either no file or the whole one. Returns the error (naming the path
+  // and errno text) when any step fails; the temporary file is then removed.
+  static Status WriteResultsFile(const std::string& dir, const Run& run);
+
+  // Called with the run_id and the error whenever a results_dir write fails (the daemon
+  // logs it); a failed write is retried once more by CancelAll. May be empty.
+  using ResultsErrorHandler = std::function<void(std::string_view run_id, const Status&)>;
+  void set_on_results_error(ResultsErrorHandler handler) {
+    on_results_error_ = std::move(handler);
+  }
+  // results_dir writes that failed since start (each retry counts again).
+  uint64_t results_write_failures() const { return results_write_failures_; }
 
   size_t live_runs() const;
   uint64_t instances_live() const;
@@ -107,11 +130,14 @@ class RunRegistry {
   struct Entry {
     std::unique_ptr<Run> run;
     bool doomed = false;  // cancelled or retention ended: freed at the next sweep
+    bool results_unwritten = false;  // its results_dir write failed (CancelAll retries)
   };
   // The live (not doomed) entry for run_id, or nullptr.
   Entry* Find(std::string_view run_id);
   void Discard(const std::string& run_id);
   void OnRunCompleted(Run& run);
+  // Writes run's results file when results_dir is set; reports and counts a failure.
+  bool WriteResults(const Run& run);
   std::string NextRunId();
 
   Clock& clock_;
@@ -120,6 +146,8 @@ class RunRegistry {
   std::unordered_map<std::string, MonoNs> discarded_;  // run_id -> when discarded
   uint64_t instances_live_ = 0;
   uint64_t next_run_number_ = 1;
+  ResultsErrorHandler on_results_error_;
+  uint64_t results_write_failures_ = 0;
 };
 
 }  // namespace testrund::ops

@@ -41,9 +41,11 @@ class ObjectBuilder {
   Allocator& alloc_;
 };
 
-// [sec, usec] of monotonic time `t`, through one (Now, WallNow) pair.
+// [sec, usec] of monotonic time `t`, through the run's own (start, wall start) pair: the
+// same instant reads the same in every QueryTest (a fresh pair per call drifts by a
+// microsecond now and then).
 rapidjson::Value Wall(const Run& run, MonoNs t, Allocator& alloc) {
-  WallTime wall = WallAt(t, run.clock().Now(), run.clock().WallNow());
+  WallTime wall = WallAt(t, run.time_start(), run.wall_start());
   rapidjson::Value out(rapidjson::kArrayType);
   out.PushBack(wall.sec, alloc).PushBack(wall.usec, alloc);
   return out;
@@ -111,6 +113,7 @@ void WriteRunStatus(const Run& run, rapidjson::Value& out, Allocator& alloc) {
   }
   b.AddValue("counts", Counts(run.counts(), alloc));
   if (auto percent = run.PercentComplete()) b.Add("percent_complete", *percent);
+  b.Add("paused_seconds", Seconds(run.paused_ns()));
   b.AddValue("tags", Tags(run, alloc));
 
   rapidjson::Value globals;

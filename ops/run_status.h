@@ -13,7 +13,7 @@ namespace testrund::ops {
 // Builds the QueryTest object for `run` into `out` (an object allocated with `alloc`):
 // run_id, completed (1 = done), status, status_reason?, time_now, time_start, time_finish?
 // and duration? (completed only), counts (+ passed, late, halted, running), percent_complete?,
-// tags, globals, halted (<= 1,000) + halted_total, first_fails, first_aborts, buckets (the
+// paused_seconds (time spent paused), tags, globals, halted (<= 1,000) + halted_total, first_fails, first_aborts, buckets (the
 // first without time_start), latency? (seconds), first_call_summary, first_fail_summary?.
 void WriteRunStatus(const Run& run, rapidjson::Value& out,
                     rapidjson::Document::AllocatorType& alloc);
