@@ -435,14 +435,23 @@ std::string HelpText() {
       "A load-testing daemon speaking JSON-RPC 2.0 (length-prefixed or HTTP/1.1).\n"
       "Every option can be set in the config file as `key = value` (underscores);\n"
       "a flag overrides the file. Sizes take a K, M or G suffix.\n"
-      "\n"
-      "  --config FILE                  read options from FILE first\n"
-      "  --check-config                 validate the configuration and exit\n"
-      "  --version                      print the version and exit\n"
-      "  --help                         print this text and exit\n";
+      "\n";
+  // One column for every flag, as wide as the longest one (plus two spaces).
+  const std::pair<std::string, std::string_view> kFixed[] = {
+      {"--config FILE", "read options from FILE first"},
+      {"--check-config", "validate the configuration and exit"},
+      {"--version", "print the version and exit"},
+      {"--help", "print this text and exit"},
+  };
+  size_t width = 0;
+  for (const auto& [flag, help] : kFixed) width = std::max(width, flag.size());
   for (const OptionSpec& spec : kOptions) {
-    std::string flag = FlagName(spec.key) + " VALUE";
-    std::string line = fmt::format("  {:<31}{}", flag, spec.help);
+    width = std::max(width, FlagName(spec.key).size() + std::string_view(" VALUE").size());
+  }
+  width += 2;
+  for (const auto& [flag, help] : kFixed) text += fmt::format("  {:<{}}{}\n", flag, width, help);
+  for (const OptionSpec& spec : kOptions) {
+    std::string line = fmt::format("  {:<{}}{}", FlagName(spec.key) + " VALUE", width, spec.help);
     if (!spec.default_value.empty()) line += fmt::format(" [{}]", spec.default_value);
     text += line + "\n";
   }

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -385,4 +386,26 @@ TEST_CASE("conf/testrund.conf documents every option with its default", "[unit]"
   CHECK(c.listen == d.listen);
   CHECK(c.max_body_bytes == d.max_body_bytes);
   CHECK(c.idle_timeout == d.idle_timeout);
+}
+
+TEST_CASE("--help lists every option with its flag and text in separate columns", "[unit]") {
+  std::string help = testrund::daemon::HelpText();
+  std::istringstream lines(help);
+  std::string line;
+  size_t column = 0;
+  int options = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  --", 0) != 0) continue;
+    ++options;
+    // "  --flag VALUE   text": at least two spaces after the flag, same column everywhere.
+    size_t gap = line.find("  ", 2);
+    REQUIRE(gap != std::string::npos);
+    size_t text = line.find_first_not_of(' ', gap);
+    INFO(line);
+    REQUIRE(text != std::string::npos);
+    if (column == 0) column = text;
+    CHECK(text == column);
+  }
+  CHECK(options >= 4 + 18);
+  CHECK_THAT(help, Catch::Contains("--completed-run-retention VALUE  seconds"));
 }
