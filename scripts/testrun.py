@@ -114,6 +114,15 @@ class Unreachable(TestrunError, ConnectionError):
     """No answer from the daemon: refused, timed out, closed early, TLS handshake failed."""
 
 
+def _one_line(text, limit=200):
+    """`text` (str or bytes) with its white space folded, cut to `limit` characters, so that
+    an HTML error page from something that is not testrund stays one line of an error."""
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class BadResponse(TestrunError):
     """Something answered, but not with a JSON-RPC response (HTTP error status, not JSON)."""
 
@@ -224,9 +233,9 @@ class Client:
         try:
             response = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
-            raise BadResponse(f"answer is not JSON ({e}): {raw[:200]!r}") from None
+            raise BadResponse(f"answer is not JSON ({e}): {_one_line(raw)!r}") from None
         if not isinstance(response, dict) or response.get("jsonrpc") != "2.0":
-            raise BadResponse(f"answer is not a JSON-RPC 2.0 response: {raw[:200]!r}")
+            raise BadResponse(f"answer is not a JSON-RPC 2.0 response: {_one_line(raw)!r}")
         return response
 
     # Convenience wrappers for the methods of SPEC §3.
@@ -334,7 +343,7 @@ class Client:
             return data  # the daemon sends a JSON-RPC -32010 error body with the 401
         if resp.status == 204:
             raise BadResponse(f"HTTP 204 from {self.url}: no response (notification?)")
-        text = data[:200].decode("utf-8", "replace")
+        text = _one_line(data.decode("utf-8", "replace"))
         raise BadResponse(f"HTTP {resp.status} {resp.reason} from {self.url}: {text}")
 
 
@@ -448,7 +457,8 @@ def verdict(result, max_failed_ratio=None, max_p99=None, vanished=False):
     aborted, 1 when any failed, 0 otherwise. max_failed_ratio (0..1): failed+aborted up to
     that share of finished instances is tolerated (over it: 2 if any aborted, else 1).
     max_p99 {op_idx: seconds}: an op whose p99 latency is above its limit, or that has no
-    latency samples, makes the status at least 1."""
+    latency samples, makes the status at least 1. A run the daemon ended as "failed"
+    (max_failures) is at least 1 (2 if any instance aborted), thresholds or not."""
     counts = result.get("counts", {})
     status = result.get("status")
     failed = counts.get("failed", 0)
@@ -473,8 +483,10 @@ def verdict(result, max_failed_ratio=None, max_p99=None, vanished=False):
     elif failed:
         code = EXIT_FAILED
         reasons.append(f"{failed} instance(s) failed")
-    if status == "failed" and result.get("status_reason"):
-        reasons.append(result["status_reason"])
+    if status == "failed":
+        # The daemon stopped the run (max_failures): never a pass, whatever the ratio says.
+        code = max(code, EXIT_ABORTED if aborted else EXIT_FAILED)
+        reasons.append(result.get("status_reason", "run failed").rstrip("."))
     latency = {entry.get("op_idx"): entry for entry in result.get("latency", [])}
     for op_idx, limit in sorted((max_p99 or {}).items()):
         entry = latency.get(op_idx)

@@ -8,6 +8,7 @@ the real port from the `listening on 127.0.0.1:PORT (plain|tls)` line.
 Environment: TESTRUND_BINARY (the daemon), TESTRUN_SCRIPT (scripts/testrun); meson sets both.
 """
 
+import http.server
 import json
 import os
 import re
@@ -285,6 +286,43 @@ class PlainDaemonTest(CliTestCase):
         self.assertIn("failed ratio 0.2000 > 0.1 (10 failed, 0 aborted of 50)", over.stdout)
         plain = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05")
         self.assertExit(plain, 1)
+
+    def test_a_run_stopped_by_max_failures_never_passes(self):
+        # A tolerant ratio must not turn a run the daemon ended as "failed" into a pass.
+        definition = dict(ONE_IN_FIVE_FAILS, max_failures=1,
+                          distribution={"type": "load", "total": 50, "backlog": 1})
+        path = self.write("stopped.json", definition)
+        proc = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
+                        "--max-failed-ratio", "0.9")
+        self.assertExit(proc, 1)
+        self.assertIn("max_failures (1)", proc.stdout)
+        self.assertNotIn(".;", proc.stdout)
+
+    def test_a_non_testrund_http_server_is_one_line_exit_6(self):
+        html = b"<html>\n<head><title>Not found</title></head>\n<body>\n<h1>404</h1>\n</body>\n</html>\n"
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.send_response(404)
+                self.send_header("Content-Length", str(len(html)))
+                self.end_headers()
+                self.wfile.write(html)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            proc = self.cli("--url", f"http://127.0.0.1:{server.server_port}", "info", url=False)
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertExit(proc, 6)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+        self.assertIn("HTTP 404", proc.stderr)
+        self.assertIn("<h1>404</h1>", proc.stderr)
 
     def test_max_p99_threshold(self):
         path = self.write("pass.json", PASSING)
