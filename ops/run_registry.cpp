@@ -68,6 +68,10 @@ void RunRegistry::Sweep() {
       entry.doomed = true;
       discarded_[it->first] = now;
     }
+    // A run whose results write failed gets one more try before it is forgotten.
+    if (entry.doomed && entry.results_unwritten) {
+      entry.results_unwritten = !WriteResults(*entry.run);
+    }
     it = entry.doomed ? runs_.erase(it) : std::next(it);
   }
   for (auto it = discarded_.begin(); it != discarded_.end();) {

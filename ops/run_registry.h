@@ -107,7 +107,8 @@ class RunRegistry {
   static Status WriteResultsFile(const std::string& dir, const Run& run);
 
   // Called with the run_id and the error whenever a results_dir write fails (the daemon
-  // logs it); a failed write is retried once more by CancelAll. May be empty.
+  // logs it); a failed write is retried once more when the run is discarded (Sweep) or
+  // the daemon stops (CancelAll). May be empty.
   using ResultsErrorHandler = std::function<void(std::string_view run_id, const Status&)>;
   void set_on_results_error(ResultsErrorHandler handler) {
     on_results_error_ = std::move(handler);

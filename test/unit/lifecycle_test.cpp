@@ -456,9 +456,15 @@ TEST_CASE("results_dir: a failed write is reported, counted and retried at stop"
   CHECK(reports[0] == "rf: cannot create " + dir.path() +
                           "/missing/.rf.json.tmp: No such file or directory");
   CHECK(e.registry.results_write_failures() == 1);
-  // The directory appears; the daemon's stop writes what was missed.
   std::filesystem::create_directory(dir.path() + "/missing");
-  e.registry.CancelAll();
+  SECTION("the daemon's stop writes what was missed") {
+    e.registry.CancelAll();
+  }
+  SECTION("so does the discard after QueryTest returned it") {
+    REQUIRE(e.registry.Query("rf").ok());
+    e.registry.Sweep();
+    CHECK(e.registry.Query("rf").error == EngineError::kUnknownRun);
+  }
   CHECK(reports.size() == 1);
   rapidjson::Document file = ParseJson(ReadFile(dir.path() + "/missing/rf.json"));
   CHECK(Str(file["status"]) == "completed");
