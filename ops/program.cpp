@@ -62,13 +62,25 @@ class Validator {
     problems_->push_back(Problem{op_idx, std::move(field), std::move(problem)});
   }
 
+  // Whether op `op_idx` already has a problem on `field` (its problems are the last ones).
+  bool Reported(int op_idx, std::string_view field) const {
+    for (auto it = problems_->rbegin(); it != problems_->rend() && it->op_idx == op_idx; ++it) {
+      if (it->field == field) return true;
+    }
+    return false;
+  }
+
   // Validates one attribute of `op` against its spec.
   void Attribute(const rapidjson::Value& json, const AttributeSpec& spec, Op& op) {
     std::string bad_parent;
     const rapidjson::Value* value = Lookup(json, spec.path, &bad_parent);
     if (!bad_parent.empty()) {
-      Add(op.idx, bad_parent, fmt::format("\"{}\" must be an object, got {}", bad_parent,
-                                          JsonText(json[bad_parent.c_str()])));
+      // Several attributes share one parent ("arguments.seconds", "arguments.comment"):
+      // report the parent once per op.
+      if (!Reported(op.idx, bad_parent)) {
+        Add(op.idx, bad_parent, fmt::format("\"{}\" must be an object, got {}", bad_parent,
+                                            JsonText(json[bad_parent.c_str()])));
+      }
       return;
     }
     std::string field(spec.path);

@@ -169,7 +169,10 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
     return std::nullopt;
   }
   def.lua = std::move(lua.value());
-  if (operations != nullptr) {
+  if (operations != nullptr && operations->IsArray() &&
+      operations->Size() > limits.max_operations) {
+    def.too_many_operations = operations->Size();
+  } else if (operations != nullptr) {
     def.program = Program::Build(*operations, *def.lua, limits.max_operations, problems);
   }
   for (auto [value, field] : {std::pair{vars, "vars"}, std::pair{globals, "globals"}}) {
@@ -189,7 +192,8 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
       def.lua->SetGlobals(ref);
     }
   }
-  if (problems->size() != problems_before || def.program == nullptr) return std::nullopt;
+  if (problems->size() != problems_before) return std::nullopt;
+  if (def.program == nullptr && def.too_many_operations == 0) return std::nullopt;
   return def;
 }
 

@@ -32,6 +32,10 @@ struct RunDefinition {
   uint64_t seed = 0;
   std::unique_ptr<LuaSandbox> lua;   // holds the compiled program, vars template and `g`
   std::unique_ptr<Program> program;  // compiled into `lua`
+  // More operations than max_operations were given (their number; 0 otherwise). That is a
+  // server limit (-32005), which SPEC §2 checks after params and run_id, so the operations
+  // are then neither validated nor compiled and `program` stays null.
+  size_t too_many_operations = 0;
 };
 
 // Parses ExecuteTest `params`. On any problem returns nullopt with every problem appended

@@ -111,6 +111,13 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
         "run_id \"{}\" belonged to a run discarded less than 10 minutes ago", def->run_id);
     return result;
   }
+  if (def->too_many_operations > 0) {
+    result.error = EngineError::kLimit;
+    result.message = fmt::format("server limit reached: {} operations, more than {} per run "
+                                 "(max_operations)",
+                                 def->too_many_operations, limits_.max_operations);
+    return result;
+  }
   if (runs_.size() >= limits_.max_runs) {
     result.error = EngineError::kLimit;
     result.message = fmt::format("server limit reached: {} live runs (max_runs)", runs_.size());

@@ -105,7 +105,7 @@ TEST_CASE("max_instances: -32005 when full; a run never goes over the cap", "[in
 }
 
 TEST_CASE("max_operations: a longer operation list is refused, nothing started",
-          "[integration][!mayfail]") {
+          "[integration]") {
   // Issue 3: "operations per run -> -32005 with nothing started".
   Daemon d({"--max-operations", "5"});
   RpcClient c(d, Framing::kHttp);
@@ -118,6 +118,13 @@ TEST_CASE("max_operations: a longer operation list is refused, nothing started",
   CHECK(r.message().find("5") != std::string::npos);
   CHECK(LiveRuns(c) == 1);
   CHECK(r.code() == -32005);
+  CHECK(r.message() == "server limit reached: 6 operations, more than 5 per run (max_operations)");
+  // SPEC §2 order: a bad param is still -32602, a taken run_id still -32002.
+  CHECK(c.Call("ExecuteTest", R"({"run_id":"six","trace_level":9,"operations":)" + six + "}")
+            .code() == -32602);
+  CHECK(c.Call("ExecuteTest", R"({"run_id":"five","operations":)" + six + "}").code() ==
+        -32002);
+  CHECK(LiveRuns(c) == 1);
 }
 
 TEST_CASE("Lua limits abort only the offending instance, naming the limit and the op",
