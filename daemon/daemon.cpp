@@ -34,6 +34,7 @@ Daemon::~Daemon() {
   methods_.reset();
   housekeeping_.reset();
   registry_.reset();
+  io_.reset();
   clock_.reset();
 }
 
@@ -50,7 +51,8 @@ Status Daemon::Start() {
   clock_ = std::make_unique<EventClock>(base_.get());
   started_mono_ = clock_->Now();
 
-  registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_));
+  io_ = std::make_unique<ops::IoContext>(base_.get());
+  registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_), io_.get());
   registry_->set_on_results_error([](std::string_view run_id, const Status& error) {
     LogWarn("results_dir: the results of run \"{}\" were not written: {}", run_id,
             error.message());

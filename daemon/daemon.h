@@ -15,6 +15,7 @@
 #include "daemon/event_clock.h"
 #include "daemon/event_handles.h"
 #include "daemon/listener.h"
+#include "ops/net.h"
 #include "ops/run_registry.h"
 #include "ops/status.h"
 #include "rpc/dispatcher.h"
@@ -50,6 +51,7 @@ class Daemon {
   Config config_;
   EventBasePtr base_;
   std::unique_ptr<EventClock> clock_;
+  std::unique_ptr<ops::IoContext> io_;  // sockets of protocol ops; outlives the registry
   ops::MonoNs started_mono_ = 0;
   std::unique_ptr<ops::RunRegistry> registry_;
   std::unique_ptr<ops::Timer> housekeeping_;

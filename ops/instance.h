@@ -22,7 +22,15 @@ enum class InstanceState : uint8_t {
   kRunnable,  // in the run's runnable queue: executes on the next work turn
   kWaiting,   // parked on a `wait` timer
   kHalted,    // parked on a `halt`: listed in `halted`, resumable, aborts when its timer expires
+  kIo,        // parked on a protocol op's socket or its timeout (ops/op_protocol.h)
   kFinished,  // ended (pass, fail, abort or cancel); about to be freed
+};
+
+// The sockets, timers and in-flight call of an instance's protocol ops (ops/op_protocol.h).
+// Destroying it releases every descriptor and timer the instance holds.
+struct InstanceIo;
+struct InstanceIoDeleter {
+  void operator()(InstanceIo* io) const;  // ops/op_protocol.cpp
 };
 
 // The logs a first call (or a first_fail_summary candidate) keeps (SPEC §3).
@@ -51,6 +59,7 @@ struct Instance {
   bool aborted = false;
   bool waited = false;         // has parked at least once (latency from planned start)
   std::unique_ptr<InstanceLogs> logs;
+  std::unique_ptr<InstanceIo, InstanceIoDeleter> io;  // only once a protocol op ran
 };
 
 }  // namespace testrund::ops

@@ -35,6 +35,12 @@ constexpr AttributeSpec kWaitAttributes[] = {
 constexpr AttributeSpec kCommentAttributes[] = {
     {"text", AttrKind::kTemplate, false, Slot::kText},
 };
+// Protocol ops: the attributes are templates; their inner rules are the op's validator's.
+constexpr AttributeSpec kProtocolAttributes[] = {
+    {"arguments", AttrKind::kTemplate, false, Slot::kArguments},
+    {"expect", AttrKind::kTemplate, false, Slot::kExpect},
+    {"mandatory", AttrKind::kTemplate, false, Slot::kMandatory},
+};
 
 constexpr OpTypeSpec kOpTypes[] = {
     {"eval", kEvalAttributes, &ExecuteEval, false},
@@ -43,6 +49,7 @@ constexpr OpTypeSpec kOpTypes[] = {
     {"halt", kHaltAttributes, &ExecuteHalt, true},
     {"wait", kWaitAttributes, &ExecuteWait, true},
     {"comment", kCommentAttributes, &ExecuteComment, false},
+    {"http", kProtocolAttributes, &ExecuteHttp, true, &ValidateHttp},
 };
 
 }  // namespace

@@ -10,6 +10,10 @@
 #include <span>
 #include <string_view>
 
+#include <rapidjson/document.h>
+
+#include "ops/problem.h"
+
 namespace testrund::ops {
 
 class Run;
@@ -27,6 +31,9 @@ enum class Slot : uint8_t {
   kOnFalse,
   kSeconds,     // halt / wait duration
   kComment,     // halt comment
+  kArguments,   // protocol ops: `arguments`, `expect`, `mandatory` (ops/op_protocol.h)
+  kExpect,
+  kMandatory,
   kCount,
 };
 
@@ -57,11 +64,17 @@ enum class StepOutcome : uint8_t {
 // to the next op for kNext. It never frees the instance itself (the Run does, after return).
 using OpExecutor = StepOutcome (*)(Run& run, Instance& instance, const Op& op);
 
+// Checks what the attribute table cannot express (a URL's scheme, a port's range, `hex` and
+// `text` together, ...) in the op as given, at ExecuteTest time; values that are `{...}`
+// expressions are checked when the op executes. Appends to `problems`.
+using OpValidator = void (*)(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+
 struct OpTypeSpec {
   std::string_view name;
   std::span<const AttributeSpec> attributes;
   OpExecutor execute;
   bool records_latency;  // waits on something outside: gets a latency histogram per op
+  OpValidator validate = nullptr;
 };
 
 // The type named `name`, or nullptr.
@@ -76,5 +89,9 @@ StepOutcome ExecuteBranch(Run& run, Instance& instance, const Op& op);
 StepOutcome ExecuteHalt(Run& run, Instance& instance, const Op& op);
 StepOutcome ExecuteWait(Run& run, Instance& instance, const Op& op);
 StepOutcome ExecuteComment(Run& run, Instance& instance, const Op& op);
+
+// Protocol ops (ops/op_http.cpp): executor and validator of each.
+StepOutcome ExecuteHttp(Run& run, Instance& instance, const Op& op);
+void ValidateHttp(const rapidjson::Value& op_json, int op_idx, Problems* problems);
 
 }  // namespace testrund::ops

@@ -278,6 +278,7 @@ std::unique_ptr<Program> Program::Build(const rapidjson::Value& operations, LuaS
       continue;
     }
     for (const AttributeSpec& spec : op.type->attributes) validator.Attribute(json, spec, op);
+    if (op.type->validate != nullptr) op.type->validate(json, idx, problems);
   }
   validator.ResolveLabels(program->ops_, labels);
   if (problems->size() != problems_before) return nullptr;

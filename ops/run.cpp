@@ -397,6 +397,32 @@ void Run::Park(Instance& instance, MonoNs duration, bool halt) {
   std::push_heap(parked_.begin(), parked_.end(), std::greater<Parked>());
 }
 
+TraceLog* Run::MessageLog(const Instance& instance) const {
+  return def_.trace_messages ? TraceLogOf(instance) : nullptr;
+}
+
+void Run::ParkIo(Instance& instance) {
+  instance.state = InstanceState::kIo;
+  instance.park_start = now();
+  ++instance.park_generation;
+}
+
+void Run::FinishIo(Instance& instance, const std::function<bool()>& complete) {
+  CHECK(instance.state == InstanceState::kIo);
+  MonoNs now_ns = now();
+  RecordLatency(instance, now_ns);
+  instance.waited = true;
+  instance.state = InstanceState::kRunnable;
+  --instance.step;  // the response's checks and traces belong to the op's own step
+  if (complete()) {
+    ++instance.step;
+    ++instance.pc;
+    runnable_.push_back(instance.id);
+  }
+  // Continues the instance, or frees it (graveyard) and completes the run, next turn.
+  if (!completed()) tick_->ArmAt(now_ns);
+}
+
 void Run::RecordLatency(const Instance& instance, MonoNs now_ns) {
   auto idx = static_cast<size_t>(instance.pc);
   if (idx >= latency_.size()) return;

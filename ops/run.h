@@ -87,9 +87,14 @@ struct InstanceSummary {
   const TraceLog* trace_log = nullptr;  // may be null (no trace)
 };
 
+class IoContext;  // ops/net.h
+class TraceLog;
+
 // What a Run needs from its owner (the RunRegistry).
 struct RunEnvironment {
   Clock* clock = nullptr;
+  // Sockets for protocol ops (ops/net.h); nullptr: protocol ops abort ("no event loop").
+  IoContext* io = nullptr;
   const EngineLimits* limits = nullptr;
   // Instances in progress over every run, and the cap on it (SPEC §6 max_instances): a run
   // never starts an instance that would take the sum over the cap.
@@ -199,6 +204,22 @@ class Run {
   // Parks the instance for `duration` (wait: continues at pc + 1 when it expires; halt:
   // listed in `halted`, aborts when it expires unless resumed).
   void Park(Instance& instance, MonoNs duration, bool halt);
+
+  // --- Protocol ops (ops/op_protocol.h) ---
+  IoContext* io() const { return env_.io; }
+  // TraceLogOf(instance) when trace_messages is 1, else nullptr: where protocol messages
+  // are recorded (the first call's, or a first_fail_summary candidate's, trace_log).
+  TraceLog* MessageLog(const Instance& instance) const;
+  // Parks `instance` on outside I/O for the op at its pc: the op's in-flight object (kept
+  // in instance.io) calls FinishIo exactly once, or is destroyed with the instance when it
+  // is cancelled or aborted.
+  void ParkIo(Instance& instance);
+  // From an I/O or timeout callback (never inside OnTick): the I/O `instance` is parked on
+  // is over. Records the op's latency, sets the instance's step back to the op's own step
+  // and calls `complete`, which records checks and fills `i`, and returns true to continue
+  // at the next op or false after it aborted the instance. The run's tick is armed at once:
+  // the instance continues (or is freed, with its sockets) on the next loop turn.
+  void FinishIo(Instance& instance, const std::function<bool()>& complete);
 
   // Steps one work turn may execute before yielding to the event loop.
   static constexpr uint64_t kStepsPerTurn = 10'000;

@@ -38,8 +38,8 @@ std::string UnknownRun(std::string_view run_id) {
 }
 }  // namespace
 
-RunRegistry::RunRegistry(Clock& clock, EngineLimits limits)
-    : clock_(clock), limits_(std::move(limits)) {}
+RunRegistry::RunRegistry(Clock& clock, EngineLimits limits, IoContext* io)
+    : clock_(clock), io_(io), limits_(std::move(limits)) {}
 
 RunRegistry::~RunRegistry() {
   // Runs hold pointers to instances_live_ and limits_: free them first.
@@ -131,6 +131,7 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
   }
   RunEnvironment env;
   env.clock = &clock_;
+  env.io = io_;
   env.limits = &limits_;
   env.instances_live = &instances_live_;
   env.on_completed = [this](Run& run) { OnRunCompleted(run); };

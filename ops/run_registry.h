@@ -58,8 +58,9 @@ struct EngineResult {
 
 class RunRegistry {
  public:
-  // `clock` is borrowed and must outlive the registry.
-  RunRegistry(Clock& clock, EngineLimits limits);
+  // `clock` (and `io`, the sockets of protocol ops, when given) are borrowed and must
+  // outlive the registry.
+  RunRegistry(Clock& clock, EngineLimits limits, IoContext* io = nullptr);
   ~RunRegistry();
 
   // ExecuteTest: checks params (kInvalidParams), then run_id uniqueness (kRunIdInUse: a live
@@ -142,6 +143,7 @@ class RunRegistry {
   std::string NextRunId();
 
   Clock& clock_;
+  IoContext* io_;
   EngineLimits limits_;
   std::map<std::string, Entry, std::less<>> runs_;
   std::unordered_map<std::string, MonoNs> discarded_;  // run_id -> when discarded

@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: Apache-2.0
+// Protocol ops against real servers on 127.0.0.1, started inside the test: an evhttp server
+// (plain and TLS with a generated certificate) with a slow path and an invalid-JSON path on
+// its own thread, a server that resets every connection, and a port nobody listens on. The
+// engine runs in process on a real event_base (EventClock + IoContext), so the tests read
+// check_log texts, i.* values, trace entries, latency counts and descriptor counts exactly;
+// one test drives the real testrund binary to check the daemon's wiring.
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <csignal>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "daemon/event_clock.h"
+#include "daemon/event_handles.h"
+#include "ops/http_client.h"
+#include "ops/net.h"
+#include "ops/run_registry.h"
+#include "ops/run_status.h"
+#include "test/integration/harness.h"
+
+namespace {
+
+// Servers run on their own threads: libevent must lock its bases before any is created.
+const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
+
+using testrund::ops::HexEncode;
+using testrund::ops::IoContext;
+using testrund::ops::RunRegistry;
+
+std::string ToText(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return buffer.GetString();
+}
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// An evhttp server on its own thread and event_base.
+class TestHttpServer {
+ public:
+  // `own_process`: serve from a forked child, so that the server's descriptors do not count
+  // in this process's (the descriptor-release tests).
+  explicit TestHttpServer(const testrund::test::TlsFiles* tls = nullptr, bool own_process = false) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(listen(fd, 1024) == 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    if (own_process) {
+      child_ = fork();
+      REQUIRE(child_ >= 0);
+      if (child_ == 0) {
+        Setup(tls, fd);
+        event_base_dispatch(base_);
+        _exit(0);
+      }
+      close(fd);
+      return;
+    }
+    Setup(tls, fd);
+    thread_ = std::thread([this] { event_base_dispatch(base_); });
+  }
+  ~TestHttpServer() {
+    if (child_ > 0) {
+      kill(child_, SIGKILL);
+      waitpid(child_, nullptr, 0);
+      return;
+    }
+    event_base_loopexit(base_, nullptr);
+    thread_.join();
+    evhttp_free(http_);
+    event_base_free(base_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+  }
+  uint16_t port() const { return port_; }
+  std::string Url(std::string_view path, bool tls = false) const {
+    return fmt::format("{}://127.0.0.1:{}{}", tls ? "https" : "http", port_, path);
+  }
+  int requests() const { return requests_; }
+
+ private:
+  void Setup(const testrund::test::TlsFiles* tls, int fd) {
+    base_ = event_base_new();
+    http_ = evhttp_new(base_);
+    if (tls != nullptr) {
+      ctx_ = SSL_CTX_new(TLS_server_method());
+      SSL_CTX_use_certificate_chain_file(ctx_, tls->cert.c_str());
+      SSL_CTX_use_PrivateKey_file(ctx_, tls->key.c_str(), SSL_FILETYPE_PEM);
+      evhttp_set_bevcb(http_, &TestHttpServer::OnNewTls, ctx_);
+    }
+    evhttp_set_gencb(http_, &TestHttpServer::OnRequest, this);
+    evhttp_accept_socket(http_, fd);
+  }
+
+  static bufferevent* OnNewTls(event_base* base, void* arg) {
+    SSL* ssl = SSL_new(static_cast<SSL_CTX*>(arg));
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+  }
+  static void Reply(evhttp_request* req, int code, std::string_view body,
+                    const char* type = "text/plain") {
+    evbuffer* out = evbuffer_new();
+    evbuffer_add(out, body.data(), body.size());
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evhttp_send_reply(req, code, code == 200 ? "OK" : "Not Found", out);
+    evbuffer_free(out);
+  }
+  static void OnSlowReply(evutil_socket_t, short, void* arg) {
+    Reply(static_cast<evhttp_request*>(arg), 200, "slow");
+  }
+  static void OnRequest(evhttp_request* req, void* arg) {
+    auto* self = static_cast<TestHttpServer*>(arg);
+    ++self->requests_;
+    std::string path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (path == "/json") {
+      Reply(req, 200, R"({"a":{"b":1},"list":[10,20],"name":"x"})", "application/json");
+    } else if (path == "/echo") {
+      evbuffer* in = evhttp_request_get_input_buffer(req);
+      std::string body(evbuffer_get_length(in), '\0');
+      evbuffer_copyout(in, body.data(), body.size());
+      const char* type = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                            "Content-Type");
+      const char* custom = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Custom");
+      evhttp_add_header(evhttp_request_get_output_headers(req), "X-Got-Type",
+                        type != nullptr ? type : "none");
+      evhttp_add_header(evhttp_request_get_output_headers(req), "X-Got-Custom",
+                        custom != nullptr ? custom : "none");
+      Reply(req, 200, body);
+    } else if (path == "/slow") {
+      timeval two{2, 0};
+      event_base_once(self->base_, -1, EV_TIMEOUT, &TestHttpServer::OnSlowReply, req, &two);
+    } else if (path == "/badjson") {
+      Reply(req, 200, "{not json", "application/json");
+    } else if (path == "/hello") {
+      Reply(req, 200, "hello world");
+    } else {
+      Reply(req, 404, "no such path");
+    }
+  }
+
+  event_base* base_ = nullptr;
+  evhttp* http_ = nullptr;
+  SSL_CTX* ctx_ = nullptr;
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+  pid_t child_ = -1;
+};
+
+// Accepts connections, reads a little, and resets them (SO_LINGER 0).
+class ResetServer {
+ public:
+  ResetServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(listen(fd_, 64) == 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      while (true) {
+        int client = accept(fd_, nullptr, nullptr);
+        if (client < 0 || stop_) {
+          if (client >= 0) close(client);
+          return;
+        }
+        char buffer[4096];
+        (void)read(client, buffer, sizeof(buffer));
+        linger lin{1, 0};
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+        close(client);
+      }
+    });
+  }
+  ~ResetServer() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A port with no listener.
+uint16_t RefusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The engine on a real event loop, as the daemon runs it.
+struct LiveEngine {
+  LiveEngine()
+      : base_owner(event_base_new()),
+        base(base_owner.get()),
+        clock(base),
+        io(base),
+        registry(clock, testrund::ops::EngineLimits(), &io) {
+    REQUIRE(kThreadsEnabled);
+  }
+
+  std::string Execute(std::string_view params) {
+    rapidjson::Document doc = testrund::test::ParseJson(params);
+    last = registry.Execute(doc);
+    return last.run_id;
+  }
+  testrund::ops::Run* Get(const std::string& run_id) {
+    for (const testrund::ops::Run* run : registry.Runs()) {
+      if (run->run_id() == run_id) return const_cast<testrund::ops::Run*>(run);
+    }
+    return nullptr;
+  }
+  // Runs the loop until the run completes (fails the test after `seconds`).
+  void RunUntilDone(const std::string& run_id, double seconds = 20) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    testrund::ops::Run* run = Get(run_id);
+    REQUIRE(run != nullptr);
+    while (!run->completed()) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      event_base_loop(base, EVLOOP_ONCE);
+    }
+    Turns(3);
+  }
+  // A few loop turns (deferred deletes, idle closes).
+  void Turns(int n) {
+    for (int i = 0; i < n; ++i) event_base_loop(base, EVLOOP_NONBLOCK);
+  }
+  void RunFor(double seconds) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    while (std::chrono::steady_clock::now() < deadline) {
+      timeval tick{0, 10'000};
+      event_base_loopexit(base, &tick);
+      event_base_dispatch(base);
+    }
+  }
+  rapidjson::Document Status(const std::string& run_id) {
+    rapidjson::Document doc;
+    testrund::ops::WriteRunStatus(*Get(run_id), doc, doc.GetAllocator());
+    return doc;
+  }
+  std::string CheckLog(const std::string& run_id) {
+    rapidjson::Document status = Status(run_id);
+    const auto& summary = status["first_call_summary"];
+    if (!summary.HasMember("check_log")) return "[]";
+    rapidjson::Value log(summary["check_log"], status.GetAllocator());
+    for (auto& entry : log.GetArray()) entry.EraseMember("step");
+    return ToText(log);
+  }
+
+  testrund::daemon::EventBasePtr base_owner;  // freed last
+  event_base* base;
+  testrund::daemon::EventClock clock;
+  IoContext io;
+  RunRegistry registry;
+  testrund::ops::ExecuteResult last;
+};
+
+std::string Ops(std::string_view ops) {
+  return fmt::format(R"({{"operations": {}}})", ops);
+}
+
+}  // namespace
+
+TEST_CASE("http: GET, expectations, i.http, trace hex and latency", "[integration]") {
+  TestHttpServer server;
+  LiveEngine engine;
+  std::string id = engine.Execute(Ops(fmt::format(R"([
+    {{"type": "http", "arguments": {{"url": "{}"}},
+      "expect": {{"status": 200, "body_contains": "\"b\":1",
+                 "header": {{"Content-Type": "application/json"}},
+                 "json": {{"a.b": 1, "list.1": 20, "name": "x"}}}}}},
+    {{"type": "assert", "expression": "i.http.status == 200 and i.http.json.a.b == 1 and i.http.json.list[2] == 20 and i.http.headers['content-type'] == 'application/json' and type(i.http.time) == 'number' and i.http.body:sub(1, 5) == '{{\"a\":'"}}
+  ])", server.Url("/json"))));
+  REQUIRE(!id.empty());
+  engine.RunUntilDone(id);
+  CHECK(engine.CheckLog(id) ==
+        R"([{"op_idx":0,"status":"pass","text":"status 200 as expected"},)"
+        R"({"op_idx":0,"status":"pass","text":"body contains \"\\\"b\\\":1\""},)"
+        R"({"op_idx":0,"status":"pass","text":"header \"content-type\" is \"application/json\""},)"
+        R"({"op_idx":0,"status":"pass","text":"json \"a.b\" is 1"},)"
+        R"({"op_idx":0,"status":"pass","text":"json \"list.1\" is 20"},)"
+        R"({"op_idx":0,"status":"pass","text":"json \"name\" is \"x\""},)"
+        R"({"op_idx":1,"status":"pass","text":"Assert tested TRUE."}])");
+  rapidjson::Document status = engine.Status(id);
+  CHECK(status["counts"]["passed"].GetUint64() == 1);
+  const auto& trace = status["first_call_summary"]["trace_log"];
+  REQUIRE(trace.Size() == 2);
+  std::string request = fmt::format("GET /json HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+                                    server.port());
+  CHECK(std::string(trace[0]["path"].GetString()) == "http.tester_to_sut");
+  CHECK(std::string(trace[0]["protocol"].GetString()) == "http");
+  CHECK(std::string(trace[0]["hex"].GetString()) == HexEncode(request));
+  CHECK(std::string(trace[0]["method"].GetString()) == "GET");
+  CHECK(std::string(trace[0]["url"].GetString()) == server.Url("/json"));
+  CHECK(trace[0]["op_idx"].GetInt() == 0);
+  CHECK(trace[0]["step"].GetInt() == 0);
+  CHECK(std::string(trace[1]["path"].GetString()) == "http.sut_to_tester");
+  CHECK(trace[1]["status"].GetInt() == 200);
+  CHECK(trace[1]["step"].GetInt() == 0);
+  std::string response_hex = trace[1]["hex"].GetString();
+  CHECK(response_hex.rfind(HexEncode("HTTP/1.1 200 OK\r\n"), 0) == 0);
+  CHECK(response_hex.size() % 2 == 0);
+  const auto& latency = status["latency"];
+  REQUIRE(latency.Size() == 1);
+  CHECK(latency[0]["op_idx"].GetInt() == 0);
+  CHECK(latency[0]["count"].GetUint64() == 1);
+  CHECK(latency[0]["max"].GetDouble() < 5);
+}
+
+TEST_CASE("http: POST json/body and headers; failed and mandatory expectations",
+          "[integration]") {
+  TestHttpServer server;
+  LiveEngine engine;
+  SECTION("json body is serialised with a Content-Type; {...} values evaluate") {
+    std::string id = engine.Execute(fmt::format(R"({{"vars": {{"n": 6}}, "operations": [
+      {{"type": "http", "arguments": {{"method": "post", "url": "{}",
+        "headers": {{"X-Custom": "{{'v' .. v.n}}"}}, "json": {{"n": "{{v.n}}", "s": "t"}}}},
+        "expect": {{"json": {{"n": 6}}, "header": {{"x-got-type": "application/json",
+                                                   "X-Got-Custom": "v6"}}}}}}
+    ]}})", server.Url("/echo")));
+    REQUIRE(!id.empty());
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          R"([{"op_idx":0,"status":"pass","text":"header \"x-got-type\" is \"application/json\""},)"
+          R"({"op_idx":0,"status":"pass","text":"header \"x-got-custom\" is \"v6\""},)"
+          R"({"op_idx":0,"status":"pass","text":"json \"n\" is 6"}])");
+  }
+  SECTION("failed expectations are fails; the instance continues") {
+    std::string id = engine.Execute(Ops(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}"}},
+        "expect": {{"status": [200, 201], "body_contains": "zzz", "header": {{"X-None": "1"}},
+                   "json": {{"a": 1}}}}}},
+      {{"type": "http", "arguments": {{"url": "{}"}}, "expect": {{"status": 200}}}}
+    ])", server.Url("/nowhere"), server.Url("/hello"))));
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          R"([{"op_idx":0,"status":"fail","text":"status 404, expected one of [200,201]"},)"
+          R"({"op_idx":0,"status":"fail","text":"body does not contain \"zzz\""},)"
+          R"({"op_idx":0,"status":"fail","text":"header \"x-none\" is missing, expected \"1\""},)"
+          R"({"op_idx":0,"status":"fail","text":"body is not JSON, expected json \"a\" to be 1"},)"
+          R"({"op_idx":1,"status":"pass","text":"status 200 as expected"}])");
+    CHECK(engine.Status(id)["counts"]["failed"].GetUint64() == 1);
+  }
+  SECTION("mandatory: the first failed expectation aborts") {
+    std::string id = engine.Execute(Ops(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}"}}, "mandatory": true,
+        "expect": {{"status": 200, "body_contains": "zzz"}}}},
+      {{"type": "comment", "text": "never"}}
+    ])", server.Url("/hello"))));
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          R"([{"op_idx":0,"status":"pass","text":"status 200 as expected"},)"
+          R"({"op_idx":0,"status":"abort","text":"body does not contain \"zzz\""}])");
+    rapidjson::Document status = engine.Status(id);
+    CHECK(status["counts"]["aborted"].GetUint64() == 1);
+    CHECK(ToText(status["first_aborts"]) ==
+          R"([{"op_idx":0,"text":"body does not contain \"zzz\"","count":1}])");
+  }
+  SECTION("invalid JSON: no i.http.json, the body is kept") {
+    std::string id = engine.Execute(Ops(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}"}}}},
+      {{"type": "assert", "expression": "i.http.json == nil and i.http.body == '{{not json'"}}
+    ])", server.Url("/badjson"))));
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          R"([{"op_idx":1,"status":"pass","text":"Assert tested TRUE."}])");
+  }
+}
+
+TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and cause",
+          "[integration]") {
+  LiveEngine engine;
+  SECTION("refused") {
+    std::string url = fmt::format("http://127.0.0.1:{}/x", RefusedPort());
+    std::string id = engine.Execute(Ops(fmt::format(
+        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
+                      R"(connection refused"}}])",
+                      url));
+  }
+  SECTION("reset") {
+    ResetServer server;
+    std::string url = fmt::format("http://127.0.0.1:{}/", server.port());
+    std::string id = engine.Execute(Ops(fmt::format(
+        R"([{{"type": "http", "arguments": {{"url": "{}", "method": "POST",
+             "body": "0123456789"}}}}])", url)));
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP POST {} failed: )"
+                      R"(connection reset by peer"}}])",
+                      url));
+  }
+  SECTION("timeout, with the latency recorded") {
+    TestHttpServer server;
+    std::string url = server.Url("/slow");
+    std::string id = engine.Execute(Ops(fmt::format(
+        R"([{{"type": "http", "arguments": {{"url": "{}", "timeout": 0.3}}}}])", url)));
+    auto before = std::chrono::steady_clock::now();
+    engine.RunUntilDone(id);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+    CHECK(took >= 0.29);
+    CHECK(took < 1.5);
+    CHECK(engine.CheckLog(id) ==
+          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} timed out )"
+                      R"(after 0.3 seconds"}}])",
+                      url));
+    rapidjson::Document status = engine.Status(id);
+    CHECK(status["latency"][0]["count"].GetUint64() == 1);
+    CHECK(status["latency"][0]["min"].GetDouble() >= 0.29);
+  }
+}
+
+TEST_CASE("https: verified with the CA file, refused without it, unverified on request",
+          "[integration]") {
+  testrund::test::TempDir dir;
+  testrund::test::TlsFiles tls = testrund::test::GenerateSelfSignedCert(dir);
+  TestHttpServer server(&tls);
+  LiveEngine engine;
+  std::string url = server.Url("/hello", true);
+  SECTION("ca_file") {
+    std::string id = engine.Execute(Ops(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}", "tls": {{"ca_file": "{}"}}}},
+        "expect": {{"status": 200, "body_contains": "hello"}}}}])", url, tls.cert)));
+    REQUIRE(!id.empty());
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          R"([{"op_idx":0,"status":"pass","text":"status 200 as expected"},)"
+          R"({"op_idx":0,"status":"pass","text":"body contains \"hello\""}])");
+  }
+  SECTION("untrusted certificate") {
+    std::string id = engine.Execute(Ops(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
+                      R"(TLS error: certificate verify failed"}}])",
+                      url));
+  }
+  SECTION("verify false") {
+    std::string id = engine.Execute(Ops(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}", "tls": {{"verify": false}}}},
+        "expect": {{"status": 200}}}}])", url)));
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          R"([{"op_idx":0,"status":"pass","text":"status 200 as expected"}])");
+  }
+}
+
+TEST_CASE("http: every attribute problem is reported at ExecuteTest", "[integration]") {
+  LiveEngine engine;
+  std::string id = engine.Execute(Ops(R"([
+    {"type": "http"},
+    {"type": "http", "arguments": {"url": "ftp://x/"}},
+    {"type": "http", "arguments": {"url": "http://h:0/"}},
+    {"type": "http", "arguments": {"url": "http://h/", "body": "a", "json": {}}},
+    {"type": "http", "arguments": {"url": "http://h/", "timeout": 0, "method": "G T",
+                                   "headers": {"A": "x\r\ny", "B": []}, "tls": 3}},
+    {"type": "http", "arguments": {"url": "{v.url}", "timeout": "{v.t}"},
+     "expect": {"status": 99, "body_contains": 5, "header": [], "json": 1},
+     "mandatory": "yes"}
+  ])"));
+  CHECK(id.empty());
+  rapidjson::Document problems(rapidjson::kArrayType);
+  for (const auto& p : engine.last.problems) {
+    CHECK(!p.problem.empty());
+  }
+  std::string all;
+  for (const auto& p : engine.last.problems) {
+    all += fmt::format("{}|{}|{}\n", p.op_idx, p.field, p.problem);
+  }
+  CHECK(all ==
+        "0|arguments|missing required attribute \"arguments\"\n"
+        "1|arguments.url|\"arguments.url\" must be an http:// or https:// URL: unknown scheme "
+        "\"ftp\", got \"ftp://x/\"\n"
+        "2|arguments.url|\"arguments.url\" must be an http:// or https:// URL: port 0 out of "
+        "range (1-65535), got \"http://h:0/\"\n"
+        "3|arguments|\"arguments\" must not have both \"body\" and \"json\"\n"
+        "4|arguments.timeout|\"timeout\" must be > 0 and <= 3600 seconds, got 0\n"
+        "4|arguments.tls|\"tls\" must be true, false or an object {\"verify\", \"ca_file\", "
+        "\"server_name\"}, got 3\n"
+        "4|arguments.headers.A|header \"A\" must not contain CR or LF\n"
+        "4|arguments.headers.B|header \"B\" must be a string, got []\n"
+        "4|arguments.method|\"arguments.method\" must be an HTTP method, got \"G T\"\n"
+        "5|expect.status|\"expect.status\" must be an HTTP status (100-599) or a list of them, "
+        "got 99\n"
+        "5|expect.body_contains|\"expect.body_contains\" must be a string, got 5\n"
+        "5|expect.header|\"expect.header\" must be an object, got []\n"
+        "5|expect.json|\"expect.json\" must be an object, got 1\n"
+        "5|mandatory|\"mandatory\" must be true or false, got \"yes\"\n");
+}
+
+TEST_CASE("http: an expression that evaluates to a bad URL aborts at execution",
+          "[integration]") {
+  LiveEngine engine;
+  std::string id = engine.Execute(
+      R"({"vars": {"u": "gopher://x"}, "operations": [
+        {"type": "http", "arguments": {"url": "{v.u}"}}]})");
+  REQUIRE(!id.empty());
+  engine.RunUntilDone(id);
+  CHECK(engine.CheckLog(id) ==
+        R"([{"op_idx":0,"status":"abort","text":"\"arguments.url\" must be an http:// or )"
+        R"(https:// URL: unknown scheme \"gopher\", got \"gopher://x\""}])");
+}
+
+TEST_CASE("http: connections are pooled and every descriptor is released",
+          "[integration]") {
+  TestHttpServer server(nullptr, /*own_process=*/true);
+  LiveEngine engine;
+  engine.Turns(2);
+  size_t before = OpenDescriptors();
+  SECTION("10,000 instances reuse a bounded pool") {
+    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
+      "total": 10000, "backlog": 50}}, "operations": [
+      {{"type": "http", "arguments": {{"url": "{}"}}, "expect": {{"status": 200}}}}]}})",
+                                                server.Url("/hello")));
+    REQUIRE(!id.empty());
+    engine.RunUntilDone(id, 120);
+    rapidjson::Document status = engine.Status(id);
+    CHECK(status["counts"]["passed"].GetUint64() == 10000);
+    CHECK(status["latency"][0]["count"].GetUint64() == 10000);
+    CHECK(engine.io.http().opened() <= 50);
+    CHECK(engine.io.http().idle() <= testrund::ops::HttpPool::kMaxIdlePerTarget);
+    CHECK(OpenDescriptors() <= before + testrund::ops::HttpPool::kMaxIdlePerTarget);
+  }
+  SECTION("cancelled instances release their sockets and timers") {
+    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
+      "total": 300, "backlog": 300}}, "operations": [
+      {{"type": "http", "arguments": {{"url": "{}"}}}}]}})", server.Url("/slow")));
+    REQUIRE(!id.empty());
+    engine.RunFor(0.5);
+    CHECK(OpenDescriptors() >= before + 250);
+    CHECK(engine.registry.Cancel(id).ok());
+    engine.Turns(3);
+    CHECK(OpenDescriptors() <= before + 2);
+    CHECK(engine.registry.instances_live() == 0);
+  }
+  SECTION("aborted (timed-out) instances release theirs") {
+    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
+      "total": 300, "backlog": 300}}, "operations": [
+      {{"type": "http", "arguments": {{"url": "{}", "timeout": 0.2}}}}]}})",
+                                                server.Url("/slow")));
+    engine.RunUntilDone(id);
+    CHECK(engine.Status(id)["counts"]["aborted"].GetUint64() == 300);
+    CHECK(OpenDescriptors() <= before + 2);
+  }
+}
+
+TEST_CASE("http through the daemon: ExecuteTest to QueryTest", "[integration]") {
+  TestHttpServer server;
+  testrund::test::Daemon daemon;
+  auto client = daemon.Http();
+  std::string body = fmt::format(R"({{"jsonrpc": "2.0", "id": 1, "method": "ExecuteTest",
+    "params": {{"run_id": "p1", "operations": [
+      {{"type": "http", "arguments": {{"url": "{}"}}, "expect": {{"status": 200}}}}]}}}})",
+                                 server.Url("/hello"));
+  auto response = client.Post("/", body);
+  REQUIRE(response.status == 200);
+  rapidjson::Document reply = testrund::test::ParseJson(response.body);
+  REQUIRE(reply.HasMember("result"));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto query = client.Post("/", R"({"jsonrpc": "2.0", "id": 2, "method": "QueryTest",
+                                      "params": {"run_id": "p1"}})");
+    rapidjson::Document status = testrund::test::ParseJson(query.body);
+    REQUIRE(status.HasMember("result"));
+    if (status["result"]["completed"].GetInt() == 1) {
+      CHECK(status["result"]["counts"]["passed"].GetUint64() == 1);
+      CHECK(ToText(status["result"]["first_call_summary"]["check_log"]) ==
+            R"([{"op_idx":0,"step":0,"status":"pass","text":"status 200 as expected"}])");
+      CHECK(daemon.Stop() == 0);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL("the run did not complete");
+}
