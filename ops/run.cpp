@@ -537,6 +537,21 @@ Status Run::Unpause() {
   return Status::Ok();
 }
 
+bool Run::MergeVars(Instance& instance, const rapidjson::Value& vars) {
+  lua_State* L = def_.lua->state();
+  lua_pushcfunction(L, MergeVarsProtected);
+  def_.lua->PushRef(instance.v_ref);
+  if (PushJson(*def_.lua, vars) != LuaFailure::kNone) {
+    lua_pop(L, 2);
+    return false;
+  }
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return false;
+  }
+  return true;
+}
+
 ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
   if (instance_id < 0) return ResumeError::kNoSuchInstance;
   auto k = static_cast<uint64_t>(instance_id);
@@ -562,28 +577,14 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
   instance.state = InstanceState::kRunnable;
   const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
   ++instance.pc;
-  if (vars != nullptr && vars->IsObject() && !vars->ObjectEmpty()) {
-    lua_State* L = def_.lua->state();
-    lua_pushcfunction(L, MergeVarsProtected);
-    def_.lua->PushRef(instance.v_ref);
-    if (PushJson(*def_.lua, *vars) != LuaFailure::kNone) {
-      lua_pop(L, 2);
-      Abort(instance, op, fmt::format("Lua memory limit ({} bytes) exceeded merging "
-                                      "ResumeInstance vars", def_.lua->limits().memory_limit));
-      if (!in_tick_) graveyard_.clear();
-      MaybeComplete();
-      if (!in_tick_) ArmTick();
-      return ResumeError::kNone;
-    }
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-      lua_pop(L, 1);
-      Abort(instance, op, fmt::format("Lua memory limit ({} bytes) exceeded merging "
-                                      "ResumeInstance vars", def_.lua->limits().memory_limit));
-      if (!in_tick_) graveyard_.clear();
-      MaybeComplete();
-      if (!in_tick_) ArmTick();
-      return ResumeError::kNone;
-    }
+  if (vars != nullptr && vars->IsObject() && !vars->ObjectEmpty() &&
+      !MergeVars(instance, *vars)) {
+    Abort(instance, op, fmt::format("Lua memory limit ({} bytes) exceeded merging "
+                                    "ResumeInstance vars", def_.lua->limits().memory_limit));
+    if (!in_tick_) graveyard_.clear();
+    MaybeComplete();
+    if (!in_tick_) ArmTick();
+    return ResumeError::kNone;
   }
   runnable_.push_back(instance.id);
   if (!in_tick_) ArmTick();

@@ -186,6 +186,9 @@ class Run {
   void Check(Instance& instance, const Op& op, CheckStatus status, std::string_view text);
   // Records an abort check and ends the instance as aborted.
   void Abort(Instance& instance, const Op& op, std::string_view text);
+  // Merges the object `vars` into the instance's `v` (ResumeInstance). False when the run's
+  // memory cap refused it; the stack is left as it was.
+  bool MergeVars(Instance& instance, const rapidjson::Value& vars);
   // A `path` ("trace.notice", "trace.debug", "trace.spam") entry with `text` in the first
   // call's trace_log; nothing for other instances. The caller applies trace_level.
   void Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text);
