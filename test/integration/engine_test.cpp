@@ -18,6 +18,7 @@
 namespace {
 
 using testrund::test::Daemon;
+using testrund::test::RunIdParam;
 using testrund::test::Dump;
 using testrund::test::Framing;
 using testrund::test::FramingName;
@@ -27,15 +28,6 @@ using testrund::test::Reply;
 using testrund::test::RpcClient;
 using testrund::test::Str;
 using testrund::test::TimeOf;
-
-// Both framings, one SECTION each.
-#define FOR_EACH_FRAMING(var)                                       \
-  Framing var = Framing::kHttp;                                     \
-  SECTION("HTTP") { var = Framing::kHttp; }                         \
-  SECTION("length-prefixed") { var = Framing::kFramed; }            \
-  INFO("framing: " << FramingName(var))
-
-std::string RunIdParam(const std::string& run_id) { return R"({"run_id":)" + Quoted(run_id) + "}"; }
 
 // Sums num_calls_started / num_calls_finished over the buckets; checks their shape.
 std::pair<int64_t, int64_t> BucketSums(const rapidjson::Value& buckets) {

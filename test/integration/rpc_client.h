@@ -49,6 +49,11 @@ inline std::string Quoted(std::string_view s) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+// QueryTest-style params: {"run_id": <run_id>}.
+inline std::string RunIdParam(const std::string& run_id) {
+  return R"({"run_id":)" + Quoted(run_id) + "}";
+}
+
 inline std::string Str(const rapidjson::Value& v) {
   REQUIRE(v.IsString());
   return std::string(v.GetString(), v.GetStringLength());
@@ -229,6 +234,14 @@ class RpcClient {
 };
 
 }  // namespace testrund::test
+
+// Runs the rest of the test case once per framing, one SECTION each; `var` names the
+// Framing to use.
+#define FOR_EACH_FRAMING(var)                                                    \
+  ::testrund::test::Framing var = ::testrund::test::Framing::kHttp;               \
+  SECTION("HTTP") { var = ::testrund::test::Framing::kHttp; }                     \
+  SECTION("length-prefixed") { var = ::testrund::test::Framing::kFramed; }        \
+  INFO("framing: " << ::testrund::test::FramingName(var))
 
 // CHECKs that `value` equals the JSON text `expected` (objects compare regardless of member
 // order; numbers by value). `value` is evaluated once (copied, so that it may live in a

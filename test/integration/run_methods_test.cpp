@@ -128,12 +128,6 @@ class Fixture {
   RpcClient client_;
 };
 
-#define FOR_EACH_FRAMING(var)                                       \
-  Framing var = Framing::kHttp;                                     \
-  SECTION("HTTP") { var = Framing::kHttp; }                         \
-  SECTION("length-prefixed") { var = Framing::kFramed; }            \
-  INFO("framing: " << FramingName(var))
-
 // ExecuteTest params around one operation list.
 std::string WithOps(const std::string& ops) { return R"({"operations":)" + ops + "}"; }
 // ExecuteTest params with a valid operation list and `extra` members.

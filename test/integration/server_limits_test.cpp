@@ -13,6 +13,7 @@
 namespace {
 
 using testrund::test::Daemon;
+using testrund::test::RunIdParam;
 using testrund::test::Framing;
 using testrund::test::FramingName;
 using testrund::test::HttpResponse;
@@ -22,14 +23,6 @@ using testrund::test::Quoted;
 using testrund::test::Reply;
 using testrund::test::RpcClient;
 using testrund::test::Str;
-
-#define FOR_EACH_FRAMING(var)                                       \
-  Framing var = Framing::kHttp;                                     \
-  SECTION("HTTP") { var = Framing::kHttp; }                         \
-  SECTION("length-prefixed") { var = Framing::kFramed; }            \
-  INFO("framing: " << FramingName(var))
-
-std::string RunIdParam(const std::string& run_id) { return R"({"run_id":)" + Quoted(run_id) + "}"; }
 
 std::string WaitingRun(const std::string& run_id) {
   return R"({"run_id":)" + Quoted(run_id) +
