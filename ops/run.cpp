@@ -411,7 +411,6 @@ void Run::FinishIo(Instance& instance, const std::function<bool()>& complete) {
   CHECK(instance.state == InstanceState::kIo);
   MonoNs now_ns = now();
   RecordLatency(instance, now_ns);
-  instance.waited = true;
   instance.state = InstanceState::kRunnable;
   --instance.step;  // the response's checks and traces belong to the op's own step
   if (complete()) {
@@ -423,7 +422,7 @@ void Run::FinishIo(Instance& instance, const std::function<bool()>& complete) {
   if (!completed()) tick_->ArmAt(now_ns);
 }
 
-void Run::RecordLatency(const Instance& instance, MonoNs now_ns) {
+void Run::RecordLatency(Instance& instance, MonoNs now_ns) {
   auto idx = static_cast<size_t>(instance.pc);
   if (idx >= latency_.size()) return;
   if (!latency_[idx]) latency_[idx] = std::make_unique<LatencyHistogram>();
@@ -432,6 +431,8 @@ void Run::RecordLatency(const Instance& instance, MonoNs now_ns) {
   MonoNs from = instance.waited ? instance.park_start
                                 : std::min(instance.park_start, instance.planned_start);
   latency_[idx]->Record(now_ns - from);
+  // Set here, where it is read, so that every kind of wait (wait, halt, I/O) counts.
+  instance.waited = true;
 }
 
 // --- Ending instances and the run --------------------------------------------------------
@@ -571,7 +572,6 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
   Instance& instance = *it->second;
   MonoNs now_ns = now();
   RecordLatency(instance, now_ns);
-  instance.waited = true;
   --counts_.halted;
   ++instance.park_generation;  // its heap entry is now stale
   instance.state = InstanceState::kRunnable;

@@ -242,7 +242,7 @@ class Run {
   // The logs `instance` writes checks to (allocating a candidate's), or nullptr.
   InstanceLogs* LogsFor(Instance& instance, bool allocate);
   void CaptureFirstFail(Instance& instance);
-  void RecordLatency(const Instance& instance, MonoNs now);
+  void RecordLatency(Instance& instance, MonoNs now);
   void MaybeComplete();
   void Complete(RunStatus status);
   void ArmTick();
