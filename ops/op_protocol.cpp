@@ -7,9 +7,8 @@
 
 #include <fmt/format.h>
 #include <lua.hpp>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
+#include "ops/json_writer.h"
 #include "ops/lua_json.h"
 #include "ops/run.h"
 #include "ops/trace_log.h"
@@ -78,12 +77,7 @@ void ArgCheck::Add(std::string_view field, std::string problem) {
   }
 }
 
-std::string Quoted(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
+std::string Quoted(const rapidjson::Value& value) { return JsonText(value); }
 
 std::string QuotedString(std::string_view text) {
   return Quoted(rapidjson::Value(rapidjson::StringRef(text.data(), text.size())));

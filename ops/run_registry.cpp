@@ -10,9 +10,8 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
+#include "ops/json_writer.h"
 #include "ops/run_definition.h"
 #include "ops/run_status.h"
 
@@ -278,17 +277,16 @@ bool WriteAll(int fd, const char* data, size_t size) {
 Status RunRegistry::WriteResultsFile(const std::string& dir, const Run& run) {
   rapidjson::Document doc;
   WriteRunStatus(run, doc, doc.GetAllocator());
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  doc.Accept(writer);
-  buffer.Put('\n');
+  // The same JSON text a QueryTest answer carries (shortest round-trip numbers).
+  std::string text = JsonText(doc);
+  text += '\n';
   std::string path = fmt::format("{}/{}.json", dir, run.run_id());
   // A dot file, so that a reader globbing *.json never sees a partial one.
   std::string tmp = fmt::format("{}/.{}.json.tmp", dir, run.run_id());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Error(fmt::format("cannot create {}: {}", tmp, ErrnoText(errno)));
   const char* step = nullptr;
-  if (!WriteAll(fd, buffer.GetString(), buffer.GetSize())) {
+  if (!WriteAll(fd, text.data(), text.size())) {
     step = "write";
   } else if (::fsync(fd) != 0) {
     step = "fsync";
