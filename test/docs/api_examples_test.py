@@ -13,7 +13,7 @@ described at the top of docs/api.md):
   request that gets no response (notifications) is followed by the line `Response: none.`
   instead of a block.
 - Examples run in document order against ONE daemon (started with
-  `--listen 127.0.0.1:0 --completed-run-retention 60`), so a run started by one example is
+  `completed_run_retention = 60`, on 127.0.0.1:0), so a run started by one example is
   there for the next ones.
 
 Checks for every example:
@@ -33,20 +33,20 @@ Also: every ```json block in the document that contains both "jsonrpc" and "meth
 a request example (so no example escapes the test); shell transcripts go in ```sh or
 ```text blocks.
 
-Usage: api_examples_test.py DOCS/api.md   (TESTRUND_BINARY names the daemon)
+Usage: api_examples_test.py DOCS/api.md   (TESTRUND_BINARY names the daemon; PYTHONPATH
+       must include test/pylib — meson sets both)
        add --show to print each real response (for writing the manual).
 """
 
 import http.client
 import json
-import os
 import re
 import socket
 import struct
-import subprocess
 import sys
-import threading
 import time
+
+from daemon_process import DaemonProcess
 
 EXACT_VALUES = {"completed", "status", "run_id", "resumed", "cancelled", "code", "instance_id"}
 READ_ONLY = {"QueryTest", "ListTests", "GetServerInfo"}
@@ -123,30 +123,6 @@ def extract(text):
     if pending is not None:
         errors.append(f"line {pending.line}: request without a Response")
     return examples, errors
-
-
-def start_daemon(binary):
-    proc = subprocess.Popen(
-        [binary, "--listen", "127.0.0.1:0", "--completed-run-retention", "60"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 20
-    port = None
-    seen = []
-    while time.time() < deadline:
-        line = proc.stderr.readline().decode("utf-8", "replace")
-        if not line:
-            break
-        seen.append(line)
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(plain\)", line)
-        if m:
-            port = int(m.group(1))
-            break
-    if port is None:
-        proc.kill()
-        raise SystemExit("daemon did not start:\n" + "".join(seen))
-    # Keep draining the log so that the daemon never blocks on a full pipe.
-    threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
-    return proc, port
 
 
 def send_http(port, body):
@@ -309,10 +285,6 @@ def main(argv):
     if len(args) != 1:
         print(__doc__)
         return 2
-    binary = os.environ.get("TESTRUND_BINARY")
-    if not binary:
-        print("TESTRUND_BINARY is not set")
-        return 2
     with open(args[0], encoding="utf-8") as f:
         text = f.read()
     examples, errors = extract(text)
@@ -320,7 +292,8 @@ def main(argv):
         errors.append("no request examples found")
     for e in errors:
         print(f"{args[0]}: {e}")
-    proc, port = start_daemon(binary)
+    daemon = DaemonProcess({"completed_run_retention": 60})
+    port = daemon.port
     failed = 0
     try:
         for ex in examples:
@@ -332,15 +305,11 @@ def main(argv):
                 print(f"{args[0]}:{ex.line}: example does not match the daemon:")
                 for p in problems:
                     print(f"    {p}")
-        if proc.poll() is not None:
-            print(f"the daemon exited with status {proc.returncode}")
+        if not daemon.running():
+            print(f"the daemon exited with status {daemon.returncode}")
             failed += 1
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        daemon.stop()
     print(f"{len(examples)} examples, {failed} failed, {len(errors)} convention errors")
     return 1 if failed or errors else 0
 

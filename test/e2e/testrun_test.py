@@ -2,10 +2,11 @@
 """End-to-end tests of scripts/testrun against the real testrund binary (issue 5).
 
 Each test runs scripts/testrun as a subprocess, the way an operator or a CI job does, and
-checks its exit status and what it prints. The daemons bind 127.0.0.1:0 and the tests read
-the real port from the `listening on 127.0.0.1:PORT (plain|tls)` line.
+checks its exit status and what it prints. The daemons bind 127.0.0.1:0
+(test/pylib/daemon_process.py starts them and reads the real ports).
 
-Environment: TESTRUND_BINARY (the daemon), TESTRUN_SCRIPT (scripts/testrun); meson sets both.
+Environment: TESTRUND_BINARY (the daemon), TESTRUN_SCRIPT (scripts/testrun) and PYTHONPATH
+(test/pylib); meson sets all three.
 """
 
 import http.server
@@ -21,9 +22,10 @@ import threading
 import time
 import unittest
 
+from daemon_process import DaemonProcess
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
-BINARY = os.environ.get("TESTRUND_BINARY", os.path.join(SOURCE_ROOT, "build/daemon/testrund"))
 SCRIPT = os.environ.get("TESTRUN_SCRIPT", os.path.join(SOURCE_ROOT, "scripts/testrun"))
 CLI_TIMEOUT = 60
 
@@ -83,49 +85,6 @@ USES_VARS = {
 }
 
 
-class Daemon:
-    """A testrund child process on 127.0.0.1:0; `port` (plain) and `tls_port` once ready."""
-
-    def __init__(self, *extra, tls=False):
-        self.args = [BINARY, "--listen", "127.0.0.1:0", *extra]
-        self.expect = {"plain"} | ({"tls"} if tls else set())
-        self.ports = {}
-        self.lines = []
-        self.ready = threading.Event()
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
-        # Drain stderr for the daemon's whole life so that its log never blocks it.
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        if not self.ready.wait(30) or not self.expect <= set(self.ports):
-            self.stop()
-            raise RuntimeError("testrund did not start:\n" + "".join(self.lines))
-        self.port = self.ports["plain"]
-        self.tls_port = self.ports.get("tls")
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) \((plain|tls)\)", line)
-            if m:
-                self.ports[m.group(2)] = int(m.group(1))
-                if self.expect <= set(self.ports):
-                    self.ready.set()
-        self.ready.set()  # exited: let the waiter see that
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-
-
 def free_port():
     """A port nothing listens on (bound, then released)."""
     with socket.socket() as s:
@@ -182,7 +141,7 @@ class PlainDaemonTest(CliTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.daemon = Daemon()
+        cls.daemon = DaemonProcess()
 
     @classmethod
     def tearDownClass(cls):
@@ -549,9 +508,9 @@ class SecureDaemonTest(CliTestCase):
                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                         "-keyout", cls.key, "-out", cls.cert],
                        check=True, capture_output=True)
-        cls.daemon = Daemon("--token", "SECRET:operator", "--token", "LOOK:observer",
-                            "--tls-listen", "127.0.0.1:0", "--tls-cert", cls.cert,
-                            "--tls-key", cls.key, tls=True)
+        cls.daemon = DaemonProcess({"token": ["SECRET:operator", "LOOK:observer"],
+                                    "tls_listen": "127.0.0.1:0", "tls_cert": cls.cert,
+                                    "tls_key": cls.key})
 
     @classmethod
     def tearDownClass(cls):
@@ -606,7 +565,7 @@ class ModuleTest(unittest.TestCase):
         sys.dont_write_bytecode = True
         import testrun
         cls.testrun = testrun
-        cls.daemon = Daemon()
+        cls.daemon = DaemonProcess()
 
     @classmethod
     def tearDownClass(cls):

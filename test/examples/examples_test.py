@@ -10,7 +10,8 @@ Only --interval (polling speed) is added to the README's command lines.
 
 A new *.json in scripts/examples/ without a test here makes test_every_example_is_run fail.
 
-Environment: TESTRUND_BINARY (the daemon), TESTRUN_SCRIPT (scripts/testrun); meson sets both.
+Environment: TESTRUND_BINARY (the daemon), TESTRUN_SCRIPT (scripts/testrun) and PYTHONPATH
+(test/pylib); meson sets all three.
 """
 
 import glob
@@ -20,14 +21,15 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
+
+from child_process import ChildProcess
+from daemon_process import DaemonProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
 EXAMPLES = os.path.join(SOURCE_ROOT, "scripts", "examples")
-BINARY = os.environ.get("TESTRUND_BINARY", os.path.join(SOURCE_ROOT, "build/daemon/testrund"))
 SCRIPT = os.environ.get("TESTRUN_SCRIPT", os.path.join(SOURCE_ROOT, "scripts/testrun"))
 CLI_TIMEOUT = 60
 POLL = ["--interval", "0.2"]
@@ -39,49 +41,6 @@ COVERED = {
     "halt-resume.json": "test_halt_resume",
     "ci-ramp.json": "test_ci_ramp_passes",
 }
-
-
-class Child:
-    """A child process whose output is drained by a thread; waits for a line matching
-    `ready` (a regex) and keeps its match."""
-
-    def __init__(self, args, ready, stream="stderr", what="process", cwd=None):
-        self.what = what
-        self.lines = []
-        self.match = None
-        self.seen = threading.Event()
-        pipe = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        pipe[stream] = subprocess.PIPE
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, text=True, cwd=cwd,
-                                     **pipe)
-        self.stream = getattr(self.proc, stream)
-        self.ready = re.compile(ready)
-        self.reader = threading.Thread(target=self._read, args=(self.stream,), daemon=True)
-        self.reader.start()
-        if not self.seen.wait(30) or self.match is None:
-            self.stop()
-            raise RuntimeError(f"{what} did not start:\n" + "".join(self.lines))
-
-    def _read(self, stream):
-        for line in stream:
-            self.lines.append(line)
-            if self.match is None:
-                m = self.ready.search(line)
-                if m:
-                    self.match = m
-                    self.seen.set()
-        self.seen.set()  # exited: let the waiter see that
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-        self.stream.close()
 
 
 def testrun(*args, url):
@@ -102,9 +61,8 @@ def example(name):
 class ExamplesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.daemon = Child([BINARY, "--listen", "127.0.0.1:0"],
-                           r"listening on 127\.0\.0\.1:(\d+) \(plain\)", what="testrund")
-        cls.url = f"http://127.0.0.1:{cls.daemon.match.group(1)}"
+        cls.daemon = DaemonProcess()
+        cls.url = cls.daemon.url
         cls.tmp = tempfile.TemporaryDirectory()
 
     @classmethod
@@ -160,10 +118,10 @@ class ExamplesTest(unittest.TestCase):
     def test_http_linear(self):
         # README: python3 -m http.server 8000 --bind 127.0.0.1 --directory scripts/examples
         # (here on a free port, passed in with --set v.base=..., as the README shows).
-        server = Child([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
-                        "--directory", "scripts/examples"],
-                       r"Serving HTTP on \S+ port (\d+)", stream="stdout",
-                       what="python3 -m http.server", cwd=SOURCE_ROOT)
+        server = ChildProcess([sys.executable, "-u", "-m", "http.server", "0", "--bind",
+                               "127.0.0.1", "--directory", "scripts/examples"],
+                              r"Serving HTTP on \S+ port (\d+)", stream="stdout",
+                              what="python3 -m http.server", cwd=SOURCE_ROOT)
         try:
             base = f"http://127.0.0.1:{server.match.group(1)}"
             result = self.run_cli("execute", example("http-linear.json"), "--watch", *POLL,
