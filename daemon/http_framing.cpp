@@ -152,7 +152,9 @@ int HttpRequestParser::OnHeadersComplete(http_parser* parser) {
     self->request_.path =
         self->url_.substr(url.field_data[UF_PATH].off, url.field_data[UF_PATH].len);
   } else {
-    self->request_.path = "/";
+    // assign(count, char), not = "/": GCC 12 at -O3 raises a false -Wrestrict on the
+    // literal assignment (GCC bug 105329), which breaks the release build.
+    self->request_.path.assign(1, '/');
   }
   if (parser->content_length != std::numeric_limits<uint64_t>::max() &&
       parser->content_length > self->max_body_bytes_) {
