@@ -32,7 +32,7 @@ Result<Url> ParseUrl(std::string_view text, bool allow_tcp) {
   std::transform(url.scheme.begin(), url.scheme.end(), url.scheme.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (url.scheme.empty()) return Status::Error("no scheme (http:// or https://)");
-  bool known = url.scheme == "http" || url.scheme == "https" || (allow_tcp && url.scheme == "tcp");
+  bool known = url.scheme == "http" || url.scheme == "https" || (allow_tcp && url.framed());
   if (!known) return Status::Error(fmt::format("unknown scheme \"{}\"", url.scheme));
   url.host = std::string(field(UF_HOST));
   if (url.host.empty()) return Status::Error("no host");
@@ -40,13 +40,16 @@ Result<Url> ParseUrl(std::string_view text, bool allow_tcp) {
   if (parsed.field_set & (1 << UF_PORT)) {
     if (parsed.port == 0) return Status::Error("port 0 out of range (1-65535)");
     url.port = parsed.port;
-  } else if (url.scheme == "tcp") {
-    return Status::Error("tcp:// needs a port");
+  } else if (url.framed()) {
+    return Status::Error(fmt::format("{}:// needs a port", url.scheme));
   } else {
     url.port = url.scheme == "https" ? 443 : 80;
   }
   std::string_view path = field(UF_PATH);
   std::string_view query = field(UF_QUERY);
+  if (url.framed() && ((!path.empty() && path != "/") || !query.empty())) {
+    return Status::Error(fmt::format("{}:// takes no path", url.scheme));
+  }
   url.target = fmt::format("{}{}{}", path.empty() ? std::string_view("/") : path,
                            query.empty() ? "" : "?", query);
   return url;
