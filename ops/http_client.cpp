@@ -8,7 +8,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <fmt/format.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -75,34 +74,9 @@ class HttpConnection final : public Disposable {
   // context or the socket could not be made.
   Status Open(IoContext& io, const HttpRequest& request) {
     const Url& url = request.url;
-    if (url.tls()) {
-      Result<SSL_CTX*> ctx = io.ClientTls(request.tls.verify, request.tls.ca_file);
-      if (!ctx.ok()) return ctx.status();
-      SSL* ssl = SSL_new(ctx.value());
-      if (ssl == nullptr) return Status::Error("cannot create a TLS session");
-      const std::string& name =
-          request.tls.server_name.empty() ? url.host : request.tls.server_name;
-      bool is_ip = url.host.find_first_not_of("0123456789.") == std::string::npos ||
-                   name.find(':') != std::string::npos;
-      if (request.tls.server_name.empty() && is_ip) {
-        if (request.tls.verify) {
-          X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
-        }
-      } else {
-        SSL_set_tlsext_host_name(ssl, name.c_str());
-        if (request.tls.verify) SSL_set1_host(ssl, name.c_str());
-      }
-      bev_.reset(bufferevent_openssl_socket_new(io.base(), -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                                BEV_OPT_CLOSE_ON_FREE));
-      if (!bev_) {
-        SSL_free(ssl);
-        return Status::Error("cannot create a TLS socket");
-      }
-      bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
-    } else {
-      bev_.reset(bufferevent_socket_new(io.base(), -1, BEV_OPT_CLOSE_ON_FREE));
-      if (!bev_) return Status::Error("cannot create a socket");
-    }
+    Result<BuffereventHandle> bev = NewClientBufferevent(io, url.host, url.tls(), request.tls);
+    if (!bev.ok()) return bev.status();
+    bev_ = std::move(bev.value());
     bufferevent_setcb(bev_.get(), &HttpConnection::OnRead, nullptr, &HttpConnection::OnEvent,
                       this);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);

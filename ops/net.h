@@ -95,6 +95,13 @@ class IoContext {
   EventHandle deferred_event_;
 };
 
+// A client bufferevent (not yet connected) for `host`, plain or, when `tls`, an OpenSSL one
+// in connecting state whose SNI and verified name (or IP address) follow `options`. The
+// caller sets its callbacks and connects it (bufferevent_socket_connect_hostname with
+// io.dns()). Error: the TLS context (CA file) or the socket could not be made.
+Result<BuffereventHandle> NewClientBufferevent(IoContext& io, const std::string& host, bool tls,
+                                               const TlsOptions& options);
+
 // Lower-case hex of `bytes` ("0a1b").
 std::string HexEncode(std::string_view bytes);
 // Decodes hex digits (either case); false when `hex` has an odd length or a non-hex digit.
