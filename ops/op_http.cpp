@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "ops/http_args.h"
 #include "ops/http_client.h"
 #include "ops/op_protocol.h"
 #include "ops/op_table.h"
@@ -34,87 +35,12 @@ struct HttpArgs {
   std::string timeout_text;
 };
 
-bool IsToken(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (!(std::isalnum(u) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string::npos)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void ReadUrl(ArgCheck& check, const rapidjson::Value& args, bool allow_tcp, Url* url,
-             std::string* text) {
-  const rapidjson::Value* value = Member(args, "url");
-  if (value == nullptr) {
-    check.Add("arguments.url", "missing required attribute \"arguments.url\"");
-    return;
-  }
-  if (!ReadString(check, args, "url", "arguments.url", text)) return;
-  Result<Url> parsed = ParseUrl(*text, allow_tcp);
-  if (!parsed.ok()) {
-    check.Add("arguments.url",
-              fmt::format("\"arguments.url\" must be an {} URL: {}, got {}",
-                          allow_tcp ? "http://, https:// or tcp://" : "http:// or https://",
-                          parsed.message(), QuotedString(*text)));
-    return;
-  }
-  *url = std::move(parsed.value());
-}
-
-void ReadHeaders(ArgCheck& check, const rapidjson::Value& args, HeaderList* out) {
-  const rapidjson::Value* headers = Member(args, "headers");
-  if (headers == nullptr || check.Deferred(*headers)) return;
-  if (!headers->IsObject()) {
-    check.Add("arguments.headers",
-              fmt::format("\"arguments.headers\" must be an object, got {}", Quoted(*headers)));
-    return;
-  }
-  for (const auto& member : headers->GetObject()) {
-    std::string_view name(member.name.GetString(), member.name.GetStringLength());
-    std::string field = fmt::format("arguments.headers.{}", name);
-    if (!IsToken(name)) {
-      check.Add(field, fmt::format("header name {} is not an HTTP token", QuotedString(name)));
-      continue;
-    }
-    if (check.Deferred(member.value)) continue;
-    std::string value;
-    if (member.value.IsString()) {
-      value.assign(member.value.GetString(), member.value.GetStringLength());
-    } else if (member.value.IsNumber()) {
-      value = Quoted(member.value);
-    } else {
-      check.Add(field, fmt::format("header {} must be a string, got {}", QuotedString(name),
-                                   Quoted(member.value)));
-      continue;
-    }
-    if (value.find_first_of("\r\n") != std::string::npos) {
-      check.Add(field, fmt::format("header {} must not contain CR or LF", QuotedString(name)));
-      continue;
-    }
-    out->emplace_back(std::string(name), std::move(value));
-  }
-}
-
-// The request target of http (and, later, jsonrpc): url, timeout, tls and headers.
-void ReadHttpTarget(ArgCheck& check, const rapidjson::Value& args, bool allow_tcp, Url* url,
-                    std::string* url_text, MonoNs* timeout, std::string* timeout_text,
-                    TlsOptions* tls, HeaderList* headers) {
-  ReadUrl(check, args, allow_tcp, url, url_text);
-  ReadTimeout(check, args, "arguments.timeout", kDefaultHttpTimeout, timeout, timeout_text);
-  bool tls_enabled = false;
-  ReadTls(check, args, "arguments.tls", &tls_enabled, tls);
-  ReadHeaders(check, args, headers);
-}
-
 void ReadHttpArgs(ArgCheck& check, const rapidjson::Value& args, HttpArgs* out) {
   HttpRequest& request = out->request;
   ReadHttpTarget(check, args, /*allow_tcp=*/false, &request.url, &out->url_text, &out->timeout,
                  &out->timeout_text, &request.tls, &request.headers);
   if (ReadString(check, args, "method", "arguments.method", &request.method)) {
-    if (!IsToken(request.method)) {
+    if (!IsHttpToken(request.method)) {
       check.Add("arguments.method", fmt::format("\"arguments.method\" must be an HTTP method, "
                                                 "got {}",
                                                 QuotedString(request.method)));
@@ -177,14 +103,6 @@ void CheckHttpExpect(ArgCheck& check, const rapidjson::Value& expect) {
         }
       }
     }
-  }
-}
-
-void ValidateMandatory(ArgCheck& check, const rapidjson::Value& op_json) {
-  const rapidjson::Value* mandatory = Member(op_json, "mandatory");
-  if (mandatory != nullptr && !check.Deferred(*mandatory) && !mandatory->IsBool()) {
-    check.Add("mandatory",
-              fmt::format("\"mandatory\" must be true or false, got {}", Quoted(*mandatory)));
   }
 }
 

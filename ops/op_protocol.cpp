@@ -186,6 +186,14 @@ bool EvaluateMandatory(Run& run, Instance& instance, const Op& op, bool* mandato
   return true;
 }
 
+void ValidateMandatory(ArgCheck& check, const rapidjson::Value& op_json) {
+  const rapidjson::Value* mandatory = Member(op_json, "mandatory");
+  if (mandatory != nullptr && !check.Deferred(*mandatory) && !mandatory->IsBool()) {
+    check.Add("mandatory",
+              fmt::format("\"mandatory\" must be true or false, got {}", Quoted(*mandatory)));
+  }
+}
+
 bool Expectation(Run& run, Instance& instance, const Op& op, bool mandatory, bool passed,
                  std::string_view text) {
   if (passed) {

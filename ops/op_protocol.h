@@ -127,6 +127,8 @@ bool EvaluateSlot(Run& run, Instance& instance, const Op& op, Slot slot,
                   rapidjson::Document* doc);
 // `mandatory` evaluated (false when absent). False return: aborted.
 bool EvaluateMandatory(Run& run, Instance& instance, const Op& op, bool* mandatory);
+// `mandatory` as given (validation): true, false or a `{...}` expression.
+void ValidateMandatory(ArgCheck& check, const rapidjson::Value& op_json);
 
 // Records one expectation. A fail is an abort when `mandatory`: then false is returned and
 // the instance has ended.
