@@ -50,6 +50,7 @@ constexpr OpTypeSpec kOpTypes[] = {
     {"wait", kWaitAttributes, &ExecuteWait, true},
     {"comment", kCommentAttributes, &ExecuteComment, false},
     {"http", kProtocolAttributes, &ExecuteHttp, true, &ValidateHttp},
+    {"jsonrpc", kProtocolAttributes, &ExecuteJsonRpc, true, &ValidateJsonRpc},
 };
 
 }  // namespace

@@ -93,5 +93,8 @@ StepOutcome ExecuteComment(Run& run, Instance& instance, const Op& op);
 // Protocol ops (ops/op_http.cpp): executor and validator of each.
 StepOutcome ExecuteHttp(Run& run, Instance& instance, const Op& op);
 void ValidateHttp(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+// ops/op_jsonrpc.cpp
+StepOutcome ExecuteJsonRpc(Run& run, Instance& instance, const Op& op);
+void ValidateJsonRpc(const rapidjson::Value& op_json, int op_idx, Problems* problems);
 
 }  // namespace testrund::ops
