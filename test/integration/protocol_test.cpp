@@ -2,7 +2,7 @@
 // Protocol ops against real servers on 127.0.0.1, started inside the test: an evhttp server
 // (plain and TLS with a generated certificate) with a slow path and an invalid-JSON path on
 // its own thread, a server that resets every connection, and a port nobody listens on. The
-// engine runs in process on a real event_base (EventClock + IoContext), so the tests read
+// engine runs in process on a real event_base (LiveEngine, live_engine.h), so the tests read
 // check_log texts, i.* values, trace entries, latency counts and descriptor counts exactly;
 // one test drives the real testrund binary to check the daemon's wiring.
 #include <event2/buffer.h>
@@ -19,22 +19,17 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
-#include "daemon/event_clock.h"
-#include "daemon/event_handles.h"
 #include "ops/http_client.h"
 #include "ops/net.h"
 #include "ops/run_registry.h"
-#include "ops/run_status.h"
 #include "test/integration/harness.h"
+#include "test/integration/live_engine.h"
 
 namespace {
 
@@ -42,23 +37,11 @@ namespace {
 const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
 
 using testrund::ops::HexEncode;
-using testrund::ops::IoContext;
-using testrund::ops::RunRegistry;
-
-std::string ToText(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return buffer.GetString();
-}
-
-size_t OpenDescriptors() {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++n;
-  }
-  return n;
-}
+using testrund::test::LiveEngine;
+using testrund::test::OpenDescriptors;
+using testrund::test::Ops;
+using testrund::test::RefusedPort;
+using testrund::test::ToText;
 
 // An evhttp server on its own thread and event_base.
 class TestHttpServer {
@@ -66,6 +49,7 @@ class TestHttpServer {
   // `own_process`: serve from a forked child, so that the server's descriptors do not count
   // in this process's (the descriptor-release tests).
   explicit TestHttpServer(const testrund::test::TlsFiles* tls = nullptr, bool own_process = false) {
+    REQUIRE(kThreadsEnabled);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -220,92 +204,6 @@ class ResetServer {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
-
-// A port with no listener.
-uint16_t RefusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// The engine on a real event loop, as the daemon runs it.
-struct LiveEngine {
-  LiveEngine()
-      : base_owner(event_base_new()),
-        base(base_owner.get()),
-        clock(base),
-        io(base),
-        registry(clock, testrund::ops::EngineLimits(), &io) {
-    REQUIRE(kThreadsEnabled);
-  }
-
-  std::string Execute(std::string_view params) {
-    rapidjson::Document doc = testrund::test::ParseJson(params);
-    last = registry.Execute(doc);
-    return last.run_id;
-  }
-  testrund::ops::Run* Get(const std::string& run_id) {
-    for (const testrund::ops::Run* run : registry.Runs()) {
-      if (run->run_id() == run_id) return const_cast<testrund::ops::Run*>(run);
-    }
-    return nullptr;
-  }
-  // Runs the loop until the run completes (fails the test after `seconds`).
-  void RunUntilDone(const std::string& run_id, double seconds = 20) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
-    testrund::ops::Run* run = Get(run_id);
-    REQUIRE(run != nullptr);
-    while (!run->completed()) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      event_base_loop(base, EVLOOP_ONCE);
-    }
-    Turns(3);
-  }
-  // A few loop turns (deferred deletes, idle closes).
-  void Turns(int n) {
-    for (int i = 0; i < n; ++i) event_base_loop(base, EVLOOP_NONBLOCK);
-  }
-  void RunFor(double seconds) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
-    while (std::chrono::steady_clock::now() < deadline) {
-      timeval tick{0, 10'000};
-      event_base_loopexit(base, &tick);
-      event_base_dispatch(base);
-    }
-  }
-  rapidjson::Document Status(const std::string& run_id) {
-    rapidjson::Document doc;
-    testrund::ops::WriteRunStatus(*Get(run_id), doc, doc.GetAllocator());
-    return doc;
-  }
-  std::string CheckLog(const std::string& run_id) {
-    rapidjson::Document status = Status(run_id);
-    const auto& summary = status["first_call_summary"];
-    if (!summary.HasMember("check_log")) return "[]";
-    rapidjson::Value log(summary["check_log"], status.GetAllocator());
-    for (auto& entry : log.GetArray()) entry.EraseMember("step");
-    return ToText(log);
-  }
-
-  testrund::daemon::EventBasePtr base_owner;  // freed last
-  event_base* base;
-  testrund::daemon::EventClock clock;
-  IoContext io;
-  RunRegistry registry;
-  testrund::ops::ExecuteResult last;
-};
-
-std::string Ops(std::string_view ops) {
-  return fmt::format(R"({{"operations": {}}})", ops);
-}
 
 }  // namespace
 

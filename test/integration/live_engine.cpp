@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+// LiveEngine and the small helpers of the protocol-op tests (see live_engine.h).
+#include "test/integration/live_engine.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "ops/run_status.h"
+#include "test/integration/harness.h"
+
+namespace testrund::test {
+
+std::string ToText(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return buffer.GetString();
+}
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+uint16_t RefusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Ops(std::string_view ops) { return fmt::format(R"({{"operations": {}}})", ops); }
+
+LiveEngine::LiveEngine()
+    : base_owner(event_base_new()),
+      base(base_owner.get()),
+      clock(base),
+      io(base),
+      registry(clock, ops::EngineLimits(), &io) {}
+
+std::string LiveEngine::Execute(std::string_view params) {
+  rapidjson::Document doc = ParseJson(params);
+  last = registry.Execute(doc);
+  return last.run_id;
+}
+
+ops::Run* LiveEngine::Get(const std::string& run_id) {
+  for (const ops::Run* run : registry.Runs()) {
+    if (run->run_id() == run_id) return const_cast<ops::Run*>(run);
+  }
+  return nullptr;
+}
+
+void LiveEngine::RunUntilDone(const std::string& run_id, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  ops::Run* run = Get(run_id);
+  REQUIRE(run != nullptr);
+  while (!run->completed()) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    event_base_loop(base, EVLOOP_ONCE);
+  }
+  Turns(3);
+}
+
+void LiveEngine::Turns(int n) {
+  for (int i = 0; i < n; ++i) event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+void LiveEngine::RunFor(double seconds) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  while (std::chrono::steady_clock::now() < deadline) {
+    timeval tick{0, 10'000};
+    event_base_loopexit(base, &tick);
+    event_base_dispatch(base);
+  }
+}
+
+rapidjson::Document LiveEngine::Status(const std::string& run_id) {
+  rapidjson::Document doc;
+  ops::WriteRunStatus(*Get(run_id), doc, doc.GetAllocator());
+  return doc;
+}
+
+std::string LiveEngine::CheckLog(const std::string& run_id) {
+  rapidjson::Document status = Status(run_id);
+  const auto& summary = status["first_call_summary"];
+  if (!summary.HasMember("check_log")) return "[]";
+  rapidjson::Value log(summary["check_log"], status.GetAllocator());
+  for (auto& entry : log.GetArray()) entry.EraseMember("step");
+  return ToText(log);
+}
+
+std::string LiveEngine::Problems() const {
+  std::string all;
+  for (const auto& p : last.problems) {
+    all += fmt::format("{}|{}|{}\n", p.op_idx, p.field, p.problem);
+  }
+  return all;
+}
+
+}  // namespace testrund::test

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the protocol-op integration tests (protocol_test, jsonrpc_op_test) share: the engine
+// running in process on a real event loop (EventClock + IoContext + RunRegistry), as the
+// daemon runs it, so that a test reads check_log texts, i.* values, trace entries, latency
+// counts and this process's descriptor count exactly; plus a port nobody listens on.
+//
+//   LiveEngine engine;
+//   std::string id = engine.Execute(Ops(R"([{"type": "http", ...}])"));
+//   engine.RunUntilDone(id);
+//   CHECK(engine.CheckLog(id) == R"([{"op_idx":0,"status":"pass","text":"..."}])");
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+#include "daemon/event_clock.h"
+#include "daemon/event_handles.h"
+#include "ops/net.h"
+#include "ops/run_registry.h"
+
+namespace testrund::test {
+
+// Compact JSON text of `value` (RapidJSON's own writer: tests compare exact texts).
+std::string ToText(const rapidjson::Value& value);
+
+// Descriptors this process holds now (/proc/self/fd).
+size_t OpenDescriptors();
+
+// A loopback port with no listener (connections to it are refused).
+uint16_t RefusedPort();
+
+// `{"operations": <ops>}`.
+std::string Ops(std::string_view ops);
+
+// The engine on a real event loop, as the daemon runs it.
+struct LiveEngine {
+  LiveEngine();
+
+  // ExecuteTest with `params`; returns the run_id ("" when refused: see `last.problems`).
+  std::string Execute(std::string_view params);
+  ops::Run* Get(const std::string& run_id);
+  // Runs the loop until the run completes (fails the test after `seconds`).
+  void RunUntilDone(const std::string& run_id, double seconds = 20);
+  // A few loop turns (deferred deletes, idle closes).
+  void Turns(int n);
+  // Runs the loop for `seconds`.
+  void RunFor(double seconds);
+  // The run's QueryTest status.
+  rapidjson::Document Status(const std::string& run_id);
+  // The first call's check_log without its `step` members ("[]" when empty).
+  std::string CheckLog(const std::string& run_id);
+  // "op_idx|field|problem" lines of the last Execute's problems.
+  std::string Problems() const;
+
+  daemon::EventBasePtr base_owner;  // freed last
+  event_base* base;
+  daemon::EventClock clock;
+  ops::IoContext io;
+  ops::RunRegistry registry;
+  ops::ExecuteResult last;
+};
+
+}  // namespace testrund::test
