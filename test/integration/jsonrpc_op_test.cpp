@@ -81,11 +81,11 @@ class SilentServer {
 
 // Answers every connection, on its own thread, with `reply`: reads one request (HTTP:
 // headers and a Content-Length body; framed: the prefix and the body), keeps it, writes the
-// reply and closes.
+// reply and closes; or, with `reset`, resets the connection instead of answering.
 class CannedServer {
  public:
-  CannedServer(Framing framing, std::string reply)
-      : framing_(framing), reply_(std::move(reply)), listener_(64) {
+  CannedServer(Framing framing, std::string reply, bool reset = false)
+      : framing_(framing), reply_(std::move(reply)), reset_(reset), listener_(64) {
     thread_ = std::thread([this] { Serve(); });
   }
   ~CannedServer() {
@@ -136,6 +136,12 @@ class CannedServer {
         std::lock_guard<std::mutex> lock(mutex_);
         last_request_ = request;
       }
+      if (reset_) {
+        linger abort{1, 0};
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+        close(client);
+        continue;
+      }
       (void)!write(client, reply_.data(), reply_.size());
       shutdown(client, SHUT_WR);
       // Wait for the client's close so that our close cannot reset unread bytes.
@@ -147,6 +153,7 @@ class CannedServer {
 
   Framing framing_;
   std::string reply_;
+  bool reset_;
   Listener listener_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
@@ -460,6 +467,7 @@ TEST_CASE("jsonrpc: answers that are not a JSON-RPC response to the request abor
     Framing framing;
     std::string reply;
     std::string cause;
+    bool reset = false;
   };
   auto framed = [](std::string_view body) { return Frame(body); };
   const Case cases[] = {
@@ -493,9 +501,11 @@ TEST_CASE("jsonrpc: answers that are not a JSON-RPC response to the request abor
       {Framing::kFramed, std::string("\0\0\0\x10{\"a\"", 8),
        "connection closed before the response was complete"},
       {Framing::kFramed, "", "connection closed by peer"},
+      {Framing::kFramed, "", "connection reset by peer", true},
+      {Framing::kHttp, "", "connection reset by peer", true},
   };
   for (const Case& c : cases) {
-    CannedServer server(c.framing, c.reply);
+    CannedServer server(c.framing, c.reply, c.reset);
     INFO("reply: " << c.reply);
     std::string id = engine.Execute(Ops(fmt::format(
         R"([{{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "m"}}}}])", server.Url())));
