@@ -259,7 +259,9 @@ class JsonRpcPending final : public PendingIo {
       Trace(outcome.raw_response, outcome.status);
       if (notification_) return Done(nullptr, nullptr);
       std::string_view body = outcome.body;
-      if (body.empty()) return Failed(fmt::format("empty response (HTTP status {})", outcome.status));
+      if (body.empty()) {
+        return Failed(fmt::format("empty response (HTTP status {})", outcome.status));
+      }
       return Answer(body, outcome.status);
     });
   }
@@ -280,7 +282,8 @@ class JsonRpcPending final : public PendingIo {
 
   void Trace(std::string_view bytes, int http_status) {
     rapidjson::Document::AllocatorType* alloc = nullptr;
-    rapidjson::Value* entry = TraceMessage(run(), instance(), op(), "jsonrpc", false, bytes, &alloc);
+    rapidjson::Value* entry =
+        TraceMessage(run(), instance(), op(), "jsonrpc", false, bytes, &alloc);
     if (entry == nullptr) return;
     entry->AddMember("method", rapidjson::Value(method_.c_str(), *alloc), *alloc);
     entry->AddMember("url", rapidjson::Value(url_.c_str(), *alloc), *alloc);

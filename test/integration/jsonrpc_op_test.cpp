@@ -106,7 +106,9 @@ class CannedServer {
   bool Complete(const std::string& request) const {
     if (framing_ == Framing::kFramed) {
       if (request.size() < 4) return false;
-      auto byte = [&](size_t k) { return static_cast<size_t>(static_cast<unsigned char>(request[k])); };
+      auto byte = [&](size_t k) {
+        return static_cast<size_t>(static_cast<unsigned char>(request[k]));
+      };
       return request.size() >= 4 + ((byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3));
     }
     size_t end = request.find("\r\n\r\n");
