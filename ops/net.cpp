@@ -80,14 +80,7 @@ void IoContext::OnDeferred(evutil_socket_t, short, void* arg) {
   }
 }
 
-Result<BuffereventHandle> NewClientBufferevent(IoContext& io, const std::string& host, bool tls,
-                                               const TlsOptions& options) {
-  BuffereventHandle bev;
-  if (!tls) {
-    bev.reset(bufferevent_socket_new(io.base(), -1, BEV_OPT_CLOSE_ON_FREE));
-    if (!bev) return Status::Error("cannot create a socket");
-    return bev;
-  }
+Result<SSL*> NewClientSsl(IoContext& io, const TlsOptions& options, const std::string& host) {
   Result<SSL_CTX*> ctx = io.ClientTls(options.verify, options.ca_file);
   if (!ctx.ok()) return ctx.status();
   SSL* ssl = SSL_new(ctx.value());
@@ -96,16 +89,29 @@ Result<BuffereventHandle> NewClientBufferevent(IoContext& io, const std::string&
   bool is_ip = host.find_first_not_of("0123456789.") == std::string::npos ||
                name.find(':') != std::string::npos;
   if (options.server_name.empty() && is_ip) {
-    // No SNI for an address; the certificate must name the IP address.
+    // No SNI for an address; the certificate must name the address itself.
     if (options.verify) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
   } else {
     SSL_set_tlsext_host_name(ssl, name.c_str());
     if (options.verify) SSL_set1_host(ssl, name.c_str());
   }
-  bev.reset(bufferevent_openssl_socket_new(io.base(), -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                           BEV_OPT_CLOSE_ON_FREE));
+  return ssl;
+}
+
+Result<BuffereventHandle> NewClientBufferevent(IoContext& io, const std::string& host, bool tls,
+                                               const TlsOptions& options) {
+  BuffereventHandle bev;
+  if (!tls) {
+    bev.reset(bufferevent_socket_new(io.base(), -1, BEV_OPT_CLOSE_ON_FREE));
+    if (!bev) return Status::Error("cannot create a socket");
+    return bev;
+  }
+  Result<SSL*> ssl = NewClientSsl(io, options, host);
+  if (!ssl.ok()) return ssl.status();
+  bev.reset(bufferevent_openssl_socket_new(io.base(), -1, ssl.value(),
+                                           BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
-    SSL_free(ssl);
+    SSL_free(ssl.value());
     return Status::Error("cannot create a TLS socket");
   }
   bufferevent_openssl_set_allow_dirty_shutdown(bev.get(), 1);

@@ -95,6 +95,12 @@ class IoContext {
   EventHandle deferred_event_;
 };
 
+// A client TLS session for a connection to `host` under `options`: SNI and, when verifying,
+// the name (or IP address) checked against the certificate. Error: the CA file cannot be
+// loaded, or OpenSSL cannot make the session. The caller owns the SSL (bufferevent_openssl
+// takes it over).
+Result<SSL*> NewClientSsl(IoContext& io, const TlsOptions& options, const std::string& host);
+
 // A client bufferevent (not yet connected) for `host`, plain or, when `tls`, an OpenSSL one
 // in connecting state whose SNI and verified name (or IP address) follow `options`. The
 // caller sets its callbacks and connects it (bufferevent_socket_connect_hostname with

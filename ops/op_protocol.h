@@ -71,8 +71,17 @@ class PendingIo {
   bool finished_ = false;
 };
 
+// A socket an instance keeps from one op to the next (tcp.connect's stream, the UDP socket
+// of udp.send / udp.receive: ops/op_tcp.cpp, ops/op_udp.cpp).
+class InstanceSocket {
+ public:
+  virtual ~InstanceSocket() = default;
+};
+
 struct InstanceIo {
   std::unique_ptr<PendingIo> pending;  // the op in flight, or the last one (spent)
+  std::unique_ptr<InstanceSocket> tcp;  // the instance's TCP connection, if any
+  std::unique_ptr<InstanceSocket> udp;  // the instance's UDP socket, if any
   ~InstanceIo();
 };
 

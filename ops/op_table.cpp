@@ -51,6 +51,12 @@ constexpr OpTypeSpec kOpTypes[] = {
     {"comment", kCommentAttributes, &ExecuteComment, false},
     {"http", kProtocolAttributes, &ExecuteHttp, true, &ValidateHttp},
     {"jsonrpc", kProtocolAttributes, &ExecuteJsonRpc, true, &ValidateJsonRpc},
+    {"tcp.connect", kProtocolAttributes, &ExecuteTcpConnect, true, &ValidateTcpConnect},
+    {"tcp.send", kProtocolAttributes, &ExecuteTcpSend, true, &ValidateTcpSend},
+    {"tcp.receive", kProtocolAttributes, &ExecuteTcpReceive, true, &ValidateTcpReceive},
+    {"tcp.close", kProtocolAttributes, &ExecuteTcpClose, false, &ValidateTcpClose},
+    {"udp.send", kProtocolAttributes, &ExecuteUdpSend, true, &ValidateUdpSend},
+    {"udp.receive", kProtocolAttributes, &ExecuteUdpReceive, true, &ValidateUdpReceive},
 };
 
 }  // namespace

@@ -97,4 +97,18 @@ void ValidateHttp(const rapidjson::Value& op_json, int op_idx, Problems* problem
 StepOutcome ExecuteJsonRpc(Run& run, Instance& instance, const Op& op);
 void ValidateJsonRpc(const rapidjson::Value& op_json, int op_idx, Problems* problems);
 
+// Raw socket ops (ops/op_tcp.cpp, ops/op_udp.cpp).
+StepOutcome ExecuteTcpConnect(Run& run, Instance& instance, const Op& op);
+StepOutcome ExecuteTcpSend(Run& run, Instance& instance, const Op& op);
+StepOutcome ExecuteTcpReceive(Run& run, Instance& instance, const Op& op);
+StepOutcome ExecuteTcpClose(Run& run, Instance& instance, const Op& op);
+StepOutcome ExecuteUdpSend(Run& run, Instance& instance, const Op& op);
+StepOutcome ExecuteUdpReceive(Run& run, Instance& instance, const Op& op);
+void ValidateTcpConnect(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+void ValidateTcpSend(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+void ValidateTcpReceive(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+void ValidateTcpClose(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+void ValidateUdpSend(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+void ValidateUdpReceive(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+
 }  // namespace testrund::ops
