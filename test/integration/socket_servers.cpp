@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: Apache-2.0
+// The loopback servers of the socket-op tests (see socket_servers.h): libevent listeners
+// and bufferevents (OpenSSL ones for TLS) on a thread of their own, and a blocking UDP echo.
+#include "test/integration/socket_servers.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <filesystem>
+
+namespace testrund::test {
+namespace {
+
+// Servers run on their own threads: libevent must lock its bases before any is created.
+const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
+
+int BoundSocket(int type, uint16_t* port) {
+  int fd = socket(AF_INET, type, 0);
+  REQUIRE(fd >= 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+std::string Take(evbuffer* input, size_t n) {
+  std::string bytes(n, '\0');
+  evbuffer_remove(input, bytes.data(), n);
+  return bytes;
+}
+
+std::string Prefixed(std::string_view body, int width) {
+  std::string out;
+  for (int i = width - 1; i >= 0; --i) {
+    out.push_back(static_cast<char>((body.size() >> (8 * i)) & 0xff));
+  }
+  out += body;
+  return out;
+}
+
+// One accepted connection; frees itself when the peer goes or after kCloseHalfway's write.
+class Connection {
+ public:
+  Connection(bufferevent* bev, const TcpServerOptions& options)
+      : bev_(bev), options_(options) {
+    bufferevent_setcb(bev_, &Connection::OnRead, &Connection::OnWrite, &Connection::OnEvent,
+                      this);
+    bufferevent_enable(bev_, EV_READ | EV_WRITE);
+    if (options_.behaviour == TcpBehaviour::kLines) Write("READY\r\n");
+    if (options_.behaviour == TcpBehaviour::kCloseHalfway) {
+      closing_ = true;
+      Write("abc");
+    }
+  }
+  ~Connection() { bufferevent_free(bev_); }
+
+ private:
+  void Write(std::string_view bytes) { bufferevent_write(bev_, bytes.data(), bytes.size()); }
+
+  static void OnRead(bufferevent* bev, void* arg) {
+    auto* self = static_cast<Connection*>(arg);
+    evbuffer* input = bufferevent_get_input(bev);
+    switch (self->options_.behaviour) {
+      case TcpBehaviour::kEcho:
+        self->Write(Take(input, evbuffer_get_length(input)));
+        break;
+      case TcpBehaviour::kLengthPrefixed:
+        self->AnswerFrames(input);
+        break;
+      case TcpBehaviour::kLines:
+        self->AnswerLines(input);
+        break;
+      case TcpBehaviour::kCloseHalfway:
+      case TcpBehaviour::kSilent:
+        evbuffer_drain(input, evbuffer_get_length(input));
+        break;
+    }
+  }
+  void AnswerFrames(evbuffer* input) {
+    auto width = static_cast<size_t>(options_.prefix_bytes);
+    for (;;) {
+      size_t have = evbuffer_get_length(input);
+      if (have < width) return;
+      unsigned char prefix[4];
+      evbuffer_copyout(input, prefix, width);
+      size_t length = 0;
+      for (size_t i = 0; i < width; ++i) length = (length << 8) | prefix[i];
+      if (have < width + length) return;
+      evbuffer_drain(input, width);
+      Write(Prefixed("re:" + Take(input, length), options_.prefix_bytes));
+    }
+  }
+  void AnswerLines(evbuffer* input) {
+    for (;;) {
+      size_t length = 0;
+      char* line = evbuffer_readln(input, &length, EVBUFFER_EOL_CRLF);
+      if (line == nullptr) return;
+      std::string upper(line, length);
+      free(line);
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      Write(upper + "\r\n");
+    }
+  }
+  static void OnWrite(bufferevent*, void* arg) {
+    auto* self = static_cast<Connection*>(arg);
+    if (self->closing_) delete self;
+  }
+  static void OnEvent(bufferevent*, short events, void* arg) {
+    if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) delete static_cast<Connection*>(arg);
+  }
+
+  bufferevent* bev_;
+  const TcpServerOptions& options_;
+  bool closing_ = false;
+};
+
+void OnListenerAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+  static_cast<TcpTestServer*>(arg)->OnAccept(fd);
+}
+
+}  // namespace
+
+TcpTestServer::TcpTestServer(TcpServerOptions options) : options_(options) {
+  REQUIRE(kThreadsEnabled);
+  int fd = BoundSocket(SOCK_STREAM, &port_);
+  REQUIRE(listen(fd, 1024) == 0);
+  auto setup = [this, fd] {
+    base_ = event_base_new();
+    if (options_.tls != nullptr) {
+      ctx_ = SSL_CTX_new(TLS_server_method());
+      SSL_CTX_use_certificate_chain_file(ctx_, options_.tls->cert.c_str());
+      SSL_CTX_use_PrivateKey_file(ctx_, options_.tls->key.c_str(), SSL_FILETYPE_PEM);
+    }
+    evutil_make_socket_nonblocking(fd);
+    listener_ = evconnlistener_new(base_, &OnListenerAccept, this, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+  };
+  if (options_.own_process) {
+    child_ = fork();
+    REQUIRE(child_ >= 0);
+    if (child_ == 0) {
+      setup();
+      event_base_dispatch(base_);
+      _exit(0);
+    }
+    close(fd);
+    return;
+  }
+  setup();
+  thread_ = std::thread([this] { event_base_dispatch(base_); });
+}
+
+TcpTestServer::~TcpTestServer() {
+  if (child_ > 0) {
+    kill(child_, SIGKILL);
+    waitpid(child_, nullptr, 0);
+    return;
+  }
+  event_base_loopexit(base_, nullptr);
+  thread_.join();
+  evconnlistener_free(listener_);
+  // Connections still open are leaked with the base's memory; the test process ends soon.
+  event_base_free(base_);
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+}
+
+void TcpTestServer::OnAccept(int fd) {
+  ++accepted_;
+  bufferevent* bev = nullptr;
+  if (ctx_ != nullptr) {
+    bev = bufferevent_openssl_socket_new(base_, fd, SSL_new(ctx_), BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+  } else {
+    bev = bufferevent_socket_new(base_, fd, BEV_OPT_CLOSE_ON_FREE);
+  }
+  new Connection(bev, options_);  // frees itself
+}
+
+UdpEchoServer::UdpEchoServer() {
+  fd_ = BoundSocket(SOCK_DGRAM, &port_);
+  thread_ = std::thread([this] {
+    char buffer[65536];
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      sockaddr_storage from{};
+      socklen_t length = sizeof(from);
+      ssize_t got = recvfrom(fd_, buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from),
+                             &length);
+      if (got < 0) continue;
+      ++datagrams_;
+      sendto(fd_, buffer, static_cast<size_t>(got), 0, reinterpret_cast<sockaddr*>(&from),
+             length);
+    }
+  });
+}
+
+UdpEchoServer::~UdpEchoServer() {
+  stop_ = true;
+  thread_.join();
+  close(fd_);
+}
+
+uint16_t UnusedTcpPort() {
+  uint16_t port = 0;
+  int fd = BoundSocket(SOCK_STREAM, &port);
+  close(fd);
+  return port;
+}
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace testrund::test
