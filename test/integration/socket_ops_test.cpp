@@ -296,6 +296,17 @@ TEST_CASE("tcp: refused, closed half-way, timed out, and without a connection",
                       R"(failed: connection refused"}}])",
                       port));
   }
+  SECTION("connect timeout: nobody answers") {
+    testrund::test::FullListener listener;
+    auto before = std::chrono::steady_clock::now();
+    std::string log = engine.RunOnce(fmt::format("[{}]", Connect(listener.port(), R"(, "timeout": 0.3)")));
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+    CHECK(took >= 0.29);
+    CHECK(log == fmt::format(R"([{{"op_idx":0,"status":"abort","text":"TCP connect to )"
+                             R"(127.0.0.1:{} timed out after 0.3 seconds"}}])",
+                             listener.port()));
+    CHECK(engine.Status(engine.last_id)["latency"][0]["count"].GetUint64() == 1);
+  }
   SECTION("the server closes before a whole message") {
     TcpTestServer server({TcpBehaviour::kCloseHalfway});
     CHECK(engine.RunOnce(fmt::format(R"([{}, {{"type": "tcp.receive", "arguments": {{"length": 10}}}}])",

@@ -220,6 +220,25 @@ UdpEchoServer::~UdpEchoServer() {
   close(fd_);
 }
 
+FullListener::FullListener() {
+  listener_ = BoundSocket(SOCK_STREAM, &port_);
+  REQUIRE(listen(listener_, 0) == 0);
+  filler_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port_);
+  connect(filler_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  // Connected means queued: the queue (one entry for backlog 0) is now full.
+  pollfd p{filler_, POLLOUT, 0};
+  REQUIRE(poll(&p, 1, static_cast<int>(kDefaultTimeout * 1000)) == 1);
+}
+
+FullListener::~FullListener() {
+  close(filler_);
+  close(listener_);
+}
+
 uint16_t UnusedTcpPort() {
   uint16_t port = 0;
   int fd = BoundSocket(SOCK_STREAM, &port);

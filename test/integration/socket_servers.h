@@ -82,6 +82,22 @@ class UdpEchoServer {
   std::thread thread_;
 };
 
+// A listener that never accepts and whose accept queue is full (backlog 0, filled by one
+// connection of its own): further connection attempts get no answer and time out.
+class FullListener {
+ public:
+  FullListener();
+  ~FullListener();
+  FullListener(const FullListener&) = delete;
+  FullListener& operator=(const FullListener&) = delete;
+  uint16_t port() const { return port_; }
+
+ private:
+  int listener_ = -1;
+  int filler_ = -1;
+  uint16_t port_ = 0;
+};
+
 // A TCP port on 127.0.0.1 nobody listens on (bound, then closed).
 uint16_t UnusedTcpPort();
 // Descriptors open in this process.
