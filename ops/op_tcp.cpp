@@ -402,12 +402,6 @@ void ReadReceiveArgs(ArgCheck& check, const rapidjson::Value& args, ReceiveArgs*
               &out->timeout_text);
 }
 
-// `arguments` of an op as given; `required`: it must be present.
-const rapidjson::Value* ArgumentsToValidate(ArgCheck& check, const rapidjson::Value& op_json,
-                                            bool required) {
-  return ObjectAttribute(check, op_json, "arguments", required);
-}
-
 // Aborts a send or receive that has no connection.
 StepOutcome NoConnection(Run& run, Instance& instance, const Op& op) {
   run.Abort(instance, op,
@@ -421,7 +415,7 @@ StepOutcome NoConnection(Run& run, Instance& instance, const Op& op) {
 
 void ValidateTcpConnect(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
   ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ArgumentsToValidate(check, op_json, true)) {
+  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
     ConnectArgs ignored;
     ReadConnectArgs(check, *args, &ignored);
   }
@@ -431,7 +425,7 @@ void ValidateTcpConnect(const rapidjson::Value& op_json, int op_idx, Problems* p
 
 void ValidateTcpSend(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
   ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ArgumentsToValidate(check, op_json, true)) {
+  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
     SendArgs ignored;
     ReadSendArgs(check, *args, &ignored);
   }
@@ -441,7 +435,7 @@ void ValidateTcpSend(const rapidjson::Value& op_json, int op_idx, Problems* prob
 
 void ValidateTcpReceive(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
   ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ArgumentsToValidate(check, op_json, true)) {
+  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
     ReceiveArgs ignored;
     ReadReceiveArgs(check, *args, &ignored);
   }
@@ -453,7 +447,7 @@ void ValidateTcpReceive(const rapidjson::Value& op_json, int op_idx, Problems* p
 
 void ValidateTcpClose(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
   ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ArgumentsToValidate(check, op_json, false)) {
+  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", false)) {
     CheckKnownKeys(check, *args, "arguments", {});
   }
   CheckUnused(check, op_json, "expect", "tcp.close");

@@ -50,7 +50,7 @@ void CheckUnused(ArgCheck& check, const rapidjson::Value& op_json, std::string_v
 // The op's `arguments`, `expect` and `mandatory`, evaluated. False: the instance aborted.
 bool EvaluateSocketOp(Run& run, Instance& instance, const Op& op, rapidjson::Document* args,
                       rapidjson::Document* expect, bool* mandatory);
-// Checks evaluated `args` / `expect` with `read`; false after aborting on the first problem.
+// True when `check` found nothing; else aborts the instance with its first problem.
 bool AbortOnProblem(Run& run, Instance& instance, const Op& op, const ArgCheck& check);
 
 // A trace entry for `bytes` sent to / received from `endpoint`, with host, port, length.

@@ -58,13 +58,20 @@ std::string Prefixed(std::string_view body, int width) {
   return out;
 }
 
-// One accepted connection; frees itself when the peer goes or after kCloseHalfway's write.
-class Connection {
+void OnListenerAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+  static_cast<TcpTestServer*>(arg)->OnAccept(fd);
+}
+
+}  // namespace
+
+// One accepted connection; ends itself when the peer goes or after kCloseHalfway's write,
+// or with its server.
+class TestConnection {
  public:
-  Connection(bufferevent* bev, const TcpServerOptions& options)
-      : bev_(bev), options_(options) {
-    bufferevent_setcb(bev_, &Connection::OnRead, &Connection::OnWrite, &Connection::OnEvent,
-                      this);
+  TestConnection(TcpTestServer& server, bufferevent* bev)
+      : server_(server), bev_(bev), options_(server.options()) {
+    bufferevent_setcb(bev_, &TestConnection::OnRead, &TestConnection::OnWrite,
+                      &TestConnection::OnEvent, this);
     bufferevent_enable(bev_, EV_READ | EV_WRITE);
     if (options_.behaviour == TcpBehaviour::kLines) Write("READY\r\n");
     if (options_.behaviour == TcpBehaviour::kCloseHalfway) {
@@ -72,13 +79,13 @@ class Connection {
       Write("abc");
     }
   }
-  ~Connection() { bufferevent_free(bev_); }
+  ~TestConnection() { bufferevent_free(bev_); }
 
  private:
   void Write(std::string_view bytes) { bufferevent_write(bev_, bytes.data(), bytes.size()); }
 
   static void OnRead(bufferevent* bev, void* arg) {
-    auto* self = static_cast<Connection*>(arg);
+    auto* self = static_cast<TestConnection*>(arg);
     evbuffer* input = bufferevent_get_input(bev);
     switch (self->options_.behaviour) {
       case TcpBehaviour::kEcho:
@@ -122,23 +129,19 @@ class Connection {
     }
   }
   static void OnWrite(bufferevent*, void* arg) {
-    auto* self = static_cast<Connection*>(arg);
-    if (self->closing_) delete self;
+    auto* self = static_cast<TestConnection*>(arg);
+    if (self->closing_) self->server_.Forget(self);
   }
   static void OnEvent(bufferevent*, short events, void* arg) {
-    if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) delete static_cast<Connection*>(arg);
+    auto* self = static_cast<TestConnection*>(arg);
+    if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->server_.Forget(self);
   }
 
+  TcpTestServer& server_;
   bufferevent* bev_;
   const TcpServerOptions& options_;
   bool closing_ = false;
 };
-
-void OnListenerAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
-  static_cast<TcpTestServer*>(arg)->OnAccept(fd);
-}
-
-}  // namespace
 
 TcpTestServer::TcpTestServer(TcpServerOptions options) : options_(options) {
   REQUIRE(kThreadsEnabled);
@@ -178,7 +181,7 @@ TcpTestServer::~TcpTestServer() {
   event_base_loopexit(base_, nullptr);
   thread_.join();
   evconnlistener_free(listener_);
-  // Connections still open are leaked with the base's memory; the test process ends soon.
+  for (TestConnection* connection : connections_) delete connection;
   event_base_free(base_);
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
@@ -192,7 +195,12 @@ void TcpTestServer::OnAccept(int fd) {
   } else {
     bev = bufferevent_socket_new(base_, fd, BEV_OPT_CLOSE_ON_FREE);
   }
-  new Connection(bev, options_);  // frees itself
+  connections_.insert(new TestConnection(*this, bev));
+}
+
+void TcpTestServer::Forget(TestConnection* connection) {
+  connections_.erase(connection);
+  delete connection;  // its bufferevent's callback has nothing left to do
 }
 
 UdpEchoServer::UdpEchoServer() {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,8 @@ struct evconnlistener;
 struct ssl_ctx_st;
 
 namespace testrund::test {
+
+class TestConnection;  // one accepted connection (socket_servers.cpp)
 
 enum class TcpBehaviour { kEcho, kLengthPrefixed, kLines, kCloseHalfway, kSilent };
 
@@ -51,8 +54,9 @@ class TcpTestServer {
   int accepted() const { return accepted_; }
   const TcpServerOptions& options() const { return options_; }
 
-  // Internal: a new connection's descriptor (called on the server's loop).
+  // Internal, on the server's loop: a new connection's descriptor; a connection that ended.
   void OnAccept(int fd);
+  void Forget(TestConnection* connection);
 
  private:
   TcpServerOptions options_;
@@ -61,6 +65,7 @@ class TcpTestServer {
   ssl_ctx_st* ctx_ = nullptr;
   uint16_t port_ = 0;
   std::atomic<int> accepted_{0};
+  std::set<TestConnection*> connections_;  // open ones, freed with the server
   std::thread thread_;
   pid_t child_ = -1;
 };
