@@ -1,0 +1,578 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The testrund benchmarks of issue 6 (docs/performance.md): every scenario drives the real
+daemon through its own JSON-RPC API and is compared with its reference measured side by
+side in the same run, because absolute figures on a shared machine drift by +-30 %.
+
+  1 engine       instances/s of a 3-expression `load` run vs a pure lua5.4 loop; callgrind
+                 instructions per instance
+  2 parked       RSS growth per halted instance; time to CancelTest them all
+  3 responsive   QueryTest round-trip p99 while scenario 1 runs; QueryTest cost with few vs
+                 many halted instances
+  4 http         `http` op requests per daemon CPU-second vs wrk -t1 -c50 on one nginx
+                 (only with --peers: needs nginx and wrk on PATH)
+  5 rate         `linear` 10,000/s for 10 s: start-count accuracy and p99 start lag
+  6 rpc          GetServerInfo / QueryTest calls/s over 50 keep-alive connections vs a bare
+                 libevent evhttp server answering a body of the same size
+
+Python 3 standard library only; rpc_load and floor_server (built by meson from this folder)
+generate the load Python cannot. Prints one table; exits 1 when a scenario could not run.
+
+  bench.py --binary build-release/daemon/testrund --tools build-release/test/bench
+           [--tiny] [--scenarios 1,3] [--peers] [--repeat N] [--json FILE]
+"""
+
+import argparse
+import http.client
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "scripts"))
+import testrun  # noqa: E402  (the project's own client module)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# Sizes: `full` is the issue's; `tiny` only proves that every scenario works (meson test).
+SIZES = {
+    "full": {"engine": 1_000_000, "callgrind": 20_000, "parked": 200_000, "few": 1_000,
+             "many": 100_000, "queries": 50, "http_seconds": 5.0, "rate": 10_000,
+             "rate_seconds": 10.0, "rpc_seconds": 3.0, "repeat": 3},
+    "tiny": {"engine": 20_000, "callgrind": 200, "parked": 2_000, "few": 100,
+             "many": 2_000, "queries": 10, "http_seconds": 0.5, "rate": 1_000,
+             "rate_seconds": 1.0, "rpc_seconds": 0.3, "repeat": 1},
+}
+
+ENGINE_OPS = [
+    {"type": "eval", "expression": "v.n = instance"},
+    {"type": "assert", "expression": "v.n >= 0"},
+    {"type": "eval", "expression": "g.c = (g.c or 0) + 1"},
+]
+POLL_DEADLINE = 600.0  # seconds any one wait may take before the scenario gives up
+
+
+class BenchError(Exception):
+    """A scenario could not run (daemon did not start, a run failed, a tool is missing)."""
+
+
+# --------------------------------------------------------------------------------------------
+# The daemon under test
+
+
+class Daemon:
+    """testrund on 127.0.0.1:0 (optionally under a wrapper such as valgrind); `client`."""
+
+    def __init__(self, binary, wrapper=(), extra=()):
+        self.proc = subprocess.Popen([*wrapper, binary, "--listen", "127.0.0.1:0", *extra],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.port = None
+        ready = threading.Event()
+
+        def drain():
+            for line in self.proc.stderr:
+                self.lines.append(line)
+                m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(plain\)", line)
+                if m:
+                    self.port = int(m.group(1))
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        if not ready.wait(60) or self.port is None:
+            self.stop()
+            raise BenchError("testrund did not start:\n" + "".join(self.lines[-20:]))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = testrun.Client(self.url, timeout=120)
+
+    def cpu_seconds(self):
+        """utime + stime of the daemon so far (/proc/PID/stat)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def rss_bytes(self):
+        """VmRSS (/proc/PID/status)."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise BenchError("no VmRSS")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if hasattr(self, "client"):
+            self.client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wait_for(predicate, what, deadline=POLL_DEADLINE, interval=0.02):
+    """Polls `predicate` until it returns a true value (returned) or the deadline passes."""
+    end = time.monotonic() + deadline
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise BenchError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def run_to_completion(client, run_id, interval=0.02, on_poll=None):
+    """Polls QueryTest until the run completes; returns the final result."""
+    def poll():
+        started = time.perf_counter()
+        result = client.call("QueryTest", run_id=run_id)
+        if on_poll:
+            on_poll(result, time.perf_counter() - started)
+        return result if result["completed"] == 1 else None
+    final = wait_for(poll, f"run {run_id} to complete", interval=interval)
+    if final["status"] != "completed":
+        raise BenchError(f"run {run_id} ended {final['status']}: {final.get('status_reason')}")
+    return final
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+class Table:
+    """Rows of (scenario, figure, value, reference, ratio, target, met)."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, scenario, figure, value, reference="", ratio=None, target="", met=None):
+        self.rows.append({"scenario": scenario, "figure": figure, "value": value,
+                          "reference": reference, "ratio": ratio, "target": target, "met": met})
+        print(f"  {scenario}: {figure} = {value}" + (f" (ratio {ratio:.3g})" if ratio else ""),
+              flush=True)
+
+    def print(self, out=sys.stdout):
+        header = ["scenario", "figure", "value", "reference", "ratio", "target", "met?"]
+        rows = [[r["scenario"], r["figure"], r["value"], r["reference"],
+                 "" if r["ratio"] is None else f"{r['ratio']:.3g}", r["target"],
+                 "" if r["met"] is None else ("yes" if r["met"] else "NO")] for r in self.rows]
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+        print(line(header), file=out)
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|", file=out)
+        for row in rows:
+            print(line(row), file=out)
+
+
+def si(value, unit=""):
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}".rstrip()
+    return f"{value:.3g} {unit}".rstrip()
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario 1: engine throughput
+
+
+def engine_run(daemon, total, on_poll=None, interval=0.05):
+    """One `load` run of the 3 engine expressions; (instances/s by duration, per CPU-s)."""
+    cpu0 = daemon.cpu_seconds()
+    run_id = daemon.client.call("ExecuteTest", operations=ENGINE_OPS,
+                                distribution={"type": "load", "total": total})["run_id"]
+    final = run_to_completion(daemon.client, run_id, interval=interval, on_poll=on_poll)
+    cpu = daemon.cpu_seconds() - cpu0
+    if final["counts"]["passed"] != total or final["globals"].get("c") != total:
+        raise BenchError(f"engine run: {final['counts']}, g.c = {final['globals'].get('c')}")
+    return total / final["duration"], total / max(cpu, 1e-9)
+
+
+def lua_floor(total):
+    """The pure-Lua loop; (instances/s by wall time, per CPU-s)."""
+    lua = shutil.which("lua5.4")
+    if not lua:
+        raise BenchError("lua5.4 not found (apt-get install lua5.4)")
+    started = time.perf_counter()
+    out = subprocess.run([lua, os.path.join(HERE, "lua_floor.lua"), str(total)],
+                         check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - started
+    cpu_rate = json.loads(out)["per_second"]
+    return total / wall, cpu_rate
+
+
+def callgrind_instructions(binary, instances):
+    """Instructions the daemon executes for a run of `instances` (callgrind totals)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+        with Daemon(binary, wrapper=wrapper) as daemon:
+            if instances:
+                run_id = daemon.client.call(
+                    "ExecuteTest", operations=ENGINE_OPS,
+                    distribution={"type": "load", "total": instances})["run_id"]
+                run_to_completion(daemon.client, run_id, interval=0.2)
+        with open(out) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+    raise BenchError("no callgrind totals")
+
+
+def scenario_engine(args, size, table):
+    total = size["engine"]
+    engine_wall, engine_cpu, floor_wall, floor_cpu = [], [], [], []
+    with Daemon(args.binary) as daemon:
+        engine_run(daemon, min(total, 10_000))  # warm-up: first-run allocations
+        for _ in range(size["repeat"]):
+            wall, cpu = engine_run(daemon, total)
+            engine_wall.append(wall)
+            engine_cpu.append(cpu)
+            wall, cpu = lua_floor(total)
+            floor_wall.append(wall)
+            floor_cpu.append(cpu)
+    ew, ec = statistics.median(engine_wall), statistics.median(engine_cpu)
+    fw, fc = statistics.median(floor_wall), statistics.median(floor_cpu)
+    table.add("1 engine", f"instances/s, run duration ({si(total)} inst.)", si(ew, "/s"),
+              f"lua5.4 loop {si(fw, '/s')} wall", ew / fw, ">= 0.5", ew / fw >= 0.5)
+    table.add("1 engine", "instances per CPU-second", si(ec, "/s"),
+              f"lua5.4 loop {si(fc, '/s')} CPU", ec / fc, ">= 0.5", ec / fc >= 0.5)
+    if args.no_callgrind or not shutil.which("valgrind"):
+        table.add("1 engine", "callgrind instructions/instance", "skipped (no valgrind)")
+        return
+    n = size["callgrind"]
+    with_run = callgrind_instructions(args.binary, n)
+    baseline = callgrind_instructions(args.binary, 0)
+    table.add("1 engine", f"callgrind instructions/instance ({si(n)} inst.)",
+              f"{(with_run - baseline) / n:.0f}", "regression guard (noise-free)")
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario 2: parked memory (and the QueryTest cost part of scenario 3)
+
+
+def park(daemon, count):
+    """Starts a run of `count` instances that all halt; returns its run_id once they have."""
+    run_id = daemon.client.call(
+        "ExecuteTest",
+        operations=[{"type": "halt", "arguments": {"seconds": 600}}],
+        distribution={"type": "load", "total": count, "backlog": count})["run_id"]
+    wait_for(lambda: daemon.client.call("QueryTest", run_id=run_id)["counts"]["halted"] == count,
+             f"{count} instances to halt", interval=0.05)
+    return run_id
+
+
+def scenario_parked(args, size, table):
+    count = size["parked"]
+    with Daemon(args.binary) as daemon:
+        daemon.client.call("CancelTest", run_id=park(daemon, 10))  # warm-up
+        rss0 = daemon.rss_bytes()
+        run_id = park(daemon, count)
+        per_instance = (daemon.rss_bytes() - rss0) / count
+        started = time.perf_counter()
+        cancelled = daemon.client.call("CancelTest", run_id=run_id)
+        cancel_s = time.perf_counter() - started
+        if cancelled.get("counts", {}).get("cancelled", count) != count:
+            raise BenchError(f"CancelTest: {cancelled.get('counts')}")
+    table.add("2 parked", f"RSS growth per halted instance ({si(count)})",
+              f"{per_instance:.0f} B", "k6: 1-5 MB per VU", per_instance / 512, "<= 512 B",
+              per_instance <= 512)
+    table.add("2 parked", f"CancelTest of {si(count)} halted", f"{cancel_s * 1000:.0f} ms", "",
+              None, "< 500 ms", cancel_s < 0.5)
+
+
+def query_cost(daemon, run_id, queries):
+    times = []
+    for _ in range(queries):
+        started = time.perf_counter()
+        daemon.client.call("QueryTest", run_id=run_id)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def scenario_responsive(args, size, table):
+    with Daemon(args.binary) as daemon:
+        rtts = []
+        engine_run(daemon, size["engine"], interval=0,
+                   on_poll=lambda result, rtt: rtts.append(rtt))
+        p99 = percentile(rtts, 0.99)
+        table.add("3 responsive", f"QueryTest p99 during scenario 1 ({len(rtts)} calls)",
+                  f"{p99 * 1000:.2f} ms", "", None, "<= 10 ms", p99 <= 0.010)
+        costs = {}
+        for count in (size["few"], size["many"]):
+            run_id = park(daemon, count)
+            costs[count] = query_cost(daemon, run_id, size["queries"])
+            daemon.client.call("CancelTest", run_id=run_id)
+        few, many = costs[size["few"]], costs[size["many"]]
+        table.add("3 responsive", f"QueryTest median, {si(size['many'])} halted",
+                  f"{many * 1e6:.0f} us", f"{si(size['few'])} halted: {few * 1e6:.0f} us",
+                  many / few, "<= 1.5 (flat)", many / few <= 1.5)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario 4: HTTP against nginx, compared with wrk
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(tmp):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        raise BenchError("nginx not found (scripts/bench --peers installs nginx-light)")
+    port = free_port()
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ return 200 "ok\\n"; }}
+  }}
+}}
+""")
+    proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf, "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def answers():
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/")
+            return conn.getresponse().status == 200
+        except OSError:
+            return proc.poll() is not None and (_ for _ in ()).throw(
+                BenchError("nginx exited: " + open(f"{tmp}/error.log").read()))
+    wait_for(answers, "nginx to answer", deadline=30, interval=0.05)
+    return proc, port
+
+
+def run_wrk(port, seconds):
+    """wrk -t1 -c50; (requests, CPU seconds of wrk)."""
+    wrk = shutil.which("wrk")
+    if not wrk:
+        raise BenchError("wrk not found (scripts/bench --peers installs it)")
+    proc = subprocess.Popen([wrk, "-t1", "-c50", f"-d{max(1, round(seconds))}s",
+                             f"http://127.0.0.1:{port}/"], stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    m = re.search(r"(\d+) requests in", out)
+    if proc.returncode != 0 or not m:
+        raise BenchError("wrk failed:\n" + out)
+    return int(m.group(1)), usage.ru_utime + usage.ru_stime
+
+
+def scenario_http(args, size, table):
+    seconds = size["http_seconds"]
+    with tempfile.TemporaryDirectory() as tmp:
+        nginx, port = start_nginx(tmp)
+        try:
+            wrk_rates, ours = [], []
+            with Daemon(args.binary) as daemon:
+                for _ in range(size["repeat"]):
+                    requests, cpu = run_wrk(port, seconds)
+                    wrk_rates.append(requests / cpu)
+                    cpu0 = daemon.cpu_seconds()
+                    run_id = daemon.client.call(
+                        "ExecuteTest",
+                        operations=[{"type": "http",
+                                     "arguments": {"url": f"http://127.0.0.1:{port}/"},
+                                     "expect": {"status": 200}}],
+                        distribution={"type": "load", "duration": seconds,
+                                      "backlog": 50})["run_id"]
+                    final = run_to_completion(daemon.client, run_id, interval=0.1)
+                    cpu = daemon.cpu_seconds() - cpu0
+                    counts = final["counts"]
+                    if counts["passed"] != counts["finished"] or counts["finished"] == 0:
+                        raise BenchError(f"http run: {counts} {final['first_aborts']}")
+                    ours.append(counts["finished"] / cpu)
+        finally:
+            nginx.terminate()
+            nginx.wait()
+    w, o = statistics.median(wrk_rates), statistics.median(ours)
+    table.add("4 http", "http op requests per daemon CPU-second", si(o, "/s"),
+              f"wrk -t1 -c50: {si(w, '/s')}", o / w, ">= 0.6", o / w >= 0.6)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario 5: rate accuracy
+
+
+def scenario_rate(args, size, table):
+    rate, seconds = size["rate"], size["rate_seconds"]
+    planned_total = math.ceil(rate * seconds)
+    wait_s = 0.001
+    worst = 0.0
+
+    def check_pace(result, _rtt):
+        nonlocal worst
+        if result["completed"]:
+            return
+        elapsed = ((result["time_now"][0] - result["time_start"][0]) +
+                   (result["time_now"][1] - result["time_start"][1]) / 1e6)
+        planned = min(planned_total, math.ceil(rate * elapsed))
+        if planned >= planned_total * 0.25 and planned < planned_total:
+            worst = max(worst, abs(result["counts"]["started"] - planned) / planned)
+
+    with Daemon(args.binary) as daemon:
+        run_id = daemon.client.call(
+            "ExecuteTest", operations=[{"type": "wait", "arguments": {"seconds": wait_s}}],
+            distribution={"type": "linear", "rate": rate, "duration": seconds,
+                          "backlog": 100_000})["run_id"]
+        final = run_to_completion(daemon.client, run_id, interval=0.1, on_poll=check_pace)
+    started = final["counts"]["started"]
+    latency = final["latency"][0]
+    lag_p99 = max(0.0, latency["p99"] - wait_s)
+    table.add("5 rate", f"started, linear {si(rate)}/s for {seconds:g} s", f"{started}",
+              f"plan {planned_total}", started / planned_total, "= plan",
+              started == planned_total)
+    table.add("5 rate", "worst start-count deviation while running", f"{worst * 100:.3f} %",
+              "", None, "<= 0.1 %", worst <= 0.001)
+    table.add("5 rate", "start lag p99 (planned -> wait expiry - wait)",
+              f"{lag_p99 * 1000:.3f} ms", f"max {max(0, latency['max'] - wait_s) * 1000:.1f} ms",
+              None, "<= 2 ms", lag_p99 <= 0.002)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario 6: JSON-RPC throughput vs the evhttp floor
+
+
+def response_size(port, body):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+    return len(conn.getresponse().read())
+
+
+def rpc_load(tools, port, body, seconds):
+    out = subprocess.run([os.path.join(tools, "rpc_load"), "--port", str(port), "--connections",
+                          "50", "--seconds", str(seconds), "--body", body],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise BenchError(f"rpc_load failed: {out.stdout}{out.stderr}")
+    result = json.loads(out.stdout)
+    if result["errors"]:
+        raise BenchError(f"rpc_load: {result}")
+    return result["per_second"]
+
+
+def scenario_rpc(args, size, table):
+    seconds = size["rpc_seconds"]
+    with Daemon(args.binary) as daemon:
+        run_id = park(daemon, 10)
+        bodies = {
+            "GetServerInfo": json.dumps({"jsonrpc": "2.0", "method": "GetServerInfo", "id": 1}),
+            "QueryTest": json.dumps({"jsonrpc": "2.0", "method": "QueryTest", "id": 1,
+                                     "params": {"run_id": run_id}}),
+        }
+        for method, body in bodies.items():
+            length = response_size(daemon.port, body)
+            floor = subprocess.Popen([os.path.join(args.tools, "floor_server"), "--bytes",
+                                      str(length)], stdout=subprocess.PIPE, text=True)
+            try:
+                m = re.search(r":(\d+)", floor.stdout.readline())
+                if not m:
+                    raise BenchError("floor_server did not start")
+                ours, floors = [], []
+                for _ in range(size["repeat"]):
+                    ours.append(rpc_load(args.tools, daemon.port, body, seconds))
+                    floors.append(rpc_load(args.tools, int(m.group(1)), body, seconds))
+            finally:
+                floor.terminate()
+                floor.wait()
+            o, f = statistics.median(ours), statistics.median(floors)
+            table.add("6 rpc", f"{method} calls/s, 50 keep-alive conns ({length} B)",
+                      si(o, "/s"), f"bare evhttp: {si(f, '/s')}", o / f, "(informative)")
+
+
+SCENARIOS = {
+    "1": scenario_engine,
+    "2": scenario_parked,
+    "3": scenario_responsive,
+    "4": scenario_http,
+    "5": scenario_rate,
+    "6": scenario_rpc,
+}
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", default=os.path.join(SOURCE_ROOT,
+                                                         "build-release/daemon/testrund"))
+    parser.add_argument("--tools", default=os.path.join(SOURCE_ROOT, "build-release/test/bench"),
+                        help="folder with rpc_load and floor_server")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--scenarios", default="1,2,3,5,6",
+                        help="comma-separated scenario numbers (4 needs --peers)")
+    parser.add_argument("--peers", action="store_true",
+                        help="also run scenario 4 (nginx and wrk on PATH)")
+    parser.add_argument("--repeat", type=int, help="measurements per figure (median)")
+    parser.add_argument("--no-callgrind", action="store_true")
+    parser.add_argument("--json", help="also write the table as JSON to this file")
+    args = parser.parse_args(argv)
+    size = dict(SIZES["tiny" if args.tiny else "full"])
+    if args.repeat:
+        size["repeat"] = args.repeat
+    chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if args.peers and "4" not in chosen:
+        chosen.append("4")
+    unknown = [s for s in chosen if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-6")
+    table = Table()
+    failed = []
+    for number in sorted(chosen):
+        print(f"scenario {number} ...", flush=True)
+        started = time.monotonic()
+        try:
+            SCENARIOS[number](args, size, table)
+        except (BenchError, testrun.TestrunError, OSError, subprocess.CalledProcessError) as e:
+            failed.append(number)
+            table.add(number, "FAILED", str(e).splitlines()[0] if str(e) else repr(e))
+        print(f"scenario {number} took {time.monotonic() - started:.1f} s", flush=True)
+    print()
+    table.print()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(table.rows, f, indent=1)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
