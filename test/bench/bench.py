@@ -48,7 +48,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # Sizes: `full` is the issue's; `tiny` only proves that every scenario works (meson test).
 SIZES = {
     "full": {"engine": 1_000_000, "callgrind": 20_000, "parked": 200_000, "few": 1_000,
-             "many": 100_000, "queries": 50, "http_seconds": 5.0, "rate": 10_000,
+             "many": 100_000, "queries": 200, "http_seconds": 5.0, "rate": 10_000,
              "rate_seconds": 10.0, "rpc_seconds": 3.0, "repeat": 3},
     "tiny": {"engine": 20_000, "callgrind": 200, "parked": 2_000, "few": 100,
              "many": 2_000, "queries": 10, "http_seconds": 0.5, "rate": 1_000,
@@ -309,12 +309,15 @@ def scenario_parked(args, size, table):
 
 
 def query_cost(daemon, run_id, queries):
+    """(median round trip, daemon CPU seconds per call) of QueryTest on `run_id`. The CPU
+    figure does not count the time the daemon waits for a core on a busy machine."""
     times = []
+    cpu0 = daemon.cpu_seconds()
     for _ in range(queries):
         started = time.perf_counter()
         daemon.client.call("QueryTest", run_id=run_id)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(times), (daemon.cpu_seconds() - cpu0) / queries
 
 
 def scenario_responsive(args, size, table):
@@ -330,10 +333,14 @@ def scenario_responsive(args, size, table):
             run_id = park(daemon, count)
             costs[count] = query_cost(daemon, run_id, size["queries"])
             daemon.client.call("CancelTest", run_id=run_id)
-        few, many = costs[size["few"]], costs[size["many"]]
-        table.add("3 responsive", f"QueryTest median, {si(size['many'])} halted",
-                  f"{many * 1e6:.0f} us", f"{si(size['few'])} halted: {few * 1e6:.0f} us",
-                  many / few, "<= 1.5 (flat)", many / few <= 1.5)
+        (few_rtt, few_cpu), (many_rtt, many_cpu) = costs[size["few"]], costs[size["many"]]
+        table.add("3 responsive", f"QueryTest round trip (median), {si(size['many'])} halted",
+                  f"{many_rtt * 1e6:.0f} us", f"{si(size['few'])} halted: {few_rtt * 1e6:.0f} us",
+                  many_rtt / few_rtt, "<= 1.5 (flat)", many_rtt / few_rtt <= 1.5)
+        table.add("3 responsive", f"QueryTest daemon CPU per call, {si(size['many'])} halted",
+                  f"{many_cpu * 1e6:.0f} us", f"{si(size['few'])} halted: {few_cpu * 1e6:.0f} us",
+                  many_cpu / max(few_cpu, 1e-9), "<= 1.5 (flat)",
+                  many_cpu <= 1.5 * few_cpu)
 
 
 # --------------------------------------------------------------------------------------------
