@@ -142,9 +142,12 @@ void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
     first_call_logs_->trace_log = std::make_unique<TraceLog>();
     first_call_start_ = now_ns;
     first_call_started_ = true;
-  } else if (first_fail_id_ < 0 && candidates_trace_) {
+  } else if (first_fail_id_ < 0 && candidates_trace_ && def_.trace_messages) {
     // A candidate for first_fail_summary traces like the first call until the first
-    // failing instance is known; the logs go with it when it passes.
+    // failing instance is known; the logs go with it when it passes. Protocol ops look
+    // their message log up before they trace (MessageLog), so it must exist from the
+    // start; other traces allocate it on their first entry (Trace), so that instances
+    // that never trace, e.g. thousands parked on a halt, carry no log.
     instance.logs = std::make_unique<InstanceLogs>();
     instance.logs->trace_log = std::make_unique<TraceLog>();
   }
@@ -382,6 +385,12 @@ void Run::Abort(Instance& instance, const Op& op, std::string_view text) {
 
 void Run::Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text) {
   TraceLog* log = TraceLogOf(instance);
+  if (log == nullptr && candidates_trace_ && instance.id != 0 && first_fail_id_ < 0) {
+    // A first_fail_summary candidate's trace_log, allocated on its first entry.
+    InstanceLogs* logs = LogsFor(instance, true);
+    if (!logs->trace_log) logs->trace_log = std::make_unique<TraceLog>();
+    log = logs->trace_log.get();
+  }
   if (log == nullptr) return;
   (void)log->AddText(env_.clock->WallNow(), instance.step, op.idx, path, text);
 }
@@ -392,7 +401,10 @@ void Run::Park(Instance& instance, MonoNs duration, bool halt) {
   instance.park_start = now_ns;
   instance.park_duration = duration;
   ++instance.park_generation;
-  if (halt) ++counts_.halted;
+  if (halt) {
+    ++counts_.halted;
+    halted_ids_.insert(instance.id);
+  }
   parked_.push_back(Parked{now_ns + duration, instance.id, instance.park_generation});
   std::push_heap(parked_.begin(), parked_.end(), std::greater<Parked>());
 }
@@ -440,7 +452,10 @@ void Run::RecordLatency(Instance& instance, MonoNs now_ns) {
 void Run::FinishInstance(Instance& instance, Outcome outcome) {
   CHECK(instance.state != InstanceState::kFinished);
   MonoNs now_ns = now();
-  if (instance.state == InstanceState::kHalted) --counts_.halted;
+  if (instance.state == InstanceState::kHalted) {
+    --counts_.halted;
+    halted_ids_.erase(instance.id);
+  }
   instance.state = InstanceState::kFinished;
   ++counts_.finished;
   --counts_.running;
@@ -573,6 +588,7 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
   MonoNs now_ns = now();
   RecordLatency(instance, now_ns);
   --counts_.halted;
+  halted_ids_.erase(instance.id);
   ++instance.park_generation;  // its heap entry is now stale
   instance.state = InstanceState::kRunnable;
   const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
@@ -594,18 +610,13 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
 // --- QueryTest views ---------------------------------------------------------------------
 
 std::vector<HaltedEntry> Run::Halted(size_t limit) const {
-  std::vector<const Instance*> halted;
-  for (const auto& [id, instance] : instances_) {
-    if (instance->state == InstanceState::kHalted) halted.push_back(instance.get());
-  }
-  auto by_id = [](const Instance* a, const Instance* b) { return a->id < b->id; };
-  size_t n = std::min(limit, halted.size());
-  std::partial_sort(halted.begin(), halted.begin() + static_cast<ptrdiff_t>(n), halted.end(),
-                    by_id);
+  // halted_ids_ is ordered: the cost is the `limit` listed, not the instances alive.
   std::vector<HaltedEntry> out;
-  out.reserve(n);
-  for (size_t j = 0; j < n; ++j) {
-    out.push_back({halted[j]->id, &def_.program->op(static_cast<size_t>(halted[j]->pc)).echo});
+  out.reserve(std::min(limit, halted_ids_.size()));
+  for (int64_t id : halted_ids_) {
+    if (out.size() >= limit) break;
+    const Instance& instance = *instances_.at(id);
+    out.push_back({id, &def_.program->op(static_cast<size_t>(instance.pc)).echo});
   }
   return out;
 }

@@ -29,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -282,6 +283,9 @@ class Run {
   FirstReasons first_aborts_;
   Buckets buckets_;
   std::unordered_map<int64_t, std::unique_ptr<Instance>> instances_;
+  // Ids of the halted instances, in order: QueryTest lists the lowest 1,000 without
+  // walking every live instance.
+  std::set<int64_t> halted_ids_;
   std::vector<int64_t> runnable_;   // FIFO via head index
   size_t runnable_head_ = 0;
   std::vector<Parked> parked_;      // min-heap (std::push_heap with greater)
