@@ -21,7 +21,18 @@ bool CheckLog::Add(int op_idx, uint64_t step, CheckStatus status, std::string_vi
     ++dropped_;
     return false;
   }
-  entries_.push_back(Entry{op_idx, step, status, std::string(text)});
+  entries_.push_back(Entry{op_idx, step, status, std::string(text), {}});
+  return true;
+}
+
+bool CheckLog::AddConstant(int op_idx, uint64_t step, CheckStatus status,
+                           std::string_view text) {
+  if (entries_.size() >= max_entries_) {
+    ++dropped_;
+    return false;
+  }
+  // An empty literal still has a non-null data(): text() tells the two cases apart by it.
+  entries_.push_back(Entry{op_idx, step, status, {}, text.data() ? text : std::string_view("")});
   return true;
 }
 
@@ -38,9 +49,10 @@ rapidjson::Value CheckLog::ToJson(rapidjson::Document::AllocatorType& alloc) con
         "status",
         rapidjson::StringRef(status.data(), static_cast<rapidjson::SizeType>(status.size())),
         alloc);
+    std::string_view text = e.text();
     entry.AddMember(
         "text",
-        rapidjson::Value(e.text.data(), static_cast<rapidjson::SizeType>(e.text.size()), alloc),
+        rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc),
         alloc);
     array.PushBack(entry, alloc);
   }

@@ -28,13 +28,23 @@ class CheckLog {
     int op_idx;
     uint64_t step;
     CheckStatus status;
-    std::string text;
+    std::string owned;             // the text, when it was copied
+    std::string_view constant;     // the text, when it is a constant (see AddConstant)
+    std::string_view text() const { return constant.data() != nullptr ? constant : owned; }
   };
 
   explicit CheckLog(size_t max_entries = kDefaultMaxEntries) : max_entries_(max_entries) {}
 
   // Appends one check (text copied). Returns false (and counts it) when the log is full.
   bool Add(int op_idx, uint64_t step, CheckStatus status, std::string_view text);
+  // The same for a text that lives as long as the log (a string literal): not copied, so
+  // that logging "Assert tested TRUE." for every instance allocates nothing.
+  bool AddConstant(int op_idx, uint64_t step, CheckStatus status, std::string_view text);
+  // Forgets every entry, keeping the memory for reuse.
+  void Clear() {
+    entries_.clear();
+    dropped_ = 0;
+  }
 
   const std::vector<Entry>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
@@ -55,7 +65,8 @@ class CheckLog {
       std::string_view status = CheckStatusName(e.status);
       w.String(status.data(), static_cast<rapidjson::SizeType>(status.size()));
       w.Key("text");
-      w.String(e.text.data(), static_cast<rapidjson::SizeType>(e.text.size()));
+      std::string_view text = e.text();
+      w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
       w.EndObject();
     }
     w.EndArray();

@@ -71,11 +71,12 @@ StepOutcome ExecuteAssert(Run& run, Instance& instance, const Op& op) {
   std::string text;
   if (truth) {
     if (op.Template(Slot::kPass).empty()) {
-      text = kAssertTrue;
+      run.CheckConstant(instance, op, CheckStatus::kPass, kAssertTrue);  // no copy
     } else if (!run.EvaluateText(instance, op, Slot::kPass, &text)) {
       return StepOutcome::kFinished;
+    } else {
+      run.Check(instance, op, CheckStatus::kPass, text);
     }
-    run.Check(instance, op, CheckStatus::kPass, text);
   } else if (!op.Template(Slot::kAbort).empty()) {
     // `abort` present: a false result ends the instance and `fail` is ignored.
     if (!run.EvaluateText(instance, op, Slot::kAbort, &text)) return StepOutcome::kFinished;

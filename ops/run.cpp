@@ -336,7 +336,14 @@ InstanceLogs* Run::LogsFor(Instance& instance, bool allocate) {
   // Once the first failing instance is known the others are no longer candidates; their
   // logs are freed with them (not here: an op may still hold their trace_log).
   if (first_fail_id_ >= 0) return nullptr;
-  if (!instance.logs && allocate) instance.logs = std::make_unique<InstanceLogs>();
+  if (!instance.logs && allocate) {
+    if (!spare_logs_.empty()) {
+      instance.logs = std::move(spare_logs_.back());
+      spare_logs_.pop_back();
+    } else {
+      instance.logs = std::make_unique<InstanceLogs>();
+    }
+  }
   return instance.logs.get();
 }
 
@@ -365,6 +372,18 @@ void Run::CaptureFirstFail(Instance& instance) {
 void Run::Check(Instance& instance, const Op& op, CheckStatus status, std::string_view text) {
   if (InstanceLogs* logs = LogsFor(instance, true)) {
     logs->check_log.Add(op.idx, instance.step, status, text);
+  }
+  if (status == CheckStatus::kFail && !instance.had_fail) {
+    instance.had_fail = true;
+    first_fails_.Add(op.idx, text);
+    CaptureFirstFail(instance);
+  }
+}
+
+void Run::CheckConstant(Instance& instance, const Op& op, CheckStatus status,
+                        std::string_view text) {
+  if (InstanceLogs* logs = LogsFor(instance, true)) {
+    logs->check_log.AddConstant(op.idx, instance.step, status, text);
   }
   if (status == CheckStatus::kFail && !instance.had_fail) {
     instance.had_fail = true;
@@ -479,6 +498,13 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
       logs->completed = true;
       logs->finish = now_ns;
     }
+  }
+  if (instance.logs && !instance.logs->trace_log && spare_logs_.size() < kSpareLogs) {
+    // A candidate that did not become the first failing instance: keep its logs' memory.
+    instance.logs->check_log.Clear();
+    instance.logs->completed = false;
+    instance.logs->finish = 0;
+    spare_logs_.push_back(std::move(instance.logs));
   }
   def_.lua->Unref(instance.v_ref);
   def_.lua->Unref(instance.i_ref);

@@ -185,6 +185,9 @@ class Run {
                      rapidjson::Document::AllocatorType& alloc);
   // Records a pass or fail check (a fail marks the instance and feeds first_fails).
   void Check(Instance& instance, const Op& op, CheckStatus status, std::string_view text);
+  // The same for a text with static lifetime (a literal): logged without a copy.
+  void CheckConstant(Instance& instance, const Op& op, CheckStatus status,
+                     std::string_view text);
   // Records an abort check and ends the instance as aborted.
   void Abort(Instance& instance, const Op& op, std::string_view text);
   // Merges the object `vars` into the instance's `v` (ResumeInstance). False when the run's
@@ -297,6 +300,10 @@ class Run {
   std::unique_ptr<InstanceLogs> first_fail_logs_;
   int64_t first_fail_id_ = -1;
   MonoNs first_fail_start_ = 0;
+  // Candidates' logs without a trace_log, cleared when their instance passed and reused
+  // by later candidates (at most kSpareLogs), so that checks allocate nothing per instance.
+  std::vector<std::unique_ptr<InstanceLogs>> spare_logs_;
+  static constexpr size_t kSpareLogs = 1024;
   // Finished instances, freed after the callback that ended them returns (DESIGN.md: objects
   // are never destroyed inside their own callbacks).
   std::vector<std::unique_ptr<Instance>> graveyard_;
