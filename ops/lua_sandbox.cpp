@@ -566,7 +566,7 @@ Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_na
   return Status::Error(std::move(error));
 }
 
-LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* error) {
+void LuaSandbox::BindScope(const EvalScope& scope) {
   lua_State* L = L_;
   // Point base.v / base.i / base.instance at this instance. The keys exist already, so these
   // raw sets neither allocate nor can raise.
@@ -581,7 +581,15 @@ LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* err
   lua_pushinteger(L, scope.instance_id);
   lua_rawset(L, -3);
   lua_pop(L, 1);
+  bound_ = BoundScope{scope.v_ref, scope.i_ref, scope.instance_id};
+}
 
+LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* error) {
+  lua_State* L = L_;
+  if (bound_.v_ref != scope.v_ref || bound_.i_ref != scope.i_ref ||
+      bound_.instance_id != scope.instance_id) {
+    BindScope(scope);
+  }
   AllocState* a = alloc_.get();
   a->rng = scope.rng_state;
   a->refused = false;
@@ -674,6 +682,7 @@ void LuaSandbox::Unref(int ref) {
   // Frees the slot in place (the registry's free-list key exists since the first Ref), so
   // this does not allocate.
   if (ref >= 0) luaL_unref(L_, LUA_REGISTRYINDEX, ref);
+  if (ref >= 0 && (ref == bound_.v_ref || ref == bound_.i_ref)) bound_ = BoundScope{};
 }
 
 void LuaSandbox::PushRef(int ref) { lua_rawgeti(L_, LUA_REGISTRYINDEX, ref); }

@@ -138,6 +138,8 @@ class LuaSandbox {
   explicit LuaSandbox(const LuaLimits& limits, uint64_t seed);
   Status Setup(std::string_view run_id);
   LuaFailure Fail(int status, std::string* error);
+  // Points base.v / base.i / base.instance at `scope` (raw sets of existing keys).
+  void BindScope(const EvalScope& scope);
 
   lua_State* L_ = nullptr;
   LuaLimits limits_;
@@ -151,6 +153,14 @@ class LuaSandbox {
   int g_ref_ = -1;
   int vars_template_ref_ = -1;
   int empty_i_ref_ = -1;
+  // The scope base.v / base.i / base.instance point at now: consecutive calls of one
+  // instance (its ops run back to back) skip re-pointing them. Unref of either table
+  // forgets it, as its reference number may then name another table.
+  struct BoundScope {
+    int v_ref = -3;  // never a reference, nor LUA_NOREF (-2)
+    int i_ref = -3;
+    int64_t instance_id = -1;
+  } bound_;
 };
 
 }  // namespace testrund::ops
