@@ -126,8 +126,13 @@ class Daemon:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.stop()
+        # A daemon that did not stop cleanly on SIGTERM (a crash, a sanitizer report) fails
+        # the scenario even when its figures looked fine.
+        if exc_type is None and self.proc.returncode != 0:
+            raise BenchError(f"testrund exited with status {self.proc.returncode}:\n" +
+                             "".join(self.lines[-20:]))
 
 
 def wait_for(predicate, what, deadline=POLL_DEADLINE, interval=0.02):
