@@ -71,6 +71,9 @@ void Run::Start() {
   wall_start_ = env_.clock->WallNow();
   buckets_ = Buckets(start_);
   ArmTick();
+  // A schedule that starts nothing at all (stages whose rate stays 0) leaves ArmTick nothing
+  // to wait for; one tick at once completes the run instead of leaving it running forever.
+  if (!MoreStarts()) tick_->ArmAt(start_);
 }
 
 // --- Scheduling --------------------------------------------------------------------------

@@ -212,6 +212,19 @@ TEST_CASE("stages start exactly the integral of the rate", "[unit]") {
     e.clock.Advance(10000 * kMs);
     CHECK(e.Counts(id).started == 30);  // 10 * 2 + 10 * 2 / 2
   }
+  SECTION("stages whose rate stays 0 start nothing and the run completes at once") {
+    Engine e;
+    auto id = e.Execute(R"J({"run_id": "s0", "distribution": {"type": "linear",
+      "stages": [{"duration": 0.5, "rate": 0}, {"duration": 2, "rate": 0}]},
+      "operations": [{"type": "comment"}]})J");
+    e.clock.RunDue();
+    REQUIRE(e.Get(id)->completed());
+    CHECK(e.Counts(id).started == 0);
+    rapidjson::Document status = e.Status(id);
+    CHECK(Str(status["status"]) == "completed");
+    CHECK(status["percent_complete"].GetDouble() == 100.0);
+    CHECK(status["duration"].GetDouble() == 0.0);
+  }
   SECTION("total caps the stages") {
     Engine e;
     auto id = e.Execute(R"J({"run_id": "s4", "distribution": {"type": "linear", "total": 30,
