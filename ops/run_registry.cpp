@@ -283,7 +283,10 @@ Status RunRegistry::WriteResultsFile(const std::string& dir, const Run& run) {
   std::string path = fmt::format("{}/{}.json", dir, run.run_id());
   // A dot file, so that a reader globbing *.json never sees a partial one.
   std::string tmp = fmt::format("{}/.{}.json.tmp", dir, run.run_id());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // Results may hold what the system under test sent (trace_log), so not world-readable;
+  // and a symlink planted at the temporary name (a results_dir others can write to) is
+  // refused rather than followed to truncate its target.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0) return Status::Error(fmt::format("cannot create {}: {}", tmp, ErrnoText(errno)));
   const char* step = nullptr;
   if (!WriteAll(fd, text.data(), text.size())) {

@@ -101,8 +101,9 @@ class RunRegistry {
   // any QueryTest can return it as completed. The file holds exactly that object (the one
   // QueryTest returns at that moment: completed 1, status completed|failed|cancelled,
   // time_finish, duration, counts, globals, first_call_summary, ...) as one line of
-  // UTF-8 JSON followed by "\n". It is written atomically: to `.<run_id>.json.tmp` in the
-  // same directory, fsync'd, renamed over `<run_id>.json`, then the directory is fsync'd;
+  // UTF-8 JSON followed by "\n", mode 0640 (before the umask). It is written atomically: to
+  // `.<run_id>.json.tmp` in the same directory (never through a symlink at that name),
+  // fsync'd, renamed over `<run_id>.json`, then the directory is fsync'd;
   // so a reader sees either no file or the whole one. Returns the error (naming the path
   // and errno text) when any step fails; the temporary file is then removed.
   static Status WriteResultsFile(const std::string& dir, const Run& run);

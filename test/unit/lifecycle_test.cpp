@@ -5,6 +5,7 @@
 // first_fail_summary's trace_log, results_dir files and their failure reporting.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -481,6 +482,37 @@ TEST_CASE("results_dir: a failed write is reported, counted and retried at stop"
   CHECK(reports.size() == 1);
   rapidjson::Document file = ParseJson(ReadFile(dir.path() + "/missing/rf.json"));
   CHECK(Str(file["status"]) == "completed");
+}
+
+TEST_CASE("results_dir: files are 0640 and a symlink at the temporary name is not followed",
+          "[unit]") {
+  TempDir dir;
+  EngineLimits limits;
+  limits.results_dir = dir.path();
+  Engine e(limits);
+  std::vector<std::string> reports;
+  e.registry.set_on_results_error([&reports](std::string_view run_id, const Status& error) {
+    reports.push_back(std::string(run_id) + ": " + error.message());
+  });
+  mode_t old_umask = ::umask(022);
+  e.Execute(R"J({"run_id": "rm", "operations": [{"type": "comment"}]})J");
+  e.clock.RunDue();
+  ::umask(old_umask);
+  REQUIRE(std::filesystem::exists(dir.path() + "/rm.json"));
+  CHECK(std::filesystem::status(dir.path() + "/rm.json").permissions() ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+         std::filesystem::perms::group_read));
+
+  std::string victim = dir.path() + "/victim";
+  std::ofstream(victim) << "keep";
+  std::filesystem::create_symlink(victim, dir.path() + "/.rs.json.tmp");
+  e.Execute(R"J({"run_id": "rs", "operations": [{"type": "comment"}]})J");
+  e.clock.RunDue();
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0] == "rs: cannot create " + dir.path() +
+                          "/.rs.json.tmp: Too many levels of symbolic links");
+  CHECK(ReadFile(victim) == "keep");
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/rs.json"));
 }
 
 }  // namespace
