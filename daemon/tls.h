@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The server-side TLS context for the TLS listeners: TLS 1.2 minimum, the configured
-// certificate chain and private key, checked to match at start-up.
+// The server-side TLS context for the TLS listeners: TLS 1.2 minimum (TLS 1.2 with ECDHE
+// and AEAD cipher suites only), no renegotiation, the configured certificate chain and
+// private key, checked to match at start-up.
 #pragma once
 
 #include <string>

@@ -4,6 +4,8 @@
 // statuses, bad length prefixes, TLS, tokens and roles, the idle timeout, max_connections,
 // max_json_depth, signals, the log file, and the command line (config errors, --check-config,
 // --version).
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -344,6 +346,43 @@ TEST_CASE("TLS only: the plain listener can be disabled", "[integration]") {
   Daemon d({"--listen", ""}, Daemon::Options{.tls = true});
   REQUIRE(d.listeners().size() == 1);
   CHECK(d.listeners()[0].second);
+  CHECK(d.Https().Post("/", kInfo).status == 200);
+}
+
+// Whether a TLS handshake with the daemon succeeds for a client limited to the protocol
+// versions [min_version, max_version] and the TLS 1.2 cipher list `ciphers`.
+bool TlsHandshakeSucceeds(uint16_t port, int min_version, int max_version, const char* ciphers) {
+  std::unique_ptr<Stream> tcp = Stream::Connect(port, false);
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        &SSL_CTX_free);
+  REQUIRE(ctx);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_security_level(ctx.get(), 0);  // let the client offer what the server must refuse
+  REQUIRE(SSL_CTX_set_min_proto_version(ctx.get(), min_version) == 1);
+  REQUIRE(SSL_CTX_set_max_proto_version(ctx.get(), max_version) == 1);
+  REQUIRE(SSL_CTX_set_cipher_list(ctx.get(), ciphers) == 1);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
+  REQUIRE(ssl);
+  SSL_set_fd(ssl.get(), tcp->fd());
+  bool ok = SSL_connect(ssl.get()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+TEST_CASE("TLS: 1.2 or 1.3 only, and TLS 1.2 only with forward-secret AEAD ciphers",
+          "[integration]") {
+  Daemon d({"--listen", ""}, Daemon::Options{.tls = true});
+  uint16_t port = d.tls_port();
+  CHECK(TlsHandshakeSucceeds(port, TLS1_3_VERSION, TLS1_3_VERSION, "DEFAULT"));
+  CHECK(TlsHandshakeSucceeds(port, TLS1_2_VERSION, TLS1_2_VERSION,
+                             "ECDHE-ECDSA-AES128-GCM-SHA256"));
+  CHECK(TlsHandshakeSucceeds(port, TLS1_2_VERSION, TLS1_2_VERSION,
+                             "ECDHE-ECDSA-CHACHA20-POLY1305"));
+  // CBC with SHA-1 / SHA-384 MACs: offered by OpenSSL's defaults, refused here.
+  CHECK_FALSE(TlsHandshakeSucceeds(port, TLS1_2_VERSION, TLS1_2_VERSION,
+                                   "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384"));
+  CHECK_FALSE(TlsHandshakeSucceeds(port, TLS1_VERSION, TLS1_1_VERSION, "DEFAULT"));
+  // The daemon still serves a normal client.
   CHECK(d.Https().Post("/", kInfo).status == 200);
 }
 
