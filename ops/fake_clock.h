@@ -30,18 +30,23 @@ class FakeClock final : public Clock {
   void Advance(MonoNs ns) { AdvanceTo(now_ + ns); }
   void AdvanceSeconds(double s) { Advance(static_cast<MonoNs>(s * kNsPerSecond)); }
   void AdvanceTo(MonoNs target) {
-    while (!queue_.empty() && queue_.begin()->first.first <= target) {
-      auto it = queue_.begin();
-      FakeTimer* timer = it->second;
-      if (it->first.first > now_) now_ = it->first.first;
-      queue_.erase(it);
-      timer->queued_ = false;
-      timer->on_fire_();
-    }
+    while (!queue_.empty() && queue_.begin()->first.first <= target) FireNext();
     if (target > now_) now_ = target;
   }
   // Fires timers already due (deadline <= now), as a loop turn would.
   void RunDue() { AdvanceTo(now_); }
+  // Fires the earliest timer only, moving Now() to its deadline; false when none is armed.
+  // Lets a caller bound the work (a fuzzer: an endless run must not run forever).
+  bool FireNext() {
+    if (queue_.empty()) return false;
+    auto it = queue_.begin();
+    FakeTimer* timer = it->second;
+    if (it->first.first > now_) now_ = it->first.first;
+    queue_.erase(it);
+    timer->queued_ = false;
+    timer->on_fire_();
+    return true;
+  }
   size_t pending_timers() const { return queue_.size(); }
 
  private:
