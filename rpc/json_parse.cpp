@@ -34,7 +34,66 @@ bool IsAscii(std::string_view s) {
   return (any & 0x8080808080808080ull) == 0;
 }
 
-// Forwards every SAX event to the document, refusing to open a container past the limit.
+// RapidJSON decodes a `\uDC00`..`\uDFFF` escape that follows no high surrogate into the
+// UTF-8 form of a surrogate (0xED 0xB0..0xBF ...), which is not UTF-8 at all: every other
+// surrogate mistake it rejects itself. Raw input bytes never get here in that form (they
+// are validated), so finding one in a decoded string means a lone low surrogate escape.
+bool HasEncodedSurrogate(const char* s, size_t n) {
+  const char* end = s + n;
+  for (const char* p = s; p < end; ++p) {
+    p = static_cast<const char*>(std::memchr(p, 0xED, static_cast<size_t>(end - p)));
+    if (p == nullptr) return false;
+    if (end - p >= 2 && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+  }
+  return false;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The \uXXXX escape at `text[i]` (a backslash), or -1 when there is none.
+long EscapedCodeUnit(std::string_view text, size_t i) {
+  if (i + 6 > text.size() || text[i + 1] != 'u') return -1;
+  long unit = 0;
+  for (size_t k = i + 2; k < i + 6; ++k) {
+    int d = HexDigit(text[k]);
+    if (d < 0) return -1;
+    unit = unit * 16 + d;
+  }
+  return unit;
+}
+
+// Offset of the lone low surrogate escape in the string (or member name) that ends just
+// before `end` (RapidJSON stops right after its closing quote), as RapidJSON reports its
+// own surrogate errors: at the backslash. `end` itself when it cannot be found.
+size_t LoneSurrogateOffset(std::string_view text, size_t end) {
+  if (end < 2 || end > text.size()) return end;
+  size_t close = end - 1;
+  // The opening quote: the nearest earlier quote not escaped by an odd run of backslashes.
+  size_t open = close;
+  while (open-- > 0) {
+    if (text[open] != '"') continue;
+    size_t backslashes = 0;
+    while (backslashes < open && text[open - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) break;
+  }
+  if (open >= close) return end;
+  for (size_t i = open + 1; i < close; ++i) {
+    if (text[i] != '\\') continue;
+    long unit = EscapedCodeUnit(text, i);
+    if (unit >= 0xDC00 && unit <= 0xDFFF) return i;
+    if (unit >= 0xD800 && unit <= 0xDBFF) i += 6;  // its low half follows: skip it
+    ++i;  // the escaped character
+  }
+  return end;
+}
+
+// Forwards every SAX event to the document, refusing to open a container past the limit
+// and a string holding a lone surrogate.
 class DepthLimitedHandler {
  public:
   DepthLimitedHandler(rapidjson::Document& doc, size_t max_depth)
@@ -50,8 +109,12 @@ class DepthLimitedHandler {
   bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
     return doc_.RawNumber(s, n, copy);
   }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    return CheckSurrogates(s, n) && doc_.String(s, n, copy);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    return CheckSurrogates(s, n) && doc_.Key(s, n, copy);
+  }
   bool StartObject() { return Enter() && doc_.StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
     --depth_;
@@ -64,8 +127,13 @@ class DepthLimitedHandler {
   }
 
   bool too_deep() const { return too_deep_; }
+  bool lone_surrogate() const { return lone_surrogate_; }
 
  private:
+  bool CheckSurrogates(const char* s, size_t n) {
+    if (HasEncodedSurrogate(s, n)) lone_surrogate_ = true;
+    return !lone_surrogate_;
+  }
   bool Enter() {
     if (++depth_ > max_depth_) {
       too_deep_ = true;
@@ -78,6 +146,7 @@ class DepthLimitedHandler {
   size_t max_depth_;
   size_t depth_ = 0;
   bool too_deep_ = false;
+  bool lone_surrogate_ = false;
 };
 
 }  // namespace
@@ -106,11 +175,18 @@ std::string ParseJson(std::string_view text, size_t max_depth, rapidjson::Docume
     if (handler.too_deep()) {
       error = fmt::format("JSON nesting deeper than {} levels at offset {}", max_depth,
                           r.Offset());
-    } else {
-      error = fmt::format("{} at offset {}", rapidjson::GetParseError_En(r.Code()), r.Offset());
-      // GetParseError_En's sentences end in '.', which reads badly before " at offset".
-      if (size_t dot = error.find(". at offset"); dot != std::string::npos) error.erase(dot, 1);
+      return false;
     }
+    rapidjson::ParseErrorCode code = r.Code();
+    size_t offset = r.Offset();
+    if (handler.lone_surrogate()) {
+      // Worded as RapidJSON words the surrogate errors it catches itself.
+      code = rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
+      offset = LoneSurrogateOffset(text, offset);
+    }
+    error = fmt::format("{} at offset {}", rapidjson::GetParseError_En(code), offset);
+    // GetParseError_En's sentences end in '.', which reads badly before " at offset".
+    if (size_t dot = error.find(". at offset"); dot != std::string::npos) error.erase(dot, 1);
     return false;
   };
   doc.Populate(generate);

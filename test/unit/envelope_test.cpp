@@ -566,6 +566,23 @@ TEST_CASE("Bad input bytes are parse errors", "[unit]") {
     RequireError(f.Call("NaN"), ErrorCode::kParseError, "null");
     RequireError(f.Call("[1e400]"), ErrorCode::kParseError, "null");
   }
+  SECTION("a lone low surrogate escape is invalid, as RapidJSON says of a lone high one") {
+    // Found by the rpc fuzzer (test/fuzz/corpus/rpc/lone_low_surrogate.json): RapidJSON
+    // decoded \uDC00 into bytes that are not UTF-8, and the id echoed them.
+    rapidjson::Document r = f.Call(R"({"jsonrpc":"2.0","id":"\uDC00","method":"get_data"})");
+    RequireError(r, ErrorCode::kParseError, "null");
+    CHECK(Message(r) == "Parse error: The surrogate pair in string is invalid at offset 23");
+    r = f.Call(body(R"(ab\\\"\u00e9\uD83D\uDE00\udfff)"));  // in a value, after a pair
+    CHECK(Message(r) == "Parse error: The surrogate pair in string is invalid at offset 72");
+    r = f.Call(R"({"jsonrpc":"2.0","method":"get_data","id":1,"\uDE00":1})");  // a name
+    CHECK(Message(r) == "Parse error: The surrogate pair in string is invalid at offset 45");
+    r = f.Call(body(R"(\uD800)"));
+    CHECK(Message(r) == "Parse error: The surrogate pair in string is invalid at offset 48");
+    // Valid pairs still pass.
+    std::optional<std::string> out = f.Raw(body(R"(\uD83D\uDE00)"));
+    REQUIRE(out);
+    CHECK(*out == "{\"jsonrpc\":\"2.0\",\"result\":{\"s\":\"\xf0\x9f\x98\x80\"},\"id\":1}");
+  }
   SECTION("escaped NUL inside a string is data") {
     std::optional<std::string> out = f.Raw(body("a\\u0000b"));
     REQUIRE(out);
