@@ -30,7 +30,9 @@ inline ops::EngineLimits FuzzEngineLimits() {
   return limits;
 }
 
-// Fires at most `turns` timers (instance starts, waits, halts timing out, ...).
+// Fires at most `turns` timers (instance starts, waits, halts timing out, ...). Keep it
+// small: one turn of a run may execute Run::kStepsPerTurn (10,000) steps, and on a clock
+// that stands still a `load` run of instances that end at once never runs out of them.
 inline void RunLoopTurns(ops::FakeClock& clock, int turns) {
   for (int i = 0; i < turns && clock.FireNext(); ++i) {
   }

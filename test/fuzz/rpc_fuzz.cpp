@@ -27,7 +27,7 @@ namespace {
 using namespace testrund;
 
 constexpr size_t kMaxJsonDepth = 64;
-constexpr int kLoopTurns = 64;
+constexpr int kLoopTurns = 6;
 
 std::optional<rpc::Role> LookupToken(std::string_view token) {
   if (token == "op") return rpc::Role::kOperator;
