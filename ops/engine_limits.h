@@ -17,6 +17,9 @@ struct EngineLimits {
   size_t max_operations = 10'000;               // operations per run
   LuaLimits lua;                                // instructions per evaluation, memory per run
   uint64_t max_steps_without_wait = 100'000;    // per instance
+  // Steps (and starts) one run's work turn may take before it yields to the event loop.
+  // Not a config option: the daemon keeps the default; tests and fuzzers lower it.
+  uint64_t steps_per_turn = 10'000;
   double completed_run_retention = 0;           // seconds a returned completed run is kept
   std::string results_dir;                      // empty: do not write results
 };

@@ -109,7 +109,8 @@ void Run::StartDue(MonoNs now_ns) {
     if (auto end = schedule_.EndOffset(); end && active >= *end) due = next_k_;
   }
   uint64_t room = backlog_room();
-  uint64_t budget = kStepsPerTurn;  // starts per turn, so a huge backlog cannot stall the loop
+  // Starts per turn are bounded too, so a huge backlog cannot stall the loop.
+  uint64_t budget = env_.limits->steps_per_turn;
   while (next_k_ < due && budget > 0) {
     if (room == 0) {
       // Every instance already due now waits for the backlog: each counts as late.
@@ -171,7 +172,7 @@ void Run::OnTick() {
   in_tick_ = true;
   MonoNs now_ns = now();
   ExpireParked(now_ns);
-  uint64_t budget = kStepsPerTurn;
+  uint64_t budget = env_.limits->steps_per_turn;
   // Finishing instances frees backlog room: start and run again while the turn has budget.
   while (true) {
     uint64_t started_before = next_k_;

@@ -7,8 +7,8 @@
 //   1. expire parked instances whose timer is due (wait -> runnable, halt -> abort);
 //   2. start every due instance that fits under `backlog` and the server's instance limit
 //      (a due start that has to wait is counted `late`);
-//   3. execute runnable instances until each parks or ends, at most kStepsPerTurn steps per
-//      turn (then the timer is re-armed at "now" so the daemon keeps answering);
+//   3. execute runnable instances until each parks or ends, at most EngineLimits::steps_per_turn
+//      steps per turn (then the timer is re-armed at "now" so the daemon keeps answering);
 //   4. complete the run when nothing more will start and nothing is in progress;
 //   5. re-arm the timer at the earliest of: now (work left), the next parked deadline, the
 //      next planned start.
@@ -227,9 +227,6 @@ class Run {
   // at the next op or false after it aborted the instance. The run's tick is armed at once:
   // the instance continues (or is freed, with its sockets) on the next loop turn.
   void FinishIo(Instance& instance, const std::function<bool()>& complete);
-
-  // Steps one work turn may execute before yielding to the event loop.
-  static constexpr uint64_t kStepsPerTurn = 10'000;
 
  private:
   void OnTick();

@@ -29,7 +29,7 @@ namespace {
 
 using namespace testrund;
 
-constexpr int kLoopTurns = 8;
+constexpr int kLoopTurns = 16;
 constexpr std::string_view kPrefix =
     R"({"run_id":"fz","seed":7,"vars":{"n":6,"s":"abc","t":[1,2,{"k":"v"}]},)"
     R"("globals":{"count":0},"operations":)";

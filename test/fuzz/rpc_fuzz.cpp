@@ -27,7 +27,7 @@ namespace {
 using namespace testrund;
 
 constexpr size_t kMaxJsonDepth = 64;
-constexpr int kLoopTurns = 6;
+constexpr int kLoopTurns = 8;
 
 std::optional<rpc::Role> LookupToken(std::string_view token) {
   if (token == "op") return rpc::Role::kOperator;

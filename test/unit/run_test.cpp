@@ -107,6 +107,28 @@ TEST_CASE("a loop without waits hits max_steps_without_wait", "[unit]") {
         R"J((max_steps_without_wait) at op 0 (comment)","count":1}])J");
 }
 
+TEST_CASE("a work turn yields after steps_per_turn steps and starts", "[unit]") {
+  // Found with the rpc fuzzer: a load run of instances that end at once keeps every turn
+  // full; the turn's size bounds how long the loop is away (lowered by the fuzz targets).
+  EngineLimits limits;
+  limits.steps_per_turn = 5;
+  Engine e(limits);
+  auto id = e.Execute(Single(R"J([{"type": "comment"}, {"type": "comment"}, {"type": "comment"},
+    {"type": "comment"}, {"type": "comment"}, {"type": "comment"}, {"type": "comment"}])J"));
+  REQUIRE(e.clock.FireNext());
+  CHECK(e.Counts(id).running == 1);  // 5 of 7 steps done
+  REQUIRE(e.clock.FireNext());
+  CHECK(e.Counts(id).passed == 1);
+  auto load = e.Execute(R"J({"run_id": "L", "distribution": {"type": "load", "total": 12},
+    "operations": [{"type": "comment"}]})J");
+  REQUIRE(e.clock.FireNext());
+  CHECK(e.Counts(load).finished == 5);
+  REQUIRE(e.clock.FireNext());
+  CHECK(e.Counts(load).finished == 10);
+  e.clock.RunDue();
+  CHECK(e.Counts(load).finished == 12);
+}
+
 TEST_CASE("a loop with waits is not limited by steps", "[unit]") {
   EngineLimits limits;
   limits.max_steps_without_wait = 10;
