@@ -47,6 +47,11 @@ bool Duration(Run& run, Instance& instance, const Op& op, MonoNs* duration) {
                                 SecondsText(op.max_seconds), JsonText(doc)));
     return false;
   }
+  if (seconds > kMaxSeconds) {
+    run.Abort(instance, op, fmt::format("\"seconds\" must be <= {}, got {}",
+                                        SecondsText(kMaxSeconds), JsonText(doc)));
+    return false;
+  }
   *duration = static_cast<MonoNs>(std::llround(seconds * kNsPerSecond));
   if (*duration <= 0) *duration = 1;
   return true;

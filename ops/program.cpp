@@ -146,6 +146,11 @@ class Validator {
                                                SecondsText(spec.max_seconds), JsonText(*value)));
           return;
         }
+        if (seconds > kMaxSeconds) {
+          Add(op.idx, field, fmt::format("\"{}\" must be <= {}, got {}", name,
+                                         SecondsText(kMaxSeconds), JsonText(*value)));
+          return;
+        }
         SetSeconds(op, spec, seconds);
         return;
       }

@@ -77,5 +77,9 @@ std::string SecondsText(double seconds);
 // Parses a seconds value given as a number or a decimal string. False when it is neither.
 bool ParseSeconds(const rapidjson::Value& value, double* seconds);
 
+// The longest halt or wait of any kind (as `distribution.duration`): far from where the
+// nanosecond clock (int64) would overflow, which a wait of 1e10 s reached.
+constexpr double kMaxSeconds = 100'000'000;
+
 
 }  // namespace testrund::ops

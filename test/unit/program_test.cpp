@@ -88,6 +88,20 @@ TEST_CASE("Every problem of a definition is reported at once with exact texts", 
   CHECK(problems.size() == 12);
 }
 
+TEST_CASE("A wait is at most 100,000,000 seconds", "[unit]") {
+  // Found by the operations fuzzer: a longer wait overflowed the nanosecond clock.
+  Problems problems = Validate(R"({"operations": [
+    {"type": "wait", "arguments": {"seconds": 1e10}},
+    {"type": "wait", "arguments": {"seconds": "100000000.5"}},
+    {"type": "wait", "arguments": {"seconds": 100000000}}]})");
+  INFO(Dump(problems));
+  CHECK(problems.size() == 2);
+  CHECK(Has(problems, 0, "arguments.seconds",
+            "\"seconds\" must be <= 100000000, got 10000000000.0"));
+  CHECK(Has(problems, 1, "arguments.seconds",
+            "\"seconds\" must be <= 100000000, got \"100000000.5\""));
+}
+
 TEST_CASE("Params problems come with operation problems", "[unit]") {
   Problems problems = Validate(R"({"run_id": "bad id!", "trace_level": 4, "turbo": "2",
     "max_failures": -1, "tags": [1], "vars": [], "distribution": {"type": "nosuch"},

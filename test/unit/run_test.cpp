@@ -186,6 +186,16 @@ TEST_CASE("a halt seconds expression out of range aborts at execution", "[unit]"
         R"J([{"op_idx":0,"text":"\"seconds\" must be > 0 and <= 600, got 700","count":1}])J");
 }
 
+TEST_CASE("a wait seconds expression over 100,000,000 s aborts at execution", "[unit]") {
+  // Found by the operations fuzzer (corpus/operations/wait_1e10.txt): a wait that long
+  // put the nanosecond clock past int64 (signed overflow in the time buckets).
+  Engine e;
+  auto id = e.Execute(Single(R"J([{"type": "wait", "arguments": {"seconds": "{1e10}"}}])J"));
+  e.clock.RunDue();
+  CHECK(ToText(e.Status(id)["first_aborts"]) ==
+        R"J([{"op_idx":0,"text":"\"seconds\" must be <= 100000000, got 10000000000.0","count":1}])J");
+}
+
 TEST_CASE("halted instances are listed, resumed with vars, and errors are distinct", "[unit]") {
   Engine e;
   auto id = e.Execute(Single(R"J([
