@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "ops/lua_json.h"
+#include "ops/lua_pattern_cost.h"
 
 namespace testrund::ops {
 
@@ -24,6 +25,7 @@ struct LuaSandbox::AllocState {
   bool refused = false;                // an allocation was refused since the last reset
   bool instruction_limit_hit = false;  // the count hook fired since the last reset
   int hook_count = 1;                  // the per-evaluation budget, clamped to int
+  double pattern_steps = 0;            // estimated pattern-matching steps in this evaluation
   uint64_t* rng = nullptr;             // math.random state of the evaluating instance
   uint64_t fallback_rng = 0;           // used when no instance state is given
 };
@@ -144,6 +146,59 @@ int MathRandomSeed(lua_State* L) {
     *state = LuaSandbox::SeedInstanceRng(static_cast<uint64_t>(n1), n2);
   }
   return 0;
+}
+
+// Pattern matching steps an evaluation may spend per instruction of its budget: Lua's
+// matcher is C code the count hook cannot interrupt, so its calls are priced up front.
+constexpr double kPatternStepsPerInstruction = 10;
+
+// string.find / match / gmatch / gsub: charges the call's estimated work (lua_pattern_cost.h)
+// to the evaluation and refuses it, before it starts, once the evaluation's total would pass
+// kPatternStepsPerInstruction × the instruction limit. Upvalues: 1 the original function,
+// 2 its PatternCall, 3 its name.
+int GuardedPatternCall(lua_State* L) {
+  size_t subject_size = 0;
+  size_t pattern_size = 0;
+  const char* subject = luaL_checklstring(L, 1, &subject_size);
+  const char* pattern = luaL_checklstring(L, 2, &pattern_size);
+  auto call = static_cast<PatternCall>(lua_tointeger(L, lua_upvalueindex(2)));
+  bool plain = call == PatternCall::kFind && lua_toboolean(L, 4);
+  AllocState* a = StateOf(L);
+  double budget = kPatternStepsPerInstruction * a->hook_count;
+  double steps = EstimatePatternSteps({subject, subject_size}, {pattern, pattern_size}, call,
+                                      plain, budget - a->pattern_steps);
+  a->pattern_steps += steps;
+  if (a->pattern_steps > budget) {
+    return luaL_error(L,
+                      "%s: pattern too costly for a %I-byte subject (this evaluation may "
+                      "spend %I matching steps, 10 per instruction of the Lua instruction limit)",
+                      lua_tostring(L, lua_upvalueindex(3)),
+                      static_cast<lua_Integer>(subject_size), static_cast<lua_Integer>(budget));
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+// Replaces the pattern functions of the string library copy at the top with guarded ones.
+void GuardPatternFunctions(lua_State* L) {
+  struct Guarded {
+    const char* field;
+    const char* name;
+    PatternCall call;
+  };
+  constexpr Guarded kGuarded[] = {{"find", "string.find", PatternCall::kFind},
+                                  {"match", "string.match", PatternCall::kMatch},
+                                  {"gsub", "string.gsub", PatternCall::kMatch},
+                                  {"gmatch", "string.gmatch", PatternCall::kGmatch}};
+  for (const Guarded& g : kGuarded) {
+    lua_getfield(L, -1, g.field);
+    lua_pushinteger(L, static_cast<lua_Integer>(g.call));
+    lua_pushstring(L, g.name);
+    lua_pushcclosure(L, GuardedPatternCall, 3);
+    lua_setfield(L, -2, g.field);
+  }
 }
 
 bool IsSandboxTable(lua_State* L, int idx) {
@@ -378,6 +433,7 @@ int SetupProtected(lua_State* L) {
       lua_setfield(L, -2, "randomseed");
     }
     if (lib.open == luaopen_string) {
+      GuardPatternFunctions(L);
       // Method calls on strings ("x"):upper() read the shared string metatable: point it at
       // the copy and hide it, so no script reaches it to swap __index for the whole run.
       lua_pushliteral(L, "");
@@ -594,6 +650,7 @@ LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* err
   a->rng = scope.rng_state;
   a->refused = false;
   a->instruction_limit_hit = false;
+  a->pattern_steps = 0;
   lua_sethook(L, OnCount, LUA_MASKCOUNT, a->hook_count);  // a fresh budget
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
   int status = lua_pcall(L, 0, 1, 0);

@@ -22,9 +22,10 @@
 // environment. Absent: io, os.* otherwise, package, require, debug, coroutine, dofile,
 // loadfile, collectgarbage, print, warn, string.dump. Every sandbox metatable is hidden
 // (`getmetatable` returns false), the string metatable included.
-// Known gap: a C function cannot be interrupted by the count hook, so a pathological Lua
-// pattern (string.find/match/gmatch/gsub with heavy backtracking on a long subject) can run
-// for a long time inside one instruction.
+// A C function cannot be interrupted by the count hook, so the pattern functions
+// (string.find/match/gmatch/gsub), whose backtracking on a long subject could run for hours
+// inside one instruction, are priced before they start (ops/lua_pattern_cost.h): one
+// evaluation may spend at most 10 estimated matching steps per instruction of its budget.
 //
 // No Lua error ever unwinds out of this class: everything that may allocate runs in
 // protected mode, because the run's memory cap makes any allocation fail. Callers that use

@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <lua.hpp>
 #include <string>
 
@@ -312,7 +313,9 @@ TEST_CASE("the memory limit fails the evaluation and the state stays usable", "[
   CHECK(s.Eval("string.rep('x', 1e4, string.rep('y', 1e4))") == kLimit);
   CHECK(s.Eval("local ok = pcall(string.rep, 'x', 1e9) return ok") == "false");
   CHECK(s.Eval("table.concat({'a', 'b'}, '-')") == "\"a-b\"");
-  s.lua->CollectGarbage();
+  // Lua halves its string table at most once per collection; after millions of strings it
+  // takes a few collections to come back down.
+  for (int k = 0; k < 4; ++k) s.lua->CollectGarbage();
   CHECK(s.lua->memory_used() < baseline + (1u << 20));
 
   SECTION("the default cap is named in the text") {
@@ -334,6 +337,65 @@ TEST_CASE("deep recursion is an error, not a crash", "[unit]") {
   CHECK_THAT(s.Eval("string.rep('(', 300):find(string.rep('(', 300))"),
              Catch::StartsWith("ERR runtime: "));
   CHECK(s.Eval("1") == "1");
+}
+
+TEST_CASE("pattern functions are priced before they run, against the evaluation's budget",
+          "[unit]") {
+  Sandbox s;  // the default budget: 1,000,000 instructions, so 10,000,000 matching steps
+  auto too_costly = [](const char* function, const char* bytes) {
+    return std::string("ERR runtime: ") + kAt + function + ": pattern too costly for a " +
+           bytes +
+           "-byte subject (this evaluation may spend 10000000 matching steps, 10 per "
+           "instruction of the Lua instruction limit)";
+  };
+  auto started = std::chrono::steady_clock::now();
+  // Unguarded, each of these runs for seconds to years inside one instruction.
+  CHECK(s.Eval("string.rep('a', 1e5):find('a*b')") == too_costly("string.find", "100000"));
+  CHECK(s.Eval("string.rep('a', 1e6):find(string.rep('a*', 20) .. 'b')") ==
+        too_costly("string.find", "1000000"));
+  CHECK(s.Eval("('a'):rep(1e5):match('(a-)b')") == too_costly("string.match", "100000"));
+  CHECK(s.Eval("for x in ('a'):rep(1e5):gmatch('a*b') do end") ==
+        too_costly("string.gmatch", "100000"));
+  CHECK(s.Eval("('a'):rep(1e5):gsub('.-.-b', '')") == too_costly("string.gsub", "100000"));
+  CHECK(s.Eval("('('):rep(1e5):find('%b()')") == too_costly("string.find", "100000"));
+  CHECK(s.Eval("('a'):rep(1e6):find(('a'):rep(1e4) .. 'b', 1, true)") ==
+        too_costly("string.find", "1000000"));
+  CHECK(s.Eval("('a'):rep(2e7):find('b', 1, true)") == too_costly("string.find", "20000000"));
+  // The budget is per evaluation, so a loop of calls just under it cannot add up: the first
+  // call (about 8e6 steps) runs, the second is refused, and pcall cannot get past that.
+  CHECK(s.Eval("local s = ('a'):rep(2000) "
+               "return {pcall(string.find, s, 'a*b'), (pcall(string.find, s, 'a*b'))}") ==
+        "[true,false]");
+  CHECK(s.Eval("local s, n = ('a'):rep(2000), 0 "
+               "for k = 1, 1e4 do if pcall(string.find, s, 'a*b') then n = n + 1 end end "
+               "return n") == "1");
+  double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CHECK(took < 5);  // all of the above, even under the sanitizers
+
+  // Everyday patterns on large subjects stay well inside the budget.
+  CHECK(s.Eval("(('x'):rep(1e5) .. '\"id\":42,'):match('\"id\":(%d+)')") == "\"42\"");
+  CHECK(s.Eval("(('y'):rep(1e5) .. '\"name\":\"z\"'):match('\"name\":\"(.-)\"')") ==
+        "\"z\"");
+  CHECK(s.Eval("select(2, ('k=v; '):rep(2000):gsub('(%w+)=(%w+)', '%2=%1'))") == "2000");
+  CHECK(s.Eval("#(('(x)'):rep(100):match('%b()'))") == "3");
+  CHECK(s.Eval("('ab'):rep(1e5):find('^a[b]+a')") == "1");
+  CHECK(s.Eval("('ab'):rep(1e5):find('ba', 1, true)") == "2");
+  CHECK(s.Eval("local n = 0 for w in ('one two three '):rep(1000):gmatch('%a+') do n = n + 1 "
+               "end return n") == "3000");
+  CHECK(s.Eval("('a'):rep(2000):find('a*b')") == "null");  // about 8e6 steps: allowed
+  // Lua's own pattern errors still come through (raised below the guard: no position).
+  CHECK(s.Eval("string.find('x', '[a')") == "ERR runtime: malformed pattern (missing ']')");
+
+  SECTION("the budget follows lua_instruction_limit") {
+    LuaLimits limits;
+    limits.instruction_limit = 1'000;
+    Sandbox small(limits);
+    CHECK(small.Eval("('a'):rep(2000):find('a*b')") ==
+          "ERR runtime: " + kAt +
+              "string.find: pattern too costly for a 2000-byte subject (this evaluation may "
+              "spend 10000 matching steps, 10 per instruction of the Lua instruction limit)");
+  }
 }
 
 TEST_CASE("Create refuses a memory limit too small for the sandbox", "[unit]") {
