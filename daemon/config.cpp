@@ -66,7 +66,8 @@ const OptionSpec kOptions[] = {
   {"max_header_bytes", OptionType::kSize, "64K", 1024, 1024.0 * kKi,
    "largest HTTP start line + headers", &Config::max_header_bytes},
   {"idle_timeout", OptionType::kSeconds, "60", 0.1, 86400,
-   "seconds a connection may stay idle or stalled before it is closed",
+   "seconds a connection may stay idle or stalled, or take to send a request, before it is "
+   "closed",
    &Config::idle_timeout},
   {"max_connections", OptionType::kCount, "10000", 1, 1e6,
    "open client connections; further connections are accepted and closed at once",

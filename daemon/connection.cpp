@@ -54,11 +54,33 @@ void Connection::Start() {
                     &Connection::OnEvent, this);
   struct timeval idle = ToTimeval(services_.limits.idle_timeout);
   bufferevent_set_timeouts(bev_.get(), &idle, &idle);
+  request_deadline_.reset(
+      evtimer_new(bufferevent_get_base(bev_.get()), &Connection::OnRequestDeadline, this));
+  ArmRequestDeadline();
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
   LogDebug("connection {} from {} ({})", id_, peer_, tls_ ? "tls" : "plain");
 }
 
 void Connection::Abort() { Close("daemon shutting down"); }
+
+void Connection::ArmRequestDeadline() {
+  if (!request_deadline_) return;
+  struct timeval idle = ToTimeval(services_.limits.idle_timeout);
+  evtimer_add(request_deadline_.get(), &idle);
+}
+
+void Connection::OnRequestDeadline(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  // Flushing and draining have their own timeouts.
+  if (self->phase_ != Phase::kOpen) return;
+  if (evbuffer_get_length(bufferevent_get_output(self->bev_.get())) > 0) {
+    // Still sending a response (the write timeout watches a reader that stalls); the
+    // deadline starts again once it is sent.
+    self->ArmRequestDeadline();
+    return;
+  }
+  self->Close("no complete request within idle_timeout");
+}
 
 void Connection::OnReadable(bufferevent*, void* arg) {
   auto* self = static_cast<Connection*>(arg);
@@ -78,7 +100,11 @@ void Connection::OnWritable(bufferevent*, void* arg) {
   try {
     if (self->phase_ == Phase::kFlushing) {
       self->StartDraining();
-    } else if (self->phase_ == Phase::kOpen && self->read_paused_) {
+      return;
+    }
+    // Everything queued is sent: the next request has idle_timeout from now.
+    if (self->phase_ == Phase::kOpen) self->ArmRequestDeadline();
+    if (self->phase_ == Phase::kOpen && self->read_paused_) {
       self->read_paused_ = false;
       bufferevent_enable(self->bev_.get(), EV_READ);
       self->HandleInput();
@@ -171,6 +197,7 @@ void Connection::HandleHttp() {
         break;
       case HttpRequestParser::State::kRequest:
         ServeHttp(http_->TakeRequest());
+        ArmRequestDeadline();
         if (evbuffer_get_length(bufferevent_get_output(bev_.get())) > kMaxPendingOutput) {
           read_paused_ = true;
           bufferevent_disable(bev_.get(), EV_READ);
@@ -271,6 +298,7 @@ void Connection::StartDraining() {
 void Connection::Close(std::string_view reason) {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
+  if (request_deadline_) evtimer_del(request_deadline_.get());
   bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
   bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
   LogDebug("connection {} closed: {}", id_, reason);

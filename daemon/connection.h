@@ -68,7 +68,12 @@ class Connection {
   static void OnReadable(bufferevent* bev, void* arg);
   static void OnWritable(bufferevent* bev, void* arg);
   static void OnEvent(bufferevent* bev, short what, void* arg);
+  static void OnRequestDeadline(evutil_socket_t fd, short what, void* arg);
 
+  // A request must arrive complete within idle_timeout of the connection opening or of the
+  // previous response being sent, however slowly its bytes trickle in (the bufferevent's
+  // read timeout alone is reset by every byte, so a slow sender would never be closed).
+  void ArmRequestDeadline();
   void HandleInput();
   void HandleFramed();
   void HandleHttp();
@@ -92,6 +97,7 @@ class Connection {
   Phase phase_ = Phase::kOpen;
   bool read_paused_ = false;  // output backlog: stop reading until it drains
   std::unique_ptr<HttpRequestParser> http_;
+  EventPtr request_deadline_;  // declared after bev_: freed first
 };
 
 }  // namespace testrund::daemon
