@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <utility>
@@ -16,7 +17,7 @@ namespace testrund::rpc {
 namespace {
 
 // Resident set size from /proc/self/statm (second field, in pages); 0 when unreadable.
-uint64_t ResidentBytes() {
+uint64_t ReadResidentBytes() {
   std::FILE* f = std::fopen("/proc/self/statm", "r");
   if (f == nullptr) return 0;
   unsigned long long size_pages = 0;
@@ -26,6 +27,21 @@ uint64_t ResidentBytes() {
   if (n != 2) return 0;
   long page = sysconf(_SC_PAGESIZE);
   return resident_pages * static_cast<uint64_t>(page > 0 ? page : 4096);
+}
+
+// ReadResidentBytes, read at most every 100 ms: reading statm costs a fraction of a
+// millisecond (more with large mappings, as under AddressSanitizer), and a batch of thousands
+// of GetServerInfo calls would otherwise stall the loop for as many reads. Single-threaded.
+uint64_t ResidentBytes() {
+  using Clock = std::chrono::steady_clock;
+  static Clock::time_point read_at;
+  static uint64_t bytes = 0;
+  Clock::time_point now = Clock::now();
+  if (bytes == 0 || now - read_at >= std::chrono::milliseconds(100)) {
+    bytes = ReadResidentBytes();
+    read_at = now;
+  }
+  return bytes;
 }
 
 }  // namespace
