@@ -26,6 +26,8 @@ struct LuaSandbox::AllocState {
   bool instruction_limit_hit = false;  // the count hook fired since the last reset
   int hook_count = 1;                  // the per-evaluation budget, clamped to int
   double pattern_steps = 0;            // estimated pattern-matching steps in this evaluation
+  bool evaluating = false;             // inside Call: allocations count against the budget
+  size_t allocated = 0;                // bytes allocated (growth only) in this evaluation
   uint64_t* rng = nullptr;             // math.random state of the evaluating instance
   uint64_t fallback_rng = 0;           // used when no instance state is given
 };
@@ -46,6 +48,24 @@ AllocState* StateOf(lua_State* L) {
   return static_cast<AllocState*>(ud);
 }
 
+// Bytes an evaluation may allocate per instruction of its budget. A single instruction can
+// allocate and copy a lot (`s .. s`, string.rep, a growing stack in deep recursion) without
+// the count hook noticing: doubling a string up to the run's 256 MiB cap took a second of
+// CPU inside a few instructions. Charged here, the default budget allows 16 MiB of growth per
+// evaluation (string.rep's doubling buffer takes about 4 bytes per byte of its result), some
+// tens of milliseconds of copying at most.
+constexpr size_t kBytesPerInstruction = 16;
+
+// Counts `growth` bytes against the evaluation's budget. Once it is spent, refuses: Lua fails
+// the allocation with a memory error, which Fail() reports as the instruction limit (also
+// when the script caught it with pcall: every later allocation is refused too).
+bool ChargeAllocation(AllocState* a, size_t growth) {
+  a->allocated += growth;
+  if (a->allocated / kBytesPerInstruction <= static_cast<size_t>(a->hook_count)) return true;
+  a->instruction_limit_hit = true;
+  return false;
+}
+
 // Lua's allocator contract; refuses any growth past the cap (Lua then collects and retries
 // once before raising LUA_ERRMEM). Shrinking and freeing always succeed.
 void* CappedAlloc(void* ud, void* ptr, size_t osize, size_t nsize) {
@@ -59,6 +79,9 @@ void* CappedAlloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   size_t base = a->used - old_size;
   if (nsize > old_size && nsize > a->limit - std::min(base, a->limit)) {
     a->refused = true;
+    return nullptr;
+  }
+  if (a->evaluating && nsize > old_size && !ChargeAllocation(a, nsize - old_size)) {
     return nullptr;
   }
   void* block = std::realloc(ptr, nsize);
@@ -651,9 +674,12 @@ LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* err
   a->refused = false;
   a->instruction_limit_hit = false;
   a->pattern_steps = 0;
+  a->allocated = 0;
   lua_sethook(L, OnCount, LUA_MASKCOUNT, a->hook_count);  // a fresh budget
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
+  a->evaluating = true;
   int status = lua_pcall(L, 0, 1, 0);
+  a->evaluating = false;
   a->rng = nullptr;  // the instance's state may go away after this call
   // A script that caught the limit's error with pcall and returned still failed the budget.
   if (status == LUA_OK && !a->instruction_limit_hit) return LuaFailure::kNone;

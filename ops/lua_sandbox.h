@@ -26,6 +26,9 @@
 // (string.find/match/gmatch/gsub), whose backtracking on a long subject could run for hours
 // inside one instruction, are priced before they start (ops/lua_pattern_cost.h): one
 // evaluation may spend at most 10 estimated matching steps per instruction of its budget.
+// Likewise one instruction can allocate and copy a lot (`s .. s`, string.rep): an evaluation
+// may allocate at most 16 bytes per instruction of its budget (16 MiB by default), else it
+// fails with the instruction limit.
 //
 // No Lua error ever unwinds out of this class: everything that may allocate runs in
 // protected mode, because the run's memory cap makes any allocation fail. Callers that use
