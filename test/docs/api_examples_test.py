@@ -309,7 +309,11 @@ def main(argv):
             print(f"the daemon exited with status {daemon.returncode}")
             failed += 1
     finally:
-        daemon.stop()
+        status = daemon.stop()
+    # A crash, or a sanitizer report or leak in the sanitize build, is a non-zero status.
+    if status != 0:
+        print(f"the daemon exited with status {status}:\n" + daemon.log())
+        failed += 1
     print(f"{len(examples)} examples, {failed} failed, {len(errors)} convention errors")
     return 1 if failed or errors else 0
 

@@ -145,7 +145,7 @@ class PlainDaemonTest(CliTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.daemon.stop()
+        cls.daemon.stop_clean()
         super().tearDownClass()
 
     # -- execute + watch: one exit status per outcome ---------------------------------------
@@ -514,7 +514,7 @@ class SecureDaemonTest(CliTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.daemon.stop()
+        cls.daemon.stop_clean()
         super().tearDownClass()
 
     def test_token_over_http(self):
@@ -569,7 +569,7 @@ class ModuleTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.daemon.stop()
+        cls.daemon.stop_clean()
 
     def test_client_call_wait_verdict(self):
         tr = self.testrun

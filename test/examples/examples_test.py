@@ -67,7 +67,7 @@ class ExamplesTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.daemon.stop()
+        cls.daemon.stop_clean()
         cls.tmp.cleanup()
 
     def run_cli(self, *args):

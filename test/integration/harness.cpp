@@ -398,11 +398,19 @@ Daemon::Daemon(std::vector<std::string> args, Options options) {
 Daemon::~Daemon() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
-    if (!WaitPid(pid_, Deadline(kDefaultTimeout))) {
+    std::optional<int> status = WaitPid(pid_, Deadline(kDefaultTimeout));
+    if (!status) {
       kill(pid_, SIGKILL);
       WaitPid(pid_, Deadline(kDefaultTimeout));
     }
     pid_ = -1;
+    if (reader_.joinable()) reader_.join();
+    // Every daemon must survive its test and exit 0 on SIGTERM: a crash, a hang, or (in the
+    // sanitize build, where a report or a leak makes the exit status non-zero) a sanitizer
+    // finding fails the test that started it.
+    INFO("testrund stderr:\n" << Log());
+    CHECK(status == std::optional<int>(0));
+    CHECK_FALSE(HasSanitizerReport(Log()));
   }
   if (reader_.joinable()) reader_.join();
 }
@@ -459,6 +467,11 @@ std::string Daemon::FramedRaw(std::string_view bytes, bool tls) const {
   return stream->ReadToEof();
 }
 
+bool HasSanitizerReport(std::string_view log) {
+  return log.find("Sanitizer") != std::string_view::npos ||
+         log.find("runtime error:") != std::string_view::npos;
+}
+
 int Daemon::Stop(int signal) {
   REQUIRE(pid_ > 0);
   kill(pid_, signal);
@@ -466,6 +479,8 @@ int Daemon::Stop(int signal) {
   REQUIRE(status.has_value());
   pid_ = -1;
   if (reader_.joinable()) reader_.join();
+  INFO("testrund stderr:\n" << Log());
+  CHECK_FALSE(HasSanitizerReport(Log()));
   return *status;
 }
 
@@ -503,6 +518,8 @@ RunResult RunToExit(const std::vector<std::string>& args, double timeout) {
     WaitPid(pid, Deadline(timeout));
   }
   REQUIRE(status.has_value());
+  INFO("stderr:\n" << result.err);
+  CHECK_FALSE(HasSanitizerReport(result.err));
   result.exit_status = *status;
   return result;
 }

@@ -153,7 +153,8 @@ class Daemon {
   std::string FramedRaw(std::string_view bytes, bool tls = false) const;
 
   // Sends `signal` and waits for the exit. Returns the exit status (128 + signal when the
-  // process was killed by one).
+  // process was killed by one). The destructor stops a running daemon with SIGTERM and fails
+  // the test unless it exits 0 without a sanitizer report.
   int Stop(int signal = SIGTERM);
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
@@ -178,6 +179,9 @@ class Daemon {
   bool log_closed_ = false;
   std::vector<std::pair<uint16_t, bool>> listeners_;  // port, tls
 };
+
+// true when `log` holds an AddressSanitizer, LeakSanitizer or UBSan report (sanitize build).
+bool HasSanitizerReport(std::string_view log);
 
 // Runs testrund to completion (for --version, --help, config errors).
 struct RunResult {

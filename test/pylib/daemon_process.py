@@ -91,6 +91,15 @@ class DaemonProcess:
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def stop_clean(self, timeout=10):
+        """stop(), then raises AssertionError (with the log) unless the daemon exited 0: a
+        crash, a hang, or in the sanitize build (where a report or a leak makes the status
+        non-zero) a sanitizer finding fails the tests that used it."""
+        status = self.stop(timeout)
+        if status != 0:
+            raise AssertionError(f"testrund exited with status {status}:\n" + self.log())
+        return status
+
     def __enter__(self):
         return self
 
