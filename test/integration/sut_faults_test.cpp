@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -175,21 +176,19 @@ TEST_CASE("SUT faults: refused, reset, stalled, garbage, half-closed at full rat
   // Known weakness, not yet fixed: while a run fails connections at full rate the loop
   // answers QueryTest in up to ~0.3 s on a loaded 2-core machine (a third of the answers
   // over 100 ms), so this test holds the daemon to 1 s, not the 100 ms of the others.
-  Bystander bystander(d, 8, "", 1.0);
-  // Warm up (allocator pools, the first sockets) before the baseline is taken.
-  {
-    FaultyServer warm(Fault::kReset);
-    std::string id = client.Execute(fmt::format(R"({{"run_id": "warm-up",
-      "distribution": {{"type": "load", "total": 500, "backlog": 100}},
-      "operations": [{{"type": "http", "arguments": {{"url": "http://127.0.0.1:{}/"}}}}]}})",
-                                                warm.port()));
-    client.WaitCompleted(id, 60);
-  }
-  size_t fd_baseline = WaitDescriptorsAtMost(d.pid(), OpenDescriptors(d.pid()));
-  int64_t rss_baseline = ResidentKiB(d.pid());
+  Bystander bystander(d, 15, "", 1.0);
+  // The first pass warms up (allocator pools, retained runs, the first sockets); the baseline
+  // is taken after it and the second pass must come back to it.
+  size_t fd_baseline = OpenDescriptors(d.pid());
+  int64_t rss_baseline = 0;
   int n = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+  if (pass == 1) {
+    WaitDescriptorsAtMost(d.pid(), fd_baseline);
+    rss_baseline = ResidentKiB(d.pid());
+  }
   for (const FaultCase& c : kFaults) {
-    INFO("fault: " << c.name);
+    INFO("fault: " << c.name << ", pass " << pass);
     std::optional<FaultyServer> server;
     if (c.fault) server.emplace(*c.fault);
     std::string url =
@@ -210,8 +209,11 @@ TEST_CASE("SUT faults: refused, reset, stalled, garbage, half-closed at full rat
                fmt::format(R"([{{"op_idx": 0, "text": "HTTP GET {} {}", "count": {}}}])", url,
                            c.cause, c.total));
     server.reset();
-    // Every socket and timer of those instances is gone.
-    CHECK(WaitDescriptorsAtMost(d.pid(), fd_baseline) <= fd_baseline);
+    // Every socket and timer of those instances is gone (the first pass may open lazily
+    // created descriptors once).
+    if (pass == 1) CHECK(WaitDescriptorsAtMost(d.pid(), fd_baseline) <= fd_baseline);
+    if (pass == 0) fd_baseline = std::max(fd_baseline, OpenDescriptors(d.pid()));
+  }
   }
   int64_t rss = ResidentKiB(d.pid());
   INFO("RSS baseline " << rss_baseline << " KiB, after " << rss << " KiB");
