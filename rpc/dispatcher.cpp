@@ -29,6 +29,9 @@ namespace {
 constexpr size_t kArenaBytes = 16 * 1024;
 // A response buffer grown past this by one big answer is released afterwards.
 constexpr size_t kKeepOutputBytes = 1 << 20;
+// Once a batch's responses hold this much, its later requests are not executed but answered
+// -32005: a 16 MiB batch of QueryTests could otherwise ask for terabytes of output.
+constexpr size_t kMaxBatchResponseBytes = 64u << 20;
 
 using JsonWriter = ops::JsonWriter;
 using CheckedWriter =
@@ -149,6 +152,9 @@ class ResponseWriter {
   }
   size_t count() const { return count_; }
 
+  // A batch whose responses reached kMaxBatchResponseBytes.
+  bool Full() const { return batch_ && out_.GetSize() >= kMaxBatchResponseBytes; }
+
  private:
   void Begin() {
     if (batch_) Raw(count_ == 0 ? "[" : ",");
@@ -235,6 +241,15 @@ class RequestHandler {
                            fmt::format("{} ({} may not call {})",
                                        DefaultMessage(ErrorCode::kRoleForbidden),
                                        RoleName(role), name)),
+                  id);
+    }
+
+    if (responses_.Full()) {
+      return Fail(RpcError(ErrorCode::kServerLimit,
+                           fmt::format("{}: the batch's responses are over {} bytes; request "
+                                       "not executed",
+                                       DefaultMessage(ErrorCode::kServerLimit),
+                                       kMaxBatchResponseBytes)),
                   id);
     }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 
 #include "rpc/dispatcher.h"
@@ -80,6 +81,12 @@ Outcome Throw(const rapidjson::Value& /*params*/, MethodContext& /*ctx*/) {
   throw std::runtime_error("boom");
 }
 
+// A 1 MiB string.
+Outcome Big(const rapidjson::Value& /*params*/, MethodContext& ctx) {
+  std::string big(1 << 20, 'x');
+  return rapidjson::Value(big, ctx.allocator);
+}
+
 Outcome NotANumber(const rapidjson::Value& /*params*/, MethodContext& /*ctx*/) {
   return rapidjson::Value(std::numeric_limits<double>::quiet_NaN());
 }
@@ -107,6 +114,7 @@ struct Fixture {
     REQUIRE(table.Add({"fail", Role::kOperator, &Fail}));
     REQUIRE(table.Add({"throw", Role::kOperator, &Throw}));
     REQUIRE(table.Add({"nan", Role::kOperator, &NotANumber}));
+    REQUIRE(table.Add({"big", Role::kObserver, &Big}));
     REQUIRE(table.Add({"ReadOnly", Role::kObserver, &WhoAmI}));
     dispatcher.emplace(table, limits, [](std::string_view token) -> std::optional<Role> {
       if (token == "op-token") return Role::kOperator;
@@ -314,6 +322,33 @@ TEST_CASE("JSON-RPC 2.0 spec: rpc call Batch", "[unit]") {
   CHECK(r[2]["id"].IsNull());
   CHECK(r[3]["id"] == "5");
   CHECK(r[4]["id"] == "9");
+}
+
+TEST_CASE("A batch stops executing requests once its responses pass 64 MiB", "[unit]") {
+  Fixture f;
+  g_update_calls = 0;
+  std::string body = "[";
+  for (int k = 0; k < 70; ++k) {
+    body += fmt::format(R"({{"jsonrpc": "2.0", "method": "big", "id": {}}},)", k);
+  }
+  body += R"({"jsonrpc": "2.0", "method": "update"}, {"jsonrpc": "2.0", "method": "nosuch", "id": 99}])";
+  rapidjson::Document r = f.Call(body);
+  REQUIRE(r.IsArray());
+  REQUIRE(r.Size() == 71);
+  // 64 responses of 1 MiB reach the limit; the requests after them are answered, not run.
+  for (int k = 0; k < 64; ++k) {
+    CHECK(r[k]["result"].GetStringLength() == 1u << 20);
+  }
+  for (int k = 64; k < 70; ++k) {
+    RequireError(r[k], ErrorCode::kServerLimit, std::to_string(k));
+    CHECK(Message(r[k]) == "Server limit reached: the batch's responses are over 67108864 "
+                           "bytes; request not executed");
+  }
+  CHECK(g_update_calls == 0);  // a notification past the limit is not run either
+  // Envelope errors and unknown methods are still told as such.
+  RequireError(r[70], ErrorCode::kMethodNotFound, "99");
+  // The next body starts afresh.
+  CHECK(f.Call(R"({"jsonrpc": "2.0", "method": "big", "id": 1})")["result"].IsString());
 }
 
 TEST_CASE("JSON-RPC 2.0 spec: rpc call Batch (all notifications)", "[unit]") {
