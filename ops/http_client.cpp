@@ -192,6 +192,13 @@ class HttpConnection final : public Disposable {
     if (self->keep_raw_) self->outcome_.raw_response.append(data, consumed);
     evbuffer_drain(input, consumed);
     http_errno error = HTTP_PARSER_ERRNO(&self->parser_);
+    if (self->response_bytes_ > HttpCall::kMaxResponseBytes) {
+      self->call_->OnFailure(*self,
+                             fmt::format("response over the limit of {} bytes",
+                                         HttpCall::kMaxResponseBytes),
+                             false);
+      return;
+    }
     if (self->complete_) {
       // Anything after the response was not asked for: do not reuse the connection.
       if (evbuffer_get_length(input) != 0) self->keep_alive_ = false;

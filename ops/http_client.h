@@ -53,10 +53,14 @@ class HttpConnection;
 class HttpCall {
  public:
   using OnDone = std::function<void(HttpOutcome& outcome)>;
+  // Largest response accepted (status line, headers and body; the daemon's default
+  // max_body_bytes): a system under test cannot make the daemon buffer without bound.
+  static constexpr size_t kMaxResponseBytes = 16 * 1024 * 1024;
 
   // Starts `request` on a pooled connection. `keep_raw`: also keep the response bytes (for
   // traces). `on_done` gets the outcome (error: the cause, e.g. "connection refused",
-  // "TLS error: certificate verify failed", "invalid HTTP response: ...").
+  // "TLS error: certificate verify failed", "invalid HTTP response: ...", "response over
+  // the limit of 16777216 bytes").
   static std::unique_ptr<HttpCall> Start(IoContext& io, HttpRequest request, bool keep_raw,
                                          OnDone on_done);
   ~HttpCall();

@@ -150,13 +150,10 @@ class HttpPending final : public PendingIo {
       r.Abort(inst, op(), fmt::format("HTTP {} {} failed: {}", method_, url_, outcome.error));
       return false;
     }
-    rapidjson::Document::AllocatorType* trace_alloc = nullptr;
-    if (rapidjson::Value* entry =
-            TraceMessage(r, inst, op(), "http", false, outcome.raw_response, &trace_alloc)) {
-      entry->AddMember("method", rapidjson::Value(method_.c_str(), *trace_alloc), *trace_alloc);
-      entry->AddMember("url", rapidjson::Value(url_.c_str(), *trace_alloc), *trace_alloc);
-      entry->AddMember("status", outcome.status, *trace_alloc);
-    }
+    TraceMessage(r, inst, op(), "http", false, outcome.raw_response)
+        .SetString("method", method_)
+        .SetString("url", url_)
+        .SetInt("status", outcome.status);
     rapidjson::Document json;
     json.Parse(outcome.body.data(), outcome.body.size());
     bool is_json = !json.HasParseError();
@@ -319,12 +316,9 @@ StepOutcome ExecuteHttp(Run& run, Instance& instance, const Op& op) {
   IoOf(instance).pending = std::move(pending);  // frees the previous op's (spent) wait
   std::string method = request.method;
   p->Start(*run.io(), std::move(request), keep_raw);
-  rapidjson::Document::AllocatorType* alloc = nullptr;
-  if (rapidjson::Value* entry =
-          TraceMessage(run, instance, op, "http", true, p->call().raw_request(), &alloc)) {
-    entry->AddMember("method", rapidjson::Value(method.c_str(), *alloc), *alloc);
-    entry->AddMember("url", rapidjson::Value(url_text.c_str(), *alloc), *alloc);
-  }
+  TraceMessage(run, instance, op, "http", true, p->call().raw_request())
+      .SetString("method", method)
+      .SetString("url", url_text);
   p->Park(timeout, std::move(timeout_text));
   return StepOutcome::kParked;
 }

@@ -281,13 +281,9 @@ class JsonRpcPending final : public PendingIo {
   }
 
   void Trace(std::string_view bytes, int http_status) {
-    rapidjson::Document::AllocatorType* alloc = nullptr;
-    rapidjson::Value* entry =
-        TraceMessage(run(), instance(), op(), "jsonrpc", false, bytes, &alloc);
-    if (entry == nullptr) return;
-    entry->AddMember("method", rapidjson::Value(method_.c_str(), *alloc), *alloc);
-    entry->AddMember("url", rapidjson::Value(url_.c_str(), *alloc), *alloc);
-    if (http_status != 0) entry->AddMember("status", http_status, *alloc);
+    TraceLog::EntryRef entry = TraceMessage(run(), instance(), op(), "jsonrpc", false, bytes);
+    entry.SetString("method", method_).SetString("url", url_);
+    if (http_status != 0) entry.SetInt("status", http_status);
   }
 
   // A response body: must be a JSON-RPC 2.0 response to this request.
@@ -424,11 +420,9 @@ StepOutcome ExecuteJsonRpc(Run& run, Instance& instance, const Op& op) {
   IoOf(instance).pending = std::move(pending);  // frees the previous op's (spent) wait
   bool keep_raw = run.MessageLog(instance) != nullptr;
   const std::string& sent = p->Start(*run.io(), parsed, std::move(body), keep_raw);
-  rapidjson::Document::AllocatorType* alloc = nullptr;
-  if (rapidjson::Value* entry = TraceMessage(run, instance, op, "jsonrpc", true, sent, &alloc)) {
-    entry->AddMember("method", rapidjson::Value(parsed.method.c_str(), *alloc), *alloc);
-    entry->AddMember("url", rapidjson::Value(parsed.url_text.c_str(), *alloc), *alloc);
-  }
+  TraceMessage(run, instance, op, "jsonrpc", true, sent)
+      .SetString("method", parsed.method)
+      .SetString("url", parsed.url_text);
   p->Park(parsed.timeout, std::move(timeout_text));
   return StepOutcome::kParked;
 }

@@ -262,18 +262,17 @@ bool SetInbound(Run& run, Instance& instance, const Op& op, const char* name,
   return true;
 }
 
-rapidjson::Value* TraceMessage(Run& run, Instance& instance, const Op& op,
-                               std::string_view protocol, bool to_sut, std::string_view bytes,
-                               rapidjson::Document::AllocatorType** alloc) {
+TraceLog::EntryRef TraceMessage(Run& run, Instance& instance, const Op& op,
+                                std::string_view protocol, bool to_sut, std::string_view bytes) {
   TraceLog* log = run.MessageLog(instance);
-  if (log == nullptr) return nullptr;
+  if (log == nullptr) return TraceLog::EntryRef();
   std::string path = fmt::format("{}.{}", protocol, to_sut ? "tester_to_sut" : "sut_to_tester");
   TraceLog::EntryRef entry = log->Add(run.clock().WallNow(), instance.step, op.idx, path);
-  if (!entry) return nullptr;
   entry.SetString("protocol", protocol);
-  entry.SetString("hex", HexEncode(bytes));
-  *alloc = &entry.allocator();
-  return entry.value();
+  entry.SetString("hex", HexEncode(bytes.substr(0, kMaxTracedMessageBytes)));
+  entry.SetUint("length", bytes.size());
+  if (bytes.size() > kMaxTracedMessageBytes) entry.SetBool("truncated", true);
+  return entry;
 }
 
 const rapidjson::Value* AtPath(const rapidjson::Value& root, std::string_view path) {

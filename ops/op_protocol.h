@@ -28,6 +28,7 @@
 #include "ops/net.h"
 #include "ops/problem.h"
 #include "ops/program.h"
+#include "ops/trace_log.h"
 
 namespace testrund::ops {
 
@@ -149,11 +150,15 @@ bool Expectation(Run& run, Instance& instance, const Op& op, bool mandatory, boo
 bool SetInbound(Run& run, Instance& instance, const Op& op, const char* name,
                 const rapidjson::Value& value);
 
-// Adds a message entry {"path": "<protocol>.<direction>", "protocol", "hex"} to the first
-// call's trace_log when trace_messages is on; returns it for readable fields (or nullptr).
-rapidjson::Value* TraceMessage(Run& run, Instance& instance, const Op& op,
-                               std::string_view protocol, bool to_sut, std::string_view bytes,
-                               rapidjson::Document::AllocatorType** alloc);
+// Messages longer than this are traced by their first kMaxTracedMessageBytes bytes.
+constexpr size_t kMaxTracedMessageBytes = 64 * 1024;
+
+// Adds a message entry {"path": "<protocol>.<direction>", "protocol", "hex", "length"} to
+// the first call's trace_log when trace_messages is on ("truncated": true when the hex holds
+// only the first kMaxTracedMessageBytes of `length` bytes); returns it for readable fields
+// (an empty EntryRef when nothing was logged).
+TraceLog::EntryRef TraceMessage(Run& run, Instance& instance, const Op& op,
+                                std::string_view protocol, bool to_sut, std::string_view bytes);
 
 // The value at dotted `path` ("a.b.0.c"; array elements by 0-based index) in `root`, or
 // nullptr.

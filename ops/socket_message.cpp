@@ -182,16 +182,9 @@ bool AbortOnProblem(Run& run, Instance& instance, const Op& op, const ArgCheck& 
 
 void TraceSocketMessage(Run& run, Instance& instance, const Op& op, std::string_view protocol,
                         bool to_sut, const Endpoint& endpoint, std::string_view bytes) {
-  rapidjson::Document::AllocatorType* alloc = nullptr;
-  rapidjson::Value* entry = TraceMessage(run, instance, op, protocol, to_sut, bytes, &alloc);
-  if (entry == nullptr) return;
-  entry->AddMember("host",
-                   rapidjson::Value(endpoint.host.data(),
-                                    static_cast<rapidjson::SizeType>(endpoint.host.size()),
-                                    *alloc),
-                   *alloc);
-  entry->AddMember("port", endpoint.port, *alloc);
-  entry->AddMember("length", static_cast<uint64_t>(bytes.size()), *alloc);
+  TraceMessage(run, instance, op, protocol, to_sut, bytes)
+      .SetString("host", endpoint.host)
+      .SetUint("port", endpoint.port);
 }
 
 namespace {

@@ -7,15 +7,13 @@
 
 namespace testrund::ops {
 
-namespace {
+TraceLog::TraceLog(size_t max_entries, size_t max_bytes)
+    : max_entries_(max_entries), max_bytes_(max_bytes) {}
 
-rapidjson::Value Str(std::string_view s, TraceLog::Allocator& alloc) {
-  return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+rapidjson::Value TraceLog::Str(std::string_view s) {
+  bytes_ += s.size();
+  return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc_);
 }
-
-}  // namespace
-
-TraceLog::TraceLog(size_t max_entries) : max_entries_(max_entries) {}
 
 rapidjson::Value* TraceLog::Append(WallTime time, uint64_t step, int op_idx,
                                    std::string_view path) {
@@ -24,11 +22,12 @@ rapidjson::Value* TraceLog::Append(WallTime time, uint64_t step, int op_idx,
     return nullptr;
   }
   std::string warning;
-  if (entries_.Size() >= max_entries_) {
-    // This entry is the first one over the cap: it becomes the truncation notice.
+  if (entries_.Size() >= max_entries_ || bytes_ >= max_bytes_) {
+    // This entry is the first one over a cap: it becomes the truncation notice.
     truncated_ = true;
     ++dropped_;
-    warning = "trace_log truncated after " + std::to_string(max_entries_) + " entries";
+    warning = "trace_log truncated after " + std::to_string(entries_.Size()) + " entries";
+    if (bytes_ >= max_bytes_) warning += ", over " + std::to_string(max_bytes_) + " bytes";
     path = "trace.warning";
   }
   rapidjson::Value entry(rapidjson::kObjectType);
@@ -38,15 +37,15 @@ rapidjson::Value* TraceLog::Append(WallTime time, uint64_t step, int op_idx,
   entry.AddMember("time", when, alloc_);
   entry.AddMember("step", step, alloc_);
   entry.AddMember("op_idx", op_idx, alloc_);
-  entry.AddMember("path", Str(path, alloc_), alloc_);
-  if (truncated_) entry.AddMember("text", Str(warning, alloc_), alloc_);
+  entry.AddMember("path", Str(path), alloc_);
+  if (truncated_) entry.AddMember("text", Str(warning), alloc_);
   entries_.PushBack(entry, alloc_);
   if (truncated_) return nullptr;  // no fields may be added to the notice
   return &entries_[entries_.Size() - 1];
 }
 
 TraceLog::EntryRef TraceLog::Add(WallTime time, uint64_t step, int op_idx, std::string_view path) {
-  return EntryRef(Append(time, step, op_idx, path), &alloc_);
+  return EntryRef(Append(time, step, op_idx, path), this);
 }
 
 bool TraceLog::AddText(WallTime time, uint64_t step, int op_idx, std::string_view path,
@@ -61,32 +60,32 @@ rapidjson::Value TraceLog::ToJson(Allocator& alloc) const {
 }
 
 TraceLog::EntryRef& TraceLog::EntryRef::SetString(std::string_view name, std::string_view value) {
-  if (value_) value_->AddMember(Str(name, *alloc_), Str(value, *alloc_), *alloc_);
+  if (value_) value_->AddMember(log_->Str(name), log_->Str(value), log_->alloc_);
   return *this;
 }
 
 TraceLog::EntryRef& TraceLog::EntryRef::SetInt(std::string_view name, int64_t value) {
-  if (value_) value_->AddMember(Str(name, *alloc_), rapidjson::Value(value), *alloc_);
+  if (value_) value_->AddMember(log_->Str(name), rapidjson::Value(value), log_->alloc_);
   return *this;
 }
 
 TraceLog::EntryRef& TraceLog::EntryRef::SetUint(std::string_view name, uint64_t value) {
-  if (value_) value_->AddMember(Str(name, *alloc_), rapidjson::Value(value), *alloc_);
+  if (value_) value_->AddMember(log_->Str(name), rapidjson::Value(value), log_->alloc_);
   return *this;
 }
 
 TraceLog::EntryRef& TraceLog::EntryRef::SetDouble(std::string_view name, double value) {
-  if (value_) value_->AddMember(Str(name, *alloc_), rapidjson::Value(value), *alloc_);
+  if (value_) value_->AddMember(log_->Str(name), rapidjson::Value(value), log_->alloc_);
   return *this;
 }
 
 TraceLog::EntryRef& TraceLog::EntryRef::SetBool(std::string_view name, bool value) {
-  if (value_) value_->AddMember(Str(name, *alloc_), rapidjson::Value(value), *alloc_);
+  if (value_) value_->AddMember(log_->Str(name), rapidjson::Value(value), log_->alloc_);
   return *this;
 }
 
 TraceLog::EntryRef& TraceLog::EntryRef::SetValue(std::string_view name, rapidjson::Value&& value) {
-  if (value_) value_->AddMember(Str(name, *alloc_), value, *alloc_);
+  if (value_) value_->AddMember(log_->Str(name), value, log_->alloc_);
   return *this;
 }
 

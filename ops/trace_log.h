@@ -2,9 +2,11 @@
 // TraceLog: the first call's trace_log (SPEC §3 first_call_summary, §4 protocol ops). Each
 // entry is a JSON object {"time": [sec, usec], "step", "op_idx", "path", ...fields}, all
 // kept in ONE rapidjson document (an array) owned by the log, in the order added (time
-// order). The log is capped (default 10,000 entries): the next entry after the cap is
+// order). The log is capped (default 10,000 entries, and 32 MiB of strings so that a first
+// call full of large messages cannot exhaust memory): the next entry after either cap is
 // replaced by one final {"path": "trace.warning", "text": "trace_log truncated after N
-// entries"} entry, and every later one is dropped and counted.
+// entries"} entry (", over M bytes" added for the byte cap), and every later one is dropped
+// and counted.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +22,7 @@ namespace testrund::ops {
 class TraceLog {
  public:
   static constexpr size_t kDefaultMaxEntries = 10'000;
+  static constexpr size_t kDefaultMaxBytes = 32u << 20;
   using Allocator = rapidjson::Document::AllocatorType;
 
   // A handle on the entry just added, for adding fields. It is valid until the next Add*
@@ -27,6 +30,7 @@ class TraceLog {
   // (operator bool is false) and every setter does nothing, so callers need not check.
   class EntryRef {
    public:
+    EntryRef() : value_(nullptr), log_(nullptr) {}  // an entry that was not logged
     explicit operator bool() const { return value_ != nullptr; }
     // Each setter copies `name` and string values into the log's document.
     EntryRef& SetString(std::string_view name, std::string_view value);
@@ -38,19 +42,20 @@ class TraceLog {
     // rapidjson::Value(other, ref.allocator())).
     EntryRef& SetValue(std::string_view name, rapidjson::Value&& value);
     // The log's allocator, for building values passed to SetValue. Only when non-empty.
-    Allocator& allocator() { return *alloc_; }
+    Allocator& allocator() { return log_->alloc_; }
     // The entry object itself (nullptr when dropped).
     rapidjson::Value* value() { return value_; }
 
    private:
     friend class TraceLog;
-    EntryRef(rapidjson::Value* value, Allocator* alloc) : value_(value), alloc_(alloc) {}
+    EntryRef(rapidjson::Value* value, TraceLog* log) : value_(value), log_(log) {}
     rapidjson::Value* value_;
-    Allocator* alloc_;
+    TraceLog* log_;
   };
 
   // Neither copyable nor movable (the pool allocator is not): hold it by unique_ptr.
-  explicit TraceLog(size_t max_entries = kDefaultMaxEntries);
+  explicit TraceLog(size_t max_entries = kDefaultMaxEntries,
+                    size_t max_bytes = kDefaultMaxBytes);
   TraceLog(const TraceLog&) = delete;
   TraceLog& operator=(const TraceLog&) = delete;
 
@@ -70,6 +75,8 @@ class TraceLog {
   // Entries refused after the cap (the one replaced by the truncation entry included).
   uint64_t dropped() const { return dropped_; }
   size_t max_entries() const { return max_entries_; }
+  // Bytes of strings (paths, names, values) kept so far.
+  size_t bytes() const { return bytes_; }
 
   // The array of entries, e.g. entries().Accept(writer) for QueryTest.
   const rapidjson::Value& entries() const { return entries_; }
@@ -82,8 +89,12 @@ class TraceLog {
 
  private:
   rapidjson::Value* Append(WallTime time, uint64_t step, int op_idx, std::string_view path);
+  // A copy of `s` in the log's document, counted against the byte cap.
+  rapidjson::Value Str(std::string_view s);
 
   size_t max_entries_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   // Small chunks: most first calls log little; the pool grows as needed.
   Allocator alloc_{4096};
   rapidjson::Value entries_{rapidjson::kArrayType};

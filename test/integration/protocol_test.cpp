@@ -27,6 +27,7 @@
 
 #include "ops/http_client.h"
 #include "ops/net.h"
+#include "ops/op_protocol.h"
 #include "ops/run_registry.h"
 #include "test/integration/harness.h"
 #include "test/integration/live_engine.h"
@@ -146,6 +147,8 @@ class TestHttpServer {
       event_base_once(self->base_, -1, EV_TIMEOUT, &TestHttpServer::OnSlowReply, req, &two);
     } else if (path == "/badjson") {
       Reply(req, 200, "{not json", "application/json");
+    } else if (path == "/huge") {
+      Reply(req, 200, std::string(testrund::ops::HttpCall::kMaxResponseBytes, 'x'));
     } else if (path == "/hello") {
       Reply(req, 200, "hello world");
     } else {
@@ -236,6 +239,8 @@ TEST_CASE("http: GET, expectations, i.http, trace hex and latency", "[integratio
   CHECK(std::string(trace[0]["path"].GetString()) == "http.tester_to_sut");
   CHECK(std::string(trace[0]["protocol"].GetString()) == "http");
   CHECK(std::string(trace[0]["hex"].GetString()) == HexEncode(request));
+  CHECK(trace[0]["length"].GetUint64() == request.size());
+  CHECK_FALSE(trace[0].HasMember("truncated"));
   CHECK(std::string(trace[0]["method"].GetString()) == "GET");
   CHECK(std::string(trace[0]["url"].GetString()) == server.Url("/json"));
   CHECK(trace[0]["op_idx"].GetInt() == 0);
@@ -251,6 +256,28 @@ TEST_CASE("http: GET, expectations, i.http, trace hex and latency", "[integratio
   CHECK(latency[0]["op_idx"].GetInt() == 0);
   CHECK(latency[0]["count"].GetUint64() == 1);
   CHECK(latency[0]["max"].GetDouble() < 5);
+}
+
+TEST_CASE("http: a message over 64 KiB is traced by its first 64 KiB", "[integration]") {
+  TestHttpServer server;
+  LiveEngine engine;
+  std::string body(100'000, 'b');
+  std::string id = engine.Execute(Ops(fmt::format(
+      R"([{{"type": "http", "arguments": {{"method": "POST", "url": "{}", "body": "{}"}},
+           "expect": {{"status": 200}}}}])", server.Url("/echo"), body)));
+  engine.RunUntilDone(id);
+  rapidjson::Document status = engine.Status(id);
+  CHECK(status["counts"]["passed"].GetUint64() == 1);
+  const auto& trace = status["first_call_summary"]["trace_log"];
+  REQUIRE(trace.Size() == 2);
+  std::string head = fmt::format("POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", server.port());
+  for (int k = 0; k < 2; ++k) {
+    std::string hex = trace[k]["hex"].GetString();
+    CHECK(hex.size() == 2 * testrund::ops::kMaxTracedMessageBytes);
+    CHECK(trace[k]["length"].GetUint64() > body.size());
+    CHECK(trace[k]["truncated"].GetBool());
+  }
+  CHECK(std::string(trace[0]["hex"].GetString()).rfind(HexEncode(head), 0) == 0);
 }
 
 TEST_CASE("http: POST json/body and headers; failed and mandatory expectations",
@@ -336,6 +363,17 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
     CHECK(engine.CheckLog(id) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP POST {} failed: )"
                       R"(connection reset by peer"}}])",
+                      url));
+  }
+  SECTION("a response over the limit") {
+    TestHttpServer server;
+    std::string url = server.Url("/huge");
+    std::string id = engine.Execute(Ops(fmt::format(
+        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) ==
+          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
+                      R"(response over the limit of 16777216 bytes"}}])",
                       url));
   }
   SECTION("timeout, with the latency recorded") {

@@ -111,4 +111,17 @@ TEST_CASE("trace log is capped with one final truncation warning", "[unit]") {
                        R"({"time":[1,2],"step":2,"op_idx":2,"path":"trace.warning",)"
                        R"("text":"trace_log truncated after 2 entries"}])");
   }
+  SECTION("byte cap: the entry after the one that crosses it is the warning") {
+    TraceLog log(100, 1000);
+    log.AddText(WallTime{1, 0}, 0, 0, "trace.notice", "a");
+    log.Add(WallTime{1, 1}, 1, 1, "tcp.tester_to_sut").SetString("hex", std::string(990, 'f'));
+    CHECK(log.bytes() >= 1000);
+    CHECK_FALSE(log.truncated());
+    CHECK_FALSE(log.AddText(WallTime{1, 2}, 2, 2, "trace.notice", "c"));
+    CHECK(log.truncated());
+    CHECK(log.size() == 3);
+    CHECK(Json(log.entries()[2]) ==
+          R"({"time":[1,2],"step":2,"op_idx":2,"path":"trace.warning",)"
+          R"("text":"trace_log truncated after 2 entries, over 1000 bytes"})");
+  }
 }
