@@ -250,6 +250,7 @@ std::unique_ptr<Program> Program::Build(const rapidjson::Value& operations, LuaS
     op.echo.CopyFrom(json, alloc);
     op.echo.RemoveMember("idx");
     op.echo.AddMember("idx", idx, alloc);
+    op.echo_bytes = JsonText(op.echo).size();
 
     auto label = json.FindMember("label");
     if (label != json.MemberEnd() && !label->value.IsNull()) {

@@ -47,6 +47,7 @@ struct Op {
   // The op as given plus "idx", for `halted[].operation` (SPEC §3); its memory belongs to
   // the Program's document.
   rapidjson::Value echo;
+  size_t echo_bytes = 0;             // echo's length as JSON text (bounds the halted list)
 
   const ValueTemplate& Template(Slot slot) const {
     return templates[static_cast<size_t>(slot)];

@@ -639,14 +639,17 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
 
 // --- QueryTest views ---------------------------------------------------------------------
 
-std::vector<HaltedEntry> Run::Halted(size_t limit) const {
+std::vector<HaltedEntry> Run::Halted(size_t limit, size_t max_bytes) const {
   // halted_ids_ is ordered: the cost is the `limit` listed, not the instances alive.
   std::vector<HaltedEntry> out;
   out.reserve(std::min(limit, halted_ids_.size()));
+  size_t bytes = 0;
   for (int64_t id : halted_ids_) {
     if (out.size() >= limit) break;
-    const Instance& instance = *instances_.at(id);
-    out.push_back({id, &def_.program->op(static_cast<size_t>(instance.pc)).echo});
+    const Op& op = def_.program->op(static_cast<size_t>(instances_.at(id)->pc));
+    bytes += op.echo_bytes;
+    if (bytes > max_bytes && !out.empty()) break;
+    out.push_back({id, &op.echo});
   }
   return out;
 }

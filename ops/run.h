@@ -150,8 +150,9 @@ class Run {
   const FirstReasons& first_fails() const { return first_fails_; }
   const FirstReasons& first_aborts() const { return first_aborts_; }
   const Buckets& buckets() const { return buckets_; }
-  // Up to `limit` halted instances, lowest id first.
-  std::vector<HaltedEntry> Halted(size_t limit) const;
+  // Up to `limit` halted instances, lowest id first, while their operations' echoes hold at
+  // most `max_bytes` of JSON (the first is always listed).
+  std::vector<HaltedEntry> Halted(size_t limit, size_t max_bytes) const;
   // Per-op latency histograms (halt, wait, protocol ops) that have a sample, by op_idx.
   std::vector<std::pair<int, const LatencyHistogram*>> Latencies() const;
   // Instance 0, once it has started.

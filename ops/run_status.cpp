@@ -125,7 +125,7 @@ void WriteRunStatus(const Run& run, rapidjson::Value& out, Allocator& alloc) {
   b.AddValue("globals", std::move(globals));
 
   rapidjson::Value halted(rapidjson::kArrayType);
-  for (const HaltedEntry& entry : run.Halted(kMaxHaltedListed)) {
+  for (const HaltedEntry& entry : run.Halted(kMaxHaltedListed, kMaxHaltedListedBytes)) {
     rapidjson::Value item;
     ObjectBuilder(item, alloc)
         .Add("instance_id", entry.instance_id)

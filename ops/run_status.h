@@ -22,7 +22,9 @@ void WriteRunStatus(const Run& run, rapidjson::Value& out,
 void WriteRunSummary(const Run& run, rapidjson::Value& out,
                      rapidjson::Document::AllocatorType& alloc);
 
-// Cap of the `halted` list (SPEC §3).
+// Caps of the `halted` list: entries (SPEC §3), and bytes of echoed operations, so that a
+// halt op with a large attribute cannot make each QueryTest gigabytes long.
 constexpr size_t kMaxHaltedListed = 1000;
+constexpr size_t kMaxHaltedListedBytes = 16u << 20;
 
 }  // namespace testrund::ops

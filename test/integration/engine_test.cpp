@@ -5,6 +5,7 @@
 // cancel of a run with halted and waiting instances, run_id rules, and the rate accuracy of
 // a linear run.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <chrono>
 #include <cmath>
 #include <regex>
@@ -680,6 +681,24 @@ TEST_CASE("halted lists at most 1000 instances; halted_total counts them all",
   CHECK(Int(cancel.result()["counts"]["cancelled"]) == 1004);
   CHECK(Int(cancel.result()["counts"]["passed"]) + Int(cancel.result()["counts"]["cancelled"]) ==
         1005);
+}
+
+TEST_CASE("halted lists operations up to 16 MiB of echoes", "[integration]") {
+  Daemon d;
+  RpcClient c(d, Framing::kHttp);
+  // Each echo is a little over 1,000,000 bytes: 16 fit in 16 MiB, 17 do not.
+  std::string blob(1'000'000, 'z');
+  std::string id = c.Execute(fmt::format(
+      R"({{"run_id":"big-halts","distribution":{{"type":"load","total":30}},
+          "operations":[{{"type":"halt","blob":"{}"}}]}})", blob));
+  c.WaitCount(id, "halted", 30);
+  Reply q = c.Query(id);
+  const rapidjson::Value& r = q.result();
+  REQUIRE(r["halted"].Size() == 16);
+  CHECK(Int(r["halted_total"]) == 30);
+  CHECK(Int(r["halted"][15]["instance_id"]) == 15);
+  CHECK(r["halted"][15]["operation"]["blob"].GetStringLength() == blob.size());
+  CHECK(c.Call("CancelTest", RunIdParam(id)).ok());
 }
 
 TEST_CASE("Each instance has its own copy of vars; instance and run_id are visible",
