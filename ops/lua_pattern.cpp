@@ -3,12 +3,11 @@
 // the Lua 5.4 reference manual, §6.4.1 "Patterns".
 #include "ops/lua_pattern.h"
 
-#include <cmath>
 #include <vector>
 
 #include <fmt/format.h>
-#include <lua.hpp>
 
+#include "ops/lua_pattern_cost.h"
 #include "ops/lua_sandbox.h"
 
 namespace testrund::ops {
@@ -33,13 +32,9 @@ size_t SetEnd(std::string_view p, size_t at) {
 
 }  // namespace
 
-std::string PatternProblem(std::string_view p, PatternShape* shape) {
-  *shape = PatternShape();
+std::string PatternProblem(std::string_view p) {
   size_t i = 0;
-  if (!p.empty() && p[0] == '^') {
-    shape->anchored = true;
-    i = 1;
-  }
+  if (!p.empty() && p[0] == '^') i = 1;
   std::vector<bool> closed;  // per capture, in order of their '('
   while (i < p.size()) {
     char c = p[i];
@@ -88,15 +83,7 @@ std::string PatternProblem(std::string_view p, PatternShape* shape) {
     }
     // A single-character class, maybe repeated.
     i = item_end;
-    if (i < p.size()) {
-      if (p[i] == '*' || p[i] == '+' || p[i] == '-') {
-        ++shape->repeats;
-        ++i;
-      } else if (p[i] == '?') {
-        ++shape->optionals;
-        ++i;
-      }
-    }
+    if (i < p.size() && (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?')) ++i;
   }
   for (bool done : closed) {
     if (!done) return "unfinished capture";
@@ -104,58 +91,22 @@ std::string PatternProblem(std::string_view p, PatternShape* shape) {
   return "";
 }
 
-double PatternSteps(const PatternShape& shape, size_t subject_length) {
-  double positions = static_cast<double>(subject_length) + 1;
-  return (shape.anchored ? 1 : positions) * std::pow(positions, shape.repeats) *
-         std::pow(2.0, shape.optionals);
-}
-
-namespace {
-
-struct FindArgs {
-  std::string_view subject;
-  std::string_view pattern;
-  bool found = false;
-};
-
-// string.find through the sandbox's own string library (the string metatable's __index).
-int FindProtected(lua_State* L) {
-  auto* args = static_cast<FindArgs*>(lua_touserdata(L, 1));
-  lua_settop(L, 0);
-  lua_pushliteral(L, "");
-  lua_getmetatable(L, 1);
-  lua_getfield(L, 2, "__index");
-  lua_getfield(L, 3, "find");
-  lua_pushlstring(L, args->subject.data(), args->subject.size());
-  lua_pushlstring(L, args->pattern.data(), args->pattern.size());
-  lua_call(L, 2, 1);
-  args->found = !lua_isnil(L, -1);
-  return 0;
-}
-
-}  // namespace
-
 PatternResult MatchPattern(LuaSandbox& lua, std::string_view subject, std::string_view pattern,
                            std::string* error) {
-  PatternShape shape;
-  std::string problem = PatternProblem(pattern, &shape);
+  std::string problem = PatternProblem(pattern);
   if (!problem.empty()) {
     *error = problem;
     return PatternResult::kError;
   }
-  if (PatternSteps(shape, subject.size()) > kMaxPatternSteps) return PatternResult::kTooCostly;
-  lua_State* L = lua.state();
-  FindArgs args{subject, pattern};
-  lua_pushcfunction(L, FindProtected);
-  lua_pushlightuserdata(L, &args);
-  int status = lua_pcall(L, 1, 0, 0);
-  if (status == LUA_OK) return args.found ? PatternResult::kMatch : PatternResult::kNoMatch;
-  *error = status == LUA_ERRMEM || lua_type(L, -1) != LUA_TSTRING
-               ? fmt::format("Lua memory limit ({} bytes) exceeded", lua.limits().memory_limit)
-               : std::string(lua_tostring(L, -1));
-  lua_pop(L, 1);
-  if (status == LUA_ERRMEM) lua.CollectGarbage();
-  return PatternResult::kError;
+  double budget = lua.pattern_step_budget();
+  if (EstimatePatternSteps(subject, pattern, PatternCall::kFind, false, budget) > budget) {
+    return PatternResult::kTooCostly;
+  }
+  bool found = false;
+  if (lua.Find(subject, pattern, &found, error) != LuaFailure::kNone) {
+    return PatternResult::kError;
+  }
+  return found ? PatternResult::kMatch : PatternResult::kNoMatch;
 }
 
 }  // namespace testrund::ops

@@ -663,6 +663,48 @@ void LuaSandbox::BindScope(const EvalScope& scope) {
   bound_ = BoundScope{scope.v_ref, scope.i_ref, scope.instance_id};
 }
 
+double LuaSandbox::pattern_step_budget() const {
+  return kPatternStepsPerInstruction * alloc_->hook_count;
+}
+
+namespace {
+
+struct FindArgs {
+  std::string_view subject;
+  std::string_view pattern;
+  bool found = false;
+};
+
+// string.find through the sandbox's own (guarded) string library, the string metatable's
+// __index.
+int FindProtected(lua_State* L) {
+  auto* args = static_cast<FindArgs*>(lua_touserdata(L, 1));
+  lua_settop(L, 0);
+  lua_pushliteral(L, "");
+  lua_getmetatable(L, 1);
+  lua_getfield(L, 2, "__index");
+  lua_getfield(L, 3, "find");
+  lua_pushlstring(L, args->subject.data(), args->subject.size());
+  lua_pushlstring(L, args->pattern.data(), args->pattern.size());
+  lua_call(L, 2, 1);
+  args->found = !lua_isnil(L, -1);
+  return 0;
+}
+
+}  // namespace
+
+LuaFailure LuaSandbox::Find(std::string_view subject, std::string_view pattern, bool* found,
+                            std::string* error) {
+  alloc_->pattern_steps = 0;
+  FindArgs args{subject, pattern};
+  lua_pushcfunction(L_, FindProtected);
+  lua_pushlightuserdata(L_, &args);
+  int status = lua_pcall(L_, 1, 0, 0);
+  *found = args.found;
+  if (status == LUA_OK) return LuaFailure::kNone;
+  return Fail(status, error);
+}
+
 LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* error) {
   lua_State* L = L_;
   if (bound_.v_ref != scope.v_ref || bound_.i_ref != scope.i_ref ||

@@ -125,6 +125,16 @@ class LuaSandbox {
   // Runs a full garbage collection (e.g. after the memory limit was hit elsewhere).
   void CollectGarbage();
 
+  // The most pattern-matching steps (ops/lua_pattern_cost.h) one evaluation may spend:
+  // kPatternStepsPerInstruction × the instruction limit.
+  double pattern_step_budget() const;
+  // string.find(subject, pattern), outside any evaluation, with a budget of its own (the
+  // guard would otherwise charge the last evaluation's). kNone: *found says whether it
+  // matched. Else *error holds Lua's message (a malformed pattern, "string.find: pattern
+  // too costly ...") or the memory limit's sentence.
+  LuaFailure Find(std::string_view subject, std::string_view pattern, bool* found,
+                  std::string* error);
+
   // math.random state for instance `id` of a run seeded with `seed`: the same for the same
   // pair, so seeded runs are reproducible per instance.
   static uint64_t SeedInstanceRng(uint64_t seed, int64_t id);

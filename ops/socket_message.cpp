@@ -127,8 +127,7 @@ void CheckMessageExpect(ArgCheck& check, const rapidjson::Value& expect) {
   ReadString(check, expect, "contains", "expect.contains", &ignored);
   std::string pattern;
   if (ReadString(check, expect, "pattern", "expect.pattern", &pattern)) {
-    PatternShape shape;
-    std::string problem = PatternProblem(pattern, &shape);
+    std::string problem = PatternProblem(pattern);
     if (!problem.empty()) {
       check.Add("expect.pattern",
                 fmt::format("\"expect.pattern\" is not a valid Lua pattern: {}, got {}", problem,
@@ -203,7 +202,7 @@ bool PatternExpectation(Run& run, Instance& instance, const Op& op, bool mandato
     case PatternResult::kTooCostly:
       text = fmt::format("pattern {} not tried: a {}-byte message is too long for it (the "
                          "worst case exceeds {} steps)",
-                         quoted, message.size(), static_cast<uint64_t>(kMaxPatternSteps));
+                         quoted, message.size(), static_cast<uint64_t>(run.lua().pattern_step_budget()));
       break;
     case PatternResult::kError:
       text = fmt::format("pattern {} failed: {}", quoted, error);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Lua patterns of expect.pattern (ops/lua_pattern.h): the syntax check agrees with Lua's
-// rules, the shape counts what may backtrack, and matching runs in a real sandbox.
+// rules, and matching runs in a real sandbox within the sandbox's pattern budget.
 #include "ops/lua_pattern.h"
 
 #include <catch2/catch.hpp>
@@ -13,33 +13,19 @@ using testrund::ops::LuaSandbox;
 using testrund::ops::MatchPattern;
 using testrund::ops::PatternProblem;
 using testrund::ops::PatternResult;
-using testrund::ops::PatternShape;
-using testrund::ops::PatternSteps;
 
 namespace {
 
-std::string Problem(std::string_view pattern) {
-  PatternShape shape;
-  return PatternProblem(pattern, &shape);
-}
+std::string Problem(std::string_view pattern) { return PatternProblem(pattern); }
 
 }  // namespace
 
-TEST_CASE("PatternProblem accepts well-formed patterns and counts their repetitions") {
-  PatternShape shape;
-  CHECK(PatternProblem("^(%d+)-(%a*)x?", &shape).empty());
-  CHECK(shape.anchored);
-  CHECK(shape.repeats == 2);  // the '-' after ')' is a literal
-  CHECK(shape.optionals == 1);
-  CHECK(PatternProblem("[]]", &shape).empty());
-  CHECK(PatternProblem("[^]]+", &shape).empty());
-  CHECK(shape.repeats == 1);
-  CHECK_FALSE(shape.anchored);
-  CHECK(PatternProblem("%b()%f[%w]%w-", &shape).empty());
-  CHECK(shape.repeats == 1);
-  CHECK(PatternProblem("(a)%1()", &shape).empty());
-  CHECK(PatternProblem("[%]]%%$", &shape).empty());
-  CHECK(PatternProblem("", &shape).empty());
+TEST_CASE("PatternProblem accepts well-formed patterns") {
+  for (const char* pattern : {"^(%d+)-(%a*)x?", "[]]", "[^]]+", "%b()%f[%w]%w-", "(a)%1()",
+                              "[%]]%%$", ""}) {
+    INFO(pattern);
+    CHECK(Problem(pattern).empty());
+  }
 }
 
 TEST_CASE("PatternProblem names what Lua would reject") {
@@ -58,13 +44,6 @@ TEST_CASE("PatternProblem names what Lua would reject") {
   CHECK(Problem(std::string(33, '(') + std::string(33, ')')) == "too many captures");
 }
 
-TEST_CASE("PatternSteps: positions times one factor per repetition") {
-  CHECK(PatternSteps(PatternShape{true, 0, 0}, 100) == 1);
-  CHECK(PatternSteps(PatternShape{false, 0, 0}, 9) == 10);
-  CHECK(PatternSteps(PatternShape{false, 1, 0}, 9) == 100);
-  CHECK(PatternSteps(PatternShape{true, 2, 3}, 9) == 800);
-}
-
 TEST_CASE("MatchPattern runs string.find in the sandbox, within the bound") {
   auto lua = LuaSandbox::Create(testrund::ops::LuaLimits(), "r", 1);
   REQUIRE(lua.ok());
@@ -79,5 +58,26 @@ TEST_CASE("MatchPattern runs string.find in the sandbox, within the bound") {
   std::string long_subject(2000, 'a');
   CHECK(MatchPattern(sandbox, long_subject, "(.-)x(.-)y", &error) == PatternResult::kTooCostly);
   CHECK(MatchPattern(sandbox, long_subject, "^(a+)$", &error) == PatternResult::kMatch);
+  CHECK(lua_gettop(sandbox.state()) == 0);
+}
+
+TEST_CASE("MatchPattern has a budget of its own, whatever the last evaluation spent") {
+  auto lua = LuaSandbox::Create(testrund::ops::LuaLimits(), "r", 1);
+  REQUIRE(lua.ok());
+  LuaSandbox& sandbox = *lua.value();
+  CHECK(sandbox.pattern_step_budget() == 10.0 * 1'000'000);
+  // An evaluation that spends most of its pattern budget: 1701 starts × 1701 × 2 items,
+  // about 5.8 million steps, twice of which would be over it.
+  auto fn = sandbox.Compile("local s = ('a'):rep(1700) return s:find('a-b') == nil", "spend");
+  REQUIRE(fn.ok());
+  int v_ref = sandbox.NewInstanceVars();
+  uint64_t rng = 1;
+  std::string error;
+  REQUIRE(sandbox.Call(fn.value(), testrund::ops::EvalScope{v_ref, LUA_NOREF, 0, &rng},
+                       &error) == testrund::ops::LuaFailure::kNone);
+  CHECK(lua_toboolean(sandbox.state(), -1));
+  lua_pop(sandbox.state(), 1);
+  std::string subject(1700, 'a');
+  CHECK(MatchPattern(sandbox, subject, "a-b", &error) == PatternResult::kNoMatch);
   CHECK(lua_gettop(sandbox.state()) == 0);
 }
