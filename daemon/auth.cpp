@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <strings.h>
 
 namespace testrund::daemon {
@@ -26,17 +27,29 @@ Result<TokenTable> TokenTable::Create(const std::vector<std::string>& entries) {
       return Status::Error(
           fmt::format("token #{}: role \"{}\" is not operator or observer", i + 1, role));
     }
-    table.entries_.push_back(Entry{entry.substr(0, colon), parsed});
+    Entry hashed{{}, parsed};
+    if (!DigestOf(std::string_view(entry).substr(0, colon), &hashed.digest)) {
+      return Status::Error(fmt::format("token #{}: OpenSSL cannot compute SHA-256", i + 1));
+    }
+    table.entries_.push_back(hashed);
   }
   return table;
 }
 
+bool TokenTable::DigestOf(std::string_view token, Digest* digest) {
+  unsigned int size = 0;
+  return EVP_Digest(token.data(), token.size(), digest->data(), &size, EVP_sha256(),
+                    nullptr) == 1 &&
+         size == digest->size();
+}
+
 std::optional<rpc::Role> TokenTable::Lookup(std::string_view token) const {
+  Digest digest;
+  if (!DigestOf(token, &digest)) return std::nullopt;
   std::optional<rpc::Role> found;
   // Every entry is compared, so the time does not depend on which one matched.
   for (const Entry& entry : entries_) {
-    if (entry.token.size() == token.size() &&
-        CRYPTO_memcmp(entry.token.data(), token.data(), token.size()) == 0 && !found) {
+    if (CRYPTO_memcmp(entry.digest.data(), digest.data(), digest.size()) == 0 && !found) {
       found = entry.role;
     }
   }

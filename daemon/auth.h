@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// TokenTable: the configured access tokens and their roles (SPEC §1), looked up in constant
-// time per token (CRYPTO_memcmp), and the parsing of an HTTP `Authorization: Bearer` value.
-// Tokens are secrets: nothing here logs them or puts them in an error message.
+// TokenTable: the configured access tokens and their roles (SPEC §1), and the parsing of an
+// HTTP `Authorization: Bearer` value. Tokens are kept and compared as SHA-256 digests
+// (CRYPTO_memcmp over every entry), so the time of a lookup depends neither on how much of a
+// token matched nor on its length. Tokens are secrets: nothing here logs them or puts them
+// in an error message.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,16 +26,18 @@ class TokenTable {
   // true when at least one token is configured (every call then needs one).
   bool auth_required() const { return !entries_.empty(); }
 
-  // The role of `token`, or nullopt. Compares against every entry in constant time for
-  // equal lengths, so timing does not reveal how much of a token matched.
+  // The role of `token`, or nullopt. Compares its digest against every entry's.
   std::optional<rpc::Role> Lookup(std::string_view token) const;
 
   // A TokenLookup for rpc::Dispatcher; borrows this table, which must outlive it.
   rpc::TokenLookup AsLookup() const;
 
  private:
+  using Digest = std::array<unsigned char, 32>;  // SHA-256
+  // False only if OpenSSL cannot hash (then no token may match).
+  static bool DigestOf(std::string_view token, Digest* digest);
   struct Entry {
-    std::string token;
+    Digest digest;
     rpc::Role role;
   };
   std::vector<Entry> entries_;
