@@ -153,8 +153,8 @@ class HttpPending final : public PendingIo {
     rapidjson::Document::AllocatorType* trace_alloc = nullptr;
     if (rapidjson::Value* entry =
             TraceMessage(r, inst, op(), "http", false, outcome.raw_response, &trace_alloc)) {
-      entry->AddMember("method", rapidjson::Value(method_.c_str(), *trace_alloc), *trace_alloc);
-      entry->AddMember("url", rapidjson::Value(url_.c_str(), *trace_alloc), *trace_alloc);
+      entry->AddMember("method", rapidjson::Value(method_, *trace_alloc), *trace_alloc);
+      entry->AddMember("url", rapidjson::Value(url_, *trace_alloc), *trace_alloc);
       entry->AddMember("status", outcome.status, *trace_alloc);
     }
     rapidjson::Document json;
@@ -166,14 +166,14 @@ class HttpPending final : public PendingIo {
     inbound.AddMember("status", outcome.status, alloc);
     rapidjson::Value headers(rapidjson::kObjectType);
     for (const auto& [name, value] : outcome.headers) {
-      auto it = headers.FindMember(name.c_str());
+      auto it = headers.FindMember(name);
       if (it != headers.MemberEnd()) {
         std::string joined = std::string(it->value.GetString(), it->value.GetStringLength()) +
                              ", " + value;
         it->value.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()),
                             alloc);
       } else {
-        headers.AddMember(rapidjson::Value(name.c_str(), alloc),
+        headers.AddMember(rapidjson::Value(name, alloc),
                           rapidjson::Value(value.data(),
                                            static_cast<rapidjson::SizeType>(value.size()), alloc),
                           alloc);
@@ -322,8 +322,8 @@ StepOutcome ExecuteHttp(Run& run, Instance& instance, const Op& op) {
   rapidjson::Document::AllocatorType* alloc = nullptr;
   if (rapidjson::Value* entry =
           TraceMessage(run, instance, op, "http", true, p->call().raw_request(), &alloc)) {
-    entry->AddMember("method", rapidjson::Value(method.c_str(), *alloc), *alloc);
-    entry->AddMember("url", rapidjson::Value(url_text.c_str(), *alloc), *alloc);
+    entry->AddMember("method", rapidjson::Value(method, *alloc), *alloc);
+    entry->AddMember("url", rapidjson::Value(url_text, *alloc), *alloc);
   }
   p->Park(timeout, std::move(timeout_text));
   return StepOutcome::kParked;

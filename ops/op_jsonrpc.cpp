@@ -131,7 +131,7 @@ std::string RequestBody(const JsonRpcArgs& args, int64_t instance_id) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& alloc = doc.GetAllocator();
   doc.AddMember("jsonrpc", "2.0", alloc);
-  doc.AddMember("method", rapidjson::Value(args.method.c_str(), alloc), alloc);
+  doc.AddMember("method", rapidjson::Value(args.method, alloc), alloc);
   if (args.params != nullptr) doc.AddMember("params", rapidjson::Value(*args.params, alloc), alloc);
   if (!args.notification) {
     rapidjson::Value id;
@@ -143,7 +143,7 @@ std::string RequestBody(const JsonRpcArgs& args, int64_t instance_id) {
     doc.AddMember("id", id, alloc);
   }
   if (args.has_auth && args.url.framed()) {
-    doc.AddMember("auth", rapidjson::Value(args.auth.c_str(), alloc), alloc);
+    doc.AddMember("auth", rapidjson::Value(args.auth, alloc), alloc);
   }
   return JsonText(doc);
 }
@@ -285,8 +285,8 @@ class JsonRpcPending final : public PendingIo {
     rapidjson::Value* entry =
         TraceMessage(run(), instance(), op(), "jsonrpc", false, bytes, &alloc);
     if (entry == nullptr) return;
-    entry->AddMember("method", rapidjson::Value(method_.c_str(), *alloc), *alloc);
-    entry->AddMember("url", rapidjson::Value(url_.c_str(), *alloc), *alloc);
+    entry->AddMember("method", rapidjson::Value(method_, *alloc), *alloc);
+    entry->AddMember("url", rapidjson::Value(url_, *alloc), *alloc);
     if (http_status != 0) entry->AddMember("status", http_status, *alloc);
   }
 
@@ -426,8 +426,8 @@ StepOutcome ExecuteJsonRpc(Run& run, Instance& instance, const Op& op) {
   const std::string& sent = p->Start(*run.io(), parsed, std::move(body), keep_raw);
   rapidjson::Document::AllocatorType* alloc = nullptr;
   if (rapidjson::Value* entry = TraceMessage(run, instance, op, "jsonrpc", true, sent, &alloc)) {
-    entry->AddMember("method", rapidjson::Value(parsed.method.c_str(), *alloc), *alloc);
-    entry->AddMember("url", rapidjson::Value(parsed.url_text.c_str(), *alloc), *alloc);
+    entry->AddMember("method", rapidjson::Value(parsed.method, *alloc), *alloc);
+    entry->AddMember("url", rapidjson::Value(parsed.url_text, *alloc), *alloc);
   }
   p->Park(parsed.timeout, std::move(timeout_text));
   return StepOutcome::kParked;
