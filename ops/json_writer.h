@@ -3,17 +3,22 @@
 // double in its shortest round-trip form (std::to_chars; RapidJSON's Grisu2 is not always
 // shortest: 0.1 + 0.2 came out as 0.30000000000000007 vs. the shortest 0.30000000000000004),
 // keeps ".0" on integral doubles so that a Lua float stays a float (SPEC §4), and writes
-// NaN and infinities, which JSON cannot carry, as null.
+// NaN and infinities, which JSON cannot carry, as null. Strings and keys that are not
+// well-formed UTF-8 (Lua strings, peer bytes, error texts) are written with each ill-formed
+// part replaced by U+FFFD (ops/utf8.h), so that every JSON output is UTF-8.
 #pragma once
 
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "ops/utf8.h"
 
 namespace testrund::ops {
 
@@ -39,6 +44,34 @@ class BasicJsonWriter
       buf[n++] = '0';
     }
     return Base::RawValue(buf, n, rapidjson::kNumberType);
+  }
+
+  // Hide Writer::String and Writer::Key (all their overloads) the same way. Well-formed
+  // text, the usual case, is written as it is after one scan.
+  using Ch = typename Base::Ch;
+  bool String(const Ch* str, rapidjson::SizeType length, bool copy = false) {
+    std::string_view text(str, length);
+    if (ValidUtf8Prefix(text) == length) return Base::String(str, length, copy);
+    std::string repaired = RepairUtf8(text);
+    return Base::String(repaired.data(), static_cast<rapidjson::SizeType>(repaired.size()));
+  }
+  bool String(const Ch* str) {
+    return String(str, static_cast<rapidjson::SizeType>(std::strlen(str)));
+  }
+  bool String(const std::string& str) {
+    return String(str.data(), static_cast<rapidjson::SizeType>(str.size()));
+  }
+  bool Key(const Ch* str, rapidjson::SizeType length, bool copy = false) {
+    std::string_view text(str, length);
+    if (ValidUtf8Prefix(text) == length) return Base::Key(str, length, copy);
+    std::string repaired = RepairUtf8(text);
+    return Base::Key(repaired.data(), static_cast<rapidjson::SizeType>(repaired.size()));
+  }
+  bool Key(const Ch* str) {
+    return Key(str, static_cast<rapidjson::SizeType>(std::strlen(str)));
+  }
+  bool Key(const std::string& str) {
+    return Key(str.data(), static_cast<rapidjson::SizeType>(str.size()));
   }
 };
 

@@ -163,14 +163,14 @@ class HttpPending final : public PendingIo {
     inbound.AddMember("status", outcome.status, alloc);
     rapidjson::Value headers(rapidjson::kObjectType);
     for (const auto& [name, value] : outcome.headers) {
-      auto it = headers.FindMember(name.c_str());
+      auto it = headers.FindMember(name);
       if (it != headers.MemberEnd()) {
         std::string joined = std::string(it->value.GetString(), it->value.GetStringLength()) +
                              ", " + value;
         it->value.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()),
                             alloc);
       } else {
-        headers.AddMember(rapidjson::Value(name.c_str(), alloc),
+        headers.AddMember(rapidjson::Value(name, alloc),
                           rapidjson::Value(value.data(),
                                            static_cast<rapidjson::SizeType>(value.size()), alloc),
                           alloc);

@@ -131,7 +131,7 @@ std::string RequestBody(const JsonRpcArgs& args, int64_t instance_id) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& alloc = doc.GetAllocator();
   doc.AddMember("jsonrpc", "2.0", alloc);
-  doc.AddMember("method", rapidjson::Value(args.method.c_str(), alloc), alloc);
+  doc.AddMember("method", rapidjson::Value(args.method, alloc), alloc);
   if (args.params != nullptr) doc.AddMember("params", rapidjson::Value(*args.params, alloc), alloc);
   if (!args.notification) {
     rapidjson::Value id;
@@ -143,7 +143,7 @@ std::string RequestBody(const JsonRpcArgs& args, int64_t instance_id) {
     doc.AddMember("id", id, alloc);
   }
   if (args.has_auth && args.url.framed()) {
-    doc.AddMember("auth", rapidjson::Value(args.auth.c_str(), alloc), alloc);
+    doc.AddMember("auth", rapidjson::Value(args.auth, alloc), alloc);
   }
   return JsonText(doc);
 }

@@ -12,7 +12,8 @@
 
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+
+#include "ops/json_writer.h"
 
 namespace testrund::ops {
 namespace {
@@ -20,7 +21,7 @@ namespace {
 // A JSON string literal of `text` (quotes and escapes), for problem texts.
 std::string Quote(std::string_view text) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  JsonWriter writer(buffer);
   writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   return std::string(buffer.GetString(), buffer.GetSize());
 }

@@ -34,8 +34,6 @@ constexpr size_t kKeepOutputBytes = 1 << 20;
 constexpr size_t kMaxBatchResponseBytes = 64u << 20;
 
 using JsonWriter = ops::JsonWriter;
-using CheckedWriter =
-    ops::BasicJsonWriter<rapidjson::StringBuffer, rapidjson::kWriteValidateEncodingFlag>;
 
 std::string_view View(const rapidjson::Value& s) {
   return std::string_view(s.GetString(), s.GetStringLength());
@@ -172,20 +170,11 @@ class ResponseWriter {
       Value(*id);
     }
   }
-  // Messages may quote outside text (a Lua error, a peer's bytes): keep the output UTF-8.
+  // Messages may quote outside text (a Lua error, a peer's bytes): the writer keeps the
+  // output UTF-8 by writing ill-formed bytes as U+FFFD.
   void Message(std::string_view message) {
-    size_t mark = out_.GetSize();
-    CheckedWriter checked(out_);
-    if (checked.String(message.data(), static_cast<rapidjson::SizeType>(message.size()))) {
-      return;
-    }
-    out_.Pop(out_.GetSize() - mark);
-    std::string ascii(message);
-    for (char& c : ascii) {
-      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
-    }
     writer_.Reset(out_);
-    writer_.String(ascii.data(), static_cast<rapidjson::SizeType>(ascii.size()));
+    writer_.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
   }
 
   rapidjson::StringBuffer& out_;

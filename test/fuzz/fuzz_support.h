@@ -95,9 +95,10 @@ inline void CheckUtf8Tree(const rapidjson::Value& v) {
   }
 }
 
-// A response body: one JSON object, or a non-empty array of objects. (Not checked for
-// UTF-8: a Lua string in `globals` may hold any bytes, and is written as it is.)
+// A response body: strict UTF-8 (JsonWriter writes the bytes of a Lua string that are not
+// UTF-8 as U+FFFD), and one JSON object or a non-empty array of objects.
 inline void CheckResponse(std::string_view body) {
+  if (!IsStrictUtf8(body)) Fail("response is not valid UTF-8", body);
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError()) Fail("response is not JSON", body);

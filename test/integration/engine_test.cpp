@@ -858,3 +858,31 @@ TEST_CASE("ResumeInstance after the starting phase ended: -32003 beyond the star
   CHECK(Str(cancel.result()["status"]) == "cancelled");
   CHECK(Int(cancel.result()["counts"]["cancelled"]) == 10);
 }
+
+TEST_CASE("Bytes that are not UTF-8 reach QueryTest as U+FFFD", "[integration]") {
+  FOR_EACH_FRAMING(framing);
+  Daemon d;
+  RpcClient c(d, framing);
+  // A global string and key, an assert text and an abort text, each with byte 255 (or 200,
+  // a lead byte with no continuation) that no UTF-8 text contains.
+  std::string id = c.Execute(R"json({"operations":[
+      {"type": "eval", "expression": "g.s = 'a\\255b'; g[string.char(255)] = 1"},
+      {"type": "assert", "expression": "false", "fail": "{string.char(97, 200)}"},
+      {"type": "eval", "expression": "error(string.char(255))"}]})json");
+  Reply reply = c.WaitCompleted(id);
+  INFO("QueryTest: " << reply.text);
+  rapidjson::Document strict;
+  strict.Parse<rapidjson::kParseValidateEncodingFlag>(reply.text.data(), reply.text.size());
+  REQUIRE_FALSE(strict.HasParseError());
+  const rapidjson::Value& r = strict["result"];
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK_JSON(r["globals"], "{\"s\": \"a" + fffd + "b\", \"" + fffd + "\": 1}");
+  CHECK_JSON(r["first_fails"], "[{\"op_idx\": 1, \"text\": \"a" + fffd + "\", \"count\": 1}]");
+  const std::string abort_text = "op 2 (expression):1: " + fffd;
+  CHECK_JSON(r["first_aborts"],
+             "[{\"op_idx\": 2, \"text\": \"" + abort_text + "\", \"count\": 1}]");
+  CHECK_JSON(r["first_call_summary"]["check_log"],
+             "[{\"op_idx\": 1, \"step\": 1, \"status\": \"fail\", \"text\": \"a" + fffd +
+                 "\"}, {\"op_idx\": 2, \"step\": 2, \"status\": \"abort\", \"text\": \"" +
+                 abort_text + "\"}]");
+}

@@ -87,6 +87,11 @@ Outcome Big(const rapidjson::Value& /*params*/, MethodContext& ctx) {
   return rapidjson::Value(big, ctx.allocator);
 }
 
+// Throws with text that is not UTF-8, as a Lua error or a peer's bytes may be.
+Outcome ThrowBytes(const rapidjson::Value& /*params*/, MethodContext& /*ctx*/) {
+  throw std::runtime_error("bad \xff\xfe byte \xe2\x82");
+}
+
 Outcome NotANumber(const rapidjson::Value& /*params*/, MethodContext& /*ctx*/) {
   return rapidjson::Value(std::numeric_limits<double>::quiet_NaN());
 }
@@ -113,6 +118,7 @@ struct Fixture {
     REQUIRE(table.Add({"echo", Role::kOperator, &Echo}));
     REQUIRE(table.Add({"fail", Role::kOperator, &Fail}));
     REQUIRE(table.Add({"throw", Role::kOperator, &Throw}));
+    REQUIRE(table.Add({"throw_bytes", Role::kOperator, &ThrowBytes}));
     REQUIRE(table.Add({"nan", Role::kOperator, &NotANumber}));
     REQUIRE(table.Add({"big", Role::kObserver, &Big}));
     REQUIRE(table.Add({"ReadOnly", Role::kObserver, &WhoAmI}));
@@ -241,6 +247,32 @@ TEST_CASE("JSON-RPC 2.0 spec: rpc call of non-existent method", "[unit]") {
   rapidjson::Document r = f.Call(R"({"jsonrpc": "2.0", "method": "foobar", "id": "1"})");
   RequireError(r, ErrorCode::kMethodNotFound, R"("1")");
   CHECK(Message(r) == R"(Method not found: "foobar")");
+}
+
+TEST_CASE("A method name with NUL is quoted whole, the NUL escaped", "[unit]") {
+  Fixture f;
+  std::optional<std::string> out =
+      f.Raw(R"({"jsonrpc":"2.0","method":"Query\u0000Test","id":1})");
+  REQUIRE(out);
+  CHECK(*out ==
+        R"({"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found: \"Query\u0000Test\""},"id":1})");
+  out = f.Raw(R"({"jsonrpc":"2.0","method":"sub\u0000tract","id":1,"auth":"obs-token"})",
+              Caller{true, std::nullopt});
+  REQUIRE(out);
+  CHECK(*out ==
+        R"({"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found: \"sub\u0000tract\""},"id":1})");
+}
+
+TEST_CASE("An error message that is not UTF-8 is written with U+FFFD", "[unit]") {
+  Fixture f;
+  std::optional<std::string> out = f.Raw(R"({"jsonrpc":"2.0","method":"throw_bytes","id":1})");
+  REQUIRE(out);
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(out->data(), out->size());
+  INFO(*out);
+  REQUIRE_FALSE(d.HasParseError());
+  RequireError(d, ErrorCode::kInternalError, "1");
+  CHECK(Message(d) == "Internal error: bad \xEF\xBF\xBD\xEF\xBF\xBD byte \xEF\xBF\xBD");
 }
 
 TEST_CASE("JSON-RPC 2.0 spec: rpc call with invalid JSON", "[unit]") {

@@ -43,3 +43,29 @@ TEST_CASE("integers, strings and containers are unchanged", "[unit]") {
   REQUIRE(!doc.HasParseError());
   CHECK(JsonText(doc) == R"({"i":6,"big":18446744073709551615,"s":"é\"x","a":[1,2.5,null,true]})");
 }
+
+TEST_CASE("strings and keys are always written as UTF-8", "[unit]") {
+  rapidjson::StringBuffer buffer;
+  testrund::ops::JsonWriter writer(buffer);
+  SECTION("well-formed text, NUL included, is written as it is") {
+    writer.StartObject();
+    writer.Key("gr\xC3\xBC\xC3\x9F");
+    writer.String(std::string("a\0b", 3));
+    writer.EndObject();
+    CHECK(std::string(buffer.GetString()) == "{\"gr\xC3\xBC\xC3\x9F\":\"a\\u0000b\"}");
+  }
+  SECTION("ill-formed bytes become U+FFFD in strings and keys") {
+    writer.StartObject();
+    writer.Key("k\xFF", 2);
+    writer.String("a\xFF\xFE" "b\xE2\x82", 6, true);
+    writer.EndObject();
+    CHECK(std::string(buffer.GetString()) ==
+          "{\"k\xEF\xBF\xBD\":\"a\xEF\xBF\xBD\xEF\xBF\xBD" "b\xEF\xBF\xBD\"}");
+  }
+  SECTION("Value::Accept goes through the same check") {
+    rapidjson::Document doc(rapidjson::kObjectType);
+    doc.AddMember(rapidjson::Value("\xC0", doc.GetAllocator()),
+                  rapidjson::Value("\xED\xA0\x80", doc.GetAllocator()), doc.GetAllocator());
+    CHECK(JsonText(doc) == "{\"\xEF\xBF\xBD\":\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"}");
+  }
+}
