@@ -24,6 +24,9 @@ constexpr size_t kMaxPendingOutput = 8u << 20;
 // so that the kernel does not reset the connection before the client read the response.
 constexpr double kLingerSeconds = 2.0;
 
+// The paths JSON-RPC is served on (SPEC §1).
+bool IsRpcPath(std::string_view path) { return path == "/" || path == "/jsonrpc"; }
+
 struct timeval ToTimeval(double seconds) {
   struct timeval tv;
   tv.tv_sec = static_cast<time_t>(seconds);
@@ -142,8 +145,13 @@ void Connection::HandleInput() {
     if (evbuffer_copyout(input, &first, 1) < 1) return;
     if (std::isalpha(first)) {
       mode_ = Mode::kHttp;
-      http_ = std::make_unique<HttpRequestParser>(services_.limits.max_header_bytes,
-                                                  services_.limits.max_body_bytes);
+      // The body of an RPC POST without a valid token is dropped unread (it gets a 401).
+      http_ = std::make_unique<HttpRequestParser>(
+          services_.limits.max_header_bytes, services_.limits.max_body_bytes,
+          [this](const HttpRequest& headers) {
+            return headers.method != "POST" || !IsRpcPath(headers.path) ||
+                   RpcRole(headers).has_value();
+          });
     } else {
       mode_ = Mode::kFramed;
     }
@@ -212,7 +220,7 @@ void Connection::HandleHttp() {
 }
 
 void Connection::ServeHttp(const HttpRequest& request) {
-  if (request.path == "/" || request.path == "/jsonrpc") {
+  if (IsRpcPath(request.path)) {
     if (request.method != "POST") {
       Respond(405, JsonError("method not allowed: use POST"), request.keep_alive,
               {{"Allow", "POST"}});
@@ -231,22 +239,28 @@ void Connection::ServeHttp(const HttpRequest& request) {
   }
 }
 
+std::optional<rpc::Role> Connection::RpcRole(const HttpRequest& request) const {
+  if (!services_.tokens->auth_required()) return rpc::Role::kOperator;
+  std::optional<std::string_view> token = BearerToken(request.authorization);
+  if (!token) return std::nullopt;
+  return services_.tokens->Lookup(*token);
+}
+
+void Connection::RespondUnauthorized(const HttpRequest& request, bool keep_alive) {
+  bool token = BearerToken(request.authorization).has_value();
+  // The token itself is never logged.
+  LogDebug("connection {}: HTTP 401 ({})", id_, token ? "token invalid" : "no token");
+  Respond(401,
+          services_.error_response(-32010, token ? "Authentication failed: token invalid"
+                                                 : "Authentication required"),
+          keep_alive, {{"WWW-Authenticate", token ? "Bearer error=\"invalid_token\"" : "Bearer"}});
+}
+
 void Connection::ServeRpc(const HttpRequest& request) {
   rpc::Caller caller{services_.tokens->auth_required(), std::nullopt};
   if (caller.auth_required) {
-    std::optional<std::string_view> token = BearerToken(request.authorization);
-    std::optional<rpc::Role> role;
-    if (token) role = services_.tokens->Lookup(*token);
-    if (!role) {
-      // The token itself is never logged.
-      LogDebug("connection {}: HTTP 401 ({})", id_, token ? "token invalid" : "no token");
-      Respond(401,
-              services_.error_response(-32010, token ? "Authentication failed: token invalid"
-                                                     : "Authentication required"),
-              request.keep_alive,
-              {{"WWW-Authenticate", token ? "Bearer error=\"invalid_token\"" : "Bearer"}});
-      return;
-    }
+    std::optional<rpc::Role> role = RpcRole(request);
+    if (!role) return RespondUnauthorized(request, request.keep_alive);
     caller.role = role;
   }
   std::optional<std::string> response = services_.handle_rpc(request.body, caller);

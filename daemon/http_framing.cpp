@@ -41,8 +41,9 @@ constexpr StatusReason kReasons[] = {
 
 }  // namespace
 
-HttpRequestParser::HttpRequestParser(size_t max_header_bytes, size_t max_body_bytes)
-    : max_body_bytes_(max_body_bytes) {
+HttpRequestParser::HttpRequestParser(size_t max_header_bytes, size_t max_body_bytes,
+                                     HeaderGate gate)
+    : max_body_bytes_(max_body_bytes), gate_(std::move(gate)) {
   // The library's limit is process-wide; every parser in the daemon uses the same value.
   http_parser_set_max_header_size(static_cast<uint32_t>(max_header_bytes));
   http_parser_init(&parser_, HTTP_REQUEST);
@@ -161,6 +162,8 @@ int HttpRequestParser::OnHeadersComplete(http_parser* parser) {
     return self->Fail(
         413, fmt::format("request body is over max_body_bytes ({} bytes)", self->max_body_bytes_));
   }
+  self->drop_body_ = self->gate_ && !self->gate_(self->request_);
+  if (self->drop_body_) return 0;
   if (parser->method == HTTP_POST && parser->content_length != 0 &&
       parser->content_length != std::numeric_limits<uint64_t>::max()) {
     self->request_.body.reserve(parser->content_length);
@@ -173,7 +176,7 @@ int HttpRequestParser::OnHeadersComplete(http_parser* parser) {
 
 int HttpRequestParser::OnBody(http_parser* parser, const char* at, size_t length) {
   HttpRequestParser* self = Self(parser);
-  if (parser->method != HTTP_POST) return 0;
+  if (parser->method != HTTP_POST || self->drop_body_) return 0;
   if (self->request_.body.size() + length > self->max_body_bytes_) {
     return self->Fail(
         413, fmt::format("request body is over max_body_bytes ({} bytes)", self->max_body_bytes_));

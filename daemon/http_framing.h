@@ -8,6 +8,7 @@
 #include <http_parser.h>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,7 +37,13 @@ class HttpRequestParser {
     size_t consumed;  // bytes of the input used; the rest belongs to later requests
   };
 
-  HttpRequestParser(size_t max_header_bytes, size_t max_body_bytes);
+  // Decides, once a request's headers are complete (method, path, authorization), whether
+  // its body is worth keeping: the daemon does not buffer up to max_body_bytes for a
+  // request without a valid token. A refused request's body is read and dropped (so the
+  // connection stays usable) and the request is delivered with an empty body.
+  using HeaderGate = std::function<bool(const HttpRequest& headers)>;
+
+  HttpRequestParser(size_t max_header_bytes, size_t max_body_bytes, HeaderGate gate = {});
   HttpRequestParser(const HttpRequestParser&) = delete;
   HttpRequestParser& operator=(const HttpRequestParser&) = delete;
 
@@ -72,6 +79,7 @@ class HttpRequestParser {
   http_parser parser_;
   http_parser_settings settings_;
   size_t max_body_bytes_;
+  HeaderGate gate_;
   HttpRequest request_;
   std::string url_;
   std::string field_;
@@ -79,6 +87,7 @@ class HttpRequestParser {
   bool in_value_ = false;
   bool in_request_ = false;
   bool continue_requested_ = false;
+  bool drop_body_ = false;  // the gate refused this request
   int error_status_ = 0;
   std::string error_reason_;
 };

@@ -545,4 +545,14 @@ std::string Frame(std::string_view body) {
   return FramePrefix(static_cast<uint32_t>(body.size())) + std::string(body);
 }
 
+int64_t ResidentKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
+  }
+  FAIL("no VmRSS in /proc/" << pid << "/status");
+  return 0;
+}
+
 }  // namespace testrund::test

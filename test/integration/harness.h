@@ -196,6 +196,8 @@ rapidjson::Document ParseJson(std::string_view text);
 
 // A 4-byte big-endian length prefix followed by `body`.
 std::string Frame(std::string_view body);
+// Resident memory of process `pid` in KiB (VmRSS).
+int64_t ResidentKiB(pid_t pid);
 // A prefix claiming `length` bytes (without a body).
 std::string FramePrefix(uint32_t length);
 

@@ -129,17 +129,6 @@ size_t OpenDescriptors(pid_t pid) {
   return n;
 }
 
-// Resident memory of `pid` in KiB.
-int64_t ResidentKiB(pid_t pid) {
-  std::ifstream status(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
-  }
-  FAIL("no VmRSS in /proc/" << pid << "/status");
-  return 0;
-}
-
 // Polls until the daemon holds at most `baseline` descriptors; returns the last count.
 size_t WaitDescriptorsAtMost(pid_t pid, size_t baseline) {
   auto deadline = Clock::now() + std::chrono::seconds(10);

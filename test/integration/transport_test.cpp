@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "test/integration/harness.h"
 
 namespace {
@@ -28,6 +30,7 @@ using testrund::test::FramePrefix;
 using testrund::test::HttpClient;
 using testrund::test::HttpResponse;
 using testrund::test::ParseJson;
+using testrund::test::ResidentKiB;
 using testrund::test::RunToExit;
 using testrund::test::Stream;
 using testrund::test::TempDir;
@@ -409,6 +412,39 @@ TEST_CASE("tokens: HTTP 401 without a valid Bearer token", "[integration]") {
   // Tokens never reach the log.
   CHECK(d.Log().find("op-secret") == std::string::npos);
   CHECK(d.Log().find("obs-secret") == std::string::npos);
+}
+
+TEST_CASE("tokens: the body of an RPC POST without a valid token is not buffered",
+          "[integration]") {
+  Daemon d({"--token", "op-secret:operator"});
+  constexpr size_t kClients = 16;
+  constexpr size_t kSent = 4u << 20;
+  constexpr size_t kAnnounced = 16'000'000;
+  int64_t before = ResidentKiB(d.pid());
+  std::vector<HttpClient> clients;
+  for (size_t k = 0; k < kClients; ++k) {
+    clients.push_back(d.Http());
+    clients.back().SendRaw(fmt::format("POST / HTTP/1.1\r\nHost: x\r\n{}Content-Length: {}\r\n\r\n",
+                                       k % 2 == 0 ? "" : "Authorization: Bearer wrong\r\n",
+                                       kAnnounced) +
+                           std::string(kSent, 'x'));
+  }
+  // Every client's 4 MiB has been written, so the daemon read it (the socket buffers hold
+  // far less): buffered, it would be 64 MiB.
+  HttpResponse info = d.Http().Post("/", kInfo, {{"Authorization", "Bearer op-secret"}});
+  CHECK(info.status == 200);
+  int64_t grown_kib = ResidentKiB(d.pid()) - before;
+  INFO("RSS grew by " << grown_kib << " KiB");
+  CHECK(grown_kib < 16 * 1024);
+  // The rest of the body is read and dropped too; the answer is a 401 on a live connection.
+  clients[0].SendRaw(std::string(kAnnounced - kSent, 'x'));
+  HttpResponse r = clients[0].ReadResponse();
+  CHECK(r.status == 401);
+  CHECK(ErrorCode(r.body) == -32010);
+  r = clients[0].Post("/", kInfo, {{"Authorization", "Bearer op-secret"}});
+  CHECK(r.status == 200);
+  clients[1].SendRaw(std::string(kAnnounced - kSent, 'x'));
+  CHECK(clients[1].ReadResponse().Header("www-authenticate").starts_with("Bearer error="));
 }
 
 TEST_CASE("tokens: framed requests carry auth; missing or wrong is -32010", "[integration]") {
