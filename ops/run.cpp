@@ -171,6 +171,7 @@ void Run::OnTick() {
   if (completed()) return;
   in_tick_ = true;
   MonoNs now_ns = now();
+  turn_deadline_ = now_ns + env_.limits->turn_ns;
   ExpireParked(now_ns);
   uint64_t budget = env_.limits->steps_per_turn;
   // Finishing instances frees backlog room: start and run again while the turn has budget.
@@ -234,7 +235,12 @@ void Run::ExpireParked(MonoNs now_ns) {
 }
 
 void Run::RunRunnable(uint64_t* budget) {
+  uint32_t executed = 0;
   while (runnable_head_ < runnable_.size() && *budget > 0) {
+    if (++executed % 64 == 0 && now() >= turn_deadline_) {
+      *budget = 0;  // the turn is over; OnTick re-arms at now
+      break;
+    }
     int64_t id = runnable_[runnable_head_++];
     auto it = instances_.find(id);
     if (it == instances_.end() || it->second->state != InstanceState::kRunnable) continue;

@@ -8,7 +8,8 @@
 //   2. start every due instance that fits under `backlog` and the server's instance limit
 //      (a due start that has to wait is counted `late`);
 //   3. execute runnable instances until each parks or ends, at most EngineLimits::steps_per_turn
-//      steps per turn (then the timer is re-armed at "now" so the daemon keeps answering);
+//      steps and about EngineLimits::turn_ns per turn (then the timer is re-armed at "now"
+//      so the daemon keeps answering);
 //   4. complete the run when nothing more will start and nothing is in progress;
 //   5. re-arm the timer at the earliest of: now (work left), the next parked deadline, the
 //      next planned start.
@@ -306,6 +307,7 @@ class Run {
   // are never destroyed inside their own callbacks).
   std::vector<std::unique_ptr<Instance>> graveyard_;
   bool in_tick_ = false;
+  MonoNs turn_deadline_ = 0;  // when the current turn should yield
 };
 
 }  // namespace testrund::ops
