@@ -20,7 +20,7 @@ struct EngineLimits {
   // Steps (and starts) one run's work turn may take before it yields to the event loop.
   // Not a config option: the daemon keeps the default; tests and fuzzers lower it.
   uint64_t steps_per_turn = 10'000;
-  // ... and at most this long (checked every 64 instances): a response to a client waits
+  // ... and at most this long (checked before each instance): a response to a client waits
   // for the turn in progress, and its write for the next one.
   int64_t turn_ns = 1'000'000;
   double completed_run_retention = 0;           // seconds a returned completed run is kept

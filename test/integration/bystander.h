@@ -32,7 +32,7 @@ class Bystander {
   static std::vector<std::string> DaemonArgs();
 
   // Starts the run (over HTTP, with `token` when given) and the poller. `answer_within`:
-  // the QueryTest latency Check() accepts (100 ms; see sut_faults_test for the exception).
+  // the QueryTest latency Check() accepts (100 ms; 3x that in the sanitize build).
   explicit Bystander(const Daemon& daemon, double seconds = 2, std::string token = "",
                      double answer_within = 0.1);
   ~Bystander();
