@@ -146,14 +146,6 @@ void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
     first_call_logs_->trace_log = std::make_unique<TraceLog>();
     first_call_start_ = now_ns;
     first_call_started_ = true;
-  } else if (first_fail_id_ < 0 && candidates_trace_ && def_.trace_messages) {
-    // A candidate for first_fail_summary traces like the first call until the first
-    // failing instance is known; the logs go with it when it passes. Protocol ops look
-    // their message log up before they trace (MessageLog), so it must exist from the
-    // start; other traces allocate it on their first entry (Trace), so that instances
-    // that never trace, e.g. thousands parked on a halt, carry no log.
-    instance.logs = std::make_unique<InstanceLogs>();
-    instance.logs->trace_log = std::make_unique<TraceLog>();
   }
   instance.v_ref = def_.lua->NewInstanceVars();
   if (instance.v_ref == kNoLuaRef) {
@@ -415,16 +407,23 @@ void Run::Abort(Instance& instance, const Op& op, std::string_view text) {
   FinishInstance(instance, Outcome::kAbort);
 }
 
-void Run::Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text) {
+TraceLog* Run::TraceLogFor(Instance& instance) {
   TraceLog* log = TraceLogOf(instance);
-  if (log == nullptr && candidates_trace_ && instance.id != 0 && first_fail_id_ < 0) {
-    // A first_fail_summary candidate's trace_log, allocated on its first entry.
+  if (log == nullptr && candidates_trace_ && traces(instance)) {
+    // A candidate for first_fail_summary (and then the first failing instance) traces like
+    // the first call; its log is allocated on its first entry, so that instances that never
+    // trace (thousands parked on a halt without a comment) carry none.
     InstanceLogs* logs = LogsFor(instance, true);
     if (!logs->trace_log) logs->trace_log = std::make_unique<TraceLog>();
     log = logs->trace_log.get();
   }
-  if (log == nullptr) return;
-  (void)log->AddText(env_.clock->WallNow(), instance.step, op.idx, path, text);
+  return log;
+}
+
+void Run::Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text) {
+  if (TraceLog* log = TraceLogFor(instance)) {
+    (void)log->AddText(env_.clock->WallNow(), instance.step, op.idx, path, text);
+  }
 }
 
 void Run::Park(Instance& instance, MonoNs duration, bool halt) {
@@ -441,8 +440,8 @@ void Run::Park(Instance& instance, MonoNs duration, bool halt) {
   std::push_heap(parked_.begin(), parked_.end(), std::greater<Parked>());
 }
 
-TraceLog* Run::MessageLog(const Instance& instance) const {
-  return def_.trace_messages ? TraceLogOf(instance) : nullptr;
+TraceLog* Run::MessageLog(Instance& instance) {
+  return def_.trace_messages ? TraceLogFor(instance) : nullptr;
 }
 
 void Run::ParkIo(Instance& instance) {

@@ -206,6 +206,8 @@ class Run {
   }
   // The trace_log `instance` writes to (see traces()), or nullptr when it keeps none.
   TraceLog* TraceLogOf(const Instance& instance) const;
+  // TraceLogOf(instance), creating a first_fail_summary candidate's log when it has none.
+  TraceLog* TraceLogFor(Instance& instance);
   bool turbo_skips_asserts(const Instance& instance) const {
     return def_.turbo && instance.id != 0;
   }
@@ -216,9 +218,9 @@ class Run {
 
   // --- Protocol ops (ops/op_protocol.h) ---
   IoContext* io() const { return env_.io; }
-  // TraceLogOf(instance) when trace_messages is 1, else nullptr: where protocol messages
-  // are recorded (the first call's, or a first_fail_summary candidate's, trace_log).
-  TraceLog* MessageLog(const Instance& instance) const;
+  // Where protocol messages are recorded when trace_messages is 1 (the first call's, or a
+  // first_fail_summary candidate's trace_log, created on first use), else nullptr.
+  TraceLog* MessageLog(Instance& instance);
   // Parks `instance` on outside I/O for the op at its pc: the op's in-flight object (kept
   // in instance.io) calls FinishIo exactly once, or is destroyed with the instance when it
   // is cancelled or aborted.
