@@ -120,15 +120,89 @@ std::string HeaderValue(const HeaderList& headers, std::string_view lower_name, 
   return joined;
 }
 
+// One http op's evaluated attributes, ready to send: built once for an op whose
+// attributes are all constant (Op::prepared), else for each instance.
+struct HttpPlan {
+  HttpArgs args;
+  rapidjson::Document expect;  // null when absent
+  bool mandatory = false;
+  std::string timeout_text;    // the abort text of a timeout
+};
+
+// The plan of `args`, `expect` and `mandatory` (each may be null), or the first problem in
+// `check`.
+std::shared_ptr<HttpPlan> BuildPlan(ArgCheck& check, const rapidjson::Value& args,
+                                    const rapidjson::Value& expect,
+                                    const rapidjson::Value& mandatory) {
+  auto plan = std::make_shared<HttpPlan>();
+  if (!args.IsObject()) {
+    check.Add("arguments", fmt::format("\"arguments\" must be an object, got {}", Quoted(args)));
+  } else {
+    ReadHttpArgs(check, args, &plan->args);
+  }
+  if (!expect.IsNull() && !expect.IsObject()) {
+    check.Add("expect", fmt::format("\"expect\" must be an object, got {}", Quoted(expect)));
+  } else if (expect.IsObject()) {
+    CheckHttpExpect(check, expect);
+    plan->expect.CopyFrom(expect, plan->expect.GetAllocator());
+  }
+  if (!mandatory.IsBool() && !mandatory.IsNull()) {
+    check.Add("mandatory",
+              fmt::format("\"mandatory\" must be true or false, got {}", Quoted(mandatory)));
+  }
+  if (!check.ok()) return nullptr;
+  plan->mandatory = mandatory.IsBool() && mandatory.GetBool();
+  plan->timeout_text = fmt::format("HTTP {} {} timed out after {} seconds",
+                                   plan->args.request.method, plan->args.url_text,
+                                   plan->args.timeout_text);
+  return plan;
+}
+
+// The op's plan: the prepared one when every attribute is constant, else one evaluated for
+// this instance (nullptr: the instance has been aborted).
+std::shared_ptr<const HttpPlan> PlanFor(Run& run, Instance& instance, const Op& op) {
+  if (op.prepared) return std::static_pointer_cast<const HttpPlan>(op.prepared);
+  const rapidjson::Value null_value;
+  auto constant = [&](Slot slot) -> const rapidjson::Value* {
+    const ValueTemplate& t = op.Template(slot);
+    if (t.empty()) return &null_value;
+    return t.is_constant() ? &t.constant() : nullptr;
+  };
+  const rapidjson::Value* args = constant(Slot::kArguments);
+  const rapidjson::Value* expect = constant(Slot::kExpect);
+  const rapidjson::Value* mandatory = constant(Slot::kMandatory);
+  ArgCheck check;
+  if (args != nullptr && expect != nullptr && mandatory != nullptr) {
+    std::shared_ptr<HttpPlan> plan = BuildPlan(check, *args, *expect, *mandatory);
+    if (plan == nullptr) {
+      run.Abort(instance, op, check.first());
+      return nullptr;
+    }
+    op.prepared = plan;
+    return plan;
+  }
+  rapidjson::Document args_doc;
+  rapidjson::Document expect_doc;
+  rapidjson::Document mandatory_doc;
+  if (!EvaluateSlot(run, instance, op, Slot::kArguments, &args_doc) ||
+      !EvaluateSlot(run, instance, op, Slot::kExpect, &expect_doc) ||
+      !EvaluateSlot(run, instance, op, Slot::kMandatory, &mandatory_doc)) {
+    return nullptr;
+  }
+  std::shared_ptr<HttpPlan> plan = BuildPlan(check, args_doc, expect_doc, mandatory_doc);
+  if (plan == nullptr) run.Abort(instance, op, check.first());
+  return plan;
+}
+
 class HttpPending final : public PendingIo {
  public:
-  HttpPending(Run& run, Instance& instance, const Op& op, HttpArgs args,
-              rapidjson::Document expect, bool mandatory)
+  HttpPending(Run& run, Instance& instance, const Op& op, std::shared_ptr<const HttpPlan> plan)
       : PendingIo(run, instance, op),
-        method_(args.request.method),
-        url_(args.url_text),
-        expect_(std::move(expect)),
-        mandatory_(mandatory) {}
+        plan_(std::move(plan)),
+        method_(plan_->args.request.method),
+        url_(plan_->args.url_text),
+        expect_(plan_->expect),
+        mandatory_(plan_->mandatory) {}
 
   void Start(IoContext& io, HttpRequest request, bool keep_raw) {
     call_ = HttpCall::Start(io, std::move(request), keep_raw,
@@ -253,9 +327,10 @@ class HttpPending final : public PendingIo {
     return true;
   }
 
-  std::string method_;
-  std::string url_;
-  rapidjson::Document expect_;
+  std::shared_ptr<const HttpPlan> plan_;
+  const std::string& method_;
+  const std::string& url_;
+  const rapidjson::Value& expect_;
   bool mandatory_;
   std::unique_ptr<HttpCall> call_;
 };
@@ -279,47 +354,17 @@ StepOutcome ExecuteHttp(Run& run, Instance& instance, const Op& op) {
     run.Abort(instance, op, "protocol ops need an event loop (this engine has no IoContext)");
     return StepOutcome::kFinished;
   }
-  rapidjson::Document args;
-  rapidjson::Document expect;
-  bool mandatory = false;
-  if (!EvaluateSlot(run, instance, op, Slot::kArguments, &args) ||
-      !EvaluateSlot(run, instance, op, Slot::kExpect, &expect) ||
-      !EvaluateMandatory(run, instance, op, &mandatory)) {
-    return StepOutcome::kFinished;
-  }
-  ArgCheck check;
-  HttpArgs parsed;
-  if (!args.IsObject()) {
-    check.Add("arguments", fmt::format("\"arguments\" must be an object, got {}", Quoted(args)));
-  } else {
-    ReadHttpArgs(check, args, &parsed);
-  }
-  if (!expect.IsNull() && !expect.IsObject()) {
-    check.Add("expect", fmt::format("\"expect\" must be an object, got {}", Quoted(expect)));
-  } else if (expect.IsObject()) {
-    CheckHttpExpect(check, expect);
-  }
-  if (!check.ok()) {
-    run.Abort(instance, op, check.first());
-    return StepOutcome::kFinished;
-  }
+  std::shared_ptr<const HttpPlan> plan = PlanFor(run, instance, op);
+  if (plan == nullptr) return StepOutcome::kFinished;
   bool keep_raw = run.MessageLog(instance) != nullptr;
-  std::string timeout_text = fmt::format("HTTP {} {} timed out after {} seconds",
-                                         parsed.request.method, parsed.url_text,
-                                         parsed.timeout_text);
-  MonoNs timeout = parsed.timeout;
-  HttpRequest request = parsed.request;
-  std::string url_text = parsed.url_text;
-  auto pending = std::make_unique<HttpPending>(run, instance, op, std::move(parsed),
-                                               std::move(expect), mandatory);
+  auto pending = std::make_unique<HttpPending>(run, instance, op, plan);
   HttpPending* p = pending.get();
   IoOf(instance).pending = std::move(pending);  // frees the previous op's (spent) wait
-  std::string method = request.method;
-  p->Start(*run.io(), std::move(request), keep_raw);
+  p->Start(*run.io(), plan->args.request, keep_raw);
   TraceMessage(run, instance, op, "http", true, p->call().raw_request())
-      .SetString("method", method)
-      .SetString("url", url_text);
-  p->Park(timeout, std::move(timeout_text));
+      .SetString("method", plan->args.request.method)
+      .SetString("url", plan->args.url_text);
+  p->Park(plan->args.timeout, plan->timeout_text);
   return StepOutcome::kParked;
 }
 

@@ -48,6 +48,10 @@ struct Op {
   // the Program's document.
   rapidjson::Value echo;
   size_t echo_bytes = 0;             // echo's length as JSON text (bounds the halted list)
+  // What the op's executor derived from its constant attributes, kept for every later
+  // instance (http: the parsed request and expectations). Set and read only by the
+  // executor of the op's own type, on first use.
+  mutable std::shared_ptr<const void> prepared;
 
   const ValueTemplate& Template(Slot slot) const {
     return templates[static_cast<size_t>(slot)];
