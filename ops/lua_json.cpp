@@ -234,6 +234,8 @@ int ToJsonProtected(lua_State* L) {
 
 }  // namespace
 
+void PushJsonUnprotected(lua_State* L, const rapidjson::Value& value) { PushValue(L, value, 0); }
+
 LuaFailure PushJson(LuaSandbox& lua, const rapidjson::Value& value) {
   lua_State* L = lua.state();
   // Scalars other than strings need no allocation.

@@ -19,6 +19,9 @@ namespace testrund::ops {
 
 // Pushes `value` onto the sandbox's stack. On kMemoryLimit nothing is pushed.
 LuaFailure PushJson(LuaSandbox& lua, const rapidjson::Value& value);
+// PushJson's work without its protected call, for a C function that already runs inside
+// one: a memory error is raised as a Lua error.
+void PushJsonUnprotected(lua_State* L, const rapidjson::Value& value);
 
 // Converts the Lua value at stack index `idx` to JSON into `out` (allocated with `alloc`).
 // Tables nested deeper than `max_depth` (and cycles) are cut off as null. Object members

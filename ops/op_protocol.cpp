@@ -210,18 +210,24 @@ bool Expectation(Run& run, Instance& instance, const Op& op, bool mandatory, boo
 
 namespace {
 
-int NewTableProtected(lua_State* L) {
-  lua_newtable(L);
-  return 1;
-}
+struct InboundArgs {
+  int* i_ref;  // the instance's `i`, created here when it has none
+  const rapidjson::Value* value;
+  const char* name;
+};
 
-// (table, value, name as light userdata): table[name] = value.
-int SetFieldProtected(lua_State* L) {
-  const char* name = static_cast<const char*>(lua_touserdata(L, 3));
-  lua_settop(L, 2);
-  lua_pushstring(L, name);
-  lua_insert(L, 2);
-  lua_rawset(L, 1);
+// i[name] = value, in one protected call (creating `i` and its registry reference first
+// when the instance has none).
+int SetInboundProtected(lua_State* L) {
+  auto* args = static_cast<InboundArgs*>(lua_touserdata(L, 1));
+  if (*args->i_ref == kNoLuaRef) {
+    lua_newtable(L);
+    *args->i_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, *args->i_ref);
+  lua_pushstring(L, args->name);
+  PushJsonUnprotected(L, *args->value);
+  lua_rawset(L, -3);
   return 0;
 }
 
@@ -231,35 +237,16 @@ bool SetInbound(Run& run, Instance& instance, const Op& op, const char* name,
                 const rapidjson::Value& value) {
   LuaSandbox& lua = run.lua();
   lua_State* L = lua.state();
-  auto fail = [&] {
-    run.Abort(instance, op,
-              fmt::format("Lua memory limit ({} bytes) exceeded storing i.{} in op {} ({})",
-                          lua.limits().memory_limit, name, op.idx, op.type->name));
-    return false;
-  };
-  if (instance.i_ref == kNoLuaRef) {
-    lua_pushcfunction(L, NewTableProtected);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-      lua_pop(L, 1);
-      lua.CollectGarbage();
-      return fail();
-    }
-    instance.i_ref = lua.Ref();
-    if (instance.i_ref == kNoLuaRef) return fail();
-  }
-  lua_pushcfunction(L, SetFieldProtected);
-  lua.PushRef(instance.i_ref);
-  if (PushJson(lua, value) != LuaFailure::kNone) {
-    lua_pop(L, 2);
-    return fail();
-  }
-  lua_pushlightuserdata(L, const_cast<char*>(name));
-  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
-    lua_pop(L, 1);
-    lua.CollectGarbage();
-    return fail();
-  }
-  return true;
+  InboundArgs args{&instance.i_ref, &value, name};
+  lua_pushcfunction(L, SetInboundProtected);
+  lua_pushlightuserdata(L, &args);
+  if (lua_pcall(L, 1, 0, 0) == LUA_OK) return true;
+  lua_pop(L, 1);
+  lua.CollectGarbage();
+  run.Abort(instance, op,
+            fmt::format("Lua memory limit ({} bytes) exceeded storing i.{} in op {} ({})",
+                        lua.limits().memory_limit, name, op.idx, op.type->name));
+  return false;
 }
 
 TraceLog::EntryRef TraceMessage(Run& run, Instance& instance, const Op& op,

@@ -48,12 +48,12 @@ uint16_t RefusedPort() {
 
 std::string Ops(std::string_view ops) { return fmt::format(R"({{"operations": {}}})", ops); }
 
-LiveEngine::LiveEngine()
+LiveEngine::LiveEngine(ops::EngineLimits limits)
     : base_owner(event_base_new()),
       base(base_owner.get()),
       clock(base),
       io(base),
-      registry(clock, ops::EngineLimits(), &io) {}
+      registry(clock, std::move(limits), &io) {}
 
 std::string LiveEngine::Execute(std::string_view params) {
   rapidjson::Document doc = ParseJson(params);

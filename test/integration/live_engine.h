@@ -40,7 +40,7 @@ std::string Ops(std::string_view ops);
 
 // The engine on a real event loop, as the daemon runs it.
 struct LiveEngine {
-  LiveEngine();
+  explicit LiveEngine(ops::EngineLimits limits = ops::EngineLimits());
 
   // ExecuteTest with `params`; returns the run_id ("" when refused: see `last.problems`).
   std::string Execute(std::string_view params);

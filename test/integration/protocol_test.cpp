@@ -258,6 +258,25 @@ TEST_CASE("http: GET, expectations, i.http, trace hex and latency", "[integratio
   CHECK(latency[0]["max"].GetDouble() < 5);
 }
 
+TEST_CASE("http: an i.http over the Lua memory limit aborts the instance", "[integration]") {
+  TestHttpServer server;
+  testrund::ops::EngineLimits limits;
+  limits.lua.memory_limit = 1u << 20;
+  LiveEngine engine(limits);
+  std::string id = engine.Execute(Ops(fmt::format(
+      R"([{{"type": "http", "arguments": {{"method": "POST", "url": "{}", "body": "{}"}}}},
+          {{"type": "eval", "expression": "v.after = true"}}])",
+      server.Url("/echo"), std::string(2'000'000, 'b'))));
+  engine.RunUntilDone(id);
+  CHECK(engine.CheckLog(id) ==
+        R"x([{"op_idx":0,"status":"abort","text":"Lua memory limit (1048576 bytes) exceeded )x"
+        R"x(storing i.http in op 0 (http)"}])x");
+  // The sandbox is usable afterwards: a second run in the same registry passes.
+  std::string next = engine.Execute(Ops(R"([{"type": "eval", "expression": "v.x = 1"}])"));
+  engine.RunUntilDone(next);
+  CHECK(engine.Status(next)["counts"]["passed"].GetUint64() == 1);
+}
+
 TEST_CASE("http: a message over 64 KiB is traced by its first 64 KiB", "[integration]") {
   TestHttpServer server;
   LiveEngine engine;
