@@ -246,21 +246,22 @@ std::optional<rpc::Role> Connection::RpcRole(const HttpRequest& request) const {
   return services_.tokens->Lookup(*token);
 }
 
-void Connection::RespondUnauthorized(const HttpRequest& request, bool keep_alive) {
+void Connection::RespondUnauthorized(const HttpRequest& request) {
   bool token = BearerToken(request.authorization).has_value();
   // The token itself is never logged.
   LogDebug("connection {}: HTTP 401 ({})", id_, token ? "token invalid" : "no token");
   Respond(401,
           services_.error_response(-32010, token ? "Authentication failed: token invalid"
                                                  : "Authentication required"),
-          keep_alive, {{"WWW-Authenticate", token ? "Bearer error=\"invalid_token\"" : "Bearer"}});
+          request.keep_alive,
+          {{"WWW-Authenticate", token ? "Bearer error=\"invalid_token\"" : "Bearer"}});
 }
 
 void Connection::ServeRpc(const HttpRequest& request) {
   rpc::Caller caller{services_.tokens->auth_required(), std::nullopt};
   if (caller.auth_required) {
     std::optional<rpc::Role> role = RpcRole(request);
-    if (!role) return RespondUnauthorized(request, request.keep_alive);
+    if (!role) return RespondUnauthorized(request);
     caller.role = role;
   }
   std::optional<std::string> response = services_.handle_rpc(request.body, caller);

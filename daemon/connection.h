@@ -83,7 +83,7 @@ class Connection {
   // has none that is valid. Operator when no tokens are configured.
   std::optional<rpc::Role> RpcRole(const HttpRequest& request) const;
   // 401 with a -32010 body and WWW-Authenticate.
-  void RespondUnauthorized(const HttpRequest& request, bool keep_alive);
+  void RespondUnauthorized(const HttpRequest& request);
   void Respond(int status, std::string_view body, bool keep_alive,
                const std::vector<std::pair<std::string, std::string>>& extra = {});
   void Send(std::string_view bytes);

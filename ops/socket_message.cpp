@@ -202,7 +202,8 @@ bool PatternExpectation(Run& run, Instance& instance, const Op& op, bool mandato
     case PatternResult::kTooCostly:
       text = fmt::format("pattern {} not tried: a {}-byte message is too long for it (the "
                          "worst case exceeds {} steps)",
-                         quoted, message.size(), static_cast<uint64_t>(run.lua().pattern_step_budget()));
+                         quoted, message.size(),
+                         static_cast<uint64_t>(run.lua().pattern_step_budget()));
       break;
     case PatternResult::kError:
       text = fmt::format("pattern {} failed: {}", quoted, error);
