@@ -253,10 +253,11 @@ TraceLog::EntryRef TraceMessage(Run& run, Instance& instance, const Op& op,
                                 std::string_view protocol, bool to_sut, std::string_view bytes) {
   TraceLog* log = run.MessageLog(instance);
   if (log == nullptr) return TraceLog::EntryRef();
-  std::string path = fmt::format("{}.{}", protocol, to_sut ? "tester_to_sut" : "sut_to_tester");
+  std::string path(protocol);
+  path += to_sut ? ".tester_to_sut" : ".sut_to_tester";
   TraceLog::EntryRef entry = log->Add(run.clock().WallNow(), instance.step, op.idx, path);
   entry.SetString("protocol", protocol);
-  entry.SetString("hex", HexEncode(bytes.substr(0, kMaxTracedMessageBytes)));
+  entry.SetHex(bytes.substr(0, kMaxTracedMessageBytes));
   entry.SetUint("length", bytes.size());
   if (bytes.size() > kMaxTracedMessageBytes) entry.SetBool("truncated", true);
   return entry;

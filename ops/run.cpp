@@ -371,6 +371,7 @@ void Run::CaptureFirstFail(Instance& instance) {
   if (instance.id != 0) {
     first_fail_logs_ = instance.logs ? std::move(instance.logs)
                                      : std::make_unique<InstanceLogs>();
+    if (first_fail_logs_->trace_log) first_fail_logs_->trace_log->EncodeDeferredHex();
   }
 }
 
@@ -414,7 +415,11 @@ TraceLog* Run::TraceLogFor(Instance& instance) {
     // the first call; its log is allocated on its first entry, so that instances that never
     // trace (thousands parked on a halt without a comment) carry none.
     InstanceLogs* logs = LogsFor(instance, true);
-    if (!logs->trace_log) logs->trace_log = std::make_unique<TraceLog>();
+    if (!logs->trace_log) {
+      logs->trace_log = std::make_unique<TraceLog>();
+      // Read only if this instance becomes the first failing one (CaptureFirstFail).
+      if (instance.id != first_fail_id_) logs->trace_log->DeferHex();
+    }
     log = logs->trace_log.get();
   }
   return log;

@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "ops/net.h"
+
 namespace testrund::ops {
 
 TraceLog::TraceLog(size_t max_entries, size_t max_bytes)
@@ -62,6 +64,24 @@ rapidjson::Value TraceLog::ToJson(Allocator& alloc) const {
 TraceLog::EntryRef& TraceLog::EntryRef::SetString(std::string_view name, std::string_view value) {
   if (value_) value_->AddMember(log_->Str(name), log_->Str(value), log_->alloc_);
   return *this;
+}
+
+TraceLog::EntryRef& TraceLog::EntryRef::SetHex(std::string_view bytes) {
+  if (!value_) return *this;
+  if (!log_->defer_hex_) return SetString("hex", HexEncode(bytes));
+  log_->deferred_hex_.push_back(log_->entries_.Size() - 1);
+  return SetString("hex", bytes);
+}
+
+void TraceLog::EncodeDeferredHex() {
+  defer_hex_ = false;
+  for (rapidjson::SizeType index : deferred_hex_) {
+    rapidjson::Value& member = entries_[index]["hex"];
+    std::string hex = HexEncode(std::string_view(member.GetString(), member.GetStringLength()));
+    bytes_ += hex.size() - member.GetStringLength();
+    member.SetString(hex.data(), static_cast<rapidjson::SizeType>(hex.size()), alloc_);
+  }
+  deferred_hex_.clear();
 }
 
 TraceLog::EntryRef& TraceLog::EntryRef::SetInt(std::string_view name, int64_t value) {

@@ -11,7 +11,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <rapidjson/document.h>
 
@@ -38,6 +40,9 @@ class TraceLog {
     EntryRef& SetUint(std::string_view name, uint64_t value);
     EntryRef& SetDouble(std::string_view name, double value);
     EntryRef& SetBool(std::string_view name, bool value);
+    // "hex": `bytes` as hex digits; in a log that defers hex (DeferHex) the bytes are kept
+    // as they are until EncodeDeferredHex().
+    EntryRef& SetHex(std::string_view bytes);
     // Moves `value` in; it must have been built with allocator() (e.g. a copy made with
     // rapidjson::Value(other, ref.allocator())).
     EntryRef& SetValue(std::string_view name, rapidjson::Value&& value);
@@ -68,6 +73,13 @@ class TraceLog {
   bool AddText(WallTime time, uint64_t step, int op_idx, std::string_view path,
                std::string_view text);
 
+  // A log that may never be read (a first_fail_summary candidate's, dropped when the
+  // instance passes) keeps SetHex bytes raw: hex-encoding every message of every passing
+  // instance was a sixth of an http request's cost. EncodeDeferredHex() encodes them (when
+  // the log is to be read) and ends the deferral.
+  void DeferHex() { defer_hex_ = true; }
+  void EncodeDeferredHex();
+
   // Entries kept, the truncation entry included.
   size_t size() const { return entries_.Size(); }
   bool empty() const { return entries_.Empty(); }
@@ -95,6 +107,9 @@ class TraceLog {
   size_t max_entries_;
   size_t max_bytes_;
   size_t bytes_ = 0;
+  bool defer_hex_ = false;
+  // Entries whose "hex" still holds raw bytes.
+  std::vector<rapidjson::SizeType> deferred_hex_;
   // Small chunks: most first calls log little; the pool grows as needed.
   Allocator alloc_{4096};
   rapidjson::Value entries_{rapidjson::kArrayType};

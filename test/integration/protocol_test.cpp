@@ -258,6 +258,36 @@ TEST_CASE("http: GET, expectations, i.http, trace hex and latency", "[integratio
   CHECK(latency[0]["max"].GetDouble() < 5);
 }
 
+TEST_CASE("http: first_fail_summary traces the failing instance's messages in hex",
+          "[integration]") {
+  TestHttpServer server;
+  LiveEngine engine;
+  std::string request = fmt::format("GET /json HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+                                    server.port());
+  // The fail after the messages (they were traced before it was known to fail), and the
+  // fail before them.
+  for (bool fail_first : {false, true}) {
+    std::string http = fmt::format(R"({{"type": "http", "arguments": {{"url": "{}"}}}})",
+                                   server.Url("/json"));
+    std::string check = R"({"type": "assert", "expression": "instance ~= 3"})";
+    std::string id = engine.Execute(fmt::format(
+        R"({{"distribution": {{"type": "load", "total": 6}}, "operations": [{}, {}]}})",
+        fail_first ? check : http, fail_first ? http : check));
+    engine.RunUntilDone(id);
+    rapidjson::Document status = engine.Status(id);
+    INFO("fail first: " << fail_first << ", " << ToText(status["first_fail_summary"]));
+    const auto& ffs = status["first_fail_summary"];
+    CHECK(ffs["idx"].GetInt64() == 3);
+    const auto& trace = ffs["trace_log"];
+    REQUIRE(trace.Size() == 2);
+    CHECK(std::string(trace[0]["hex"].GetString()) == HexEncode(request));
+    CHECK(trace[0]["length"].GetUint64() == request.size());
+    std::string response_hex = trace[1]["hex"].GetString();
+    CHECK(response_hex.rfind(HexEncode("HTTP/1.1 200 OK\r\n"), 0) == 0);
+    CHECK(response_hex.size() == 2 * trace[1]["length"].GetUint64());
+  }
+}
+
 TEST_CASE("http: an i.http over the Lua memory limit aborts the instance", "[integration]") {
   TestHttpServer server;
   testrund::ops::EngineLimits limits;

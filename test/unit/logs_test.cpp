@@ -81,6 +81,26 @@ TEST_CASE("trace log entries: time, step, op_idx, path, fields", "[unit]") {
   CHECK(log.size() == 2);
 }
 
+TEST_CASE("trace log hex: at once, or deferred until EncodeDeferredHex", "[unit]") {
+  TraceLog now;
+  now.Add(WallTime{1, 0}, 0, 0, "tcp.tester_to_sut").SetHex(std::string("A\0\xff", 3));
+  CHECK(Json(now) == R"([{"time":[1,0],"step":0,"op_idx":0,"path":"tcp.tester_to_sut",)"
+                     R"("hex":"4100ff"}])");
+  TraceLog later;
+  later.DeferHex();
+  later.Add(WallTime{1, 0}, 0, 0, "tcp.tester_to_sut").SetHex("AB").SetInt("n", 1);
+  later.AddText(WallTime{1, 1}, 1, 0, "trace.notice", "AB");
+  later.Add(WallTime{1, 2}, 2, 0, "tcp.sut_to_tester").SetHex("");
+  later.EncodeDeferredHex();
+  // Encoded once: entries added after it are encoded at once.
+  later.Add(WallTime{1, 3}, 3, 0, "tcp.sut_to_tester").SetHex("C");
+  CHECK(Json(later) ==
+        R"([{"time":[1,0],"step":0,"op_idx":0,"path":"tcp.tester_to_sut","hex":"4142","n":1},)"
+        R"({"time":[1,1],"step":1,"op_idx":0,"path":"trace.notice","text":"AB"},)"
+        R"({"time":[1,2],"step":2,"op_idx":0,"path":"tcp.sut_to_tester","hex":""},)"
+        R"({"time":[1,3],"step":3,"op_idx":0,"path":"tcp.sut_to_tester","hex":"43"}])");
+}
+
 TEST_CASE("trace log is capped with one final truncation warning", "[unit]") {
   SECTION("default cap of 10,000") {
     TraceLog log;
