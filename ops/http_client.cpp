@@ -303,17 +303,21 @@ void HttpPool::DropIdle(HttpConnection* connection) {
 
 // --- HttpCall ------------------------------------------------------------------------------
 
-HttpCall::HttpCall(IoContext& io, HttpRequest request, bool keep_raw, OnDone on_done)
-    : io_(io),
-      request_(std::move(request)),
-      key_(PoolKey(request_)),
-      keep_raw_(keep_raw),
-      on_done_(std::move(on_done)) {
-  raw_request_ = BuildRequest(request_);
+std::shared_ptr<const PreparedHttpRequest> PrepareHttpRequest(HttpRequest request) {
+  auto prepared = std::make_shared<PreparedHttpRequest>();
+  prepared->pool_key = PoolKey(request);
+  prepared->bytes = BuildRequest(request);
+  prepared->request = std::move(request);
+  return prepared;
 }
 
-std::unique_ptr<HttpCall> HttpCall::Start(IoContext& io, HttpRequest request, bool keep_raw,
-                                          OnDone on_done) {
+HttpCall::HttpCall(IoContext& io, std::shared_ptr<const PreparedHttpRequest> request,
+                   bool keep_raw, OnDone on_done)
+    : io_(io), request_(std::move(request)), keep_raw_(keep_raw), on_done_(std::move(on_done)) {}
+
+std::unique_ptr<HttpCall> HttpCall::Start(IoContext& io,
+                                          std::shared_ptr<const PreparedHttpRequest> request,
+                                          bool keep_raw, OnDone on_done) {
   std::unique_ptr<HttpCall> call(
       new HttpCall(io, std::move(request), keep_raw, std::move(on_done)));
   call->Begin();
@@ -321,10 +325,10 @@ std::unique_ptr<HttpCall> HttpCall::Start(IoContext& io, HttpRequest request, bo
 }
 
 void HttpCall::Begin() {
-  connection_ = retried_ ? nullptr : io_.http().TakeIdle(key_);
+  connection_ = retried_ ? nullptr : io_.http().TakeIdle(request_->pool_key);
   if (!connection_) {
-    connection_ = std::make_unique<HttpConnection>(io_.http(), key_);
-    Status opened = connection_->Open(io_, request_);
+    connection_ = std::make_unique<HttpConnection>(io_.http(), request_->pool_key);
+    Status opened = connection_->Open(io_, request_->request);
     if (!opened.ok()) {
       // Reported from the loop, never inside Start.
       connection_->Silence();
@@ -337,7 +341,7 @@ void HttpCall::Begin() {
     }
   }
   ++connection_->requests_;
-  connection_->Send(this, raw_request_, request_.method == "HEAD", keep_raw_);
+  connection_->Send(this, request_->bytes, request_->request.method == "HEAD", keep_raw_);
 }
 
 HttpCall::~HttpCall() {
@@ -385,7 +389,6 @@ void HttpCall::OnFailure(HttpConnection& connection, std::string cause, bool ret
 
 void HttpCall::Finish(HttpOutcome& outcome) {
   done_ = true;
-  outcome.raw_request = raw_request_;
   OnDone on_done = std::move(on_done_);
   on_done(outcome);  // may not destroy this call (it is owned by the instance)
 }

@@ -39,12 +39,20 @@ struct HttpRequest {
   TlsOptions tls;
 };
 
+// A request with what a call derives from it, so that an op sending the same request for
+// every instance derives it once.
+struct PreparedHttpRequest {
+  HttpRequest request;
+  std::string pool_key;  // scheme, host, port, TLS options: connections are pooled by it
+  std::string bytes;     // what is written: start line, headers, body
+};
+std::shared_ptr<const PreparedHttpRequest> PrepareHttpRequest(HttpRequest request);
+
 struct HttpOutcome {
   std::string error;         // empty: `status`, `headers`, `body` hold a complete response
   int status = 0;
   HeaderList headers;        // names lower-cased, in arrival order
   std::string body;
-  std::string raw_request;   // the bytes written (start line, headers, body)
   std::string raw_response;  // the bytes read (only when the call keeps raw bytes)
 };
 
@@ -61,19 +69,21 @@ class HttpCall {
   // traces). `on_done` gets the outcome (error: the cause, e.g. "connection refused",
   // "TLS error: certificate verify failed", "invalid HTTP response: ...", "response over
   // the limit of 16777216 bytes").
-  static std::unique_ptr<HttpCall> Start(IoContext& io, HttpRequest request, bool keep_raw,
-                                         OnDone on_done);
+  static std::unique_ptr<HttpCall> Start(IoContext& io,
+                                         std::shared_ptr<const PreparedHttpRequest> request,
+                                         bool keep_raw, OnDone on_done);
   ~HttpCall();
   HttpCall(const HttpCall&) = delete;
   HttpCall& operator=(const HttpCall&) = delete;
 
   bool done() const { return done_; }
   // The bytes of the request (for traces), valid once started.
-  const std::string& raw_request() const { return raw_request_; }
+  const std::string& raw_request() const { return request_->bytes; }
 
  private:
   friend class HttpConnection;
-  HttpCall(IoContext& io, HttpRequest request, bool keep_raw, OnDone on_done);
+  HttpCall(IoContext& io, std::shared_ptr<const PreparedHttpRequest> request, bool keep_raw,
+           OnDone on_done);
   void Begin();
   // From the connection: the response is complete, or the connection failed.
   void OnResponse(HttpConnection& connection);
@@ -82,11 +92,9 @@ class HttpCall {
   static void OnStartFailed(evutil_socket_t, short, void* arg);
 
   IoContext& io_;
-  HttpRequest request_;
-  std::string key_;
+  std::shared_ptr<const PreparedHttpRequest> request_;
   bool keep_raw_;
   OnDone on_done_;
-  std::string raw_request_;
   std::unique_ptr<HttpConnection> connection_;
   bool retried_ = false;
   bool done_ = false;

@@ -124,6 +124,7 @@ std::string HeaderValue(const HeaderList& headers, std::string_view lower_name, 
 // attributes are all constant (Op::prepared), else for each instance.
 struct HttpPlan {
   HttpArgs args;
+  std::shared_ptr<const PreparedHttpRequest> request;  // args.request, ready to send
   rapidjson::Document expect;  // null when absent
   bool mandatory = false;
   std::string timeout_text;    // the abort text of a timeout
@@ -152,6 +153,7 @@ std::shared_ptr<HttpPlan> BuildPlan(ArgCheck& check, const rapidjson::Value& arg
   }
   if (!check.ok()) return nullptr;
   plan->mandatory = mandatory.IsBool() && mandatory.GetBool();
+  plan->request = PrepareHttpRequest(plan->args.request);
   plan->timeout_text = fmt::format("HTTP {} {} timed out after {} seconds",
                                    plan->args.request.method, plan->args.url_text,
                                    plan->args.timeout_text);
@@ -204,8 +206,8 @@ class HttpPending final : public PendingIo {
         expect_(plan_->expect),
         mandatory_(plan_->mandatory) {}
 
-  void Start(IoContext& io, HttpRequest request, bool keep_raw) {
-    call_ = HttpCall::Start(io, std::move(request), keep_raw,
+  void Start(IoContext& io, bool keep_raw) {
+    call_ = HttpCall::Start(io, plan_->request, keep_raw,
                             [this](HttpOutcome& outcome) { OnDone(outcome); });
   }
   const HttpCall& call() const { return *call_; }
@@ -360,7 +362,7 @@ StepOutcome ExecuteHttp(Run& run, Instance& instance, const Op& op) {
   auto pending = std::make_unique<HttpPending>(run, instance, op, plan);
   HttpPending* p = pending.get();
   IoOf(instance).pending = std::move(pending);  // frees the previous op's (spent) wait
-  p->Start(*run.io(), plan->args.request, keep_raw);
+  p->Start(*run.io(), keep_raw);
   TraceMessage(run, instance, op, "http", true, p->call().raw_request())
       .SetString("method", plan->args.request.method)
       .SetString("url", plan->args.url_text);

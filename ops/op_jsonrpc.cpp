@@ -242,7 +242,7 @@ class JsonRpcPending final : public PendingIo {
                                   [this](FramedOutcome& outcome) { OnFramed(outcome); });
       return framed_->raw_request();
     }
-    http_ = HttpCall::Start(io, HttpRequestOf(args, std::move(body)), keep_raw,
+    http_ = HttpCall::Start(io, PrepareHttpRequest(HttpRequestOf(args, std::move(body))), keep_raw,
                             [this](HttpOutcome& outcome) { OnHttp(outcome); });
     return http_->raw_request();
   }
