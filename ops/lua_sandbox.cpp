@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstdlib>
 #include <ctime>
@@ -628,8 +629,32 @@ Status LuaSandbox::Setup(std::string_view run_id) {
   return Status::Ok();
 }
 
+namespace {
+
+// True when `code` holds one of the names through which Lua code reaches `i` (see
+// may_read_inbound): every maximal run of identifier characters is compared.
+bool MentionsInbound(std::string_view code) {
+  auto is_ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  size_t at = 0;
+  while (at < code.size()) {
+    if (!is_ident(code[at])) {
+      ++at;
+      continue;
+    }
+    size_t end = at;
+    while (end < code.size() && is_ident(code[end])) ++end;
+    std::string_view word = code.substr(at, end - at);
+    if (word == "i" || word == "_G" || word == "_ENV" || word == "load") return true;
+    at = end;
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_name,
                                 CompileMode mode) {
+  may_read_inbound_ = may_read_inbound_ || MentionsInbound(code);
   // Built with fmt: assign-then-append here trips a GCC 12 -Wrestrict false positive
   // under the sanitizer build.
   bool needs_prefix = chunk_name.empty() || (chunk_name[0] != '=' && chunk_name[0] != '@');

@@ -94,6 +94,11 @@ class LuaSandbox {
   // Returns a registry reference to the function; it stays valid until the sandbox closes.
   // Error: Lua's syntax message for the statement form (kExpression: for the expression
   // form), or the memory-limit sentence.
+  // Whether any code compiled here could read `i`: it names `i`, `_G`, `_ENV` or `load`
+  // (an identifier of the source, or text inside it: the test errs on the safe side).
+  // Protocol ops store i.<protocol> only then, since no one else can see it.
+  bool may_read_inbound() const { return may_read_inbound_; }
+
   Result<int> Compile(std::string_view code, std::string_view chunk_name,
                       CompileMode mode = CompileMode::kExpressionOrStatement);
 
@@ -175,6 +180,7 @@ class LuaSandbox {
     int i_ref = -3;
     int64_t instance_id = -1;
   } bound_;
+  bool may_read_inbound_ = false;
 };
 
 }  // namespace testrund::ops

@@ -236,6 +236,7 @@ int SetInboundProtected(lua_State* L) {
 bool SetInbound(Run& run, Instance& instance, const Op& op, const char* name,
                 const rapidjson::Value& value) {
   LuaSandbox& lua = run.lua();
+  if (!lua.may_read_inbound()) return true;  // no code of this run can see it
   lua_State* L = lua.state();
   InboundArgs args{&instance.i_ref, &value, name};
   lua_pushcfunction(L, SetInboundProtected);

@@ -145,8 +145,9 @@ void ValidateMandatory(ArgCheck& check, const rapidjson::Value& op_json);
 bool Expectation(Run& run, Instance& instance, const Op& op, bool mandatory, bool passed,
                  std::string_view text);
 
-// Sets i.<name> = `value` for the instance (its `i` table is created on first use).
-// False: the Lua memory limit was hit and the instance aborted.
+// Sets i.<name> = `value` for the instance (its `i` table is created on first use), when
+// any code of the run may read it (LuaSandbox::may_read_inbound). False: the Lua memory
+// limit was hit and the instance aborted.
 bool SetInbound(Run& run, Instance& instance, const Op& op, const char* name,
                 const rapidjson::Value& value);
 

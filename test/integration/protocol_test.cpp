@@ -295,7 +295,7 @@ TEST_CASE("http: an i.http over the Lua memory limit aborts the instance", "[int
   LiveEngine engine(limits);
   std::string id = engine.Execute(Ops(fmt::format(
       R"([{{"type": "http", "arguments": {{"method": "POST", "url": "{}", "body": "{}"}}}},
-          {{"type": "eval", "expression": "v.after = true"}}])",
+          {{"type": "eval", "expression": "v.status = i.http.status"}}])",
       server.Url("/echo"), std::string(2'000'000, 'b'))));
   engine.RunUntilDone(id);
   CHECK(engine.CheckLog(id) ==

@@ -475,5 +475,27 @@ TEST_CASE("registry references", "[unit]") {
   CHECK(lua_gettop(s.lua->state()) == 0);
 }
 
+TEST_CASE("may_read_inbound: code that names i, _G, _ENV or load", "[unit]") {
+  auto fresh = [] {
+    auto created = LuaSandbox::Create(LuaLimits(), "r", 1);
+    REQUIRE(created.ok());
+    return std::move(created.value());
+  };
+  for (const char* code : {"v.n = instance", "v.items = 1", "g.pi = 3", "v.i2 = 1",
+                           "v.name == 'hi'", "v.x = instance_i", "loader"}) {
+    INFO(code);
+    auto lua = fresh();
+    REQUIRE(lua->Compile(code, "c").ok());
+    CHECK_FALSE(lua->may_read_inbound());
+  }
+  for (const char* code : {"i.http.status == 200", "v.s = i", "for i = 1, 2 do end",
+                           "_G['i']", "_ENV.x", "load('return 1')", "v.s = 'i'", "x(i)"}) {
+    INFO(code);
+    auto lua = fresh();
+    (void)lua->Compile(code, "c");  // a syntax error counts too
+    CHECK(lua->may_read_inbound());
+  }
+}
+
 }  // namespace
 }  // namespace testrund::ops
