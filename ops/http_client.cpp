@@ -18,6 +18,9 @@ namespace testrund::ops {
 
 namespace {
 
+// Room reserved for a response's headers, so that a typical response does not grow the list.
+constexpr size_t kExpectedHeaders = 16;
+
 std::string Lower(std::string_view text) {
   std::string out(text);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -99,6 +102,7 @@ class HttpConnection final : public Disposable {
     response_bytes_ = 0;
     complete_ = false;
     outcome_ = HttpOutcome();
+    outcome_.headers.reserve(kExpectedHeaders);
     field_.clear();
     in_value_ = false;
     http_parser_init(&parser_, HTTP_RESPONSE);
@@ -141,7 +145,13 @@ class HttpConnection final : public Disposable {
       self->outcome_.headers.emplace_back();
       self->in_value_ = false;
     }
-    self->outcome_.headers.back().first += Lower(std::string_view(at, length));
+    // ASCII lower case in place: header names are tokens, no locale applies.
+    std::string& name = self->outcome_.headers.back().first;
+    size_t from = name.size();
+    name.append(at, length);
+    for (size_t k = from; k < name.size(); ++k) {
+      if (name[k] >= 'A' && name[k] <= 'Z') name[k] = static_cast<char>(name[k] - 'A' + 'a');
+    }
     return 0;
   }
   static int OnHeaderValue(http_parser* parser, const char* at, size_t length) {
