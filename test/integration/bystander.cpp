@@ -25,13 +25,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kRate = 100;
 constexpr double kMaxOutlierSeconds = 1.0;
-// AddressSanitizer makes the daemon (and the Lua budget it spends) several times slower: the
-// sanitize build holds answers to 3x the bound, the normal build to the bound itself.
-#ifdef __SANITIZE_ADDRESS__
-constexpr double kBuildSlowdown = 3;
-#else
-constexpr double kBuildSlowdown = 1;
-#endif
+// The sanitize build holds answers to 3x the bound (the daemon and its Lua budget run
+// several times slower there), the normal build to the bound itself.
+constexpr double kBuildSlowdown = kAddressSanitizer ? 3 : 1;
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
 
 int ConnectLoopback(uint16_t port) {

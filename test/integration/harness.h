@@ -198,6 +198,15 @@ rapidjson::Document ParseJson(std::string_view text);
 std::string Frame(std::string_view body);
 // Resident memory of process `pid` in KiB (VmRSS).
 int64_t ResidentKiB(pid_t pid);
+
+// True in the sanitize build. AddressSanitizer keeps freed memory in quarantine and the
+// daemon runs several times slower there, so RSS bounds are checked in the normal build
+// only (LeakSanitizer checks for leaks instead) and time bounds are scaled.
+#ifdef __SANITIZE_ADDRESS__
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
 // A prefix claiming `length` bytes (without a body).
 std::string FramePrefix(uint32_t length);
 

@@ -205,7 +205,7 @@ TEST_CASE("SUT faults: refused, reset, stalled, garbage, half-closed at full rat
   }
   int64_t rss = ResidentKiB(d.pid());
   INFO("RSS baseline " << rss_baseline << " KiB, after " << rss << " KiB");
-  CHECK(rss <= rss_baseline + rss_baseline / 10 + 4096);
+  if (!kAddressSanitizer) CHECK(rss <= rss_baseline + rss_baseline / 10 + 4096);
   bystander.Check();
 }
 
