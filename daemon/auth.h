@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ops/status.h"
+#include "ops/base/status.h"
 #include "rpc/role.h"
 
 namespace testrund::daemon {

@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "daemon/log.h"
-#include "ops/check.h"
+#include "ops/base/check.h"
 
 namespace testrund::daemon {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "daemon/transport_limits.h"
 #include "ops/engine_limits.h"
-#include "ops/status.h"
+#include "ops/base/status.h"
 #include "rpc/dispatcher.h"
 
 namespace testrund::daemon {

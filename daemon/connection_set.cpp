@@ -9,7 +9,7 @@
 #include <netinet/tcp.h>
 
 #include "daemon/log.h"
-#include "ops/check.h"
+#include "ops/base/check.h"
 
 namespace testrund::daemon {
 

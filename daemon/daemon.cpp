@@ -9,7 +9,7 @@
 
 #include "daemon/log.h"
 #include "daemon/tls.h"
-#include "ops/check.h"
+#include "ops/base/check.h"
 
 #ifndef TESTRUND_VERSION
 #define TESTRUND_VERSION "unknown"

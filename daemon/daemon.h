@@ -15,9 +15,9 @@
 #include "daemon/event_clock.h"
 #include "daemon/event_handles.h"
 #include "daemon/listener.h"
-#include "ops/net.h"
+#include "ops/net/io_context.h"
 #include "ops/run_registry.h"
-#include "ops/status.h"
+#include "ops/base/status.h"
 #include "rpc/dispatcher.h"
 #include "rpc/methods.h"
 

@@ -8,7 +8,7 @@
 
 #include "daemon/event_handles.h"
 #include "daemon/log.h"
-#include "ops/check.h"
+#include "ops/base/check.h"
 
 namespace testrund::daemon {
 namespace {

@@ -9,7 +9,7 @@
 #include <functional>
 #include <memory>
 
-#include "ops/clock.h"
+#include "ops/base/clock.h"
 
 namespace testrund::daemon {
 

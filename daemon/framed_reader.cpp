@@ -2,7 +2,7 @@
 // Length-prefixed frames (see framed_reader.h).
 #include "daemon/framed_reader.h"
 
-#include "ops/check.h"
+#include "ops/base/check.h"
 
 namespace testrund::daemon {
 

@@ -12,7 +12,7 @@
 
 #include "daemon/config.h"
 #include "daemon/log.h"
-#include "ops/check.h"
+#include "ops/base/check.h"
 
 namespace testrund::daemon {
 namespace {

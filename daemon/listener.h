@@ -12,7 +12,7 @@
 
 #include "daemon/connection_set.h"
 #include "daemon/event_handles.h"
-#include "ops/status.h"
+#include "ops/base/status.h"
 
 namespace testrund::daemon {
 

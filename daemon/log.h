@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "ops/status.h"
+#include "ops/base/status.h"
 
 namespace testrund::daemon {
 

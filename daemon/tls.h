@@ -7,7 +7,7 @@
 #include <string>
 
 #include "daemon/event_handles.h"
-#include "ops/status.h"
+#include "ops/base/status.h"
 
 namespace testrund::daemon {
 

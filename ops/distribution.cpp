@@ -3,7 +3,7 @@
 // collected (see distribution.h).
 #include "ops/distribution.h"
 
-#include "ops/json_writer.h"
+#include "ops/base/json_writer.h"
 
 #include <cmath>
 #include <cstdlib>

@@ -12,7 +12,7 @@
 
 #include <rapidjson/document.h>
 
-#include "ops/problem.h"
+#include "ops/base/problem.h"
 
 namespace testrund::ops {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ops/lua_sandbox.h"
+#include "ops/lua/lua_sandbox.h"
 
 namespace testrund::ops {
 

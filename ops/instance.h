@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <memory>
 
-#include "ops/check_log.h"
-#include "ops/clock.h"
-#include "ops/trace_log.h"
+#include "ops/stats/check_log.h"
+#include "ops/base/clock.h"
+#include "ops/stats/trace_log.h"
 
 namespace testrund::ops {
 

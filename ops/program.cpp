@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 
-#include "ops/json_writer.h"
+#include "ops/base/json_writer.h"
 
 namespace testrund::ops {
 namespace {

@@ -15,12 +15,12 @@
 
 #include <rapidjson/document.h>
 
-#include "ops/clock.h"
-#include "ops/json_writer.h"  // JsonText, used with problems everywhere
-#include "ops/lua_sandbox.h"
+#include "ops/base/clock.h"
+#include "ops/base/json_writer.h"  // JsonText, used with problems everywhere
+#include "ops/lua/lua_sandbox.h"
 #include "ops/op_table.h"
-#include "ops/problem.h"
-#include "ops/value_template.h"
+#include "ops/base/problem.h"
+#include "ops/lua/value_template.h"
 
 namespace testrund::ops {
 

@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 #include <lua.hpp>
 
-#include "ops/check.h"
-#include "ops/lua_json.h"
+#include "ops/base/check.h"
+#include "ops/lua/lua_json.h"
 
 namespace testrund::ops {
 namespace {

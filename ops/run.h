@@ -38,16 +38,16 @@
 
 #include <rapidjson/document.h>
 
-#include "ops/buckets.h"
-#include "ops/check_log.h"
-#include "ops/clock.h"
+#include "ops/stats/buckets.h"
+#include "ops/stats/check_log.h"
+#include "ops/base/clock.h"
 #include "ops/engine_limits.h"
-#include "ops/first_reasons.h"
+#include "ops/stats/first_reasons.h"
 #include "ops/instance.h"
-#include "ops/latency_histogram.h"
+#include "ops/stats/latency_histogram.h"
 #include "ops/run_definition.h"
 #include "ops/schedule.h"
-#include "ops/status.h"
+#include "ops/base/status.h"
 
 namespace testrund::ops {
 

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "ops/lua_json.h"
+#include "ops/lua/lua_json.h"
 
 namespace testrund::ops {
 namespace {

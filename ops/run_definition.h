@@ -15,8 +15,8 @@
 
 #include "ops/distribution.h"
 #include "ops/engine_limits.h"
-#include "ops/lua_sandbox.h"
-#include "ops/problem.h"
+#include "ops/lua/lua_sandbox.h"
+#include "ops/base/problem.h"
 #include "ops/program.h"
 
 namespace testrund::ops {

@@ -11,9 +11,9 @@
 
 #include <fmt/format.h>
 
-#include "ops/json_writer.h"
+#include "ops/base/json_writer.h"
 #include "ops/run_definition.h"
-#include "ops/run_status.h"
+#include "rpc/run_result.h"
 
 namespace testrund::ops {
 

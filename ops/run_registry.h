@@ -20,11 +20,11 @@
 
 #include <rapidjson/document.h>
 
-#include "ops/clock.h"
+#include "ops/base/clock.h"
 #include "ops/engine_limits.h"
-#include "ops/problem.h"
+#include "ops/base/problem.h"
 #include "ops/run.h"
-#include "ops/status.h"
+#include "ops/base/status.h"
 
 namespace testrund::ops {
 

@@ -22,7 +22,7 @@
 #include <optional>
 #include <vector>
 
-#include "ops/clock.h"
+#include "ops/base/clock.h"
 #include "ops/distribution.h"
 
 namespace testrund::ops {

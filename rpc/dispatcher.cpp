@@ -4,7 +4,7 @@
 // responses written straight into one reused buffer.
 #include "rpc/dispatcher.h"
 
-#include "ops/json_writer.h"
+#include "ops/base/json_writer.h"
 
 #include <cstring>
 #include <exception>

@@ -16,7 +16,7 @@
 
 #include <rapidjson/document.h>
 
-#include "ops/clock.h"
+#include "ops/base/clock.h"
 #include "rpc/errors.h"
 #include "rpc/role.h"
 

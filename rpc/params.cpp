@@ -3,7 +3,7 @@
 // the -32602 error built from a list of problems.
 #include "rpc/params.h"
 
-#include "ops/json_writer.h"
+#include "ops/base/json_writer.h"
 
 #include <charconv>
 #include <cmath>

@@ -18,7 +18,7 @@
 
 #include <rapidjson/document.h>
 
-#include "ops/problem.h"
+#include "ops/base/problem.h"
 #include "rpc/errors.h"
 #include "rpc/methods.h"
 

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "ops/run_registry.h"
-#include "ops/run_status.h"
+#include "rpc/run_result.h"
 #include "rpc/params.h"
 
 namespace testrund::rpc {

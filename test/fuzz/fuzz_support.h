@@ -14,7 +14,7 @@
 #include <rapidjson/document.h>
 
 #include "ops/engine_limits.h"
-#include "ops/fake_clock.h"
+#include "test/fakes/fake_clock.h"
 
 namespace testrund::fuzz {
 

@@ -19,10 +19,10 @@
 
 #include <rapidjson/document.h>
 
-#include "ops/fake_clock.h"
-#include "ops/json_writer.h"
+#include "test/fakes/fake_clock.h"
+#include "ops/base/json_writer.h"
 #include "ops/run_registry.h"
-#include "ops/run_status.h"
+#include "rpc/run_result.h"
 #include "test/fuzz/fuzz_support.h"
 
 namespace {

@@ -19,8 +19,8 @@
 
 #include <fmt/format.h>
 
-#include "ops/http_client.h"
-#include "ops/net.h"
+#include "ops/net/http_client.h"
+#include "ops/net/io_context.h"
 #include "test/integration/harness.h"
 #include "test/integration/live_engine.h"
 #include "test/integration/rpc_client.h"

@@ -14,7 +14,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "ops/run_status.h"
+#include "rpc/run_result.h"
 #include "test/integration/harness.h"
 
 namespace testrund::test {

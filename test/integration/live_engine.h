@@ -21,7 +21,7 @@
 
 #include "daemon/event_clock.h"
 #include "daemon/event_handles.h"
-#include "ops/net.h"
+#include "ops/net/io_context.h"
 #include "ops/run_registry.h"
 
 namespace testrund::test {

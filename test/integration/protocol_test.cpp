@@ -25,9 +25,9 @@
 
 #include <fmt/format.h>
 
-#include "ops/http_client.h"
-#include "ops/net.h"
-#include "ops/op_protocol.h"
+#include "ops/net/http_client.h"
+#include "ops/net/io_context.h"
+#include "ops/protocol/op_protocol.h"
 #include "ops/run_registry.h"
 #include "test/integration/harness.h"
 #include "test/integration/live_engine.h"

@@ -16,9 +16,9 @@
 
 #include "daemon/event_clock.h"
 #include "daemon/event_handles.h"
-#include "ops/net.h"
+#include "ops/net/io_context.h"
 #include "ops/run_registry.h"
-#include "ops/run_status.h"
+#include "rpc/run_result.h"
 #include "test/integration/harness.h"
 #include "test/integration/socket_servers.h"
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ops/buckets.h"
+#include "ops/stats/buckets.h"
 
 using testrund::ops::Buckets;
 using testrund::ops::MonoNs;

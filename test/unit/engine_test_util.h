@@ -10,9 +10,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "ops/fake_clock.h"
+#include "test/fakes/fake_clock.h"
 #include "ops/run_registry.h"
-#include "ops/run_status.h"
+#include "rpc/run_result.h"
 
 namespace testrund::ops::testing {
 

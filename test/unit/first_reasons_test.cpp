@@ -7,7 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "ops/first_reasons.h"
+#include "ops/stats/first_reasons.h"
 
 using testrund::ops::FirstReasons;
 

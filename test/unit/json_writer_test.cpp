@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "ops/json_writer.h"
+#include "ops/base/json_writer.h"
 
 using testrund::ops::JsonText;
 

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "ops/latency_histogram.h"
+#include "ops/stats/latency_histogram.h"
 
 using testrund::ops::LatencyHistogram;
 using testrund::ops::MonoNs;

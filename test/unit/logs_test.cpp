@@ -7,8 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "ops/check_log.h"
-#include "ops/trace_log.h"
+#include "ops/stats/check_log.h"
+#include "ops/stats/trace_log.h"
 
 using testrund::ops::CheckLog;
 using testrund::ops::CheckStatus;

@@ -2,7 +2,7 @@
 // JSON <-> Lua (SPEC §4): integers stay integers and floats floats both ways, arrays are
 // exactly the tables keyed 1..n, an empty table is {}, null is nil, values JSON cannot hold
 // are skipped, and a conversion under the memory cap fails cleanly.
-#include "ops/lua_json.h"
+#include "ops/lua/lua_json.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -12,7 +12,7 @@
 #include <lua.hpp>
 #include <string>
 
-#include "ops/lua_sandbox.h"
+#include "ops/lua/lua_sandbox.h"
 
 namespace testrund::ops {
 namespace {

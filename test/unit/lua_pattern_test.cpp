@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Lua patterns of expect.pattern (ops/lua_pattern.h): the syntax check agrees with Lua's
 // rules, and matching runs in a real sandbox within the sandbox's pattern budget.
-#include "ops/lua_pattern.h"
+#include "ops/lua/lua_pattern.h"
 
 #include <catch2/catch.hpp>
 #include <lua.hpp>
 #include <string>
 
-#include "ops/lua_sandbox.h"
+#include "ops/lua/lua_sandbox.h"
 
 using testrund::ops::LuaSandbox;
 using testrund::ops::MatchPattern;

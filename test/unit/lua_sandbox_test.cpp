@@ -2,7 +2,7 @@
 // LuaSandbox: what a script sees (v, g, i, instance, run_id, the allow-list), what it cannot
 // reach or change, how the instruction and memory limits fail an evaluation and leave the
 // state usable, and per-instance math.random reproducibility.
-#include "ops/lua_sandbox.h"
+#include "ops/lua/lua_sandbox.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -13,7 +13,7 @@
 #include <lua.hpp>
 #include <string>
 
-#include "ops/lua_json.h"
+#include "ops/lua/lua_json.h"
 
 namespace testrund::ops {
 namespace {

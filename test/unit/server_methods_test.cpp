@@ -9,7 +9,7 @@
 #include <rapidjson/document.h>
 
 #include "ops/engine_limits.h"
-#include "ops/fake_clock.h"
+#include "test/fakes/fake_clock.h"
 #include "ops/run_registry.h"
 #include "rpc/dispatcher.h"
 #include "rpc/methods.h"

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "ops/utf8.h"
+#include "ops/base/utf8.h"
 
 using testrund::ops::RepairUtf8;
 using testrund::ops::ValidUtf8Prefix;

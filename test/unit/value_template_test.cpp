@@ -2,7 +2,7 @@
 // ValueTemplate (SPEC §4): strings wholly in {...} are Lua expressions evaluated per execution,
 // `\{` escapes a literal brace, everything else is constant; syntax errors become problems at
 // the attribute's field path.
-#include "ops/value_template.h"
+#include "ops/lua/value_template.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -12,8 +12,8 @@
 #include <lua.hpp>
 #include <string>
 
-#include "ops/lua_json.h"
-#include "ops/lua_sandbox.h"
+#include "ops/lua/lua_json.h"
+#include "ops/lua/lua_sandbox.h"
 
 namespace testrund::ops {
 namespace {

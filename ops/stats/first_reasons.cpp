@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// FirstReasons: the first_fails / first_aborts table (see first_reasons.h).
+#include "ops/stats/first_reasons.h"
+
+#include <utility>
+
+namespace testrund::ops {
+
+FirstReasons::FirstReasons(size_t max_distinct) : max_distinct_(max_distinct) {}
+
+FirstReasons::FirstReasons(const FirstReasons& other)
+    : max_distinct_(other.max_distinct_),
+      entries_(other.entries_),
+      other_count_(other.other_count_),
+      total_(other.total_) {
+  RebuildIndex();
+}
+
+FirstReasons& FirstReasons::operator=(const FirstReasons& other) {
+  if (this == &other) return *this;
+  max_distinct_ = other.max_distinct_;
+  entries_ = other.entries_;
+  other_count_ = other.other_count_;
+  total_ = other.total_;
+  RebuildIndex();
+  return *this;
+}
+
+void FirstReasons::RebuildIndex() {
+  // The copied strings live at new addresses: the views must point at them.
+  index_.clear();
+  index_.reserve(entries_.size());
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    index_.emplace(KeyView{entries_[i].op_idx, entries_[i].text}, i);
+  }
+}
+
+void FirstReasons::Add(int op_idx, std::string_view text, uint64_t n) {
+  if (n == 0) return;
+  total_ += n;
+  auto it = index_.find(KeyView{op_idx, text});
+  if (it != index_.end()) {
+    entries_[it->second].count += n;
+    return;
+  }
+  if (entries_.size() >= max_distinct_) {
+    other_count_ += n;
+    return;
+  }
+  entries_.push_back(Entry{op_idx, std::string(text), n});
+  index_.emplace(KeyView{op_idx, entries_.back().text}, entries_.size() - 1);
+}
+
+void FirstReasons::Merge(const FirstReasons& other) {
+  if (&other == this) {
+    // Doubling: every count twice, nothing new.
+    for (Entry& e : entries_) e.count *= 2;
+    other_count_ *= 2;
+    total_ *= 2;
+    return;
+  }
+  for (const Entry& e : other.entries_) Add(e.op_idx, e.text, e.count);
+  other_count_ += other.other_count_;
+  total_ += other.other_count_;
+}
+
+std::vector<FirstReasons::Entry> FirstReasons::Entries() const {
+  std::vector<Entry> out(entries_.begin(), entries_.end());
+  if (other_count_ > 0) out.push_back(Entry{kOtherOpIdx, std::string(kOtherText), other_count_});
+  return out;
+}
+
+rapidjson::Value FirstReasons::ToJson(rapidjson::Document::AllocatorType& alloc) const {
+  rapidjson::Value array(rapidjson::kArrayType);
+  auto push = [&](int op_idx, std::string_view text, uint64_t count) {
+    rapidjson::Value entry(rapidjson::kObjectType);
+    entry.AddMember("op_idx", op_idx, alloc);
+    entry.AddMember(
+        "text", rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc),
+        alloc);
+    entry.AddMember("count", count, alloc);
+    array.PushBack(entry, alloc);
+  };
+  for (const Entry& e : entries_) push(e.op_idx, e.text, e.count);
+  if (other_count_ > 0) push(kOtherOpIdx, kOtherText, other_count_);
+  return array;
+}
+
+}  // namespace testrund::ops

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+// LatencyHistogram: log-linear latency histogram (see latency_histogram.h).
+#include "ops/stats/latency_histogram.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace testrund::ops {
+
+LatencyHistogram::LatencyHistogram(const LatencyHistogram& other) { *this = other; }
+
+LatencyHistogram& LatencyHistogram::operator=(const LatencyHistogram& other) {
+  if (this == &other) return *this;
+  for (int g = 0; g < kGroups; ++g) {
+    groups_[g] = other.groups_[g] ? std::make_unique<Group>(*other.groups_[g]) : nullptr;
+  }
+  count_ = other.count_;
+  min_ = other.min_;
+  max_ = other.max_;
+  sum_ = other.sum_;
+  return *this;
+}
+
+void LatencyHistogram::Locate(MonoNs v, int* group, int* sub) {
+  if (v < 0) v = 0;
+  if (v > kMaxTracked) v = kMaxTracked;
+  if (v < kSubBuckets) {
+    *group = 0;
+    *sub = static_cast<int>(v);
+    return;
+  }
+  int e = std::bit_width(static_cast<uint64_t>(v)) - 1;  // 2^e <= v < 2^(e+1), e >= 6
+  *group = e - kSubBits + 1;
+  *sub = static_cast<int>((v >> (e - kSubBits)) - kSubBuckets);
+}
+
+MonoNs LatencyHistogram::Midpoint(int group, int sub) {
+  if (group == 0) return sub;
+  int shift = group - 1;  // bucket width is 2^shift
+  MonoNs low = static_cast<MonoNs>(kSubBuckets + sub) << shift;
+  return low + ((MonoNs{1} << shift) >> 1);
+}
+
+void LatencyHistogram::Record(MonoNs latency, uint64_t n) {
+  if (n == 0) return;
+  if (latency < 0) latency = 0;
+  int group = 0;
+  int sub = 0;
+  Locate(latency, &group, &sub);
+  std::unique_ptr<Group>& counters = groups_[group];
+  if (!counters) counters = std::make_unique<Group>();  // first value of this power of two
+  (*counters)[sub] += n;
+  if (count_ == 0) {
+    min_ = max_ = latency;
+  } else {
+    min_ = std::min(min_, latency);
+    max_ = std::max(max_, latency);
+  }
+  count_ += n;
+  sum_ += static_cast<long double>(latency) * static_cast<long double>(n);
+}
+
+double LatencyHistogram::mean() const {
+  return count_ ? static_cast<double>(sum_ / static_cast<long double>(count_)) : 0.0;
+}
+
+MonoNs LatencyHistogram::Percentile(double q) const {
+  if (count_ == 0) return 0;
+  if (!(q > 0)) return min_;  // also NaN
+  if (q >= 1) return max_;
+  // The rank of the value asked for: the ceil(q * count)-th smallest, 1-based.
+  long double exact = static_cast<long double>(q) * static_cast<long double>(count_);
+  uint64_t rank = static_cast<uint64_t>(std::ceil(exact));
+  rank = std::clamp<uint64_t>(rank, 1, count_);
+  uint64_t seen = 0;
+  for (int g = 0; g < kGroups; ++g) {
+    if (!groups_[g]) continue;
+    const Group& counters = *groups_[g];
+    for (int s = 0; s < kSubBuckets; ++s) {
+      seen += counters[s];
+      if (seen >= rank) return std::clamp(Midpoint(g, s), min_, max_);
+    }
+  }
+  return max_;  // not reached: the counters sum to count_
+}
+
+void LatencyHistogram::Merge(const LatencyHistogram& other) {
+  if (other.count_ == 0) return;
+  if (&other == this) {
+    LatencyHistogram copy(other);
+    Merge(copy);
+    return;
+  }
+  for (int g = 0; g < kGroups; ++g) {
+    if (!other.groups_[g]) continue;
+    if (!groups_[g]) groups_[g] = std::make_unique<Group>();
+    for (int s = 0; s < kSubBuckets; ++s) (*groups_[g])[s] += (*other.groups_[g])[s];
+  }
+  if (count_ == 0) {
+    min_ = other.min_;
+    max_ = other.max_;
+  } else {
+    min_ = std::min(min_, other.min_);
+    max_ = std::max(max_, other.max_);
+  }
+  count_ += other.count_;
+  sum_ += other.sum_;
+}
+
+size_t LatencyHistogram::allocated_bytes() const {
+  size_t bytes = 0;
+  for (const auto& g : groups_) {
+    if (g) bytes += sizeof(Group);
+  }
+  return bytes;
+}
+
+}  // namespace testrund::ops
