@@ -41,7 +41,7 @@ std::string JsonError(std::string_view message) {
 
 }  // namespace
 
-Connection::Connection(const ConnectionServices& services, BuffereventPtr bev, uint64_t id,
+Connection::Connection(const ConnectionServices& services, ops::BuffereventPtr bev, uint64_t id,
                        std::string peer, bool tls, std::function<void(Connection&)> on_closed)
     : services_(services),
       bev_(std::move(bev)),
@@ -176,14 +176,14 @@ void Connection::HandleFramed() {
                       : fmt::format("Parse error: length prefix {} is over max_body_bytes ({})",
                                     length, services_.limits.max_body_bytes);
       LogDebug("connection {}: {}", id_, message);
-      Send(EncodeFrame(services_.error_response(-32700, message)));
+      Send(ops::EncodeFrame(services_.error_response(-32700, message)));
       CloseAfterWrite();
       return;
     }
     case FrameStatus::kFrame: {
       rpc::Caller caller{services_.tokens->auth_required(), std::nullopt};
       std::optional<std::string> response = services_.handle_rpc(body, caller);
-      if (response) Send(EncodeFrame(*response));
+      if (response) Send(ops::EncodeFrame(*response));
       CloseAfterWrite();
       return;
     }

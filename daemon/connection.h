@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "daemon/auth.h"
-#include "daemon/event_handles.h"
+#include "ops/base/event_handles.h"
 #include "daemon/http_framing.h"
 #include "daemon/transport_limits.h"
 #include "rpc/dispatcher.h"
@@ -43,7 +43,7 @@ class Connection {
  public:
   // Takes ownership of `bev`. `on_closed` is called once, from inside a callback of this
   // connection, when it is finished; the owner must free it later, not inside that call.
-  Connection(const ConnectionServices& services, BuffereventPtr bev, uint64_t id, std::string peer,
+  Connection(const ConnectionServices& services, ops::BuffereventPtr bev, uint64_t id, std::string peer,
              bool tls, std::function<void(Connection&)> on_closed);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -93,7 +93,7 @@ class Connection {
   void Close(std::string_view reason);
 
   const ConnectionServices& services_;
-  BuffereventPtr bev_;
+  ops::BuffereventPtr bev_;
   uint64_t id_;
   std::string peer_;
   bool tls_;
@@ -102,7 +102,7 @@ class Connection {
   Phase phase_ = Phase::kOpen;
   bool read_paused_ = false;  // output backlog: stop reading until it drains
   std::unique_ptr<HttpRequestParser> http_;
-  EventPtr request_deadline_;  // declared after bev_: freed first
+  ops::EventPtr request_deadline_;  // declared after bev_: freed first
 };
 
 }  // namespace testrund::daemon

@@ -28,15 +28,13 @@ std::string FormatSockaddr(const sockaddr* address) {
   return "?";
 }
 
-ConnectionSet::ConnectionSet(event_base* base, const ConnectionServices& services)
-    : base_(base), services_(services) {
-  reaper_.reset(event_new(base, -1, 0, &ConnectionSet::OnReap, this));
-  CHECK(reaper_ != nullptr);
-}
+ConnectionSet::ConnectionSet(event_base* base, ops::Clock& clock,
+                             const ConnectionServices& services)
+    : base_(base), services_(services), finished_(clock) {}
 
 ConnectionSet::~ConnectionSet() {
   CloseAll();
-  finished_.clear();
+  finished_.Flush();
 }
 
 void ConnectionSet::Adopt(evutil_socket_t fd, const sockaddr* peer, int, SSL_CTX* tls) {
@@ -69,7 +67,7 @@ void ConnectionSet::Adopt(evutil_socket_t fd, const sockaddr* peer, int, SSL_CTX
     return;
   }
   auto connection = std::make_unique<Connection>(
-      services_, BuffereventPtr(raw), next_id_++, FormatSockaddr(peer), tls != nullptr,
+      services_, ops::BuffereventPtr(raw), next_id_++, FormatSockaddr(peer), tls != nullptr,
       [this](Connection& closed) { OnConnectionClosed(closed); });
   Connection* key = connection.get();
   live_.emplace(key, std::move(connection));
@@ -87,14 +85,8 @@ void ConnectionSet::CloseAll() {
 void ConnectionSet::OnConnectionClosed(Connection& connection) {
   auto it = live_.find(&connection);
   CHECK(it != live_.end());
-  finished_.push_back(std::move(it->second));
+  finished_.Add(std::move(it->second));
   live_.erase(it);
-  event_active(reaper_.get(), 0, 0);
-}
-
-void ConnectionSet::OnReap(evutil_socket_t, short, void* arg) {
-  auto* self = static_cast<ConnectionSet*>(arg);
-  self->finished_.clear();
 }
 
 }  // namespace testrund::daemon

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ConnectionSet: owns every open client connection. Adopts accepted sockets (plain or TLS),
 // enforces max_connections (a socket over the limit is closed at once), and frees finished
-// connections from a separate loop callback, never inside their own callbacks.
+// connections after their own callbacks have returned (ops/base/deferred_free.h).
 #pragma once
 
 #include <event2/event.h>
@@ -14,14 +14,16 @@
 #include <vector>
 
 #include "daemon/connection.h"
-#include "daemon/event_handles.h"
+#include "ops/base/clock.h"
+#include "ops/base/deferred_free.h"
+#include "ops/base/event_handles.h"
 
 namespace testrund::daemon {
 
 class ConnectionSet {
  public:
-  // `base` and `services` are borrowed and must outlive the set.
-  ConnectionSet(event_base* base, const ConnectionServices& services);
+  // `base`, `clock` (a clock on `base`) and `services` are borrowed and must outlive the set.
+  ConnectionSet(event_base* base, ops::Clock& clock, const ConnectionServices& services);
   ~ConnectionSet();
   ConnectionSet(const ConnectionSet&) = delete;
   ConnectionSet& operator=(const ConnectionSet&) = delete;
@@ -40,13 +42,11 @@ class ConnectionSet {
 
  private:
   void OnConnectionClosed(Connection& connection);
-  static void OnReap(evutil_socket_t, short, void* arg);
 
   event_base* base_;
   const ConnectionServices& services_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> live_;
-  std::vector<std::unique_ptr<Connection>> finished_;
-  EventPtr reaper_;
+  ops::DeferredFree<Connection> finished_;
   uint64_t next_id_ = 1;
   uint64_t rejected_ = 0;
 };

@@ -58,7 +58,7 @@ Status Daemon::Start() {
   clock_ = std::make_unique<EventClock>(base_.get());
   started_mono_ = clock_->Now();
 
-  io_ = std::make_unique<ops::IoContext>(base_.get());
+  io_ = std::make_unique<ops::IoContext>(base_.get(), *clock_);
   registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_), io_.get());
   registry_->set_on_results_error([](std::string_view run_id, const Status& error) {
     LogWarn("results_dir: the results of run \"{}\" were not written: {}", run_id,
@@ -77,7 +77,7 @@ Status Daemon::Start() {
       std::make_unique<rpc::Dispatcher>(*methods_, ToDispatchLimits(config_), tokens_.AsLookup());
 
   if (!config_.tls_listen.empty()) {
-    Result<SslCtxPtr> ctx = NewServerTlsContext(config_.tls_cert, config_.tls_key);
+    Result<ops::SslCtxPtr> ctx = NewServerTlsContext(config_.tls_cert, config_.tls_key);
     if (!ctx.ok()) return ctx.status();
     tls_ctx_ = std::move(ctx.value());
   }
@@ -91,7 +91,7 @@ Status Daemon::Start() {
     return rpc::Dispatcher::ErrorResponse(code, message);
   };
   services_.health_body = [this] { return HealthBody(); };
-  connections_ = std::make_unique<ConnectionSet>(base_.get(), services_);
+  connections_ = std::make_unique<ConnectionSet>(base_.get(), *clock_, services_);
 
   for (const std::string& address : config_.listen) {
     Result<std::unique_ptr<Listener>> listener =
@@ -110,7 +110,7 @@ Status Daemon::Start() {
     signals_.emplace_back(evsignal_new(base_.get(), signal_number, &Daemon::OnStopSignal, this));
   }
   signals_.emplace_back(evsignal_new(base_.get(), SIGHUP, &Daemon::OnHangup, this));
-  for (const EventPtr& signal_event : signals_) {
+  for (const ops::EventPtr& signal_event : signals_) {
     if (!signal_event || evsignal_add(signal_event.get(), nullptr) != 0) {
       return Status::Error("cannot install the signal handlers");
     }

@@ -13,7 +13,7 @@
 #include "daemon/connection.h"
 #include "daemon/connection_set.h"
 #include "daemon/event_clock.h"
-#include "daemon/event_handles.h"
+#include "ops/base/event_handles.h"
 #include "daemon/listener.h"
 #include "ops/net/io_context.h"
 #include "ops/run_registry.h"
@@ -49,7 +49,7 @@ class Daemon {
   void OnHousekeeping();
 
   Config config_;
-  EventBasePtr base_;
+  ops::EventBasePtr base_;
   std::unique_ptr<EventClock> clock_;
   std::unique_ptr<ops::IoContext> io_;  // sockets of protocol ops; outlives the registry
   ops::MonoNs started_mono_ = 0;
@@ -59,11 +59,11 @@ class Daemon {
   std::unique_ptr<rpc::MethodTable> methods_;
   TokenTable tokens_;
   std::unique_ptr<rpc::Dispatcher> dispatcher_;
-  SslCtxPtr tls_ctx_;
+  ops::SslCtxPtr tls_ctx_;
   ConnectionServices services_;
   std::unique_ptr<ConnectionSet> connections_;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::vector<EventPtr> signals_;
+  std::vector<ops::EventPtr> signals_;
   bool stopping_ = false;
 };
 

@@ -6,7 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "daemon/event_handles.h"
+#include "ops/base/event_handles.h"
 #include "daemon/log.h"
 #include "ops/base/check.h"
 
@@ -64,7 +64,7 @@ class EventTimer final : public ops::Timer {
   const EventClock& clock_;
   std::function<void()> on_fire_;
   bool* alive_ = nullptr;  // set while the callback runs
-  EventPtr event_;
+  ops::EventPtr event_;
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The length-prefixed (N2SVCD) framing of SPEC §1: a 4-byte unsigned big-endian length,
 // then exactly that many bytes of JSON. Reads one frame from a libevent input buffer and
-// encodes a response frame.
+// responses are encoded with ops::EncodeFrame (ops/base/length_prefix.h).
 #pragma once
 
 #include <event2/buffer.h>
@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "ops/base/length_prefix.h"
+
 namespace testrund::daemon {
 
 enum class FrameStatus {
@@ -19,13 +21,8 @@ enum class FrameStatus {
   kBadLength,  // the prefix is 0 or over the limit; `*length` holds it
 };
 
-constexpr size_t kFramePrefixBytes = 4;
-
 // Reads one frame from `input` when it is complete. `max_body_bytes` is the largest
 // length accepted.
 FrameStatus ReadFrame(evbuffer* input, size_t max_body_bytes, std::string* body, uint32_t* length);
-
-// The prefix and `body`, ready to write. `body` must be shorter than 4 GiB.
-std::string EncodeFrame(std::string_view body);
 
 }  // namespace testrund::daemon

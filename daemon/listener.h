@@ -11,7 +11,7 @@
 #include <string>
 
 #include "daemon/connection_set.h"
-#include "daemon/event_handles.h"
+#include "ops/base/event_handles.h"
 #include "ops/base/status.h"
 
 namespace testrund::daemon {
@@ -40,8 +40,8 @@ class Listener {
 
   SSL_CTX* tls_;
   ConnectionSet& connections_;
-  ListenerPtr listener_;
-  EventPtr resume_;  // re-enables accepting after a pause (e.g. out of file descriptors)
+  ops::ListenerPtr listener_;
+  ops::EventPtr resume_;  // re-enables accepting after a pause (e.g. out of file descriptors)
   std::string bound_address_;
   bool loopback_ = false;
 };

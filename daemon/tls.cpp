@@ -28,8 +28,8 @@ constexpr const char* kTls12Ciphers =
 
 }  // namespace
 
-Result<SslCtxPtr> NewServerTlsContext(const std::string& cert_file, const std::string& key_file) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+Result<ops::SslCtxPtr> NewServerTlsContext(const std::string& cert_file, const std::string& key_file) {
+  ops::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) return Status::Error("tls: cannot create context: " + OpenSslReason());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);

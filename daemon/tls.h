@@ -6,13 +6,13 @@
 
 #include <string>
 
-#include "daemon/event_handles.h"
+#include "ops/base/event_handles.h"
 #include "ops/base/status.h"
 
 namespace testrund::daemon {
 
 // Loads `cert_file` (PEM chain) and `key_file` (PEM key) into a new server context.
 // Error: a sentence naming the option (tls_cert / tls_key) and OpenSSL's reason.
-Result<SslCtxPtr> NewServerTlsContext(const std::string& cert_file, const std::string& key_file);
+Result<ops::SslCtxPtr> NewServerTlsContext(const std::string& cert_file, const std::string& key_file);
 
 }  // namespace testrund::daemon

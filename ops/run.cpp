@@ -44,7 +44,8 @@ Run::Run(RunDefinition definition, RunEnvironment env)
     : def_(std::move(definition)),
       env_(std::move(env)),
       schedule_(def_.distribution),
-      buckets_(0) {
+      buckets_(0),
+      finished_(*env_.clock) {
   CHECK(env_.clock != nullptr && env_.limits != nullptr && env_.instances_live != nullptr);
   CHECK(def_.lua != nullptr && def_.program != nullptr);
   tick_ = env_.clock->NewTimer([this] { OnTick(); });
@@ -63,7 +64,7 @@ Run::~Run() {
   // Instances still alive leave the server-wide gauge; their Lua refs die with the state.
   *env_.instances_live -= instances_.size();
   instances_.clear();
-  graveyard_.clear();
+  finished_.Flush();
 }
 
 void Run::Start() {
@@ -174,7 +175,7 @@ void Run::OnTick() {
     if (budget == 0 || next_k_ == started_before || completed()) break;
   }
   in_tick_ = false;
-  graveyard_.clear();
+  finished_.Flush();
   MaybeComplete();
   if (!completed()) ArmTick();
 }
@@ -275,7 +276,7 @@ void Run::Execute(Instance& instance, uint64_t* budget) {
     }
     StepOutcome outcome = op.type->execute(*this, instance, op);
     --*budget;
-    if (outcome == StepOutcome::kFinished) return;  // the instance is in the graveyard
+    if (outcome == StepOutcome::kFinished) return;  // the instance is in finished_
     ++instance.step;
     ++instance.steps_since_wait;
     if (outcome == StepOutcome::kParked) {
@@ -466,7 +467,7 @@ void Run::FinishIo(Instance& instance, const std::function<bool()>& complete) {
     ++instance.pc;
     runnable_.push_back(instance.id);
   }
-  // Continues the instance, or frees it (graveyard) and completes the run, next turn.
+  // Continues the instance, or frees it (finished_) and completes the run, next turn.
   if (!completed()) tick_->ArmAt(now_ns);
 }
 
@@ -528,7 +529,7 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
   instance.v_ref = instance.i_ref = kNoLuaRef;
   auto it = instances_.find(instance.id);
   CHECK(it != instances_.end());
-  graveyard_.push_back(std::move(it->second));
+  finished_.Add(std::move(it->second));
   instances_.erase(it);
   if (def_.max_failures && !stop_starting_ &&
       counts_.failed + counts_.aborted > *def_.max_failures) {
@@ -571,7 +572,7 @@ bool Run::Cancel(std::string_view reason) {
   }
   status_reason_ = std::string(reason);
   Complete(RunStatus::kCancelled);
-  graveyard_.clear();
+  finished_.Flush();
   return true;
 }
 
@@ -640,7 +641,7 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
       !MergeVars(instance, *vars)) {
     Abort(instance, op, fmt::format("Lua memory limit ({} bytes) exceeded merging "
                                     "ResumeInstance vars", def_.lua->limits().memory_limit));
-    if (!in_tick_) graveyard_.clear();
+    if (!in_tick_) finished_.Flush();
     MaybeComplete();
     if (!in_tick_) ArmTick();
     return ResumeError::kNone;

@@ -41,6 +41,7 @@
 #include "ops/stats/buckets.h"
 #include "ops/stats/check_log.h"
 #include "ops/base/clock.h"
+#include "ops/base/deferred_free.h"
 #include "ops/engine_limits.h"
 #include "ops/stats/first_reasons.h"
 #include "ops/instance.h"
@@ -305,9 +306,9 @@ class Run {
   // by later candidates (at most kSpareLogs), so that checks allocate nothing per instance.
   std::vector<std::unique_ptr<InstanceLogs>> spare_logs_;
   static constexpr size_t kSpareLogs = 1024;
-  // Finished instances, freed after the callback that ended them returns (DESIGN.md: objects
-  // are never destroyed inside their own callbacks).
-  std::vector<std::unique_ptr<Instance>> graveyard_;
+  // Finished instances, freed after the callback that ended them returns: at the end of the
+  // work turn, or on the next loop turn when an I/O callback or a method call ended them.
+  DeferredFree<Instance> finished_;
   bool in_tick_ = false;
   MonoNs turn_deadline_ = 0;  // when the current turn should yield
 };

@@ -8,7 +8,6 @@
 
 #include <utility>
 
-#include "ops/base/check.h"
 
 namespace testrund::ops {
 
@@ -16,22 +15,9 @@ FramedCall::FramedCall(IoContext& io, FramedRequest request, OnDone on_done)
     : io_(io),
       request_(std::move(request)),
       on_done_(std::move(on_done)),
-      raw_request_(Encode(request_.body)) {}
+      raw_request_(EncodeFrame(request_.body)) {}
 
 FramedCall::~FramedCall() = default;
-
-std::string FramedCall::Encode(std::string_view body) {
-  CHECK(body.size() <= 0xffffffffu);
-  auto size = static_cast<uint32_t>(body.size());
-  std::string out;
-  out.reserve(FramedOutcome::kPrefixBytes + body.size());
-  out.push_back(static_cast<char>(size >> 24));
-  out.push_back(static_cast<char>(size >> 16));
-  out.push_back(static_cast<char>(size >> 8));
-  out.push_back(static_cast<char>(size));
-  out.append(body);
-  return out;
-}
 
 std::unique_ptr<FramedCall> FramedCall::Start(IoContext& io, FramedRequest request,
                                               OnDone on_done) {
@@ -42,7 +28,7 @@ std::unique_ptr<FramedCall> FramedCall::Start(IoContext& io, FramedRequest reque
 
 void FramedCall::Begin() {
   const Url& url = request_.url;
-  Result<BuffereventHandle> bev = NewClientBufferevent(io_, url.host, url.tls(), request_.tls);
+  Result<BuffereventPtr> bev = NewClientBufferevent(io_, url.host, url.tls(), request_.tls);
   if (!bev.ok()) {
     Finish(bev.message());
     return;
@@ -74,11 +60,10 @@ void FramedCall::OnRead(bufferevent* bev, void* arg) {
   evbuffer* input = bufferevent_get_input(bev);
   size_t length = evbuffer_get_length(input);
   if (self->expected_ == 0) {
-    unsigned char prefix[FramedOutcome::kPrefixBytes];
+    unsigned char prefix[kFramePrefixBytes];
     if (length < sizeof(prefix)) return;
     evbuffer_copyout(input, prefix, sizeof(prefix));
-    uint32_t size = (uint32_t{prefix[0]} << 24) | (uint32_t{prefix[1]} << 16) |
-                    (uint32_t{prefix[2]} << 8) | uint32_t{prefix[3]};
+    uint64_t size = ReadBigEndian(prefix, sizeof(prefix));
     if (size == 0) {
       self->Finish("invalid length prefix 0");
       return;

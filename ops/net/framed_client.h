@@ -17,6 +17,9 @@
 #include <string>
 #include <string_view>
 
+#include "ops/base/event_handles.h"
+#include "ops/base/length_prefix.h"
+#include "ops/net/client_socket.h"
 #include "ops/net/io_context.h"
 #include "ops/net/url.h"
 
@@ -33,9 +36,9 @@ struct FramedOutcome {
   std::string error;  // empty: `frame` holds a complete response (or none for a notification)
   std::string frame;  // the response as read: length prefix and body
   std::string_view body() const {
-    return frame.size() < kPrefixBytes ? std::string_view() : std::string_view(frame).substr(4);
+    return frame.size() < kFramePrefixBytes ? std::string_view()
+                                            : std::string_view(frame).substr(kFramePrefixBytes);
   }
-  static constexpr size_t kPrefixBytes = 4;
 };
 
 class FramedCall {
@@ -56,9 +59,6 @@ class FramedCall {
   // The bytes written (prefix and body), for traces.
   const std::string& raw_request() const { return raw_request_; }
 
-  // The 4-byte big-endian length of `body` followed by `body` (shorter than 4 GiB).
-  static std::string Encode(std::string_view body);
-
  private:
   FramedCall(IoContext& io, FramedRequest request, OnDone on_done);
   void Begin();
@@ -75,12 +75,12 @@ class FramedCall {
   FramedRequest request_;
   OnDone on_done_;
   std::string raw_request_;
-  BuffereventHandle bev_;
+  BuffereventPtr bev_;
   FramedOutcome outcome_;
   size_t expected_ = 0;  // the response's total size (prefix + body) once the prefix is read
   bool done_ = false;
   bool starting_ = false;
-  EventHandle report_;
+  EventPtr report_;
 };
 
 }  // namespace testrund::ops

@@ -2,7 +2,7 @@
 // HttpPool, HttpConnection and HttpCall (see http_client.h). A connection is a bufferevent
 // (an OpenSSL one for https) with its own http_parser; while a call uses it the call owns
 // it, while idle the pool does. A connection that must go away from inside its own callback
-// is handed to IoContext::DeferDelete.
+// is retired to the pool (HttpPool::Retire), which frees it after that callback.
 #include "ops/net/http_client.h"
 
 #include <event2/buffer.h>
@@ -63,7 +63,7 @@ std::string BuildRequest(const HttpRequest& request) {
 }  // namespace
 
 // One keep-alive connection to one target.
-class HttpConnection final : public Disposable {
+class HttpConnection final {
  public:
   HttpConnection(HttpPool& pool, std::string key) : pool_(pool), key_(std::move(key)) {
     http_parser_settings_init(&settings_);
@@ -78,7 +78,7 @@ class HttpConnection final : public Disposable {
   // context or the socket could not be made.
   Status Open(IoContext& io, const HttpRequest& request) {
     const Url& url = request.url;
-    Result<BuffereventHandle> bev = NewClientBufferevent(io, url.host, url.tls(), request.tls);
+    Result<BuffereventPtr> bev = NewClientBufferevent(io, url.host, url.tls(), request.tls);
     if (!bev.ok()) return bev.status();
     bev_ = std::move(bev.value());
     plain_ = !url.tls();
@@ -130,7 +130,7 @@ class HttpConnection final : public Disposable {
     bufferevent_set_timeouts(bev_.get(), &idle, nullptr);
   }
 
-  // Stops every callback (before a deferred delete).
+  // Stops every callback (before it is retired).
   void Silence() {
     call_ = nullptr;
     if (bev_) {
@@ -272,7 +272,7 @@ class HttpConnection final : public Disposable {
   friend class HttpCall;
   HttpPool& pool_;
   std::string key_;
-  BuffereventHandle bev_;
+  BuffereventPtr bev_;
   http_parser parser_{};
   http_parser_settings settings_{};
   HttpCall* call_ = nullptr;
@@ -293,9 +293,17 @@ class HttpConnection final : public Disposable {
 
 // --- HttpPool ------------------------------------------------------------------------------
 
-HttpPool::HttpPool(IoContext& io) : io_(io) {}
+HttpPool::HttpPool(IoContext& io) : io_(io), retired_(io.clock()) {}
 
-HttpPool::~HttpPool() { idle_.clear(); }
+HttpPool::~HttpPool() {
+  idle_.clear();
+  retired_.Flush();
+}
+
+void HttpPool::Retire(std::unique_ptr<HttpConnection> connection) {
+  connection->Silence();
+  retired_.Add(std::move(connection));
+}
 
 size_t HttpPool::idle() const {
   size_t n = 0;
@@ -315,8 +323,7 @@ std::unique_ptr<HttpConnection> HttpPool::TakeIdle(const std::string& key) {
 void HttpPool::GiveBack(std::unique_ptr<HttpConnection> connection) {
   auto& list = idle_[connection->key()];
   if (list.size() >= kMaxIdlePerTarget) {
-    connection->Silence();
-    io_.DeferDelete(std::move(connection));
+    Retire(std::move(connection));
     return;
   }
   connection->Park();
@@ -332,8 +339,7 @@ void HttpPool::DropIdle(HttpConnection* connection) {
     std::unique_ptr<HttpConnection> owned = std::move(*c);
     list.erase(c);
     if (list.empty()) idle_.erase(it);
-    owned->Silence();
-    io_.DeferDelete(std::move(owned));  // we are inside its callback
+    Retire(std::move(owned));  // we are inside its callback
     return;
   }
 }
@@ -368,8 +374,7 @@ void HttpCall::Begin() {
     Status opened = connection_->Open(io_, request_->request);
     if (!opened.ok()) {
       // Reported from the loop, never inside Start.
-      connection_->Silence();
-      io_.DeferDelete(std::move(connection_));
+      io_.http().Retire(std::move(connection_));
       start_error_ = opened.message();
       start_failed_.reset(event_new(io_.base(), -1, 0, &HttpCall::OnStartFailed, this));
       timeval zero{0, 0};
@@ -384,8 +389,7 @@ void HttpCall::Begin() {
 HttpCall::~HttpCall() {
   if (connection_) {
     // Mid-response: the connection cannot be reused.
-    connection_->Silence();
-    io_.DeferDelete(std::move(connection_));
+    io_.http().Retire(std::move(connection_));
   }
 }
 
@@ -402,8 +406,7 @@ void HttpCall::OnResponse(HttpConnection& connection) {
   if (owned->reusable()) {
     io_.http().GiveBack(std::move(owned));
   } else {
-    owned->Silence();
-    io_.DeferDelete(std::move(owned));
+    io_.http().Retire(std::move(owned));
   }
   Finish(outcome);
 }
@@ -412,8 +415,7 @@ void HttpCall::OnFailure(HttpConnection& connection, std::string cause, bool ret
   (void)connection;
   std::unique_ptr<HttpConnection> owned = std::move(connection_);
   HttpOutcome outcome = std::move(owned->outcome());
-  owned->Silence();
-  io_.DeferDelete(std::move(owned));
+  io_.http().Retire(std::move(owned));
   if (retryable && !retried_) {
     // The server closed the idle connection while the request was on its way.
     retried_ = true;

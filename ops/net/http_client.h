@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "ops/base/deferred_free.h"
+#include "ops/net/client_socket.h"
 #include "ops/net/io_context.h"
 #include "ops/net/url.h"
 
@@ -99,7 +101,7 @@ class HttpCall {
   bool retried_ = false;
   bool done_ = false;
   std::string start_error_;
-  EventHandle start_failed_;
+  EventPtr start_failed_;
 };
 
 class HttpPool {
@@ -126,9 +128,13 @@ class HttpPool {
   void GiveBack(std::unique_ptr<HttpConnection> connection);
   // An idle connection closed by its server (called from its callback).
   void DropIdle(HttpConnection* connection);
+  // Silences `connection` and frees it after the callback in progress (it may be inside
+  // one of its own).
+  void Retire(std::unique_ptr<HttpConnection> connection);
 
   IoContext& io_;
   std::map<std::string, std::vector<std::unique_ptr<HttpConnection>>> idle_;
+  DeferredFree<HttpConnection> retired_;
   uint64_t opened_ = 0;
 };
 

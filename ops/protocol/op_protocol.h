@@ -25,6 +25,8 @@
 
 #include "ops/base/clock.h"
 #include "ops/instance.h"
+#include "ops/base/hex.h"
+#include "ops/net/client_socket.h"
 #include "ops/net/io_context.h"
 #include "ops/base/problem.h"
 #include "ops/program.h"

@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "ops/base/length_prefix.h"
 #include "ops/protocol/op_protocol.h"
 #include "ops/op_table.h"
 #include "ops/run.h"
@@ -51,21 +52,10 @@ class TcpStream final : public InstanceSocket {
   // Creates the socket and starts connecting (resolution is asynchronous). Callbacks are
   // deferred to the loop, so none runs inside Open. Error: the cause.
   Status Open(IoContext& io, bool tls, const TlsOptions& options) {
-    const int flags = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-    if (tls) {
-      Result<SSL*> ssl = NewClientSsl(io, options, endpoint_.host);
-      if (!ssl.ok()) return ssl.status();
-      bev_.reset(bufferevent_openssl_socket_new(io.base(), -1, ssl.value(),
-                                                BUFFEREVENT_SSL_CONNECTING, flags));
-      if (!bev_) {
-        SSL_free(ssl.value());
-        return Status::Error("cannot create a TLS socket");
-      }
-      bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
-    } else {
-      bev_.reset(bufferevent_socket_new(io.base(), -1, flags));
-      if (!bev_) return Status::Error("cannot create a socket");
-    }
+    Result<BuffereventPtr> bev =
+        NewClientBufferevent(io, endpoint_.host, tls, options, BEV_OPT_DEFER_CALLBACKS);
+    if (!bev.ok()) return bev.status();
+    bev_ = std::move(bev.value());
     bufferevent_setcb(bev_.get(), &TcpStream::OnRead, &TcpStream::OnWrite, &TcpStream::OnEvent,
                       this);
     // Reading pauses once a whole message (and its prefix) could be buffered.
@@ -107,7 +97,7 @@ class TcpStream final : public InstanceSocket {
   }
 
   Endpoint endpoint_;
-  BuffereventHandle bev_;
+  BuffereventPtr bev_;
   StreamWaiter* waiter_ = nullptr;
   bool connected_ = false;
   bool eof_ = false;
@@ -220,8 +210,7 @@ Cut CutMessage(const Framing& framing, evbuffer* input, std::string* message,
       if (have < framing.prefix_bytes) return Cut::kNeedMore;
       unsigned char prefix[4];
       evbuffer_copyout(input, prefix, framing.prefix_bytes);
-      size_t announced = 0;
-      for (size_t i = 0; i < framing.prefix_bytes; ++i) announced = (announced << 8) | prefix[i];
+      uint64_t announced = ReadBigEndian(prefix, framing.prefix_bytes);
       if (announced > kMaxMessageBytes) {
         *problem = fmt::format("length prefix announces {} bytes, more than {}", announced,
                                kMaxMessageBytes);
@@ -289,7 +278,7 @@ class ReceivePending final : public TcpPending {
   bool mandatory_;
   std::string message_;
   std::string wire_;
-  EventHandle ready_;
+  EventPtr ready_;
 };
 
 // --- Arguments -----------------------------------------------------------------------------

@@ -184,8 +184,8 @@ class DatagramSendPending final : public PendingIo {
   std::string error_;
   sockaddr_storage address_{};
   socklen_t address_length_ = 0;
-  EventHandle soon_;
-  EventHandle writable_;
+  EventPtr soon_;
+  EventPtr writable_;
 };
 
 class DatagramReceivePending final : public PendingIo {
@@ -238,7 +238,7 @@ class DatagramReceivePending final : public PendingIo {
   bool mandatory_;
   Endpoint from_;
   std::string message_;
-  EventHandle readable_;
+  EventPtr readable_;
 };
 
 struct DatagramArgs {

@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "ops/net/io_context.h"
+#include "ops/base/hex.h"
 
 namespace testrund::ops {
 

@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;  // the connection answers -32700 and closes
       }
       if (body.size() != length) fuzz::Fail("body length differs from its prefix", body);
-      std::string frame = daemon::EncodeFrame(body);
+      std::string frame = ops::EncodeFrame(body);
       if (stream.substr(consumed, frame.size()) != frame) {
         fuzz::Fail("frame differs from the bytes it was read from", body);
       }

@@ -9,11 +9,11 @@
 #include <ctime>
 #include <memory>
 
-#include "daemon/event_handles.h"
+#include "ops/base/event_handles.h"
 
 namespace {
 
-using testrund::daemon::EventBasePtr;
+using testrund::ops::EventBasePtr;
 using testrund::daemon::EventClock;
 using testrund::ops::kNsPerSecond;
 

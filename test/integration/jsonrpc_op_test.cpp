@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "ops/net/http_client.h"
+#include "ops/base/hex.h"
 #include "ops/net/io_context.h"
 #include "test/integration/harness.h"
 #include "test/integration/live_engine.h"

@@ -52,7 +52,7 @@ LiveEngine::LiveEngine(ops::EngineLimits limits)
     : base_owner(event_base_new()),
       base(base_owner.get()),
       clock(base),
-      io(base),
+      io(base, clock),
       registry(clock, std::move(limits), &io) {}
 
 std::string LiveEngine::Execute(std::string_view params) {

@@ -20,7 +20,7 @@
 #include <rapidjson/document.h>
 
 #include "daemon/event_clock.h"
-#include "daemon/event_handles.h"
+#include "ops/base/event_handles.h"
 #include "ops/net/io_context.h"
 #include "ops/run_registry.h"
 
@@ -58,7 +58,7 @@ struct LiveEngine {
   // "op_idx|field|problem" lines of the last Execute's problems.
   std::string Problems() const;
 
-  daemon::EventBasePtr base_owner;  // freed last
+  ops::EventBasePtr base_owner;  // freed last
   event_base* base;
   daemon::EventClock clock;
   ops::IoContext io;

@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include "ops/net/http_client.h"
+#include "ops/base/hex.h"
 #include "ops/net/io_context.h"
 #include "ops/protocol/op_protocol.h"
 #include "ops/run_registry.h"

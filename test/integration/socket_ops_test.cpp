@@ -15,7 +15,8 @@
 #include <rapidjson/writer.h>
 
 #include "daemon/event_clock.h"
-#include "daemon/event_handles.h"
+#include "ops/base/event_handles.h"
+#include "ops/base/hex.h"
 #include "ops/net/io_context.h"
 #include "ops/run_registry.h"
 #include "rpc/run_result.h"
@@ -44,7 +45,7 @@ struct Engine {
       : base_owner(event_base_new()),
         base(base_owner.get()),
         clock(base),
-        io(base),
+        io(base, clock),
         registry(clock, testrund::ops::EngineLimits(), &io) {}
 
   std::string Execute(std::string_view params) {
@@ -106,7 +107,7 @@ struct Engine {
     return CheckLog(id);
   }
 
-  testrund::daemon::EventBasePtr base_owner;  // freed last
+  testrund::ops::EventBasePtr base_owner;  // freed last
   event_base* base;
   testrund::daemon::EventClock clock;
   testrund::ops::IoContext io;
