@@ -468,7 +468,6 @@ ops::EngineLimits ToEngineLimits(const Config& config) {
   limits.lua.memory_limit = config.lua_memory_limit;
   limits.max_steps_without_wait = config.max_steps_without_wait;
   limits.completed_run_retention = config.completed_run_retention;
-  limits.results_dir = config.results_dir;
   return limits;
 }
 

@@ -34,6 +34,7 @@ Daemon::~Daemon() {
   methods_.reset();
   housekeeping_.reset();
   registry_.reset();
+  results_.reset();
   io_.reset();
   clock_.reset();
 }
@@ -59,11 +60,13 @@ Status Daemon::Start() {
   started_mono_ = clock_->Now();
 
   io_ = std::make_unique<ops::IoContext>(base_.get(), *clock_);
-  registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_), io_.get());
-  registry_->set_on_results_error([](std::string_view run_id, const Status& error) {
-    LogWarn("results_dir: the results of run \"{}\" were not written: {}", run_id,
-            error.message());
-  });
+  registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_),
+                                                 ops::AllOpTypes(), io_.get());
+  results_ = std::make_unique<ResultsWriter>(
+      config_.results_dir, *registry_, [](std::string_view run_id, const Status& error) {
+        LogWarn("results_dir: the results of run \"{}\" were not written: {}", run_id,
+                error.message());
+      });
   server_state_.runs = registry_.get();
   server_state_.time_start = clock_->WallNow();
   housekeeping_ = clock_->NewTimer([this] { OnHousekeeping(); });

@@ -15,7 +15,9 @@
 #include "daemon/event_clock.h"
 #include "ops/base/event_handles.h"
 #include "daemon/listener.h"
+#include "daemon/results_writer.h"
 #include "ops/net/io_context.h"
+#include "ops/protocol/protocol_ops.h"
 #include "ops/run_registry.h"
 #include "ops/base/status.h"
 #include "rpc/dispatcher.h"
@@ -54,6 +56,7 @@ class Daemon {
   std::unique_ptr<ops::IoContext> io_;  // sockets of protocol ops; outlives the registry
   ops::MonoNs started_mono_ = 0;
   std::unique_ptr<ops::RunRegistry> registry_;
+  std::unique_ptr<ResultsWriter> results_;
   std::unique_ptr<ops::Timer> housekeeping_;
   rpc::ServerState server_state_;
   std::unique_ptr<rpc::MethodTable> methods_;

@@ -24,7 +24,6 @@ struct EngineLimits {
   // for the turn in progress, and its write for the next one.
   int64_t turn_ns = 1'000'000;
   double completed_run_retention = 0;           // seconds a returned completed run is kept
-  std::string results_dir;                      // empty: do not write results
 };
 
 }  // namespace testrund::ops

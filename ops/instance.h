@@ -12,9 +12,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "ops/stats/check_log.h"
 #include "ops/base/clock.h"
-#include "ops/stats/trace_log.h"
+#include "ops/stats/summary_logs.h"
 
 namespace testrund::ops {
 
@@ -22,23 +21,15 @@ enum class InstanceState : uint8_t {
   kRunnable,  // in the run's runnable queue: executes on the next work turn
   kWaiting,   // parked on a `wait` timer
   kHalted,    // parked on a `halt`: listed in `halted`, resumable, aborts when its timer expires
-  kIo,        // parked on a protocol op's socket or its timeout (ops/op_protocol.h)
+  kIo,        // parked on a protocol op's socket or its timeout (OpContext::ParkIo)
   kFinished,  // ended (pass, fail, abort or cancel); about to be freed
 };
 
-// The sockets, timers and in-flight call of an instance's protocol ops (ops/op_protocol.h).
-// Destroying it releases every descriptor and timer the instance holds.
-struct InstanceIo;
-struct InstanceIoDeleter {
-  void operator()(InstanceIo* io) const;  // ops/op_protocol.cpp
-};
-
-// The logs a first call (or a first_fail_summary candidate) keeps (SPEC §3).
-struct InstanceLogs {
-  CheckLog check_log;
-  std::unique_ptr<TraceLog> trace_log;  // only the first call traces
-  bool completed = false;
-  MonoNs finish = 0;
+// What an instance's protocol ops hold between and during ops: sockets, timers, the call in
+// flight (ops/protocol/op_protocol.h derives it). It lives and dies with the instance, so
+// cancelling or aborting an instance releases every descriptor and timer it held.
+struct InstanceIo {
+  virtual ~InstanceIo() = default;
 };
 
 struct Instance {
@@ -58,8 +49,8 @@ struct Instance {
   bool had_fail = false;       // at least one failed check
   bool aborted = false;
   bool waited = false;         // has parked at least once (latency from planned start)
-  std::unique_ptr<InstanceLogs> logs;
-  std::unique_ptr<InstanceIo, InstanceIoDeleter> io;  // only once a protocol op ran
+  std::unique_ptr<InstanceLogs> logs;  // a first_fail_summary candidate's (SummaryLogs)
+  std::unique_ptr<InstanceIo> io;      // only once a protocol op ran
 };
 
 }  // namespace testrund::ops

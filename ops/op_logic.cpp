@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The logic and control ops (SPEC §4): eval, assert, branch, halt, wait, comment.
+// The logic and control ops (docs/operations.md): eval, assert, branch, halt, wait,
+// comment — their executors and their rows of the op table.
 //
 // Tracing (first call only): a halt's comment is always a trace.notice when the halt
 // starts; a comment op's text is a trace.notice at trace_level >= 1; trace_level >= 2 adds a
@@ -11,19 +12,23 @@
 #include <fmt/format.h>
 #include <lua.hpp>
 
+#include "ops/base/json_numbers.h"
+#include "ops/base/json_writer.h"
+#include "ops/op_context.h"
+#include "ops/op_table.h"
 #include "ops/program.h"
-#include "ops/run.h"
 
 namespace testrund::ops {
 namespace {
 
-constexpr std::string_view kAssertTrue = "Assert tested TRUE.";
-constexpr std::string_view kAssertFalse = "Assert tested FALSE.";
+constexpr StaticText kAssertTrue{"Assert tested TRUE."};
+constexpr StaticText kAssertFalse{"Assert tested FALSE."};
 
-// Calls op's expression and reads its truth (Lua truthiness). False: the instance aborted.
-bool Truth(Run& run, Instance& instance, const Op& op, bool* truth) {
-  if (!run.CallExpression(instance, op)) return false;
-  lua_State* L = run.lua().state();
+// Calls the op's expression and reads its truth (Lua truthiness). False: the instance
+// aborted.
+bool Truth(OpContext& ctx, bool* truth) {
+  if (!ctx.CallExpression()) return false;
+  lua_State* L = ctx.lua().state();
   *truth = lua_toboolean(L, -1) != 0;
   lua_pop(L, 1);
   return true;
@@ -31,109 +36,141 @@ bool Truth(Run& run, Instance& instance, const Op& op, bool* truth) {
 
 // The duration of a halt/wait: the constant, or the `{...}` value checked now. False: the
 // instance aborted (bad value).
-bool Duration(Run& run, Instance& instance, const Op& op, MonoNs* duration) {
+bool Duration(OpContext& ctx, MonoNs* duration) {
+  const Op& op = ctx.op();
   if (!op.seconds_template) {
     *duration = op.duration;
     return true;
   }
   rapidjson::Document doc;
-  if (!run.EvaluateValue(instance, op, Slot::kSeconds, doc, doc.GetAllocator())) return false;
-  double seconds = 0;
-  if (!ParseSeconds(doc, &seconds) || !(seconds > 0) || seconds > op.max_seconds) {
-    run.Abort(instance, op,
-              std::isinf(op.max_seconds)
-                  ? fmt::format("\"seconds\" must be > 0, got {}", JsonText(doc))
-                  : fmt::format("\"seconds\" must be > 0 and <= {}, got {}",
-                                SecondsText(op.max_seconds), JsonText(doc)));
+  if (!ctx.EvaluateValue(Slot::kSeconds, doc, doc.GetAllocator())) return false;
+  std::optional<double> seconds = ReadSeconds(doc, op.max_seconds);
+  if (!seconds) {
+    ctx.Abort(SecondsProblem(op.seconds_field, doc, op.max_seconds).Text());
     return false;
   }
-  if (seconds > kMaxSeconds) {
-    run.Abort(instance, op, fmt::format("\"seconds\" must be <= {}, got {}",
-                                        SecondsText(kMaxSeconds), JsonText(doc)));
-    return false;
-  }
-  *duration = static_cast<MonoNs>(std::llround(seconds * kNsPerSecond));
-  if (*duration <= 0) *duration = 1;
+  *duration = std::max<MonoNs>(1, std::llround(*seconds * kNsPerSecond));
   return true;
 }
 
-}  // namespace
-
-StepOutcome ExecuteEval(Run& run, Instance& instance, const Op& op) {
-  if (!run.CallExpression(instance, op)) return StepOutcome::kFinished;
-  lua_pop(run.lua().state(), 1);
-  ++instance.pc;
+StepOutcome ExecuteEval(OpContext& ctx) {
+  if (!ctx.CallExpression()) return StepOutcome::kFinished;
+  lua_pop(ctx.lua().state(), 1);
+  ++ctx.instance().pc;
   return StepOutcome::kNext;
 }
 
-StepOutcome ExecuteAssert(Run& run, Instance& instance, const Op& op) {
-  if (run.turbo_skips_asserts(instance)) {
-    ++instance.pc;
+StepOutcome ExecuteAssert(OpContext& ctx) {
+  const Op& op = ctx.op();
+  if (ctx.turbo_skips_asserts()) {
+    ++ctx.instance().pc;
     return StepOutcome::kNext;
   }
   bool truth = false;
-  if (!Truth(run, instance, op, &truth)) return StepOutcome::kFinished;
+  if (!Truth(ctx, &truth)) return StepOutcome::kFinished;
   std::string text;
   if (truth) {
     if (op.Template(Slot::kPass).empty()) {
-      run.CheckConstant(instance, op, CheckStatus::kPass, kAssertTrue);  // no copy
-    } else if (!run.EvaluateText(instance, op, Slot::kPass, &text)) {
+      ctx.Check(CheckStatus::kPass, kAssertTrue);  // no copy
+    } else if (!ctx.EvaluateText(Slot::kPass, &text)) {
       return StepOutcome::kFinished;
     } else {
-      run.Check(instance, op, CheckStatus::kPass, text);
+      ctx.Check(CheckStatus::kPass, text);
     }
   } else if (!op.Template(Slot::kAbort).empty()) {
     // `abort` present: a false result ends the instance and `fail` is ignored.
-    if (!run.EvaluateText(instance, op, Slot::kAbort, &text)) return StepOutcome::kFinished;
-    run.Abort(instance, op, text);
+    if (!ctx.EvaluateText(Slot::kAbort, &text)) return StepOutcome::kFinished;
+    ctx.Abort(text);
+    return StepOutcome::kFinished;
+  } else if (op.Template(Slot::kFail).empty()) {
+    ctx.Check(CheckStatus::kFail, kAssertFalse);
+  } else if (!ctx.EvaluateText(Slot::kFail, &text)) {
     return StepOutcome::kFinished;
   } else {
-    if (op.Template(Slot::kFail).empty()) {
-      text = kAssertFalse;
-    } else if (!run.EvaluateText(instance, op, Slot::kFail, &text)) {
-      return StepOutcome::kFinished;
-    }
-    run.Check(instance, op, CheckStatus::kFail, text);
+    ctx.Check(CheckStatus::kFail, text);
   }
-  ++instance.pc;
+  ++ctx.instance().pc;
   return StepOutcome::kNext;
 }
 
-StepOutcome ExecuteBranch(Run& run, Instance& instance, const Op& op) {
+StepOutcome ExecuteBranch(OpContext& ctx) {
   bool truth = false;
-  if (!Truth(run, instance, op, &truth)) return StepOutcome::kFinished;
-  int target = truth ? op.on_true : op.on_false;
+  if (!Truth(ctx, &truth)) return StepOutcome::kFinished;
+  int target = truth ? ctx.op().on_true : ctx.op().on_false;
+  Instance& instance = ctx.instance();
   instance.pc = target >= 0 ? target : instance.pc + 1;
   return StepOutcome::kNext;
 }
 
-StepOutcome ExecuteHalt(Run& run, Instance& instance, const Op& op) {
+StepOutcome ExecuteHalt(OpContext& ctx) {
   MonoNs duration = 0;
-  if (!Duration(run, instance, op, &duration)) return StepOutcome::kFinished;
-  if (run.traces(instance) && !op.Template(Slot::kComment).empty()) {
+  if (!Duration(ctx, &duration)) return StepOutcome::kFinished;
+  if (ctx.traces() && !ctx.op().Template(Slot::kComment).empty()) {
     std::string comment;
-    if (!run.EvaluateText(instance, op, Slot::kComment, &comment)) return StepOutcome::kFinished;
-    run.Trace(instance, op, "trace.notice", comment);
+    if (!ctx.EvaluateText(Slot::kComment, &comment)) return StepOutcome::kFinished;
+    ctx.Trace("trace.notice", comment);
   }
-  run.Park(instance, duration, /*halt=*/true);
+  ctx.Park(duration, /*halt=*/true);
   return StepOutcome::kParked;
 }
 
-StepOutcome ExecuteWait(Run& run, Instance& instance, const Op& op) {
+StepOutcome ExecuteWait(OpContext& ctx) {
   MonoNs duration = 0;
-  if (!Duration(run, instance, op, &duration)) return StepOutcome::kFinished;
-  run.Park(instance, duration, /*halt=*/false);
+  if (!Duration(ctx, &duration)) return StepOutcome::kFinished;
+  ctx.Park(duration, /*halt=*/false);
   return StepOutcome::kParked;
 }
 
-StepOutcome ExecuteComment(Run& run, Instance& instance, const Op& op) {
-  if (run.trace_level() >= 1 && run.traces(instance) && !op.Template(Slot::kText).empty()) {
+StepOutcome ExecuteComment(OpContext& ctx) {
+  if (ctx.trace_level() >= 1 && ctx.traces() && !ctx.op().Template(Slot::kText).empty()) {
     std::string text;
-    if (!run.EvaluateText(instance, op, Slot::kText, &text)) return StepOutcome::kFinished;
-    run.Trace(instance, op, "trace.notice", text);
+    if (!ctx.EvaluateText(Slot::kText, &text)) return StepOutcome::kFinished;
+    ctx.Trace("trace.notice", text);
   }
-  ++instance.pc;
+  ++ctx.instance().pc;
   return StepOutcome::kNext;
 }
+
+constexpr double kMaxHaltSeconds = 600;
+constexpr double kDefaultHaltSeconds = 60;
+
+constexpr AttributeSpec kEvalAttributes[] = {
+    {"expression", AttrKind::kLua, true, Slot::kExpression},
+};
+constexpr AttributeSpec kAssertAttributes[] = {
+    {"expression", AttrKind::kLua, true, Slot::kExpression},
+    {"pass", AttrKind::kTemplate, false, Slot::kPass},
+    {"fail", AttrKind::kTemplate, false, Slot::kFail},
+    {"abort", AttrKind::kTemplate, false, Slot::kAbort},
+};
+constexpr AttributeSpec kBranchAttributes[] = {
+    {"expression", AttrKind::kLua, true, Slot::kExpression},
+    {"on_true", AttrKind::kLabel, false, Slot::kOnTrue},
+    {"on_false", AttrKind::kLabel, false, Slot::kOnFalse},
+};
+constexpr AttributeSpec kHaltAttributes[] = {
+    {"arguments.seconds", AttrKind::kSeconds, false, Slot::kSeconds, kMaxHaltSeconds,
+     kDefaultHaltSeconds},
+    {"arguments.comment", AttrKind::kTemplate, false, Slot::kComment},
+};
+constexpr AttributeSpec kWaitAttributes[] = {
+    {"arguments.seconds", AttrKind::kSeconds, true, Slot::kSeconds},
+};
+constexpr AttributeSpec kCommentAttributes[] = {
+    {"text", AttrKind::kTemplate, false, Slot::kText},
+};
+
+constexpr OpTypeSpec kLogicOps[] = {
+    {"eval", kEvalAttributes, &ExecuteEval, false},
+    {"assert", kAssertAttributes, &ExecuteAssert, false},
+    {"branch", kBranchAttributes, &ExecuteBranch, false},
+    {"halt", kHaltAttributes, &ExecuteHalt, true},
+    {"wait", kWaitAttributes, &ExecuteWait, true},
+    {"comment", kCommentAttributes, &ExecuteComment, false},
+};
+
+}  // namespace
+
+std::span<const OpTypeSpec> LogicOpTypes() { return kLogicOps; }
 
 }  // namespace testrund::ops

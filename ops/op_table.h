@@ -1,24 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// The operation types as data (STYLE.md "Data over code"): for every type its name, the
-// attributes it knows (dotted path, kind, required, bounds, default) and the function that
-// executes it. Program validation, execution and documentation all read this one table;
-// adding a protocol op is one row here plus an executor file (ops/op_<family>.cpp).
+// The operation types as data: for every type its name, the attributes it knows (dotted
+// path, kind, required, bounds, default), whether it waits on something outside (a latency
+// histogram per op) or needs sockets, and the functions that check and execute it. Program
+// validation, execution and the documentation's tests all read these rows
+// (docs/operations.md). Each op family owns its rows (ops/op_logic.cpp; the protocol
+// families in ops/protocol/); an OpTable is the set of families an engine runs, so the core
+// builds and runs without the protocol ops.
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <span>
 #include <string_view>
+#include <vector>
 
-#include <rapidjson/document.h>
-
-#include "ops/base/problem.h"
+#include "ops/base/param_reader.h"
 
 namespace testrund::ops {
 
-class Run;
-struct Instance;
-struct Op;
+class OpContext;
 
 // Where a validated attribute is kept in an Op (ops/program.h).
 enum class Slot : uint8_t {
@@ -31,15 +32,17 @@ enum class Slot : uint8_t {
   kOnFalse,
   kSeconds,     // halt / wait duration
   kComment,     // halt comment
-  kArguments,   // protocol ops: `arguments`, `expect`, `mandatory` (ops/op_protocol.h)
+  kArguments,   // protocol ops: `arguments`, `expect`, `mandatory`
   kExpect,
   kMandatory,
   kCount,
 };
 
 enum class AttrKind : uint8_t {
-  kLua,       // a string of Lua code, compiled at validation (SPEC §4 "Expressions")
+  kLua,       // a string of Lua code, compiled at validation (docs/operations.md)
   kTemplate,  // any JSON; strings wholly in `{...}` are Lua (ValueTemplate)
+  kObject,    // a template that must be an object (or an expression yielding one)
+  kFlag,      // a template that must be true or false (or an expression yielding one)
   kLabel,     // a string naming another op's `label`, resolved to its index
   kSeconds,   // a number (or decimal string) in (0, max]; `{...}` is checked at execution
 };
@@ -55,60 +58,50 @@ struct AttributeSpec {
 
 // What executing one op did to the instance.
 enum class StepOutcome : uint8_t {
-  kNext,      // continue at instance.pc (the executor set it)
+  kNext,      // continue at the instance's pc (the executor set it)
   kParked,    // the instance now waits (timer or resume); the executor parked it
-  kFinished,  // the instance ended (abort); the executor called Run::FinishInstance
+  kFinished,  // the instance ended (abort); the executor aborted it
 };
 
-// Executes `op` for `instance`. Precondition: instance.pc == op.idx. The executor sets pc
-// to the next op for kNext. It never frees the instance itself (the Run does, after return).
-using OpExecutor = StepOutcome (*)(Run& run, Instance& instance, const Op& op);
+// Executes the op of `ctx` for its instance. Precondition: the instance's pc is the op's
+// index. The executor sets pc to the next op for kNext. It never frees the instance (the
+// Run does, after the step).
+using OpExecutor = StepOutcome (*)(OpContext& ctx);
 
-// Checks what the attribute table cannot express (a URL's scheme, a port's range, `hex` and
-// `text` together, ...) in the op as given, at ExecuteTest time; values that are `{...}`
-// expressions are checked when the op executes. Appends to `problems`.
-using OpValidator = void (*)(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+// Checks what the attribute rows cannot express inside an op's `arguments` and `expect`
+// objects (a URL's scheme, a port's range, `hex` and `text` together, ...), at ExecuteTest
+// on the op as given: the readers defer `{...}` values, checked when the op executes.
+using OpValidator = void (*)(ParamReader& arguments, ParamReader& expect);
 
 struct OpTypeSpec {
   std::string_view name;
   std::span<const AttributeSpec> attributes;
   OpExecutor execute;
   bool records_latency;  // waits on something outside: gets a latency histogram per op
+  // Uses sockets: without an IoContext the instance aborts before the executor runs, and
+  // `arguments`, `expect` or `mandatory` given to a type without such a row are refused.
+  bool needs_io = false;
   OpValidator validate = nullptr;
 };
 
-// The type named `name`, or nullptr.
-const OpTypeSpec* FindOpType(std::string_view name);
-// Every known type, in table order (documentation, tests).
-std::span<const OpTypeSpec> OpTypes();
+// The op types one engine knows: the families it was built with.
+class OpTable {
+ public:
+  // Every row of every family, in order. Names must be unique (CHECKed).
+  explicit OpTable(std::initializer_list<std::span<const OpTypeSpec>> families);
 
-// Executors of the logic family (ops/op_logic.cpp).
-StepOutcome ExecuteEval(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteAssert(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteBranch(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteHalt(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteWait(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteComment(Run& run, Instance& instance, const Op& op);
+  // The type named `name`, or nullptr.
+  const OpTypeSpec* Find(std::string_view name) const;
+  // Every type, in family order (documentation, tests).
+  const std::vector<const OpTypeSpec*>& types() const { return types_; }
 
-// Protocol ops (ops/op_http.cpp): executor and validator of each.
-StepOutcome ExecuteHttp(Run& run, Instance& instance, const Op& op);
-void ValidateHttp(const rapidjson::Value& op_json, int op_idx, Problems* problems);
-// ops/op_jsonrpc.cpp
-StepOutcome ExecuteJsonRpc(Run& run, Instance& instance, const Op& op);
-void ValidateJsonRpc(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+ private:
+  std::vector<const OpTypeSpec*> types_;
+};
 
-// Raw socket ops (ops/op_tcp.cpp, ops/op_udp.cpp).
-StepOutcome ExecuteTcpConnect(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteTcpSend(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteTcpReceive(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteTcpClose(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteUdpSend(Run& run, Instance& instance, const Op& op);
-StepOutcome ExecuteUdpReceive(Run& run, Instance& instance, const Op& op);
-void ValidateTcpConnect(const rapidjson::Value& op_json, int op_idx, Problems* problems);
-void ValidateTcpSend(const rapidjson::Value& op_json, int op_idx, Problems* problems);
-void ValidateTcpReceive(const rapidjson::Value& op_json, int op_idx, Problems* problems);
-void ValidateTcpClose(const rapidjson::Value& op_json, int op_idx, Problems* problems);
-void ValidateUdpSend(const rapidjson::Value& op_json, int op_idx, Problems* problems);
-void ValidateUdpReceive(const rapidjson::Value& op_json, int op_idx, Problems* problems);
+// The logic family's rows: eval, assert, branch, halt, wait, comment (ops/op_logic.cpp).
+std::span<const OpTypeSpec> LogicOpTypes();
+// A table of the logic family alone: an engine without protocol ops.
+const OpTable& LogicOpTable();
 
 }  // namespace testrund::ops

@@ -1,36 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 // Program validation and compilation (see program.h). Every attribute check is driven by
-// the op table (ops/op_table.cpp); this file only knows the attribute kinds.
+// the op table (ops/op_table.h); this file only knows the attribute kinds, and hands the
+// inside of a protocol op's `arguments` and `expect` to its family's validator.
 #include "ops/program.h"
 
-#include <cerrno>
+#include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
 
+#include "ops/base/json_numbers.h"
 #include "ops/base/json_writer.h"
+#include "ops/base/param_reader.h"
 
 namespace testrund::ops {
 namespace {
 
-// A JSON string literal of `text` (quotes and escapes), for problem texts.
-std::string Quote(std::string_view text) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
-  writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
+// The attributes a protocol op may take; a type that declares none of them refuses them.
+constexpr std::string_view kProtocolParts[] = {"arguments", "expect", "mandatory"};
 
-// `{...}` wholly wrapping a string makes it an expression (SPEC §4).
-bool IsExpressionString(const rapidjson::Value& value) {
-  if (!value.IsString()) return false;
-  std::string_view s(value.GetString(), value.GetStringLength());
-  return s.size() >= 2 && s.front() == '{' && s.back() == '}';
+NumberRange SecondsRange(double max_seconds) {
+  return NumberRange{.min = 0, .max = std::min(max_seconds, kMaxSeconds), .min_exclusive = true};
 }
 
 // Finds the member at dotted `path` inside `object`. Sets *bad_parent to the path prefix
@@ -55,6 +48,13 @@ const rapidjson::Value* Lookup(const rapidjson::Value& object, std::string_view 
   }
 }
 
+bool Declares(const OpTypeSpec& type, std::string_view path) {
+  for (const AttributeSpec& spec : type.attributes) {
+    if (spec.path == path) return true;
+  }
+  return false;
+}
+
 class Validator {
  public:
   Validator(LuaSandbox& lua, Problems* problems) : lua_(lua), problems_(problems) {}
@@ -71,97 +71,29 @@ class Validator {
     return false;
   }
 
-  // Validates one attribute of `op` against its spec.
-  void Attribute(const rapidjson::Value& json, const AttributeSpec& spec, Op& op) {
-    std::string bad_parent;
-    const rapidjson::Value* value = Lookup(json, spec.path, &bad_parent);
-    if (!bad_parent.empty()) {
-      // Several attributes share one parent ("arguments.seconds", "arguments.comment"):
-      // report the parent once per op.
-      if (!Reported(op.idx, bad_parent)) {
-        Add(op.idx, bad_parent, fmt::format("\"{}\" must be an object, got {}", bad_parent,
-                                            JsonText(json[bad_parent.c_str()])));
-      }
-      return;
-    }
-    std::string field(spec.path);
-    if (value == nullptr || value->IsNull()) {
-      if (spec.required) {
-        Add(op.idx, field, fmt::format("missing required attribute \"{}\"", field));
-      } else if (spec.kind == AttrKind::kSeconds) {
-        SetSeconds(op, spec, spec.default_seconds);
-      }
-      return;
-    }
-    switch (spec.kind) {
-      case AttrKind::kLua: {
-        if (!value->IsString()) {
-          Add(op.idx, field,
-              fmt::format("\"{}\" must be a string of Lua, got {}", field, JsonText(*value)));
-          return;
-        }
-        Result<int> ref = lua_.Compile(
-            std::string_view(value->GetString(), value->GetStringLength()),
-            fmt::format("=op {} ({})", op.idx, field));
-        if (!ref.ok()) {
-          Add(op.idx, field, ref.message());
-          return;
-        }
-        op.expression_ref = ref.value();
-        return;
-      }
-      case AttrKind::kTemplate:
-        op.templates[static_cast<size_t>(spec.slot)] =
-            ValueTemplate::Compile(*value, lua_, op.idx, field, problems_);
-        return;
-      case AttrKind::kLabel:
-        if (!value->IsString()) {
-          Add(op.idx, field,
-              fmt::format("\"{}\" must be a label string, got {}", field, JsonText(*value)));
-          return;
-        }
-        pending_labels_.push_back(
-            {op.idx, field, std::string(value->GetString(), value->GetStringLength()),
-             spec.slot});
-        return;
-      case AttrKind::kSeconds: {
-        op.max_seconds = spec.max_seconds;
-        if (IsExpressionString(*value)) {
-          op.seconds_template = true;
-          op.templates[static_cast<size_t>(spec.slot)] =
-              ValueTemplate::Compile(*value, lua_, op.idx, field, problems_);
-          return;
-        }
-        double seconds = 0;
-        std::string name = field.substr(field.rfind('.') + 1);
-        if (!ParseSeconds(*value, &seconds)) {
-          Add(op.idx, field,
-              fmt::format("\"{}\" must be a number of seconds, got {}", name, JsonText(*value)));
-          return;
-        }
-        if (!(seconds > 0) || seconds > spec.max_seconds) {
-          Add(op.idx, field, std::isinf(spec.max_seconds)
-                                 ? fmt::format("\"{}\" must be > 0, got {}", name,
-                                               JsonText(*value))
-                                 : fmt::format("\"{}\" must be > 0 and <= {}, got {}", name,
-                                               SecondsText(spec.max_seconds), JsonText(*value)));
-          return;
-        }
-        if (seconds > kMaxSeconds) {
-          Add(op.idx, field, fmt::format("\"{}\" must be <= {}, got {}", name,
-                                         SecondsText(kMaxSeconds), JsonText(*value)));
-          return;
-        }
-        SetSeconds(op, spec, seconds);
-        return;
+  // Validates every attribute of `op` against its type's rows, then what the type's own
+  // validator checks inside `arguments` and `expect`.
+  void Attributes(const rapidjson::Value& json, Op& op) {
+    const OpTypeSpec& type = *op.type;
+    for (const AttributeSpec& spec : type.attributes) Attribute(json, spec, op);
+    if (!type.needs_io) return;
+    for (std::string_view part : kProtocolParts) {
+      auto it = json.FindMember(rapidjson::StringRef(part.data(), part.size()));
+      if (it != json.MemberEnd() && !it->value.IsNull() && !Declares(type, part)) {
+        Add(op.idx, std::string(part), fmt::format("is not used by {}", type.name));
       }
     }
-  }
-
-  static void SetSeconds(Op& op, const AttributeSpec& spec, double seconds) {
-    op.max_seconds = spec.max_seconds;
-    op.duration = static_cast<MonoNs>(std::llround(seconds * kNsPerSecond));
-    op.seconds_text = SecondsText(seconds);
+    if (type.validate == nullptr) return;
+    static const rapidjson::Value kNone;  // absent: its readers read nothing
+    auto member = [&](const char* name) -> const rapidjson::Value& {
+      auto it = json.FindMember(name);
+      return it == json.MemberEnd() ? kNone : it->value;
+    };
+    ParamReader arguments(member("arguments"), problems_,
+                          {.op_idx = op.idx, .prefix = "arguments.", .defer_expressions = true});
+    ParamReader expect(member("expect"), problems_,
+                       {.op_idx = op.idx, .prefix = "expect.", .defer_expressions = true});
+    type.validate(arguments, expect);
   }
 
   // Resolves the labels collected by Attribute(); call once every op has been seen.
@@ -169,8 +101,7 @@ class Validator {
     for (const PendingLabel& pending : pending_labels_) {
       auto it = labels.find(pending.label);
       if (it == labels.end()) {
-        Add(pending.op_idx, pending.field,
-            fmt::format("label {} is not defined", Quote(pending.label)));
+        Add(pending.op_idx, pending.field, "names no label: " + QuoteText(pending.label));
         continue;
       }
       Op& op = ops[static_cast<size_t>(pending.op_idx)];
@@ -185,47 +116,146 @@ class Validator {
     std::string label;
     Slot slot;
   };
+
+  void Attribute(const rapidjson::Value& json, const AttributeSpec& spec, Op& op) {
+    std::string bad_parent;
+    const rapidjson::Value* value = Lookup(json, spec.path, &bad_parent);
+    if (!bad_parent.empty()) {
+      // Several attributes share one parent ("arguments.seconds", "arguments.comment"):
+      // report the parent once per op.
+      if (!Reported(op.idx, bad_parent)) {
+        Add(op.idx, bad_parent,
+            "must be an object, got " + QuoteValue(json[bad_parent.c_str()]));
+      }
+      return;
+    }
+    std::string field(spec.path);
+    if (value == nullptr || value->IsNull()) {
+      if (spec.required) {
+        Add(op.idx, field, "is required");
+      } else if (spec.kind == AttrKind::kSeconds) {
+        SetSeconds(op, spec, spec.default_seconds);
+      }
+      return;
+    }
+    switch (spec.kind) {
+      case AttrKind::kLua:
+        return Lua(*value, field, op);
+      case AttrKind::kObject:
+      case AttrKind::kFlag:
+        if (!IsExpression(*value) && !(spec.kind == AttrKind::kObject ? value->IsObject()
+                                                                       : value->IsBool())) {
+          Add(op.idx, field,
+              fmt::format("must be {}, got {}",
+                          spec.kind == AttrKind::kObject ? "an object" : "true or false",
+                          QuoteValue(*value)));
+          return;
+        }
+        [[fallthrough]];
+      case AttrKind::kTemplate:
+        op.templates[static_cast<size_t>(spec.slot)] =
+            ValueTemplate::Compile(*value, lua_, op.idx, field, problems_);
+        return;
+      case AttrKind::kLabel:
+        if (!value->IsString()) {
+          Add(op.idx, field, "must be a string (a label), got " + QuoteValue(*value));
+          return;
+        }
+        pending_labels_.push_back(
+            {op.idx, field, std::string(value->GetString(), value->GetStringLength()),
+             spec.slot});
+        return;
+      case AttrKind::kSeconds:
+        return Seconds(*value, spec, op);
+    }
+  }
+
+  void Lua(const rapidjson::Value& value, const std::string& field, Op& op) {
+    if (!value.IsString()) {
+      Add(op.idx, field, "must be a string of Lua, got " + QuoteValue(value));
+      return;
+    }
+    Result<int> ref = lua_.Compile(std::string_view(value.GetString(), value.GetStringLength()),
+                                   fmt::format("=op {} ({})", op.idx, field));
+    if (!ref.ok()) {
+      Add(op.idx, field, ref.message());
+      return;
+    }
+    op.expression_ref = ref.value();
+  }
+
+  void Seconds(const rapidjson::Value& value, const AttributeSpec& spec, Op& op) {
+    op.max_seconds = spec.max_seconds;
+    op.seconds_field = spec.path;
+    if (IsExpression(value)) {
+      op.seconds_template = true;
+      op.templates[static_cast<size_t>(spec.slot)] =
+          ValueTemplate::Compile(value, lua_, op.idx, std::string(spec.path), problems_);
+      return;
+    }
+    std::optional<double> seconds = ReadSeconds(value, spec.max_seconds);
+    if (!seconds) {
+      Problem problem = SecondsProblem(spec.path, value, spec.max_seconds);
+      problem.op_idx = op.idx;
+      problems_->push_back(std::move(problem));
+      return;
+    }
+    SetSeconds(op, spec, *seconds);
+  }
+
+  static void SetSeconds(Op& op, const AttributeSpec& spec, double seconds) {
+    op.max_seconds = spec.max_seconds;
+    op.seconds_field = spec.path;
+    op.duration = static_cast<MonoNs>(std::llround(seconds * kNsPerSecond));
+  }
+
   LuaSandbox& lua_;
   Problems* problems_;
   std::vector<PendingLabel> pending_labels_;
 };
 
-}  // namespace
-
-std::string SecondsText(double seconds) {
-  if (seconds == std::floor(seconds) && std::fabs(seconds) < 1e15) {
-    return fmt::format("{}", static_cast<int64_t>(seconds));
-  }
-  return fmt::format("{}", seconds);
-}
-
-bool ParseSeconds(const rapidjson::Value& value, double* seconds) {
-  if (value.IsNumber()) {
-    *seconds = value.GetDouble();
-    return std::isfinite(*seconds);
-  }
-  if (!value.IsString() || value.GetStringLength() == 0) return false;
-  std::string text(value.GetString(), value.GetStringLength());
-  // strtod accepts "inf", "nan", hex and leading space; a decimal number is asked for.
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')) {
-      return false;
+// The `label` and `type` of op `json` into `op`; false when the type is unusable (then its
+// attributes are not checked).
+bool ReadLabelAndType(const rapidjson::Value& json, const OpTable& op_types,
+                      std::unordered_map<std::string, int>& labels, Op& op, Problems* problems) {
+  ParamReader p(json, problems, {.op_idx = op.idx});
+  if (std::optional<std::string_view> label = p.OptionalString("label")) {
+    op.label = std::string(*label);
+    auto [it, inserted] = labels.emplace(op.label, op.idx);
+    if (!inserted) {
+      p.AddProblem("label", fmt::format("{} is already the label of op {}", QuoteText(op.label),
+                                        it->second));
     }
   }
-  char* end = nullptr;
-  errno = 0;
-  double parsed = std::strtod(text.c_str(), &end);
-  if (errno != 0 || end != text.c_str() + text.size() || !std::isfinite(parsed)) return false;
-  *seconds = parsed;
+  size_t before = problems->size();
+  std::string_view type_name = p.RequiredString("type");
+  if (problems->size() != before) return false;
+  op.type = op_types.Find(type_name);
+  if (op.type == nullptr) {
+    p.AddProblem("type", "is unknown: " + QuoteText(type_name));
+    return false;
+  }
   return true;
 }
 
+}  // namespace
+
+std::optional<double> ReadSeconds(const rapidjson::Value& value, double max_seconds) {
+  return ReadNumber(value, SecondsRange(max_seconds));
+}
+
+Problem SecondsProblem(std::string_view field, const rapidjson::Value& value,
+                       double max_seconds) {
+  return Problem{-1, std::string(field),
+                 NumberProblem(value, SecondsRange(max_seconds), "a number of seconds")};
+}
+
 std::unique_ptr<Program> Program::Build(const rapidjson::Value& operations, LuaSandbox& lua,
-                                        size_t max_operations, Problems* problems) {
+                                        const OpTable& op_types, size_t max_operations,
+                                        Problems* problems) {
   size_t problems_before = problems->size();
   if (!operations.IsArray()) {
-    problems->push_back(
-        {-1, "operations", fmt::format("must be an array, got {}", JsonText(operations))});
+    problems->push_back({-1, "operations", "must be an array, got " + QuoteValue(operations)});
     return nullptr;
   }
   if (operations.Empty() || operations.Size() > max_operations) {
@@ -241,51 +271,17 @@ std::unique_ptr<Program> Program::Build(const rapidjson::Value& operations, LuaS
   program->ops_.reserve(operations.Size());
   for (rapidjson::SizeType i = 0; i < operations.Size(); ++i) {
     const rapidjson::Value& json = operations[i];
-    int idx = static_cast<int>(i);
     Op& op = program->ops_.emplace_back();
-    op.idx = idx;
+    op.idx = static_cast<int>(i);
     if (!json.IsObject()) {
-      validator.Add(idx, "", fmt::format("operation must be an object, got {}", JsonText(json)));
+      validator.Add(op.idx, "", "must be an object, got " + QuoteValue(json));
       continue;
     }
     op.echo.CopyFrom(json, alloc);
     op.echo.RemoveMember("idx");
-    op.echo.AddMember("idx", idx, alloc);
+    op.echo.AddMember("idx", op.idx, alloc);
     op.echo_bytes = JsonText(op.echo).size();
-
-    auto label = json.FindMember("label");
-    if (label != json.MemberEnd() && !label->value.IsNull()) {
-      if (!label->value.IsString()) {
-        validator.Add(idx, "label",
-                      fmt::format("\"label\" must be a string, got {}", JsonText(label->value)));
-      } else {
-        op.label.assign(label->value.GetString(), label->value.GetStringLength());
-        auto [it, inserted] = labels.emplace(op.label, idx);
-        if (!inserted) {
-          validator.Add(idx, "label", fmt::format("duplicate label {} (first defined at op {})",
-                                                  Quote(op.label), it->second));
-        }
-      }
-    }
-
-    auto type = json.FindMember("type");
-    if (type == json.MemberEnd()) {
-      validator.Add(idx, "type", "missing required attribute \"type\"");
-      continue;
-    }
-    if (!type->value.IsString()) {
-      validator.Add(idx, "type",
-                    fmt::format("\"type\" must be a string, got {}", JsonText(type->value)));
-      continue;
-    }
-    std::string_view type_name(type->value.GetString(), type->value.GetStringLength());
-    op.type = FindOpType(type_name);
-    if (op.type == nullptr) {
-      validator.Add(idx, "type", fmt::format("unknown operation type {}", Quote(type_name)));
-      continue;
-    }
-    for (const AttributeSpec& spec : op.type->attributes) validator.Attribute(json, spec, op);
-    if (op.type->validate != nullptr) op.type->validate(json, idx, problems);
+    if (ReadLabelAndType(json, op_types, labels, op, problems)) validator.Attributes(json, op);
   }
   validator.ResolveLabels(program->ops_, labels);
   if (problems->size() != problems_before) return nullptr;

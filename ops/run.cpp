@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Run: scheduler, instance execution, parking and aggregates (see run.h for the tick cycle
-// and the counting rules).
+// Run: the tick, scheduling, execution and the end of instances and of the run (see run.h
+// for the tick cycle and the counting rules). What executors call is in ops/op_context.cpp,
+// the snapshot in ops/run_snapshot.cpp.
 #include "ops/run.h"
 
 #include <algorithm>
@@ -8,55 +9,40 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <lua.hpp>
 
 #include "ops/base/check.h"
+#include "ops/base/json_numbers.h"
 #include "ops/lua/lua_json.h"
+#include "ops/program.h"
 
 namespace testrund::ops {
 namespace {
 
-// Merges table 2 into table 1 (raw sets); run under lua_pcall because sets may allocate.
-int MergeVarsProtected(lua_State* L) {
-  lua_pushnil(L);
-  while (lua_next(L, 2) != 0) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, 1);
+// Whether instances other than the first call may trace anything, so that first_fail_summary
+// candidates need a trace log: halts trace their comment and protocol ops their messages
+// whatever trace_level is; wait and the other logic ops trace only from trace_level 1.
+bool CandidatesTrace(const RunDefinition& def) {
+  if (def.trace_level >= 1) return true;
+  for (size_t idx = 0; idx < def.program->size(); ++idx) {
+    const OpTypeSpec& type = *def.program->op(idx).type;
+    if (type.records_latency && type.name != "wait") return true;
   }
-  return 0;
+  return false;
 }
 
 }  // namespace
-
-std::string_view RunStatusName(RunStatus status) {
-  switch (status) {
-    case RunStatus::kRunning: return "running";
-    case RunStatus::kPaused: return "paused";
-    case RunStatus::kCompleted: return "completed";
-    case RunStatus::kCancelled: return "cancelled";
-    case RunStatus::kFailed: return "failed";
-  }
-  return "unknown";
-}
 
 Run::Run(RunDefinition definition, RunEnvironment env)
     : def_(std::move(definition)),
       env_(std::move(env)),
       schedule_(def_.distribution),
       buckets_(0),
+      summary_logs_(CandidatesTrace(def_)),
       finished_(*env_.clock) {
   CHECK(env_.clock != nullptr && env_.limits != nullptr && env_.instances_live != nullptr);
   CHECK(def_.lua != nullptr && def_.program != nullptr);
   tick_ = env_.clock->NewTimer([this] { OnTick(); });
   latency_.resize(def_.program->size());
-  // Halts trace their comment and protocol ops their messages whatever trace_level is;
-  // wait and the other logic ops trace only from trace_level 1.
-  candidates_trace_ = def_.trace_level >= 1;
-  for (size_t idx = 0; idx < def_.program->size() && !candidates_trace_; ++idx) {
-    const OpTypeSpec& type = *def_.program->op(idx).type;
-    candidates_trace_ = type.records_latency && type.name != "wait";
-  }
 }
 
 Run::~Run() {
@@ -142,12 +128,7 @@ void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
   ++counts_.running;
   if (k < late_until_) ++counts_.late;
   buckets_.AddStarted(now_ns);
-  if (k == 0) {
-    first_call_logs_ = std::make_unique<InstanceLogs>();
-    first_call_logs_->trace_log = std::make_unique<TraceLog>();
-    first_call_start_ = now_ns;
-    first_call_started_ = true;
-  }
+  summary_logs_.OnStart(instance.id, now_ns);
   instance.v_ref = def_.lua->NewInstanceVars();
   if (instance.v_ref == kNoLuaRef) {
     Abort(instance, def_.program->op(0),
@@ -221,7 +202,7 @@ void Run::ExpireParked(MonoNs now_ns) {
       const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
       --instance.step;  // the abort belongs to the halt's own step
       Abort(instance, op, fmt::format("Halt timed out after {} seconds.",
-                                      SecondsText(static_cast<double>(instance.park_duration) /
+                                      NumberText(static_cast<double>(instance.park_duration) /
                                                   kNsPerSecond)));
     }
   }
@@ -271,10 +252,16 @@ void Run::Execute(Instance& instance, uint64_t* budget) {
                         max_steps, op.idx, op.type->name));
       return;
     }
-    if (def_.trace_level >= 2 && traces(instance)) {
+    if (def_.trace_level >= 2 && summary_logs_.Traces(instance.id)) {
       Trace(instance, op, "trace.debug", fmt::format("op {} ({})", op.idx, op.type->name));
     }
-    StepOutcome outcome = op.type->execute(*this, instance, op);
+    StepOutcome outcome = StepOutcome::kFinished;
+    if (op.type->needs_io && env_.io == nullptr) {
+      Abort(instance, op, "protocol ops need an event loop (this engine has no IoContext)");
+    } else {
+      OpContext ctx(*this, instance, op);
+      outcome = op.type->execute(ctx);
+    }
     --*budget;
     if (outcome == StepOutcome::kFinished) return;  // the instance is in finished_
     ++instance.step;
@@ -284,204 +271,6 @@ void Run::Execute(Instance& instance, uint64_t* budget) {
       return;
     }
   }
-}
-
-// --- Executor API ------------------------------------------------------------------------
-
-EvalScope Run::ScopeOf(Instance& instance) const {
-  return EvalScope{instance.v_ref, instance.i_ref, instance.id, &instance.rng};
-}
-
-bool Run::CallExpression(Instance& instance, const Op& op) {
-  std::string error;
-  LuaFailure failure = def_.lua->Call(op.expression_ref, ScopeOf(instance), &error);
-  if (failure == LuaFailure::kNone) {
-    if (def_.trace_level >= 3 && traces(instance)) {
-      rapidjson::Document doc;
-      ToJson(def_.lua->state(), -1, doc, doc.GetAllocator());
-      Trace(instance, op, "trace.spam",
-            fmt::format("op {} ({}) expression = {}", op.idx, op.type->name, JsonText(doc)));
-    }
-    return true;
-  }
-  Abort(instance, op,
-        failure == LuaFailure::kRuntimeError
-            ? error
-            : fmt::format("{} in op {} ({})", error, op.idx, op.type->name));
-  return false;
-}
-
-bool Run::EvaluateText(Instance& instance, const Op& op, Slot slot, std::string* out) {
-  std::string error;
-  LuaFailure failure =
-      op.Template(slot).EvaluateString(*def_.lua, ScopeOf(instance), out, &error);
-  if (failure == LuaFailure::kNone) return true;
-  Abort(instance, op,
-        failure == LuaFailure::kRuntimeError
-            ? error
-            : fmt::format("{} in op {} ({})", error, op.idx, op.type->name));
-  return false;
-}
-
-bool Run::EvaluateValue(Instance& instance, const Op& op, Slot slot, rapidjson::Value& out,
-                        rapidjson::Document::AllocatorType& alloc) {
-  std::string error;
-  LuaFailure failure =
-      op.Template(slot).Evaluate(*def_.lua, ScopeOf(instance), out, alloc, &error);
-  if (failure == LuaFailure::kNone) return true;
-  Abort(instance, op,
-        failure == LuaFailure::kRuntimeError
-            ? error
-            : fmt::format("{} in op {} ({})", error, op.idx, op.type->name));
-  return false;
-}
-
-InstanceLogs* Run::LogsFor(Instance& instance, bool allocate) {
-  if (instance.id == 0) return first_call_logs_.get();
-  if (instance.id == first_fail_id_) return first_fail_logs_.get();
-  // Once the first failing instance is known the others are no longer candidates; their
-  // logs are freed with them (not here: an op may still hold their trace_log).
-  if (first_fail_id_ >= 0) return nullptr;
-  if (!instance.logs && allocate) {
-    if (!spare_logs_.empty()) {
-      instance.logs = std::move(spare_logs_.back());
-      spare_logs_.pop_back();
-    } else {
-      instance.logs = std::make_unique<InstanceLogs>();
-    }
-  }
-  return instance.logs.get();
-}
-
-TraceLog* Run::TraceLogOf(const Instance& instance) const {
-  const InstanceLogs* logs = nullptr;
-  if (instance.id == 0) {
-    logs = first_call_logs_.get();
-  } else if (instance.id == first_fail_id_) {
-    logs = first_fail_logs_.get();
-  } else if (first_fail_id_ < 0) {
-    logs = instance.logs.get();
-  }
-  return logs != nullptr ? logs->trace_log.get() : nullptr;
-}
-
-void Run::CaptureFirstFail(Instance& instance) {
-  if (first_fail_id_ >= 0) return;
-  first_fail_id_ = instance.id;
-  first_fail_start_ = instance.actual_start;
-  if (instance.id != 0) {
-    first_fail_logs_ = instance.logs ? std::move(instance.logs)
-                                     : std::make_unique<InstanceLogs>();
-    if (first_fail_logs_->trace_log) first_fail_logs_->trace_log->EncodeDeferredHex();
-  }
-}
-
-void Run::Check(Instance& instance, const Op& op, CheckStatus status, std::string_view text) {
-  if (InstanceLogs* logs = LogsFor(instance, true)) {
-    logs->check_log.Add(op.idx, instance.step, status, text);
-  }
-  if (status == CheckStatus::kFail && !instance.had_fail) {
-    instance.had_fail = true;
-    first_fails_.Add(op.idx, text);
-    CaptureFirstFail(instance);
-  }
-}
-
-void Run::CheckConstant(Instance& instance, const Op& op, CheckStatus status,
-                        std::string_view text) {
-  if (InstanceLogs* logs = LogsFor(instance, true)) {
-    logs->check_log.AddConstant(op.idx, instance.step, status, text);
-  }
-  if (status == CheckStatus::kFail && !instance.had_fail) {
-    instance.had_fail = true;
-    first_fails_.Add(op.idx, text);
-    CaptureFirstFail(instance);
-  }
-}
-
-void Run::Abort(Instance& instance, const Op& op, std::string_view text) {
-  if (InstanceLogs* logs = LogsFor(instance, true)) {
-    logs->check_log.Add(op.idx, instance.step, CheckStatus::kAbort, text);
-  }
-  instance.aborted = true;
-  first_aborts_.Add(op.idx, text);
-  CaptureFirstFail(instance);
-  FinishInstance(instance, Outcome::kAbort);
-}
-
-TraceLog* Run::TraceLogFor(Instance& instance) {
-  TraceLog* log = TraceLogOf(instance);
-  if (log == nullptr && candidates_trace_ && traces(instance)) {
-    // A candidate for first_fail_summary (and then the first failing instance) traces like
-    // the first call; its log is allocated on its first entry, so that instances that never
-    // trace (thousands parked on a halt without a comment) carry none.
-    InstanceLogs* logs = LogsFor(instance, true);
-    if (!logs->trace_log) {
-      logs->trace_log = std::make_unique<TraceLog>();
-      // Read only if this instance becomes the first failing one (CaptureFirstFail).
-      if (instance.id != first_fail_id_) logs->trace_log->DeferHex();
-    }
-    log = logs->trace_log.get();
-  }
-  return log;
-}
-
-void Run::Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text) {
-  if (TraceLog* log = TraceLogFor(instance)) {
-    (void)log->AddText(env_.clock->WallNow(), instance.step, op.idx, path, text);
-  }
-}
-
-void Run::Park(Instance& instance, MonoNs duration, bool halt) {
-  MonoNs now_ns = now();
-  instance.state = halt ? InstanceState::kHalted : InstanceState::kWaiting;
-  instance.park_start = now_ns;
-  instance.park_duration = duration;
-  ++instance.park_generation;
-  if (halt) {
-    ++counts_.halted;
-    halted_ids_.insert(instance.id);
-  }
-  parked_.push_back(Parked{now_ns + duration, instance.id, instance.park_generation});
-  std::push_heap(parked_.begin(), parked_.end(), std::greater<Parked>());
-}
-
-TraceLog* Run::MessageLog(Instance& instance) {
-  return def_.trace_messages ? TraceLogFor(instance) : nullptr;
-}
-
-void Run::ParkIo(Instance& instance) {
-  instance.state = InstanceState::kIo;
-  instance.park_start = now();
-  ++instance.park_generation;
-}
-
-void Run::FinishIo(Instance& instance, const std::function<bool()>& complete) {
-  CHECK(instance.state == InstanceState::kIo);
-  MonoNs now_ns = now();
-  RecordLatency(instance, now_ns);
-  instance.state = InstanceState::kRunnable;
-  --instance.step;  // the response's checks and traces belong to the op's own step
-  if (complete()) {
-    ++instance.step;
-    ++instance.pc;
-    runnable_.push_back(instance.id);
-  }
-  // Continues the instance, or frees it (finished_) and completes the run, next turn.
-  if (!completed()) tick_->ArmAt(now_ns);
-}
-
-void Run::RecordLatency(Instance& instance, MonoNs now_ns) {
-  auto idx = static_cast<size_t>(instance.pc);
-  if (idx >= latency_.size()) return;
-  if (!latency_[idx]) latency_[idx] = std::make_unique<LatencyHistogram>();
-  // An instance's first wait is measured from its planned start, so that a late start
-  // (a stalled system) shows in the figures instead of hiding (SPEC §3 open model).
-  MonoNs from = instance.waited ? instance.park_start
-                                : std::min(instance.park_start, instance.planned_start);
-  latency_[idx]->Record(now_ns - from);
-  // Set here, where it is read, so that every kind of wait (wait, halt, I/O) counts.
-  instance.waited = true;
 }
 
 // --- Ending instances and the run --------------------------------------------------------
@@ -510,20 +299,7 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
       break;
   }
   buckets_.AddFinished(now_ns);
-  for (InstanceLogs* logs : {instance.id == 0 ? first_call_logs_.get() : nullptr,
-                             instance.id == first_fail_id_ ? first_fail_logs_.get() : nullptr}) {
-    if (logs != nullptr) {
-      logs->completed = true;
-      logs->finish = now_ns;
-    }
-  }
-  if (instance.logs && !instance.logs->trace_log && spare_logs_.size() < kSpareLogs) {
-    // A candidate that did not become the first failing instance: keep its logs' memory.
-    instance.logs->check_log.Clear();
-    instance.logs->completed = false;
-    instance.logs->finish = 0;
-    spare_logs_.push_back(std::move(instance.logs));
-  }
+  summary_logs_.OnFinish(instance.id, now_ns, instance.logs);
   def_.lua->Unref(instance.v_ref);
   def_.lua->Unref(instance.i_ref);
   instance.v_ref = instance.i_ref = kNoLuaRef;
@@ -534,8 +310,8 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
   if (def_.max_failures && !stop_starting_ &&
       counts_.failed + counts_.aborted > *def_.max_failures) {
     stop_starting_ = true;
-    // The reason is shown once the run completes as failed (SPEC: `failed` runs are
-    // completed); a CancelTest before that leaves a cancelled run with its own reason.
+    // The reason is shown once the run completes as failed (a `failed` run is completed);
+    // a CancelTest before that leaves a cancelled run with its own reason.
     failed_reason_ = fmt::format(
         "Failed or aborted instances ({}) exceeded max_failures ({}); no further instances "
         "were started.",
@@ -597,21 +373,6 @@ Status Run::Unpause() {
   return Status::Ok();
 }
 
-bool Run::MergeVars(Instance& instance, const rapidjson::Value& vars) {
-  lua_State* L = def_.lua->state();
-  lua_pushcfunction(L, MergeVarsProtected);
-  def_.lua->PushRef(instance.v_ref);
-  if (PushJson(*def_.lua, vars) != LuaFailure::kNone) {
-    lua_pop(L, 2);
-    return false;
-  }
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    lua_pop(L, 1);
-    return false;
-  }
-  return true;
-}
-
 ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
   if (instance_id < 0) return ResumeError::kNoSuchInstance;
   auto k = static_cast<uint64_t>(instance_id);
@@ -649,68 +410,6 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
   runnable_.push_back(instance.id);
   if (!in_tick_) ArmTick();
   return ResumeError::kNone;
-}
-
-// --- QueryTest views ---------------------------------------------------------------------
-
-std::vector<HaltedEntry> Run::Halted(size_t limit, size_t max_bytes) const {
-  // halted_ids_ is ordered: the cost is the `limit` listed, not the instances alive.
-  std::vector<HaltedEntry> out;
-  out.reserve(std::min(limit, halted_ids_.size()));
-  size_t bytes = 0;
-  for (int64_t id : halted_ids_) {
-    if (out.size() >= limit) break;
-    const Op& op = def_.program->op(static_cast<size_t>(instances_.at(id)->pc));
-    bytes += op.echo_bytes;
-    if (bytes > max_bytes && !out.empty()) break;
-    out.push_back({id, &op.echo});
-  }
-  return out;
-}
-
-std::vector<std::pair<int, const LatencyHistogram*>> Run::Latencies() const {
-  std::vector<std::pair<int, const LatencyHistogram*>> out;
-  for (size_t idx = 0; idx < latency_.size(); ++idx) {
-    if (latency_[idx] && latency_[idx]->count() > 0) {
-      out.emplace_back(static_cast<int>(idx), latency_[idx].get());
-    }
-  }
-  return out;
-}
-
-std::optional<InstanceSummary> Run::FirstCallSummary() const {
-  if (!first_call_started_) return std::nullopt;
-  return InstanceSummary{0, first_call_logs_->completed, first_call_start_,
-                         first_call_logs_->finish, &first_call_logs_->check_log,
-                         first_call_logs_->trace_log.get()};
-}
-
-std::optional<InstanceSummary> Run::FirstFailSummary() const {
-  if (first_fail_id_ < 0) return std::nullopt;
-  if (first_fail_id_ == 0) return FirstCallSummary();
-  return InstanceSummary{first_fail_id_, first_fail_logs_->completed, first_fail_start_,
-                         first_fail_logs_->finish, &first_fail_logs_->check_log,
-                         first_fail_logs_->trace_log.get()};
-}
-
-std::optional<double> Run::PercentComplete() const {
-  if (completed()) return 100.0;
-  MonoNs end = status_ == RunStatus::kPaused ? paused_at_ : now();
-  MonoNs active = end - start_ - paused_total_;
-  // Without a total the run is bounded by time (duration or the end of the stages), so
-  // progress is the active time elapsed, even where the schedule could count the starts.
-  if (def_.distribution.type != DistributionType::kSingle && def_.distribution.total == 0) {
-    std::optional<MonoNs> run_end = schedule_.EndOffset();
-    if (!run_end) return std::nullopt;
-    return std::clamp(100.0 * static_cast<double>(active) / static_cast<double>(*run_end), 0.0,
-                      100.0);
-  }
-  return schedule_.PercentComplete(counts_.started, active);
-}
-
-MonoNs Run::paused_ns() const {
-  if (status_ == RunStatus::kPaused) return paused_total_ + (now() - paused_at_);
-  return paused_total_;
 }
 
 }  // namespace testrund::ops

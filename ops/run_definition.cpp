@@ -2,87 +2,54 @@
 // ExecuteTest params -> RunDefinition (see run_definition.h).
 #include "ops/run_definition.h"
 
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
 #include <random>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "ops/base/param_reader.h"
 #include "ops/lua/lua_json.h"
 
 namespace testrund::ops {
 namespace {
 
-// A small table of the integer params: name, bounds (SPEC §3).
-struct IntegerParam {
-  std::string_view name;
-  int64_t min;
-  int64_t max;
-};
-constexpr IntegerParam kTraceLevel{"trace_level", 0, 3};
-constexpr IntegerParam kTraceMessages{"trace_messages", 0, 1};
-constexpr IntegerParam kTurbo{"turbo", 0, 1};
-constexpr IntegerParam kMaxFailures{"max_failures", 0, INT64_MAX};
-constexpr IntegerParam kSeed{"seed", INT64_MIN, INT64_MAX};
+constexpr std::string_view kRunIdRule = "1-64 characters of [A-Za-z0-9_.:-]";
 
-// Reads an optional integer param; a problem when present but ill-formed or out of range.
-std::optional<int64_t> Integer(const rapidjson::Value& params, const IntegerParam& spec,
-                               Problems* problems) {
-  auto it = params.FindMember(rapidjson::StringRef(spec.name.data(), spec.name.size()));
-  if (it == params.MemberEnd() || it->value.IsNull()) return std::nullopt;
-  int64_t value = 0;
-  // 0/1 flags also accept JSON booleans.
-  if (it->value.IsBool() && spec.max == 1) return it->value.GetBool() ? 1 : 0;
-  if (!ParseInteger(it->value, &value) || value < spec.min || value > spec.max) {
-    std::string range = spec.max == INT64_MAX
-                            ? (spec.min == INT64_MIN ? std::string("an integer")
-                                                     : fmt::format("an integer >= {}", spec.min))
-                            : fmt::format("an integer {} to {}", spec.min, spec.max);
-    problems->push_back({-1, std::string(spec.name),
-                         fmt::format("\"{}\" must be {}, got {}", spec.name, range,
-                                     JsonText(it->value))});
-    return std::nullopt;
+// `tags`: an array of strings, each problem naming its element ("tags[1]").
+std::vector<std::string> ReadTags(ParamReader& p) {
+  std::vector<std::string> tags;
+  const rapidjson::Value* array = p.OptionalArray("tags");
+  if (array == nullptr) return tags;
+  for (rapidjson::SizeType i = 0; i < array->Size(); ++i) {
+    const rapidjson::Value& tag = (*array)[i];
+    if (!tag.IsString()) {
+      p.WrongType(fmt::format("tags[{}]", i), "a string", tag);
+      continue;
+    }
+    tags.emplace_back(tag.GetString(), tag.GetStringLength());
   }
-  return value;
+  return tags;
 }
 
-const rapidjson::Value* Member(const rapidjson::Value& params, const char* name) {
-  auto it = params.FindMember(name);
-  if (it == params.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
+// Puts `vars` and `globals` into the sandbox. A problem when the Lua memory limit refuses.
+void LoadJsonTables(ParamReader& p, const rapidjson::Value* vars,
+                    const rapidjson::Value* globals, LuaSandbox& lua) {
+  for (auto [value, field] : {std::pair{vars, "vars"}, std::pair{globals, "globals"}}) {
+    if (value == nullptr) continue;
+    int ref = PushJson(lua, *value) == LuaFailure::kNone ? lua.Ref() : kNoLuaRef;
+    if (ref == kNoLuaRef) {
+      p.AddProblem(field, "exceeds the Lua memory limit");
+      continue;
+    }
+    if (value == vars) {
+      lua.SetVarsTemplate(ref);
+    } else {
+      lua.SetGlobals(ref);
+    }
+  }
 }
 
 }  // namespace
-
-bool ParseInteger(const rapidjson::Value& value, int64_t* out) {
-  if (value.IsInt64()) {
-    *out = value.GetInt64();
-    return true;
-  }
-  if (value.IsUint64()) return false;  // beyond int64
-  if (value.IsDouble()) {
-    // A number with an integral value (41.0), as the rpc layer's Params accepts.
-    double d = value.GetDouble();
-    if (d != std::floor(d) || d < -9.2e18 || d > 9.2e18) return false;
-    *out = static_cast<int64_t>(d);
-    return true;
-  }
-  if (!value.IsString()) return false;
-  std::string text(value.GetString(), value.GetStringLength());
-  size_t digits_from = (!text.empty() && text[0] == '-') ? 1 : 0;
-  if (text.size() == digits_from || text.size() > 20) return false;
-  for (size_t j = digits_from; j < text.size(); ++j) {
-    if (text[j] < '0' || text[j] > '9') return false;
-  }
-  errno = 0;
-  char* end = nullptr;
-  long long parsed = std::strtoll(text.c_str(), &end, 10);
-  if (errno != 0 || end != text.c_str() + text.size()) return false;
-  *out = parsed;
-  return true;
-}
 
 bool ValidRunId(std::string_view run_id) {
   if (run_id.empty() || run_id.size() > 64) return false;
@@ -96,76 +63,48 @@ bool ValidRunId(std::string_view run_id) {
 
 std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
                                                 const EngineLimits& limits,
+                                                const OpTable& op_types,
                                                 std::string_view assigned_run_id,
                                                 Problems* problems) {
   size_t problems_before = problems->size();
   if (!params.IsObject()) {
-    problems->push_back({-1, "params", fmt::format("must be an object, got {}", JsonText(params))});
+    problems->push_back({-1, "params", "must be an object, got " + QuoteValue(params)});
     return std::nullopt;
   }
+  ParamReader p(params, problems, {});
   RunDefinition def;
-  if (const rapidjson::Value* run_id = Member(params, "run_id")) {
-    if (!run_id->IsString() ||
-        !ValidRunId(std::string_view(run_id->GetString(), run_id->GetStringLength()))) {
-      problems->push_back({-1, "run_id",
-                           fmt::format("\"run_id\" must be 1-64 characters of [A-Za-z0-9_.:-], "
-                                       "got {}", JsonText(*run_id))});
-    } else {
-      def.run_id.assign(run_id->GetString(), run_id->GetStringLength());
+  def.run_id = std::string(assigned_run_id);
+  if (const rapidjson::Value* run_id = p.Get("run_id")) {
+    std::optional<std::string_view> id = p.OptionalString("run_id");
+    if (id && ValidRunId(*id)) {
+      def.run_id = std::string(*id);
+    } else if (id) {
+      p.WrongType("run_id", kRunIdRule, *run_id);
     }
-  } else {
-    def.run_id = std::string(assigned_run_id);
   }
-
-  def.distribution = ParseDistribution(Member(params, "distribution"), *problems);
-  def.trace_level = static_cast<int>(Integer(params, kTraceLevel, problems).value_or(0));
-  def.trace_messages = Integer(params, kTraceMessages, problems).value_or(1) != 0;
-  def.turbo = Integer(params, kTurbo, problems).value_or(0) != 0;
-  if (auto max_failures = Integer(params, kMaxFailures, problems)) {
+  const rapidjson::Value* distribution = p.Get("distribution");
+  def.distribution = ParseDistribution(distribution, *problems);
+  def.trace_level = static_cast<int>(p.OptionalInt("trace_level", {.min = 0, .max = 3}).value_or(0));
+  def.trace_messages = p.OptionalFlag("trace_messages").value_or(true);
+  def.turbo = p.OptionalFlag("turbo").value_or(false);
+  if (auto max_failures = p.OptionalInt("max_failures", {.min = 0})) {
     def.max_failures = static_cast<uint64_t>(*max_failures);
   }
-  if (auto seed = Integer(params, kSeed, problems)) {
+  if (auto seed = p.OptionalInt("seed")) {
     def.seed = static_cast<uint64_t>(*seed);
   } else {
     std::random_device device;
     def.seed = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
-  if (const rapidjson::Value* tags = Member(params, "tags")) {
-    bool ok = tags->IsArray();
-    if (ok) {
-      for (const auto& tag : tags->GetArray()) {
-        if (!tag.IsString()) {
-          ok = false;
-          break;
-        }
-        def.tags.emplace_back(tag.GetString(), tag.GetStringLength());
-      }
-    }
-    if (!ok) {
-      problems->push_back({-1, "tags", fmt::format("\"tags\" must be an array of strings, got {}",
-                                                   JsonText(*tags))});
-    }
-  }
-  const rapidjson::Value* vars = Member(params, "vars");
-  if (vars != nullptr && !vars->IsObject()) {
-    problems->push_back(
-        {-1, "vars", fmt::format("\"vars\" must be an object, got {}", JsonText(*vars))});
-    vars = nullptr;
-  }
-  const rapidjson::Value* globals = Member(params, "globals");
-  if (globals != nullptr && !globals->IsObject()) {
-    problems->push_back(
-        {-1, "globals", fmt::format("\"globals\" must be an object, got {}", JsonText(*globals))});
-    globals = nullptr;
-  }
-  const rapidjson::Value* operations = Member(params, "operations");
-  if (operations == nullptr) {
-    problems->push_back({-1, "operations", "missing required parameter \"operations\""});
-  }
+  def.tags = ReadTags(p);
+  const rapidjson::Value* vars = p.OptionalObject("vars");
+  const rapidjson::Value* globals = p.OptionalObject("globals");
+  const rapidjson::Value* operations = p.Get("operations");
+  if (operations == nullptr) p.Missing("operations");
 
   Result<std::unique_ptr<LuaSandbox>> lua = LuaSandbox::Create(limits.lua, def.run_id, def.seed);
   if (!lua.ok()) {
-    problems->push_back({-1, "lua", lua.message()});
+    p.AddProblem("lua", lua.message());
     return std::nullopt;
   }
   def.lua = std::move(lua.value());
@@ -173,25 +112,10 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
       operations->Size() > limits.max_operations) {
     def.too_many_operations = operations->Size();
   } else if (operations != nullptr) {
-    def.program = Program::Build(*operations, *def.lua, limits.max_operations, problems);
+    def.program =
+        Program::Build(*operations, *def.lua, op_types, limits.max_operations, problems);
   }
-  for (auto [value, field] : {std::pair{vars, "vars"}, std::pair{globals, "globals"}}) {
-    if (value == nullptr) continue;
-    if (PushJson(*def.lua, *value) != LuaFailure::kNone) {
-      problems->push_back({-1, field, fmt::format("\"{}\" exceeds the Lua memory limit", field)});
-      continue;
-    }
-    int ref = def.lua->Ref();
-    if (ref == kNoLuaRef) {
-      problems->push_back({-1, field, fmt::format("\"{}\" exceeds the Lua memory limit", field)});
-      continue;
-    }
-    if (value == vars) {
-      def.lua->SetVarsTemplate(ref);
-    } else {
-      def.lua->SetGlobals(ref);
-    }
-  }
+  LoadJsonTables(p, vars, globals, *def.lua);
   if (problems->size() != problems_before) return std::nullopt;
   if (def.program == nullptr && def.too_many_operations == 0) return std::nullopt;
   return def;

@@ -46,11 +46,9 @@ struct RunDefinition {
 // one is drawn.
 std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
                                                 const EngineLimits& limits,
+                                                const OpTable& op_types,
                                                 std::string_view assigned_run_id,
                                                 Problems* problems);
-
-// An integer parameter given as a JSON integer or a decimal string ("41"), SPEC §2.
-bool ParseInteger(const rapidjson::Value& value, int64_t* out);
 
 // True when `run_id` is 1-64 chars of [A-Za-z0-9_.:-].
 bool ValidRunId(std::string_view run_id);

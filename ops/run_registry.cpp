@@ -1,44 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
-// RunRegistry: run_id -> Run, limits, retention, results_dir (see run_registry.h).
+// RunRegistry: run_id -> Run, limits, retention (see run_registry.h).
 #include "ops/run_registry.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
 
-#include "ops/base/json_writer.h"
 #include "ops/run_definition.h"
-#include "rpc/run_result.h"
 
 namespace testrund::ops {
-
-int EngineErrorCode(EngineError error) {
-  switch (error) {
-    case EngineError::kNone: return 0;
-    case EngineError::kInvalidParams: return -32602;
-    case EngineError::kUnknownRun: return -32001;
-    case EngineError::kRunIdInUse: return -32002;
-    case EngineError::kNoSuchInstance: return -32003;
-    case EngineError::kNotHalted: return -32004;
-    case EngineError::kLimit: return -32005;
-    case EngineError::kBadState: return -32006;
-  }
-  return -32603;
-}
-
 namespace {
+
 std::string UnknownRun(std::string_view run_id) {
   return fmt::format("unknown run_id \"{}\" (never existed, discarded, or cancelled)", run_id);
 }
+
+EngineStatus Failure(EngineError error, std::string message) {
+  return EngineStatus{error, std::move(message)};
+}
+
 }  // namespace
 
-RunRegistry::RunRegistry(Clock& clock, EngineLimits limits, IoContext* io)
-    : clock_(clock), io_(io), limits_(std::move(limits)) {}
+RunRegistry::RunRegistry(Clock& clock, EngineLimits limits, const OpTable& op_types,
+                         IoContext* io)
+    : clock_(clock), op_types_(op_types), io_(io), limits_(std::move(limits)) {}
 
 RunRegistry::~RunRegistry() {
   // Runs hold pointers to instances_live_ and limits_: free them first.
@@ -49,6 +34,13 @@ RunRegistry::Entry* RunRegistry::Find(std::string_view run_id) {
   auto it = runs_.find(run_id);
   if (it == runs_.end() || it->second.doomed) return nullptr;
   return &it->second;
+}
+
+RunRegistry::Entry* RunRegistry::FindOr(std::string_view run_id, EngineStatus* status) {
+  Sweep();
+  Entry* entry = Find(run_id);
+  if (entry == nullptr) *status = Failure(EngineError::kUnknownRun, UnknownRun(run_id));
+  return entry;
 }
 
 void RunRegistry::Discard(const std::string& run_id) {
@@ -63,14 +55,11 @@ void RunRegistry::Sweep() {
   auto retention = static_cast<MonoNs>(limits_.completed_run_retention * kNsPerSecond);
   for (auto it = runs_.begin(); it != runs_.end();) {
     Entry& entry = it->second;
-    if (!entry.doomed && entry.run->returned_at && now - *entry.run->returned_at >= retention) {
+    if (!entry.doomed && entry.returned_at && now - *entry.returned_at >= retention) {
       entry.doomed = true;
       discarded_[it->first] = now;
     }
-    // A run whose results write failed gets one more try before it is forgotten.
-    if (entry.doomed && entry.results_unwritten) {
-      entry.results_unwritten = !WriteResults(*entry.run);
-    }
+    if (entry.doomed && on_discarded_) on_discarded_(*entry.run);
     it = entry.doomed ? runs_.erase(it) : std::next(it);
   }
   for (auto it = discarded_.begin(); it != discarded_.end();) {
@@ -85,6 +74,35 @@ std::string RunRegistry::NextRunId() {
   }
 }
 
+EngineStatus RunRegistry::CheckAdmission(const RunDefinition& def) const {
+  if (runs_.count(def.run_id) != 0) {
+    return Failure(EngineError::kRunIdInUse,
+                   fmt::format("run_id \"{}\" is already in use by a live run", def.run_id));
+  }
+  if (discarded_.count(def.run_id) != 0) {
+    return Failure(EngineError::kRunIdInUse,
+                   fmt::format("run_id \"{}\" belonged to a run discarded less than 10 "
+                               "minutes ago",
+                               def.run_id));
+  }
+  if (def.too_many_operations > 0) {
+    return Failure(EngineError::kLimit,
+                   fmt::format("server limit reached: {} operations, more than {} per run "
+                               "(max_operations)",
+                               def.too_many_operations, limits_.max_operations));
+  }
+  if (runs_.size() >= limits_.max_runs) {
+    return Failure(EngineError::kLimit,
+                   fmt::format("server limit reached: {} live runs (max_runs)", runs_.size()));
+  }
+  if (instances_live_ >= limits_.max_instances) {
+    return Failure(EngineError::kLimit, fmt::format("server limit reached: {} instances in "
+                                                    "progress (max_instances)",
+                                                    instances_live_));
+  }
+  return EngineStatus{};
+}
+
 ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
   Sweep();
   ExecuteResult result;
@@ -92,40 +110,15 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
                      !params["run_id"].IsNull();
   std::string assigned = explicit_id ? std::string() : NextRunId();
   std::optional<RunDefinition> def =
-      ParseRunDefinition(params, limits_, assigned, &result.problems);
+      ParseRunDefinition(params, limits_, op_types_, assigned, &result.problems);
   if (!def) {
     result.error = EngineError::kInvalidParams;
     result.message = "Invalid params";
     if (!explicit_id) --next_run_number_;  // do not burn a number on a rejected call
     return result;
   }
-  if (runs_.count(def->run_id) != 0) {
-    result.error = EngineError::kRunIdInUse;
-    result.message = fmt::format("run_id \"{}\" is already in use by a live run", def->run_id);
-    return result;
-  }
-  if (discarded_.count(def->run_id) != 0) {
-    result.error = EngineError::kRunIdInUse;
-    result.message = fmt::format(
-        "run_id \"{}\" belonged to a run discarded less than 10 minutes ago", def->run_id);
-    return result;
-  }
-  if (def->too_many_operations > 0) {
-    result.error = EngineError::kLimit;
-    result.message = fmt::format("server limit reached: {} operations, more than {} per run "
-                                 "(max_operations)",
-                                 def->too_many_operations, limits_.max_operations);
-    return result;
-  }
-  if (runs_.size() >= limits_.max_runs) {
-    result.error = EngineError::kLimit;
-    result.message = fmt::format("server limit reached: {} live runs (max_runs)", runs_.size());
-    return result;
-  }
-  if (instances_live_ >= limits_.max_instances) {
-    result.error = EngineError::kLimit;
-    result.message = fmt::format("server limit reached: {} instances in progress "
-                                 "(max_instances)", instances_live_);
+  if (EngineStatus admission = CheckAdmission(*def); !admission.ok()) {
+    static_cast<EngineStatus&>(result) = std::move(admission);
     return result;
   }
   RunEnvironment env;
@@ -133,190 +126,96 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
   env.io = io_;
   env.limits = &limits_;
   env.instances_live = &instances_live_;
-  env.on_completed = [this](Run& run) { OnRunCompleted(run); };
+  env.on_completed = [this](const Run& run) {
+    if (on_completed_) on_completed_(run);
+  };
   result.run_id = def->run_id;
   auto run = std::make_unique<Run>(std::move(*def), std::move(env));
   Run& started = *run;
-  runs_.emplace(result.run_id, Entry{std::move(run), false});
+  runs_.emplace(result.run_id, Entry{std::move(run)});
   started.Start();
   return result;
 }
 
-EngineResult<Run*> RunRegistry::Query(std::string_view run_id) {
-  Sweep();
-  EngineResult<Run*> result;
-  Entry* entry = Find(run_id);
-  if (entry == nullptr) {
-    result.error = EngineError::kUnknownRun;
-    result.message = UnknownRun(run_id);
-    return result;
-  }
-  if (entry->run->completed() && !entry->run->returned_at) {
-    entry->run->returned_at = clock_.Now();
-  }
-  result.value = entry->run.get();
+EngineResult<RunSnapshot> RunRegistry::Query(std::string_view run_id, unsigned parts,
+                                             Allocator& alloc) {
+  EngineResult<RunSnapshot> result;
+  Entry* entry = FindOr(run_id, &result);
+  if (entry == nullptr) return result;
+  if (entry->run->completed() && !entry->returned_at) entry->returned_at = clock_.Now();
+  result.value = entry->run->Snapshot(parts, alloc);
   return result;
 }
 
-EngineResult<std::pair<Run*, bool>> RunRegistry::Cancel(std::string_view run_id) {
-  Sweep();
-  EngineResult<std::pair<Run*, bool>> result;
+std::optional<RunSnapshot> RunRegistry::Peek(std::string_view run_id, unsigned parts,
+                                             Allocator& alloc) {
   Entry* entry = Find(run_id);
-  if (entry == nullptr) {
-    result.error = EngineError::kUnknownRun;
-    result.message = UnknownRun(run_id);
-    return result;
-  }
-  bool was_running = entry->run->Cancel();
-  result.value = {entry->run.get(), was_running};
+  if (entry == nullptr) return std::nullopt;
+  return entry->run->Snapshot(parts, alloc);
+}
+
+EngineResult<CancelResult> RunRegistry::Cancel(std::string_view run_id, unsigned parts,
+                                               Allocator& alloc) {
+  EngineResult<CancelResult> result;
+  Entry* entry = FindOr(run_id, &result);
+  if (entry == nullptr) return result;
+  result.value.was_running = entry->run->Cancel();
+  result.value.snapshot = entry->run->Snapshot(parts, alloc);
   Discard(entry->run->run_id());
   return result;
 }
 
-EngineError RunRegistry::Resume(std::string_view run_id, int64_t instance_id,
-                                const rapidjson::Value* vars, std::string* message) {
-  Sweep();
-  Entry* entry = Find(run_id);
-  if (entry == nullptr) {
-    *message = UnknownRun(run_id);
-    return EngineError::kUnknownRun;
-  }
+EngineStatus RunRegistry::Resume(std::string_view run_id, int64_t instance_id,
+                                 const rapidjson::Value* vars) {
+  EngineStatus status;
+  Entry* entry = FindOr(run_id, &status);
+  if (entry == nullptr) return status;
   switch (entry->run->Resume(instance_id, vars)) {
     case ResumeError::kNone:
-      return EngineError::kNone;
+      return status;
     case ResumeError::kNoSuchInstance:
-      *message = fmt::format("run \"{}\" has no instance {} and never will", run_id, instance_id);
-      return EngineError::kNoSuchInstance;
+      return Failure(EngineError::kNoSuchInstance,
+                     fmt::format("run \"{}\" has no instance {} and never will", run_id,
+                                 instance_id));
     case ResumeError::kNotHalted:
-      *message = fmt::format("instance {} of run \"{}\" is not halted", instance_id, run_id);
-      return EngineError::kNotHalted;
+      return Failure(EngineError::kNotHalted,
+                     fmt::format("instance {} of run \"{}\" is not halted", instance_id, run_id));
   }
-  return EngineError::kNone;
+  return status;
 }
 
-EngineError RunRegistry::Pause(std::string_view run_id, std::string* message) {
-  Sweep();
-  Entry* entry = Find(run_id);
-  if (entry == nullptr) {
-    *message = UnknownRun(run_id);
-    return EngineError::kUnknownRun;
-  }
-  Status status = entry->run->Pause();
-  if (status.ok()) return EngineError::kNone;
-  *message = status.message();
-  return EngineError::kBadState;
+EngineStatus RunRegistry::Pause(std::string_view run_id) {
+  EngineStatus status;
+  Entry* entry = FindOr(run_id, &status);
+  if (entry == nullptr) return status;
+  Status paused = entry->run->Pause();
+  if (!paused.ok()) return Failure(EngineError::kBadState, paused.message());
+  return status;
 }
 
-EngineError RunRegistry::Unpause(std::string_view run_id, std::string* message) {
-  Sweep();
-  Entry* entry = Find(run_id);
-  if (entry == nullptr) {
-    *message = UnknownRun(run_id);
-    return EngineError::kUnknownRun;
-  }
-  Status status = entry->run->Unpause();
-  if (status.ok()) return EngineError::kNone;
-  *message = status.message();
-  return EngineError::kBadState;
+EngineStatus RunRegistry::Unpause(std::string_view run_id) {
+  EngineStatus status;
+  Entry* entry = FindOr(run_id, &status);
+  if (entry == nullptr) return status;
+  Status unpaused = entry->run->Unpause();
+  if (!unpaused.ok()) return Failure(EngineError::kBadState, unpaused.message());
+  return status;
 }
 
-std::vector<const Run*> RunRegistry::Runs() {
+std::vector<RunSnapshot> RunRegistry::Runs() {
   Sweep();
-  std::vector<const Run*> out;
+  std::vector<RunSnapshot> out;
+  rapidjson::Document::AllocatorType unused;  // a summary has no JSON values
   for (const auto& [id, entry] : runs_) {
-    if (!entry.doomed) out.push_back(entry.run.get());
+    if (!entry.doomed) out.push_back(entry.run->Snapshot(0, unused));
   }
   return out;
 }
 
 void RunRegistry::CancelAll(std::string_view reason) {
-  for (auto& [id, entry] : runs_) {
-    // A cancel writes the file (OnRunCompleted); a run that completed earlier had its
-    // write then, and gets one more try if that failed.
-    if (!entry.run->Cancel(reason) && entry.results_unwritten) {
-      entry.results_unwritten = !WriteResults(*entry.run);
-    }
-  }
-}
-
-void RunRegistry::OnRunCompleted(Run& run) {
-  // SPEC §3: the final status is written when the run completes (or is cancelled), before
-  // any QueryTest can return it as completed: this runs inside Run::Complete.
-  bool written = WriteResults(run);
-  auto it = runs_.find(run.run_id());
-  if (it != runs_.end()) it->second.results_unwritten = !written;
-}
-
-bool RunRegistry::WriteResults(const Run& run) {
-  if (limits_.results_dir.empty()) return true;
-  Status status = WriteResultsFile(limits_.results_dir, run);
-  if (status.ok()) return true;
-  ++results_write_failures_;
-  if (on_results_error_) on_results_error_(run.run_id(), status);
-  return false;
-}
-
-namespace {
-
-std::string ErrnoText(int error) { return std::strerror(error); }
-
-// Writes all of `data` to `fd`, retrying short writes and EINTR.
-bool WriteAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-}  // namespace
-
-Status RunRegistry::WriteResultsFile(const std::string& dir, const Run& run) {
-  rapidjson::Document doc;
-  WriteRunStatus(run, doc, doc.GetAllocator());
-  // The same JSON text a QueryTest answer carries (shortest round-trip numbers).
-  std::string text = JsonText(doc);
-  text += '\n';
-  std::string path = fmt::format("{}/{}.json", dir, run.run_id());
-  // A dot file, so that a reader globbing *.json never sees a partial one.
-  std::string tmp = fmt::format("{}/.{}.json.tmp", dir, run.run_id());
-  // Results may hold what the system under test sent (trace_log), so not world-readable;
-  // and a symlink planted at the temporary name (a results_dir others can write to) is
-  // refused rather than followed to truncate its target.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-  if (fd < 0) return Status::Error(fmt::format("cannot create {}: {}", tmp, ErrnoText(errno)));
-  const char* step = nullptr;
-  if (!WriteAll(fd, text.data(), text.size())) {
-    step = "write";
-  } else if (::fsync(fd) != 0) {
-    step = "fsync";
-  }
-  int error = errno;
-  if (::close(fd) != 0 && step == nullptr) {
-    step = "close";
-    error = errno;
-  }
-  if (step == nullptr && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    step = "rename";
-    error = errno;
-  }
-  if (step != nullptr) {
-    ::unlink(tmp.c_str());
-    return Status::Error(fmt::format("cannot {} {}: {}", step,
-                                     std::string_view(step) == "rename" ? path : tmp,
-                                     ErrnoText(error)));
-  }
-  // The rename is durable only once the directory entry is.
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return Status::Error(fmt::format("cannot open {}: {}", dir, ErrnoText(errno)));
-  bool synced = ::fsync(dir_fd) == 0;
-  error = errno;
-  ::close(dir_fd);
-  if (!synced) return Status::Error(fmt::format("cannot fsync {}: {}", dir, ErrnoText(error)));
-  return Status::Ok();
+  for (auto& [id, entry] : runs_) entry.run->Cancel(reason);
+  if (!on_discarded_) return;
+  for (auto& [id, entry] : runs_) on_discarded_(*entry.run);
 }
 
 size_t RunRegistry::live_runs() const {
@@ -325,11 +224,9 @@ size_t RunRegistry::live_runs() const {
   return n;
 }
 
-uint64_t RunRegistry::instances_live() const { return instances_live_; }
-
 size_t RunRegistry::lua_memory_bytes() const {
   size_t bytes = 0;
-  for (const auto& [id, entry] : runs_) bytes += entry.run->lua().memory_used();
+  for (const auto& [id, entry] : runs_) bytes += entry.run->lua_memory_bytes();
   return bytes;
 }
 

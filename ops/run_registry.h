@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // RunRegistry: run_id -> Run, the engine's front door for the rpc layer. Owns every live
-// run, enforces the server limits (live runs, instances in progress), retention of
-// completed runs, and results_dir writing.
-//
-// Lifetimes: a Run* returned by Query/Cancel stays valid until the next call into the
-// registry (a run that was returned as completed, or cancelled, is freed by the sweep at the
-// start of the next call), so a handler builds its result before calling again.
+// run, enforces the server limits (live runs, instances in progress) and the retention of
+// completed runs, and hands out snapshots of runs (ops/stats/run_snapshot.h), never the
+// runs themselves. What happens when a run completes or is discarded (the daemon writes
+// results_dir files) is its owner's, through two hooks.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,137 +20,138 @@
 #include <rapidjson/document.h>
 
 #include "ops/base/clock.h"
-#include "ops/engine_limits.h"
 #include "ops/base/problem.h"
+#include "ops/engine_limits.h"
+#include "ops/op_table.h"
 #include "ops/run.h"
-#include "ops/base/status.h"
+#include "ops/stats/run_snapshot.h"
 
 namespace testrund::ops {
 
-// Engine errors the rpc layer maps to JSON-RPC codes (SPEC §2); EngineErrorCode() gives it.
+// What went wrong in a registry call; rpc/ maps each kind to its JSON-RPC error code
+// (docs/api.md#errors).
 enum class EngineError : uint8_t {
   kNone,
-  kInvalidParams,    // -32602, with Problems
-  kUnknownRun,       // -32001
-  kRunIdInUse,       // -32002
-  kNoSuchInstance,   // -32003
-  kNotHalted,        // -32004
-  kLimit,            // -32005
-  kBadState,         // -32006
+  kInvalidParams,   // with Problems
+  kUnknownRun,      // never existed, discarded, or cancelled
+  kRunIdInUse,      // a live run's, or one discarded less than 10 minutes ago
+  kNoSuchInstance,  // ResumeInstance: the instance never will exist
+  kNotHalted,       // ResumeInstance: the instance is not halted
+  kLimit,           // a server limit
+  kBadState,        // PauseTest / UnpauseTest in the wrong state
 };
-int EngineErrorCode(EngineError error);
 
-struct ExecuteResult {
+// An error kind and its sentence (kNone: success, empty message).
+struct EngineStatus {
   EngineError error = EngineError::kNone;
-  std::string message;  // a sentence when error != kNone
+  std::string message;
+  bool ok() const { return error == EngineError::kNone; }
+};
+
+struct ExecuteResult : EngineStatus {
   Problems problems;    // kInvalidParams: every problem at once
   std::string run_id;   // on success
 };
 
 template <typename T>
-struct EngineResult {
-  EngineError error = EngineError::kNone;
-  std::string message;
+struct EngineResult : EngineStatus {
   T value{};
-  bool ok() const { return error == EngineError::kNone; }
+};
+
+struct CancelResult {
+  RunSnapshot snapshot;      // after the cancel
+  bool was_running = false;  // CancelTest `cancelled`
 };
 
 class RunRegistry {
  public:
-  // `clock` (and `io`, the sockets of protocol ops, when given) are borrowed and must
-  // outlive the registry.
-  RunRegistry(Clock& clock, EngineLimits limits, IoContext* io = nullptr);
+  using Allocator = rapidjson::Document::AllocatorType;
+
+  // `clock`, `op_types` and `io` (the sockets of protocol ops, when given) are borrowed
+  // and must outlive the registry. Runs know the op types of `op_types` only.
+  RunRegistry(Clock& clock, EngineLimits limits, const OpTable& op_types = LogicOpTable(),
+              IoContext* io = nullptr);
   ~RunRegistry();
 
   // ExecuteTest: checks params (kInvalidParams), then run_id uniqueness (kRunIdInUse: a live
-  // run, or one discarded less than 10 minutes ago), then server limits (kLimit: max_runs
-  // live runs, or max_instances already in progress), then starts the run. Without a
-  // run_id the registry assigns `tr_<n>`.
+  // run, or one discarded less than 10 minutes ago), then server limits (kLimit: too many
+  // operations, max_runs live runs, or max_instances already in progress), then starts the
+  // run. Without a run_id the registry assigns `tr_<n>`.
   ExecuteResult Execute(const rapidjson::Value& params);
 
-  // QueryTest: the run, or kUnknownRun. A completed run returned here is discarded
-  // `completed_run_retention` seconds later (0: at the next call).
-  EngineResult<Run*> Query(std::string_view run_id);
+  // QueryTest: a snapshot of the run with `parts`, JSON built with `alloc`; kUnknownRun. A
+  // completed run returned here is discarded `completed_run_retention` seconds later (0: at
+  // the next call).
+  EngineResult<RunSnapshot> Query(std::string_view run_id, unsigned parts, Allocator& alloc);
 
-  // CancelTest: cancels the run (value.second: true if it was still in progress) and
-  // discards it at the next call. kUnknownRun when unknown.
-  EngineResult<std::pair<Run*, bool>> Cancel(std::string_view run_id);
+  // A snapshot without QueryTest's side effect (a completed run is not marked returned);
+  // nullopt for an unknown run.
+  std::optional<RunSnapshot> Peek(std::string_view run_id, unsigned parts, Allocator& alloc);
+
+  // CancelTest: cancels the run and discards it at the next call; kUnknownRun.
+  EngineResult<CancelResult> Cancel(std::string_view run_id, unsigned parts, Allocator& alloc);
 
   // ResumeInstance: kUnknownRun, kNoSuchInstance or kNotHalted; `vars` may be nullptr.
-  EngineError Resume(std::string_view run_id, int64_t instance_id, const rapidjson::Value* vars,
-                     std::string* message);
+  EngineStatus Resume(std::string_view run_id, int64_t instance_id,
+                      const rapidjson::Value* vars);
 
   // PauseTest / UnpauseTest: kUnknownRun or kBadState.
-  EngineError Pause(std::string_view run_id, std::string* message);
-  EngineError Unpause(std::string_view run_id, std::string* message);
+  EngineStatus Pause(std::string_view run_id);
+  EngineStatus Unpause(std::string_view run_id);
 
-  // ListTests: every live run (not cancelled or discarded), in run_id order.
-  std::vector<const Run*> Runs();
+  // ListTests: the summary (SnapshotPart 0) of every live run, in run_id order.
+  std::vector<RunSnapshot> Runs();
 
   // Frees runs whose retention ended and forgets discarded ids older than 10 minutes.
   // Called at the start of every method; the daemon may also call it from a timer.
   void Sweep();
 
-  // Cancels every run (daemon shutdown) with `reason` as its status_reason; results_dir
-  // files are written for each, and retried for completed runs whose write had failed.
+  // Cancels every run (daemon shutdown) with `reason` as its status_reason, then reports
+  // every run as discarded (on_discarded), the daemon's last look at each.
   void CancelAll(std::string_view reason = "Cancelled because the daemon stopped.");
 
-  // results_dir (SPEC §3 Retention). When a run completes, is cancelled or the daemon
-  // stops, its final QueryTest object is written as `<results_dir>/<run_id>.json`, before
-  // any QueryTest can return it as completed. The file holds exactly that object (the one
-  // QueryTest returns at that moment: completed 1, status completed|failed|cancelled,
-  // time_finish, duration, counts, globals, first_call_summary, ...) as one line of
-  // UTF-8 JSON followed by "\n", mode 0640 (before the umask). It is written atomically: to
-  // `.<run_id>.json.tmp` in the same directory (never through a symlink at that name),
-  // fsync'd, renamed over `<run_id>.json`, then the directory is fsync'd;
-  // so a reader sees either no file or the whole one. Returns the error (naming the path
-  // and errno text) when any step fails; the temporary file is then removed.
-  static Status WriteResultsFile(const std::string& dir, const Run& run);
-
-  // Called with the run_id and the error whenever a results_dir write fails (the daemon
-  // logs it); a failed write is retried once more when the run is discarded (Sweep) or
-  // the daemon stops (CancelAll). May be empty.
-  using ResultsErrorHandler = std::function<void(std::string_view run_id, const Status&)>;
-  void set_on_results_error(ResultsErrorHandler handler) {
-    on_results_error_ = std::move(handler);
+  // Called once when a run completes, is cancelled or fails, inside the engine's call that
+  // ended it (before any QueryTest can return it as completed). May be empty.
+  void set_on_completed(std::function<void(const Run&)> hook) {
+    on_completed_ = std::move(hook);
   }
-  // results_dir writes that failed since start (each retry counts again).
-  uint64_t results_write_failures() const { return results_write_failures_; }
+  // Called once for each run just before it is freed (and for every run at CancelAll).
+  void set_on_discarded(std::function<void(const Run&)> hook) {
+    on_discarded_ = std::move(hook);
+  }
 
   size_t live_runs() const;
-  uint64_t instances_live() const;
+  uint64_t instances_live() const { return instances_live_; }
   // Bytes held by the runs' Lua states.
   size_t lua_memory_bytes() const;
 
-  Clock& clock() { return clock_; }
-  const EngineLimits& limits() const { return limits_; }
-
-  // How long a discarded run_id stays "in use" (SPEC §2 -32002).
+  // How long a discarded run_id stays "in use".
   static constexpr MonoNs kDiscardedIdQuarantine = 600 * kNsPerSecond;
 
  private:
   struct Entry {
     std::unique_ptr<Run> run;
-    bool doomed = false;  // cancelled or retention ended: freed at the next sweep
-    bool results_unwritten = false;  // its results_dir write failed (CancelAll retries)
+    bool doomed = false;                // cancelled or retention ended: freed at the next sweep
+    std::optional<MonoNs> returned_at{};  // when QueryTest first returned it completed
   };
   // The live (not doomed) entry for run_id, or nullptr.
   Entry* Find(std::string_view run_id);
+  // The live entry, or kUnknownRun in *status.
+  Entry* FindOr(std::string_view run_id, EngineStatus* status);
   void Discard(const std::string& run_id);
-  void OnRunCompleted(Run& run);
-  // Writes run's results file when results_dir is set; reports and counts a failure.
-  bool WriteResults(const Run& run);
+  EngineStatus CheckAdmission(const RunDefinition& def) const;
   std::string NextRunId();
 
   Clock& clock_;
+  const OpTable& op_types_;
   IoContext* io_;
   EngineLimits limits_;
   std::map<std::string, Entry, std::less<>> runs_;
   std::unordered_map<std::string, MonoNs> discarded_;  // run_id -> when discarded
   uint64_t instances_live_ = 0;
   uint64_t next_run_number_ = 1;
-  ResultsErrorHandler on_results_error_;
-  uint64_t results_write_failures_ = 0;
+  std::function<void(const Run&)> on_completed_;
+  std::function<void(const Run&)> on_discarded_;
 };
 
 }  // namespace testrund::ops

@@ -287,14 +287,8 @@ class RequestHandler {
     if (notification_) return;
     std::string problem = params.IsArray()
                               ? "must be an object (by-name); positional params are not supported"
-                              : "must be an object, got " + DescribeValue(params);
-    rapidjson::Value entry(rapidjson::kObjectType);
-    entry.AddMember("field", "params", allocator_);
-    entry.AddMember("problem", rapidjson::Value(problem, allocator_), allocator_);
-    rapidjson::Value data(rapidjson::kArrayType);
-    data.PushBack(entry, allocator_);
-    responses_.Error(ToInt(ErrorCode::kInvalidParams), "Invalid params: params " + problem,
-                     &data, id);
+                              : "must be an object, got " + ops::QuoteValue(params);
+    responses_.Error(InvalidParams({{-1, "params", std::move(problem)}}, allocator_), id);
   }
 
   const MethodTable& methods_;

@@ -59,7 +59,8 @@ class [[nodiscard]] Outcome {
 };
 
 // `params` is always an object: the dispatcher turns an omitted `params` or `[]` into `{}`
-// and answers -32602 itself for every other non-object. Read it with rpc::Params.
+// and answers -32602 itself for every other non-object. Read it with ops::ParamReader
+// (ops/base/param_reader.h).
 using Handler = Outcome (*)(const rapidjson::Value& params, MethodContext& ctx);
 
 struct Method {

@@ -1,24 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
 // The run methods: params in, one RunRegistry call, result or error out. The engine owns
-// every rule (validation of definitions, error order, retention); this file only maps.
+// every rule (validation of definitions, error order, retention); this file maps its
+// answers to JSON-RPC (docs/api.md).
 #include "rpc/run_methods.h"
 
 #include <algorithm>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "ops/base/param_reader.h"
 #include "ops/run_registry.h"
-#include "rpc/run_result.h"
 #include "rpc/params.h"
+#include "rpc/run_result.h"
 
 namespace testrund::rpc {
 namespace {
 
-RpcError EngineFailure(ops::EngineError error, std::string message) {
-  return RpcError(static_cast<ErrorCode>(ops::EngineErrorCode(error)), std::move(message));
+// The JSON-RPC error of each kind of engine failure.
+ErrorCode CodeOf(ops::EngineError error) {
+  switch (error) {
+    case ops::EngineError::kInvalidParams: return ErrorCode::kInvalidParams;
+    case ops::EngineError::kUnknownRun: return ErrorCode::kUnknownRun;
+    case ops::EngineError::kRunIdInUse: return ErrorCode::kRunIdInUse;
+    case ops::EngineError::kNoSuchInstance: return ErrorCode::kNoSuchInstance;
+    case ops::EngineError::kNotHalted: return ErrorCode::kInstanceNotHalted;
+    case ops::EngineError::kLimit: return ErrorCode::kServerLimit;
+    case ops::EngineError::kBadState: return ErrorCode::kInvalidRunState;
+    case ops::EngineError::kNone: break;
+  }
+  return ErrorCode::kInternalError;
+}
+
+RpcError EngineFailure(ops::EngineStatus status) {
+  return RpcError(CodeOf(status.error), std::move(status.message));
 }
 
 ops::RunRegistry& Runs(MethodContext& ctx) { return *ctx.server.runs; }
@@ -32,33 +48,29 @@ struct RunIdParam {
   std::string_view run_id;
   std::optional<RpcError> error;
 };
-RunIdParam ReadRunId(Params& p, Allocator& a) {
+RunIdParam ReadRunId(const rapidjson::Value& params, Allocator& a) {
+  ops::ParamReader p(params);
   RunIdParam r{p.RequiredString("run_id"), std::nullopt};
-  if (!p.ok()) r.error = p.Error(a);
+  if (!p.ok()) r.error = InvalidParams(p.problems(), a);
   return r;
 }
 
 // PauseTest and UnpauseTest differ only in the registry call and the status it leaves.
 // The status is reported from the call's success, not by a Query: a Query has the side
 // effect of returning (and so discarding) a completed run.
-using PauseCall = ops::EngineError (ops::RunRegistry::*)(std::string_view, std::string*);
+using PauseCall = ops::EngineStatus (ops::RunRegistry::*)(std::string_view);
 Outcome ChangePause(const rapidjson::Value& params, MethodContext& ctx, PauseCall call,
-                    std::string_view status_after) {
-  Params p(params);
-  RunIdParam id = ReadRunId(p, ctx.allocator);
+                    ops::RunStatus status_after) {
+  RunIdParam id = ReadRunId(params, ctx.allocator);
   if (id.error) return std::move(*id.error);
-  std::string message;
-  ops::EngineError error = (Runs(ctx).*call)(id.run_id, &message);
-  if (error != ops::EngineError::kNone) return EngineFailure(error, std::move(message));
+  ops::EngineStatus status = (Runs(ctx).*call)(id.run_id);
+  if (!status.ok()) return EngineFailure(std::move(status));
+  std::string_view name = ops::RunStatusName(status_after);
   rapidjson::Value r(rapidjson::kObjectType);
   r.AddMember("run_id", String(id.run_id, ctx.allocator), ctx.allocator);
-  r.AddMember("status", rapidjson::StringRef(status_after.data(), status_after.size()),
-              ctx.allocator);
+  r.AddMember("status", rapidjson::StringRef(name.data(), name.size()), ctx.allocator);
   return Outcome(std::move(r));
 }
-
-constexpr std::string_view kStatusNames[] = {"running", "paused", "completed", "cancelled",
-                                             "failed"};
 
 }  // namespace
 
@@ -67,76 +79,69 @@ Outcome ExecuteTest(const rapidjson::Value& params, MethodContext& ctx) {
   if (r.error == ops::EngineError::kInvalidParams) {
     return InvalidParams(r.problems, ctx.allocator);
   }
-  if (r.error != ops::EngineError::kNone) return EngineFailure(r.error, std::move(r.message));
+  if (!r.ok()) return EngineFailure(std::move(r));
   rapidjson::Value result(rapidjson::kObjectType);
   result.AddMember("run_id", String(r.run_id, ctx.allocator), ctx.allocator);
   return Outcome(std::move(result));
 }
 
 Outcome QueryTest(const rapidjson::Value& params, MethodContext& ctx) {
-  Params p(params);
-  RunIdParam id = ReadRunId(p, ctx.allocator);
+  RunIdParam id = ReadRunId(params, ctx.allocator);
   if (id.error) return std::move(*id.error);
-  auto query = Runs(ctx).Query(id.run_id);
-  if (!query.ok()) return EngineFailure(query.error, std::move(query.message));
-  rapidjson::Value result(rapidjson::kObjectType);
-  ops::WriteRunStatus(*query.value, result, ctx.allocator);
-  return Outcome(std::move(result));
+  auto query = Runs(ctx).Query(id.run_id, ops::kSnapshotQueryTest, ctx.allocator);
+  if (!query.ok()) return EngineFailure(std::move(query));
+  return Outcome(QueryTestResult(std::move(query.value), ctx.allocator));
 }
 
 Outcome CancelTest(const rapidjson::Value& params, MethodContext& ctx) {
-  Params p(params);
-  RunIdParam id = ReadRunId(p, ctx.allocator);
+  RunIdParam id = ReadRunId(params, ctx.allocator);
   if (id.error) return std::move(*id.error);
-  auto cancel = Runs(ctx).Cancel(id.run_id);
-  if (!cancel.ok()) return EngineFailure(cancel.error, std::move(cancel.message));
-  rapidjson::Value result(rapidjson::kObjectType);
-  ops::WriteRunStatus(*cancel.value.first, result, ctx.allocator);
-  result.AddMember("cancelled", cancel.value.second ? 1 : 0, ctx.allocator);
+  auto cancel = Runs(ctx).Cancel(id.run_id, ops::kSnapshotQueryTest, ctx.allocator);
+  if (!cancel.ok()) return EngineFailure(std::move(cancel));
+  rapidjson::Value result = QueryTestResult(std::move(cancel.value.snapshot), ctx.allocator);
+  result.AddMember("cancelled", cancel.value.was_running ? 1 : 0, ctx.allocator);
   return Outcome(std::move(result));
 }
 
 Outcome ResumeInstance(const rapidjson::Value& params, MethodContext& ctx) {
-  Params p(params);
+  ops::ParamReader p(params);
   std::string_view run_id = p.RequiredString("run_id");
   int64_t instance_id = p.RequiredInt("instance_id");
   const rapidjson::Value* vars = p.OptionalObject("vars");
-  if (!p.ok()) return p.Error(ctx.allocator);
-  std::string message;
-  ops::EngineError error = Runs(ctx).Resume(run_id, instance_id, vars, &message);
-  if (error != ops::EngineError::kNone) return EngineFailure(error, std::move(message));
+  if (!p.ok()) return InvalidParams(p.problems(), ctx.allocator);
+  ops::EngineStatus status = Runs(ctx).Resume(run_id, instance_id, vars);
+  if (!status.ok()) return EngineFailure(std::move(status));
   rapidjson::Value result(rapidjson::kObjectType);
   result.AddMember("resumed", 1, ctx.allocator);
   return Outcome(std::move(result));
 }
 
 Outcome PauseTest(const rapidjson::Value& params, MethodContext& ctx) {
-  return ChangePause(params, ctx, &ops::RunRegistry::Pause, "paused");
+  return ChangePause(params, ctx, &ops::RunRegistry::Pause, ops::RunStatus::kPaused);
 }
 
 Outcome UnpauseTest(const rapidjson::Value& params, MethodContext& ctx) {
-  return ChangePause(params, ctx, &ops::RunRegistry::Unpause, "running");
+  return ChangePause(params, ctx, &ops::RunRegistry::Unpause, ops::RunStatus::kRunning);
 }
 
 Outcome ListTests(const rapidjson::Value& params, MethodContext& ctx) {
-  Params p(params);
-  std::optional<std::string_view> status = p.OptionalString("status");
+  ops::ParamReader p(params);
+  std::optional<std::string_view> status_name = p.OptionalString("status");
   std::optional<std::string_view> tag = p.OptionalString("tag");
-  if (status && std::find(std::begin(kStatusNames), std::end(kStatusNames), *status) ==
-                    std::end(kStatusNames)) {
-    p.AddProblem("status", "must be one of running, paused, completed, cancelled, failed, got " +
-                               DescribeValue(params["status"]));
-  }
-  if (!p.ok()) return p.Error(ctx.allocator);
-  rapidjson::Value runs(rapidjson::kArrayType);
-  for (const ops::Run* run : Runs(ctx).Runs()) {
-    if (status && ops::RunStatusName(run->status()) != *status) continue;
-    if (tag && std::find(run->tags().begin(), run->tags().end(), *tag) == run->tags().end()) {
-      continue;
+  std::optional<ops::RunStatus> status;
+  if (status_name) {
+    status = ops::RunStatusFromName(*status_name);
+    if (!status) {
+      p.WrongType("status", "one of running, paused, completed, cancelled, failed",
+                  *p.Get("status"));
     }
-    rapidjson::Value entry(rapidjson::kObjectType);
-    ops::WriteRunSummary(*run, entry, ctx.allocator);
-    runs.PushBack(entry, ctx.allocator);
+  }
+  if (!p.ok()) return InvalidParams(p.problems(), ctx.allocator);
+  rapidjson::Value runs(rapidjson::kArrayType);
+  for (const ops::RunSnapshot& run : Runs(ctx).Runs()) {
+    if (status && run.status != *status) continue;
+    if (tag && std::find(run.tags.begin(), run.tags.end(), *tag) == run.tags.end()) continue;
+    runs.PushBack(ListTestsEntry(run, ctx.allocator), ctx.allocator);
   }
   rapidjson::Value result(rapidjson::kObjectType);
   result.AddMember("runs", runs, ctx.allocator);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Handlers of the run methods (SPEC §3): ExecuteTest, QueryTest, CancelTest,
+// Handlers of the run methods (docs/api.md): ExecuteTest, QueryTest, CancelTest,
 // ResumeInstance and the extensions PauseTest, UnpauseTest, ListTests. Each reads its
 // params, makes one call into ops::RunRegistry and turns the answer into a result object
-// (ops/run_status.h builds the QueryTest object) or an RpcError with the engine's code.
+// (rpc/run_result.h builds the QueryTest object) or the RpcError of the engine's error.
 #pragma once
 
 #include <rapidjson/document.h>

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// The QueryTest result object (see run_status.h), field by field per SPEC §3 and
-// reference/querytest-api.txt: `completed` is 1 when done; time_finish/duration only then;
-// halted, first_fails and first_aborts always present; every bucket but the first has
-// time_start; empty logs are omitted.
+// The QueryTest and ListTests objects (see run_result.h), field by field as
+// docs/api.md#querytest gives them: `completed` is 1 when done; time_finish and duration
+// only then; halted, first_fails and first_aborts always present; every bucket but the
+// first has time_start; empty logs are omitted.
 #include "rpc/run_result.h"
 
-#include <lua.hpp>
+#include <string_view>
+#include <utility>
 
-#include "ops/lua/lua_json.h"
-
-namespace testrund::ops {
+namespace testrund::rpc {
 namespace {
 
 using Allocator = rapidjson::Document::AllocatorType;
@@ -41,19 +40,20 @@ class ObjectBuilder {
   Allocator& alloc_;
 };
 
-// [sec, usec] of monotonic time `t`, through the run's own (start, wall start) pair: the
-// same instant reads the same in every QueryTest (a fresh pair per call drifts by a
-// microsecond now and then).
-rapidjson::Value Wall(const Run& run, MonoNs t, Allocator& alloc) {
-  WallTime wall = WallAt(t, run.time_start(), run.wall_start());
+// [sec, usec].
+rapidjson::Value Wall(ops::WallTime wall, Allocator& alloc) {
   rapidjson::Value out(rapidjson::kArrayType);
   out.PushBack(wall.sec, alloc).PushBack(wall.usec, alloc);
   return out;
 }
 
-double Seconds(MonoNs ns) { return static_cast<double>(ns) / kNsPerSecond; }
+double Seconds(ops::MonoNs ns) { return static_cast<double>(ns) / ops::kNsPerSecond; }
 
-rapidjson::Value Counts(const RunCounts& c, Allocator& alloc) {
+rapidjson::Value String(std::string_view s, Allocator& alloc) {
+  return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+}
+
+rapidjson::Value Counts(const ops::RunCounts& c, Allocator& alloc) {
   rapidjson::Value out;
   ObjectBuilder(out, alloc)
       .Add("started", c.started)
@@ -68,126 +68,151 @@ rapidjson::Value Counts(const RunCounts& c, Allocator& alloc) {
   return out;
 }
 
-rapidjson::Value Tags(const Run& run, Allocator& alloc) {
+rapidjson::Value Tags(const ops::RunSnapshot& snapshot, Allocator& alloc) {
   rapidjson::Value tags(rapidjson::kArrayType);
-  for (const std::string& tag : run.tags()) {
-    tags.PushBack(rapidjson::Value(tag.c_str(), static_cast<rapidjson::SizeType>(tag.size()),
-                                   alloc),
-                  alloc);
-  }
+  for (const std::string& tag : snapshot.tags) tags.PushBack(String(tag, alloc), alloc);
   return tags;
 }
 
-rapidjson::Value Summary(const Run& run, const InstanceSummary& s, Allocator& alloc) {
+// first_fails / first_aborts: [{"op_idx", "text", "count"}, ...].
+rapidjson::Value Reasons(const std::vector<ops::FirstReasons::Entry>& entries,
+                         Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  for (const ops::FirstReasons::Entry& e : entries) {
+    rapidjson::Value item;
+    ObjectBuilder(item, alloc)
+        .Add("op_idx", e.op_idx)
+        .AddString("text", e.text)
+        .Add("count", e.count);
+    array.PushBack(item, alloc);
+  }
+  return array;
+}
+
+// check_log: [{"op_idx", "step", "status", "text"}, ...].
+rapidjson::Value CheckLogJson(const ops::CheckLog& log, Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  array.Reserve(static_cast<rapidjson::SizeType>(log.size()), alloc);
+  for (const ops::CheckLog::Entry& e : log.entries()) {
+    std::string_view status = ops::CheckStatusName(e.status);
+    rapidjson::Value item;
+    ObjectBuilder(item, alloc)
+        .Add("op_idx", e.op_idx)
+        .Add("step", e.step)
+        // The status names are static strings: no copy needed.
+        .AddValue("status", rapidjson::Value(rapidjson::StringRef(
+                                status.data(), static_cast<rapidjson::SizeType>(status.size()))))
+        .AddString("text", e.text());
+    array.PushBack(item, alloc);
+  }
+  return array;
+}
+
+rapidjson::Value Summary(ops::InstanceRecord&& record, Allocator& alloc) {
   rapidjson::Value out;
   ObjectBuilder b(out, alloc);
-  b.Add("idx", s.idx).Add("completed", s.completed ? 1 : 0);
-  b.AddValue("time_start", Wall(run, s.start, alloc));
-  if (s.completed) {
-    b.AddValue("time_finish", Wall(run, s.finish, alloc));
-    b.Add("duration", Seconds(s.finish - s.start));
+  b.Add("idx", record.idx).Add("completed", record.completed ? 1 : 0);
+  b.AddValue("time_start", Wall(record.start, alloc));
+  if (record.completed) {
+    b.AddValue("time_finish", Wall(record.finish, alloc));
+    b.Add("duration", Seconds(record.duration_ns));
   }
-  if (s.check_log != nullptr && !s.check_log->empty()) {
-    b.AddValue("check_log", s.check_log->ToJson(alloc));
-  }
-  if (s.trace_log != nullptr && !s.trace_log->empty()) {
-    b.AddValue("trace_log", s.trace_log->ToJson(alloc));
-  }
+  if (!record.check_log.empty()) b.AddValue("check_log", CheckLogJson(record.check_log, alloc));
+  if (record.trace_log.IsArray()) b.AddValue("trace_log", std::move(record.trace_log));
   return out;
+}
+
+rapidjson::Value Halted(std::vector<ops::HaltedInstance>& halted, Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  for (ops::HaltedInstance& entry : halted) {
+    rapidjson::Value item;
+    ObjectBuilder(item, alloc)
+        .Add("instance_id", entry.instance_id)
+        .AddValue("operation", std::move(entry.operation));
+    array.PushBack(item, alloc);
+  }
+  return array;
+}
+
+rapidjson::Value Buckets(const std::vector<ops::BucketCounts>& buckets, Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  bool first = true;
+  for (const ops::BucketCounts& bucket : buckets) {
+    rapidjson::Value item;
+    ObjectBuilder b(item, alloc);
+    if (!first) b.AddValue("time_start", Wall(bucket.start, alloc));
+    b.Add("num_calls_started", bucket.started).Add("num_calls_finished", bucket.finished);
+    array.PushBack(item, alloc);
+    first = false;
+  }
+  return array;
+}
+
+rapidjson::Value Latency(const std::vector<ops::LatencySummary>& latency, Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  for (const ops::LatencySummary& l : latency) {
+    rapidjson::Value item;
+    ObjectBuilder(item, alloc)
+        .Add("op_idx", l.op_idx)
+        .Add("count", l.count)
+        .Add("min", Seconds(l.min))
+        .Add("p50", Seconds(l.p50))
+        .Add("p90", Seconds(l.p90))
+        .Add("p99", Seconds(l.p99))
+        .Add("p999", Seconds(l.p999))
+        .Add("max", Seconds(l.max));
+    array.PushBack(item, alloc);
+  }
+  return array;
 }
 
 }  // namespace
 
-void WriteRunStatus(const Run& run, rapidjson::Value& out, Allocator& alloc) {
+rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc) {
+  rapidjson::Value out;
   ObjectBuilder b(out, alloc);
-  MonoNs now = run.clock().Now();
-  b.AddString("run_id", run.run_id());
-  b.Add("completed", run.completed() ? 1 : 0);
-  b.AddString("status", RunStatusName(run.status()));
-  if (!run.status_reason().empty()) b.AddString("status_reason", run.status_reason());
-  b.AddValue("time_now", Wall(run, now, alloc));
-  b.AddValue("time_start", Wall(run, run.time_start(), alloc));
-  if (run.completed()) {
-    b.AddValue("time_finish", Wall(run, run.time_finish(), alloc));
-    b.Add("duration", Seconds(run.time_finish() - run.time_start()));
+  b.AddString("run_id", s.run_id);
+  b.Add("completed", s.completed ? 1 : 0);
+  b.AddString("status", ops::RunStatusName(s.status));
+  if (!s.status_reason.empty()) b.AddString("status_reason", s.status_reason);
+  b.AddValue("time_now", Wall(s.time_now, alloc));
+  b.AddValue("time_start", Wall(s.time_start, alloc));
+  if (s.completed) {
+    b.AddValue("time_finish", Wall(s.time_finish, alloc));
+    b.Add("duration", Seconds(s.duration_ns));
   }
-  b.AddValue("counts", Counts(run.counts(), alloc));
-  if (auto percent = run.PercentComplete()) b.Add("percent_complete", *percent);
-  b.Add("paused_seconds", Seconds(run.paused_ns()));
-  b.AddValue("tags", Tags(run, alloc));
-
-  rapidjson::Value globals;
-  lua_State* L = run.lua().state();
-  run.lua().PushGlobals();
-  ToJson(L, -1, globals, alloc);
-  lua_pop(L, 1);
-  if (!globals.IsObject()) globals.SetObject();  // an empty `g` reads as {} too
-  b.AddValue("globals", std::move(globals));
-
-  rapidjson::Value halted(rapidjson::kArrayType);
-  for (const HaltedEntry& entry : run.Halted(kMaxHaltedListed, kMaxHaltedListedBytes)) {
-    rapidjson::Value item;
-    ObjectBuilder(item, alloc)
-        .Add("instance_id", entry.instance_id)
-        .AddValue("operation", rapidjson::Value(*entry.operation, alloc));
-    halted.PushBack(item, alloc);
-  }
-  b.AddValue("halted", std::move(halted));
-  b.Add("halted_total", run.counts().halted);
-  b.AddValue("first_fails", run.first_fails().ToJson(alloc));
-  b.AddValue("first_aborts", run.first_aborts().ToJson(alloc));
-
-  rapidjson::Value buckets(rapidjson::kArrayType);
-  bool first = true;
-  for (const Buckets::Bucket& bucket :
-       run.buckets().Snapshot(run.completed() ? run.time_finish() : now)) {
-    rapidjson::Value item;
-    ObjectBuilder ib(item, alloc);
-    if (!first) ib.AddValue("time_start", Wall(run, bucket.start, alloc));
-    ib.Add("num_calls_started", bucket.started).Add("num_calls_finished", bucket.finished);
-    buckets.PushBack(item, alloc);
-    first = false;
-  }
-  b.AddValue("buckets", std::move(buckets));
-
-  auto latencies = run.Latencies();
-  if (!latencies.empty()) {
-    rapidjson::Value latency(rapidjson::kArrayType);
-    for (const auto& [op_idx, h] : latencies) {
-      rapidjson::Value item;
-      ObjectBuilder(item, alloc)
-          .Add("op_idx", op_idx)
-          .Add("count", h->count())
-          .Add("min", Seconds(h->min()))
-          .Add("p50", Seconds(h->Percentile(0.5)))
-          .Add("p90", Seconds(h->Percentile(0.9)))
-          .Add("p99", Seconds(h->Percentile(0.99)))
-          .Add("p999", Seconds(h->Percentile(0.999)))
-          .Add("max", Seconds(h->max()));
-      latency.PushBack(item, alloc);
-    }
-    b.AddValue("latency", std::move(latency));
-  }
-
-  if (auto summary = run.FirstCallSummary()) {
-    b.AddValue("first_call_summary", Summary(run, *summary, alloc));
+  b.AddValue("counts", Counts(s.counts, alloc));
+  if (s.percent_complete) b.Add("percent_complete", *s.percent_complete);
+  b.Add("paused_seconds", Seconds(s.paused_ns));
+  b.AddValue("tags", Tags(s, alloc));
+  if (!s.globals.IsObject()) s.globals.SetObject();
+  b.AddValue("globals", std::move(s.globals));
+  b.AddValue("halted", Halted(s.halted, alloc));
+  b.Add("halted_total", s.counts.halted);
+  b.AddValue("first_fails", Reasons(s.first_fails, alloc));
+  b.AddValue("first_aborts", Reasons(s.first_aborts, alloc));
+  b.AddValue("buckets", Buckets(s.buckets, alloc));
+  if (!s.latency.empty()) b.AddValue("latency", Latency(s.latency, alloc));
+  if (s.first_call) {
+    b.AddValue("first_call_summary", Summary(std::move(*s.first_call), alloc));
   } else {
     rapidjson::Value pending;
     ObjectBuilder(pending, alloc).Add("idx", 0).Add("completed", 0);
     b.AddValue("first_call_summary", std::move(pending));
   }
-  if (auto summary = run.FirstFailSummary()) {
-    b.AddValue("first_fail_summary", Summary(run, *summary, alloc));
-  }
+  if (s.first_fail) b.AddValue("first_fail_summary", Summary(std::move(*s.first_fail), alloc));
+  return out;
 }
 
-void WriteRunSummary(const Run& run, rapidjson::Value& out, Allocator& alloc) {
+rapidjson::Value ListTestsEntry(const ops::RunSnapshot& s, Allocator& alloc) {
+  rapidjson::Value out;
   ObjectBuilder b(out, alloc);
-  b.AddString("run_id", run.run_id());
-  b.AddString("status", RunStatusName(run.status()));
-  b.AddValue("time_start", Wall(run, run.time_start(), alloc));
-  b.AddValue("counts", Counts(run.counts(), alloc));
-  b.AddValue("tags", Tags(run, alloc));
+  b.AddString("run_id", s.run_id);
+  b.AddString("status", ops::RunStatusName(s.status));
+  b.AddValue("time_start", Wall(s.time_start, alloc));
+  b.AddValue("counts", Counts(s.counts, alloc));
+  b.AddValue("tags", Tags(s, alloc));
+  return out;
 }
 
-}  // namespace testrund::ops
+}  // namespace testrund::rpc

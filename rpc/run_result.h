@@ -1,30 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-// The QueryTest result object of a run (SPEC §3, reference/querytest-api.txt), built field
-// by field so the rpc layer stays thin: CancelTest adds `cancelled`, ListTests uses
-// WriteRunSummary.
+// The result objects of the run methods, built from a run's snapshot (ops/stats/
+// run_snapshot.h): QueryTest's status object (docs/api.md#querytest, the N2SVCD format
+// with its extensions), which CancelTest and the results_dir file carry too, and ListTests'
+// entries. This is the only place that knows their field names and shapes.
 #pragma once
 
 #include <rapidjson/document.h>
 
-#include "ops/run.h"
+#include "ops/stats/run_snapshot.h"
 
-namespace testrund::ops {
+namespace testrund::rpc {
 
-// Builds the QueryTest object for `run` into `out` (an object allocated with `alloc`):
-// run_id, completed (1 = done), status, status_reason?, time_now, time_start, time_finish?
-// and duration? (completed only), counts (+ passed, late, halted, running), percent_complete?,
-// paused_seconds (time spent paused), tags, globals, halted (<= 1,000) + halted_total, first_fails, first_aborts, buckets (the
-// first without time_start), latency? (seconds), first_call_summary, first_fail_summary?.
-void WriteRunStatus(const Run& run, rapidjson::Value& out,
-                    rapidjson::Document::AllocatorType& alloc);
+// The QueryTest object of `snapshot` (taken with ops::kSnapshotQueryTest; its JSON values
+// built with `alloc`, and moved into the result): run_id, completed (1 = done), status,
+// status_reason?, time_now, time_start, time_finish? and duration? (completed only), counts
+// (+ passed, late, halted, running), percent_complete?, paused_seconds, tags, globals,
+// halted (<= 1,000) + halted_total, first_fails, first_aborts, buckets (the first without
+// time_start), latency? (seconds), first_call_summary, first_fail_summary?.
+rapidjson::Value QueryTestResult(ops::RunSnapshot&& snapshot,
+                                 rapidjson::Document::AllocatorType& alloc);
 
-// ListTests entry: {"run_id", "status", "time_start", "counts", "tags"}.
-void WriteRunSummary(const Run& run, rapidjson::Value& out,
-                     rapidjson::Document::AllocatorType& alloc);
+// A ListTests entry: {"run_id", "status", "time_start", "counts", "tags"}.
+rapidjson::Value ListTestsEntry(const ops::RunSnapshot& snapshot,
+                                rapidjson::Document::AllocatorType& alloc);
 
-// Caps of the `halted` list: entries (SPEC §3), and bytes of echoed operations, so that a
-// halt op with a large attribute cannot make each QueryTest gigabytes long.
-constexpr size_t kMaxHaltedListed = 1000;
-constexpr size_t kMaxHaltedListedBytes = 16u << 20;
-
-}  // namespace testrund::ops
+}  // namespace testrund::rpc

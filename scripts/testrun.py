@@ -707,7 +707,9 @@ def print_rpc_error(err, method, out=None):
                 print(f"  {p}", file=out)
                 continue
             where = f"op {p['op_idx']}: " if p.get("op_idx") is not None else ""
-            print(f"  {where}{p.get('field', '?')}: {p.get('problem', '')}", file=out)
+            # A problem text never repeats its field: "<field> <problem>" reads as a sentence.
+            field = p.get("field", "")
+            print(f"  {where}{field + ' ' if field else ''}{p.get('problem', '')}", file=out)
     elif err.data is not None:
         print(f"  data: {json.dumps(err.data)}", file=out)
 

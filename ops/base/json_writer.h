@@ -85,4 +85,11 @@ inline std::string JsonText(const rapidjson::Value& value) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+// `text` as a JSON string literal, whole (check texts quote what was compared; problem
+// texts quote with QuoteValue, ops/base/problem.h).
+inline std::string JsonString(std::string_view text) {
+  return JsonText(rapidjson::Value(
+      rapidjson::StringRef(text.data(), static_cast<rapidjson::SizeType>(text.size()))));
+}
+
 }  // namespace testrund::ops

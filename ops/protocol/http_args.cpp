@@ -7,7 +7,60 @@
 
 #include <fmt/format.h>
 
+#include "ops/base/json_writer.h"
+#include "ops/protocol/op_protocol.h"
+
 namespace testrund::ops {
+namespace {
+
+void ReadUrl(ParamReader& args, bool allow_tcp, Url* url, std::string* text) {
+  if (args.Get("url") == nullptr) {
+    args.Missing("url");
+    return;
+  }
+  std::optional<std::string> given = ReadLiteral(args, "url");
+  if (!given) return;
+  *text = *given;
+  Result<Url> parsed = ParseUrl(*text, allow_tcp);
+  if (!parsed.ok()) {
+    args.AddProblem("url", fmt::format("must be an {} URL: {}, got {}",
+                                       allow_tcp ? "http://, https://, tcp:// or tls://"
+                                                 : "http:// or https://",
+                                       parsed.message(), QuoteText(*text)));
+    return;
+  }
+  *url = std::move(parsed.value());
+}
+
+void ReadHeaders(ParamReader& args, HeaderList* out) {
+  const rapidjson::Value* headers = args.OptionalObject("headers");
+  if (headers == nullptr) return;
+  ParamReader p(*headers, args, "headers");
+  for (const auto& member : headers->GetObject()) {
+    std::string_view name(member.name.GetString(), member.name.GetStringLength());
+    if (!IsHttpToken(name)) {
+      p.AddProblem(name, "is not an HTTP token (a header name)");
+      continue;
+    }
+    if (p.Deferred(member.value)) continue;
+    std::string value;
+    if (member.value.IsString()) {
+      value.assign(member.value.GetString(), member.value.GetStringLength());
+    } else if (member.value.IsNumber()) {
+      value = JsonText(member.value);
+    } else {
+      p.WrongType(name, "a string", member.value);
+      continue;
+    }
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      p.AddProblem(name, "must not contain CR or LF");
+      continue;
+    }
+    out->emplace_back(std::string(name), std::move(value));
+  }
+}
+
+}  // namespace
 
 bool IsHttpToken(std::string_view text) {
   if (text.empty()) return false;
@@ -20,67 +73,12 @@ bool IsHttpToken(std::string_view text) {
   return true;
 }
 
-void ReadUrl(ArgCheck& check, const rapidjson::Value& args, bool allow_tcp, Url* url,
-             std::string* text) {
-  const rapidjson::Value* value = Member(args, "url");
-  if (value == nullptr) {
-    check.Add("arguments.url", "missing required attribute \"arguments.url\"");
-    return;
-  }
-  if (!ReadString(check, args, "url", "arguments.url", text)) return;
-  Result<Url> parsed = ParseUrl(*text, allow_tcp);
-  if (!parsed.ok()) {
-    check.Add("arguments.url",
-              fmt::format("\"arguments.url\" must be an {} URL: {}, got {}",
-                          allow_tcp ? "http://, https://, tcp:// or tls://" : "http:// or https://",
-                          parsed.message(), QuotedString(*text)));
-    return;
-  }
-  *url = std::move(parsed.value());
-}
-
-void ReadHeaders(ArgCheck& check, const rapidjson::Value& args, HeaderList* out) {
-  const rapidjson::Value* headers = Member(args, "headers");
-  if (headers == nullptr || check.Deferred(*headers)) return;
-  if (!headers->IsObject()) {
-    check.Add("arguments.headers",
-              fmt::format("\"arguments.headers\" must be an object, got {}", Quoted(*headers)));
-    return;
-  }
-  for (const auto& member : headers->GetObject()) {
-    std::string_view name(member.name.GetString(), member.name.GetStringLength());
-    std::string field = fmt::format("arguments.headers.{}", name);
-    if (!IsHttpToken(name)) {
-      check.Add(field, fmt::format("header name {} is not an HTTP token", QuotedString(name)));
-      continue;
-    }
-    if (check.Deferred(member.value)) continue;
-    std::string value;
-    if (member.value.IsString()) {
-      value.assign(member.value.GetString(), member.value.GetStringLength());
-    } else if (member.value.IsNumber()) {
-      value = Quoted(member.value);
-    } else {
-      check.Add(field, fmt::format("header {} must be a string, got {}", QuotedString(name),
-                                   Quoted(member.value)));
-      continue;
-    }
-    if (value.find_first_of("\r\n") != std::string::npos) {
-      check.Add(field, fmt::format("header {} must not contain CR or LF", QuotedString(name)));
-      continue;
-    }
-    out->emplace_back(std::string(name), std::move(value));
-  }
-}
-
-void ReadHttpTarget(ArgCheck& check, const rapidjson::Value& args, bool allow_tcp, Url* url,
-                    std::string* url_text, MonoNs* timeout, std::string* timeout_text,
-                    TlsOptions* tls, HeaderList* headers) {
-  ReadUrl(check, args, allow_tcp, url, url_text);
-  ReadTimeout(check, args, "arguments.timeout", kDefaultHttpTimeout, timeout, timeout_text);
-  bool tls_enabled = false;
-  ReadTls(check, args, "arguments.tls", &tls_enabled, tls);
-  ReadHeaders(check, args, headers);
+void ReadHttpTarget(ParamReader& args, bool allow_tcp, HttpTarget* out) {
+  ReadUrl(args, allow_tcp, &out->url, &out->url_text);
+  ReadTimeout(args, kDefaultHttpTimeout, &out->timeout, &out->timeout_text);
+  bool tls_enabled = false;  // the URL's scheme decides; `tls` only says how
+  ReadTls(args, &tls_enabled, &out->tls);
+  ReadHeaders(args, &out->headers);
 }
 
 }  // namespace testrund::ops

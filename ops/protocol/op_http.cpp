@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The `http` op (issue 4): one HTTP/1.1 request on a pooled connection (ops/http_client.h).
+// The `http` op (docs/protocol-ops.md#http): one HTTP/1.1 request on a pooled connection
+// (ops/net/http_client.h).
 //
 //   arguments: url* (http:// or https://), method (GET), headers (object), body (string) or
 //              json (any JSON, serialised; adds Content-Type: application/json), timeout (s,
@@ -19,50 +20,50 @@
 
 #include <fmt/format.h>
 
-#include "ops/protocol/http_args.h"
+#include "ops/base/json_writer.h"
 #include "ops/net/http_client.h"
-#include "ops/protocol/op_protocol.h"
 #include "ops/op_table.h"
-#include "ops/run.h"
+#include "ops/protocol/http_args.h"
+#include "ops/protocol/op_protocol.h"
+#include "ops/protocol/protocol_ops.h"
 
 namespace testrund::ops {
 namespace {
 
-struct HttpArgs {
-  HttpRequest request;
-  std::string url_text;
-  MonoNs timeout = 0;
-  std::string timeout_text;
+// One http op's attributes, read and ready to send: once for an op whose parts are all
+// constant (Op::prepared), else for each instance.
+struct HttpPlan : OpParts {
+  HttpTarget target;
+  std::string method = "GET";
+  std::string body;
+  std::shared_ptr<const PreparedHttpRequest> request;  // what is sent
+  std::string timeout_text;                            // the abort text of a timeout
 };
 
-void ReadHttpArgs(ArgCheck& check, const rapidjson::Value& args, HttpArgs* out) {
-  HttpRequest& request = out->request;
-  ReadHttpTarget(check, args, /*allow_tcp=*/false, &request.url, &out->url_text, &out->timeout,
-                 &out->timeout_text, &request.tls, &request.headers);
-  if (ReadString(check, args, "method", "arguments.method", &request.method)) {
-    if (!IsHttpToken(request.method)) {
-      check.Add("arguments.method", fmt::format("\"arguments.method\" must be an HTTP method, "
-                                                "got {}",
-                                                QuotedString(request.method)));
+bool HasHeader(const HeaderList& headers, std::string_view lower_name) {
+  for (const auto& [name, value] : headers) {
+    if (name.size() != lower_name.size()) continue;
+    bool same = true;
+    for (size_t k = 0; k < name.size() && same; ++k) {
+      same = std::tolower(static_cast<unsigned char>(name[k])) == lower_name[k];
     }
-    for (char& c : request.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (same) return true;
   }
-  const rapidjson::Value* body = Member(args, "body");
-  const rapidjson::Value* json = Member(args, "json");
-  if (body != nullptr && json != nullptr) {
-    check.Add("arguments", "\"arguments\" must not have both \"body\" and \"json\"");
+  return false;
+}
+
+void ReadBody(ParamReader& args, HttpPlan* out) {
+  const rapidjson::Value* json = args.Get("json");
+  if (args.Get("body") != nullptr && json != nullptr) {
+    args.AddProblem("", R"(must not have both "body" and "json")");
     return;
   }
-  ReadString(check, args, "body", "arguments.body", &request.body);
-  if (json != nullptr && !check.Deferred(*json)) {
-    request.body = Quoted(*json);
-    bool has_type = false;
-    for (const auto& [name, value] : request.headers) {
-      std::string lower = name;
-      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      has_type = has_type || lower == "content-type";
+  if (auto body = ReadLiteral(args, "body")) out->body = *body;
+  if (json != nullptr && !args.Deferred(*json)) {
+    out->body = JsonText(*json);
+    if (!HasHeader(out->target.headers, "content-type")) {
+      out->target.headers.emplace_back("Content-Type", "application/json");
     }
-    if (!has_type) request.headers.emplace_back("Content-Type", "application/json");
   }
 }
 
@@ -70,43 +71,47 @@ bool IsStatus(const rapidjson::Value& value) {
   return value.IsInt() && value.GetInt() >= 100 && value.GetInt() <= 599;
 }
 
-void CheckHttpExpect(ArgCheck& check, const rapidjson::Value& expect) {
-  if (const rapidjson::Value* status = Member(expect, "status"); status && !check.Deferred(*status)) {
+void CheckHttpExpect(ParamReader& expect) {
+  if (const rapidjson::Value* status = expect.Get("status"); status && !expect.Deferred(*status)) {
     bool ok = IsStatus(*status);
     if (status->IsArray() && !status->Empty()) {
       ok = true;
       for (const auto& s : status->GetArray()) ok = ok && IsStatus(s);
     }
-    if (!ok) {
-      check.Add("expect.status",
-                fmt::format("\"expect.status\" must be an HTTP status (100-599) or a list of "
-                            "them, got {}",
-                            Quoted(*status)));
-    }
+    if (!ok) expect.WrongType("status", "an HTTP status (100-599) or a list of them", *status);
   }
-  std::string ignored;
-  ReadString(check, expect, "body_contains", "expect.body_contains", &ignored);
-  for (const char* name : {"header", "json"}) {
-    const rapidjson::Value* value = Member(expect, name);
-    if (value == nullptr || check.Deferred(*value)) continue;
-    std::string field = fmt::format("expect.{}", name);
-    if (!value->IsObject()) {
-      check.Add(field, fmt::format("\"{}\" must be an object, got {}", field, Quoted(*value)));
-      continue;
-    }
-    if (std::string_view(name) == "header") {
-      for (const auto& member : value->GetObject()) {
-        if (!member.value.IsString() && !check.Deferred(member.value)) {
-          check.Add(fmt::format("{}.{}", field, member.name.GetString()),
-                    fmt::format("expected header values must be strings, got {}",
-                                Quoted(member.value)));
-        }
-      }
+  (void)expect.OptionalString("body_contains");
+  (void)expect.OptionalObject("json");
+  if (const rapidjson::Value* header = expect.OptionalObject("header")) {
+    ParamReader headers(*header, expect, "header");
+    for (const auto& member : header->GetObject()) {
+      (void)headers.OptionalString(
+          std::string_view(member.name.GetString(), member.name.GetStringLength()));
     }
   }
 }
 
-std::string StatusList(const rapidjson::Value& status) { return Quoted(status); }
+void ReadHttp(ParamReader& args, ParamReader& expect, HttpPlan* out) {
+  ReadHttpTarget(args, /*allow_tcp=*/false, &out->target);
+  if (auto method = ReadLiteral(args, "method")) {
+    if (!IsHttpToken(*method)) {
+      args.WrongType("method", "an HTTP method", *args.Get("method"));
+    }
+    for (char& c : *method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    out->method = *method;
+  }
+  ReadBody(args, out);
+  CheckHttpExpect(expect);
+  HttpRequest request;
+  request.method = out->method;
+  request.url = out->target.url;
+  request.headers = out->target.headers;
+  request.body = out->body;
+  request.tls = out->target.tls;
+  out->request = PrepareHttpRequest(std::move(request));
+  out->timeout_text = fmt::format("HTTP {} {} timed out after {} seconds", out->method,
+                                  out->target.url_text, out->target.timeout_text);
+}
 
 std::string HeaderValue(const HeaderList& headers, std::string_view lower_name, bool* found) {
   std::string joined;
@@ -120,91 +125,40 @@ std::string HeaderValue(const HeaderList& headers, std::string_view lower_name, 
   return joined;
 }
 
-// One http op's evaluated attributes, ready to send: built once for an op whose
-// attributes are all constant (Op::prepared), else for each instance.
-struct HttpPlan {
-  HttpArgs args;
-  std::shared_ptr<const PreparedHttpRequest> request;  // args.request, ready to send
-  rapidjson::Document expect;  // null when absent
-  bool mandatory = false;
-  std::string timeout_text;    // the abort text of a timeout
-};
-
-// The plan of `args`, `expect` and `mandatory` (each may be null), or the first problem in
-// `check`.
-std::shared_ptr<HttpPlan> BuildPlan(ArgCheck& check, const rapidjson::Value& args,
-                                    const rapidjson::Value& expect,
-                                    const rapidjson::Value& mandatory) {
-  auto plan = std::make_shared<HttpPlan>();
-  if (!args.IsObject()) {
-    check.Add("arguments", fmt::format("\"arguments\" must be an object, got {}", Quoted(args)));
-  } else {
-    ReadHttpArgs(check, args, &plan->args);
-  }
-  if (!expect.IsNull() && !expect.IsObject()) {
-    check.Add("expect", fmt::format("\"expect\" must be an object, got {}", Quoted(expect)));
-  } else if (expect.IsObject()) {
-    CheckHttpExpect(check, expect);
-    plan->expect.CopyFrom(expect, plan->expect.GetAllocator());
-  }
-  if (!mandatory.IsBool() && !mandatory.IsNull()) {
-    check.Add("mandatory",
-              fmt::format("\"mandatory\" must be true or false, got {}", Quoted(mandatory)));
-  }
-  if (!check.ok()) return nullptr;
-  plan->mandatory = mandatory.IsBool() && mandatory.GetBool();
-  plan->request = PrepareHttpRequest(plan->args.request);
-  plan->timeout_text = fmt::format("HTTP {} {} timed out after {} seconds",
-                                   plan->args.request.method, plan->args.url_text,
-                                   plan->args.timeout_text);
-  return plan;
-}
-
-// The op's plan: the prepared one when every attribute is constant, else one evaluated for
-// this instance (nullptr: the instance has been aborted).
-std::shared_ptr<const HttpPlan> PlanFor(Run& run, Instance& instance, const Op& op) {
-  if (op.prepared) return std::static_pointer_cast<const HttpPlan>(op.prepared);
-  const rapidjson::Value null_value;
-  auto constant = [&](Slot slot) -> const rapidjson::Value* {
-    const ValueTemplate& t = op.Template(slot);
-    if (t.empty()) return &null_value;
-    return t.is_constant() ? &t.constant() : nullptr;
-  };
-  const rapidjson::Value* args = constant(Slot::kArguments);
-  const rapidjson::Value* expect = constant(Slot::kExpect);
-  const rapidjson::Value* mandatory = constant(Slot::kMandatory);
-  ArgCheck check;
-  if (args != nullptr && expect != nullptr && mandatory != nullptr) {
-    std::shared_ptr<HttpPlan> plan = BuildPlan(check, *args, *expect, *mandatory);
-    if (plan == nullptr) {
-      run.Abort(instance, op, check.first());
-      return nullptr;
+// i.http: {status, headers (repeated names joined with ", "), body, json?, time}.
+rapidjson::Document Inbound(const HttpOutcome& outcome, const rapidjson::Document& json,
+                            bool is_json, double elapsed) {
+  rapidjson::Document inbound(rapidjson::kObjectType);
+  auto& alloc = inbound.GetAllocator();
+  inbound.AddMember("status", outcome.status, alloc);
+  rapidjson::Value headers(rapidjson::kObjectType);
+  for (const auto& [name, value] : outcome.headers) {
+    auto it = headers.FindMember(name);
+    if (it != headers.MemberEnd()) {
+      std::string joined = std::string(it->value.GetString(), it->value.GetStringLength()) +
+                           ", " + value;
+      it->value.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()), alloc);
+    } else {
+      headers.AddMember(rapidjson::Value(name, alloc),
+                        rapidjson::Value(value.data(),
+                                         static_cast<rapidjson::SizeType>(value.size()), alloc),
+                        alloc);
     }
-    op.prepared = plan;
-    return plan;
   }
-  rapidjson::Document args_doc;
-  rapidjson::Document expect_doc;
-  rapidjson::Document mandatory_doc;
-  if (!EvaluateSlot(run, instance, op, Slot::kArguments, &args_doc) ||
-      !EvaluateSlot(run, instance, op, Slot::kExpect, &expect_doc) ||
-      !EvaluateSlot(run, instance, op, Slot::kMandatory, &mandatory_doc)) {
-    return nullptr;
-  }
-  std::shared_ptr<HttpPlan> plan = BuildPlan(check, args_doc, expect_doc, mandatory_doc);
-  if (plan == nullptr) run.Abort(instance, op, check.first());
-  return plan;
+  inbound.AddMember("headers", headers, alloc);
+  inbound.AddMember("body",
+                    rapidjson::Value(outcome.body.data(),
+                                     static_cast<rapidjson::SizeType>(outcome.body.size()), alloc),
+                    alloc);
+  if (is_json) inbound.AddMember("json", rapidjson::Value(json, alloc), alloc);
+  inbound.AddMember("time", elapsed, alloc);
+  return inbound;
 }
 
 class HttpPending final : public PendingIo {
  public:
-  HttpPending(Run& run, Instance& instance, const Op& op, std::shared_ptr<const HttpPlan> plan)
-      : PendingIo(run, instance, op),
-        plan_(std::move(plan)),
-        method_(plan_->args.request.method),
-        url_(plan_->args.url_text),
-        expect_(plan_->expect),
-        mandatory_(plan_->mandatory) {}
+  HttpPending(const OpContext& ctx, std::shared_ptr<const HttpPlan> plan)
+      : PendingIo(ctx), plan_(std::move(plan)) {}
 
   void Start(IoContext& io, bool keep_raw) {
     call_ = HttpCall::Start(io, plan_->request, keep_raw,
@@ -220,154 +174,139 @@ class HttpPending final : public PendingIo {
   }
 
   bool Finish(HttpOutcome& outcome) {
-    Run& r = run();
-    Instance& inst = instance();
+    const std::string& method = plan_->method;
+    const std::string& url = plan_->target.url_text;
     if (!outcome.error.empty()) {
-      r.Abort(inst, op(), fmt::format("HTTP {} {} failed: {}", method_, url_, outcome.error));
+      ctx().Abort(fmt::format("HTTP {} {} failed: {}", method, url, outcome.error));
       return false;
     }
-    TraceMessage(r, inst, op(), "http", false, outcome.raw_response)
-        .SetString("method", method_)
-        .SetString("url", url_)
+    TraceMessage(ctx(), "http", false, outcome.raw_response)
+        .SetString("method", method)
+        .SetString("url", url)
         .SetInt("status", outcome.status);
     rapidjson::Document json;
     json.Parse(outcome.body.data(), outcome.body.size());
     bool is_json = !json.HasParseError();
-
-    rapidjson::Document inbound(rapidjson::kObjectType);
-    auto& alloc = inbound.GetAllocator();
-    inbound.AddMember("status", outcome.status, alloc);
-    rapidjson::Value headers(rapidjson::kObjectType);
-    for (const auto& [name, value] : outcome.headers) {
-      auto it = headers.FindMember(name);
-      if (it != headers.MemberEnd()) {
-        std::string joined = std::string(it->value.GetString(), it->value.GetStringLength()) +
-                             ", " + value;
-        it->value.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()),
-                            alloc);
-      } else {
-        headers.AddMember(rapidjson::Value(name, alloc),
-                          rapidjson::Value(value.data(),
-                                           static_cast<rapidjson::SizeType>(value.size()), alloc),
-                          alloc);
-      }
-    }
-    inbound.AddMember("headers", headers, alloc);
-    inbound.AddMember("body",
-                      rapidjson::Value(outcome.body.data(),
-                                       static_cast<rapidjson::SizeType>(outcome.body.size()),
-                                       alloc),
-                      alloc);
-    if (is_json) inbound.AddMember("json", rapidjson::Value(json, alloc), alloc);
-    inbound.AddMember("time", Elapsed(), alloc);
-    if (!SetInbound(r, inst, op(), "http", inbound)) return false;
+    if (!SetInbound(ctx(), "http", Inbound(outcome, json, is_json, Elapsed()))) return false;
     return Expectations(outcome, is_json ? &json : nullptr);
   }
 
-  bool Expectations(const HttpOutcome& outcome, const rapidjson::Value* json) {
-    if (!expect_.IsObject()) return true;
-    Run& r = run();
-    Instance& inst = instance();
-    if (const rapidjson::Value* status = Member(expect_, "status")) {
-      bool passed = false;
-      if (status->IsArray()) {
-        for (const auto& s : status->GetArray()) passed = passed || s.GetInt() == outcome.status;
-      } else {
-        passed = status->GetInt() == outcome.status;
-      }
-      std::string text =
-          passed ? fmt::format("status {} as expected", outcome.status)
-          : status->IsArray()
-              ? fmt::format("status {}, expected one of {}", outcome.status, StatusList(*status))
-              : fmt::format("status {}, expected {}", outcome.status, status->GetInt());
-      if (!Expectation(r, inst, op(), mandatory_, passed, text)) return false;
+  bool Expect(bool passed, std::string_view text) {
+    return Expectation(ctx(), plan_->mandatory, passed, text);
+  }
+
+  bool ExpectStatus(const rapidjson::Value& status, int got) {
+    bool passed = false;
+    if (status.IsArray()) {
+      for (const auto& s : status.GetArray()) passed = passed || s.GetInt() == got;
+    } else {
+      passed = status.GetInt() == got;
     }
-    if (const rapidjson::Value* contains = Member(expect_, "body_contains")) {
+    return Expect(passed, passed ? fmt::format("status {} as expected", got)
+                          : status.IsArray()
+                              ? fmt::format("status {}, expected one of {}", got, JsonText(status))
+                              : fmt::format("status {}, expected {}", got, status.GetInt()));
+  }
+
+  bool ExpectHeaders(const rapidjson::Value& header, const HeaderList& headers) {
+    for (const auto& member : header.GetObject()) {
+      std::string name(member.name.GetString(), member.name.GetStringLength());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string_view want(member.value.GetString(), member.value.GetStringLength());
+      bool found = false;
+      std::string got = HeaderValue(headers, name, &found);
+      bool passed = found && got == want;
+      std::string text =
+          passed ? fmt::format("header {} is {}", JsonString(name), JsonString(got))
+          : found ? fmt::format("header {} is {}, expected {}", JsonString(name), JsonString(got),
+                                JsonString(want))
+                  : fmt::format("header {} is missing, expected {}", JsonString(name),
+                                JsonString(want));
+      if (!Expect(passed, text)) return false;
+    }
+    return true;
+  }
+
+  bool ExpectJson(const rapidjson::Value& paths, const rapidjson::Value* json) {
+    for (const auto& member : paths.GetObject()) {
+      std::string_view path(member.name.GetString(), member.name.GetStringLength());
+      std::string text;
+      bool passed = false;
+      if (json == nullptr) {
+        text = fmt::format("body is not JSON, expected json {} to be {}", JsonString(path),
+                           JsonText(member.value));
+      } else if (const rapidjson::Value* got = AtPath(*json, path)) {
+        passed = *got == member.value;
+        text = passed ? fmt::format("json {} is {}", JsonString(path), JsonText(*got))
+                      : fmt::format("json {} is {}, expected {}", JsonString(path),
+                                    JsonText(*got), JsonText(member.value));
+      } else {
+        text = fmt::format("json {} is missing, expected {}", JsonString(path),
+                           JsonText(member.value));
+      }
+      if (!Expect(passed, text)) return false;
+    }
+    return true;
+  }
+
+  bool Expectations(const HttpOutcome& outcome, const rapidjson::Value* json) {
+    const rapidjson::Value& expect = plan_->expect;
+    if (!expect.IsObject()) return true;
+    if (const rapidjson::Value* status = MemberOrNull(expect, "status");
+        status != nullptr && !status->IsNull() && !ExpectStatus(*status, outcome.status)) {
+      return false;
+    }
+    if (const rapidjson::Value* contains = MemberOrNull(expect, "body_contains");
+        contains != nullptr && contains->IsString()) {
       std::string_view needle(contains->GetString(), contains->GetStringLength());
       bool passed = outcome.body.find(needle) != std::string::npos;
-      std::string text = fmt::format("body {} {}", passed ? "contains" : "does not contain",
-                                     QuotedString(needle));
-      if (!Expectation(r, inst, op(), mandatory_, passed, text)) return false;
-    }
-    if (const rapidjson::Value* header = Member(expect_, "header")) {
-      for (const auto& member : header->GetObject()) {
-        std::string name(member.name.GetString(), member.name.GetStringLength());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        std::string_view want(member.value.GetString(), member.value.GetStringLength());
-        bool found = false;
-        std::string got = HeaderValue(outcome.headers, name, &found);
-        bool passed = found && got == want;
-        std::string text =
-            passed ? fmt::format("header {} is {}", QuotedString(name), QuotedString(got))
-            : found ? fmt::format("header {} is {}, expected {}", QuotedString(name),
-                                  QuotedString(got), QuotedString(want))
-                    : fmt::format("header {} is missing, expected {}", QuotedString(name),
-                                  QuotedString(want));
-        if (!Expectation(r, inst, op(), mandatory_, passed, text)) return false;
+      if (!Expect(passed, fmt::format("body {} {}", passed ? "contains" : "does not contain",
+                                      JsonString(needle)))) {
+        return false;
       }
     }
-    if (const rapidjson::Value* paths = Member(expect_, "json")) {
-      for (const auto& member : paths->GetObject()) {
-        std::string_view path(member.name.GetString(), member.name.GetStringLength());
-        std::string text;
-        bool passed = false;
-        if (json == nullptr) {
-          text = fmt::format("body is not JSON, expected json {} to be {}", QuotedString(path),
-                             Quoted(member.value));
-        } else if (const rapidjson::Value* got = AtPath(*json, path)) {
-          passed = *got == member.value;
-          text = passed ? fmt::format("json {} is {}", QuotedString(path), Quoted(*got))
-                        : fmt::format("json {} is {}, expected {}", QuotedString(path),
-                                      Quoted(*got), Quoted(member.value));
-        } else {
-          text = fmt::format("json {} is missing, expected {}", QuotedString(path),
-                             Quoted(member.value));
-        }
-        if (!Expectation(r, inst, op(), mandatory_, passed, text)) return false;
-      }
+    if (const rapidjson::Value* header = MemberOrNull(expect, "header");
+        header != nullptr && header->IsObject() && !ExpectHeaders(*header, outcome.headers)) {
+      return false;
+    }
+    if (const rapidjson::Value* paths = MemberOrNull(expect, "json");
+        paths != nullptr && paths->IsObject() && !ExpectJson(*paths, json)) {
+      return false;
     }
     return true;
   }
 
   std::shared_ptr<const HttpPlan> plan_;
-  const std::string& method_;
-  const std::string& url_;
-  const rapidjson::Value& expect_;
-  bool mandatory_;
   std::unique_ptr<HttpCall> call_;
+};
+
+StepOutcome ExecuteHttp(OpContext& ctx) {
+  std::shared_ptr<const HttpPlan> plan = ReadOp(ctx, &ReadHttp);
+  if (plan == nullptr) return StepOutcome::kFinished;
+  bool keep_raw = ctx.MessageLog() != nullptr;
+  auto pending = std::make_unique<HttpPending>(ctx, plan);
+  HttpPending* p = pending.get();
+  IoOf(ctx.instance()).pending = std::move(pending);  // frees the previous op's (spent) wait
+  p->Start(*ctx.io(), keep_raw);
+  TraceMessage(ctx, "http", true, p->call().raw_request())
+      .SetString("method", plan->method)
+      .SetString("url", plan->target.url_text);
+  p->Park(plan->target.timeout, plan->timeout_text);
+  return StepOutcome::kParked;
+}
+
+constexpr AttributeSpec kHttpAttributes[] = {
+    {"arguments", AttrKind::kObject, true, Slot::kArguments},
+    {"expect", AttrKind::kObject, false, Slot::kExpect},
+    {"mandatory", AttrKind::kFlag, false, Slot::kMandatory},
+};
+
+constexpr OpTypeSpec kHttpOps[] = {
+    {"http", kHttpAttributes, &ExecuteHttp, true, true, &ValidateWith<HttpPlan, &ReadHttp>},
 };
 
 }  // namespace
 
-void ValidateHttp(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
-  ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
-    HttpArgs ignored;
-    ReadHttpArgs(check, *args, &ignored);
-  }
-  if (const rapidjson::Value* expect = ObjectAttribute(check, op_json, "expect", false)) {
-    CheckHttpExpect(check, *expect);
-  }
-  ValidateMandatory(check, op_json);
-}
-
-StepOutcome ExecuteHttp(Run& run, Instance& instance, const Op& op) {
-  if (run.io() == nullptr) {
-    run.Abort(instance, op, "protocol ops need an event loop (this engine has no IoContext)");
-    return StepOutcome::kFinished;
-  }
-  std::shared_ptr<const HttpPlan> plan = PlanFor(run, instance, op);
-  if (plan == nullptr) return StepOutcome::kFinished;
-  bool keep_raw = run.MessageLog(instance) != nullptr;
-  auto pending = std::make_unique<HttpPending>(run, instance, op, plan);
-  HttpPending* p = pending.get();
-  IoOf(instance).pending = std::move(pending);  // frees the previous op's (spent) wait
-  p->Start(*run.io(), keep_raw);
-  TraceMessage(run, instance, op, "http", true, p->call().raw_request())
-      .SetString("method", plan->args.request.method)
-      .SetString("url", plan->args.url_text);
-  p->Park(plan->args.timeout, plan->timeout_text);
-  return StepOutcome::kParked;
-}
+std::span<const OpTypeSpec> HttpOpTypes() { return kHttpOps; }
 
 }  // namespace testrund::ops

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The `jsonrpc` op (issue 4): one JSON-RPC 2.0 request, over HTTP (http:// and https:// URLs:
+// The `jsonrpc` op (docs/protocol-ops.md#jsonrpc): one JSON-RPC 2.0 request, over HTTP (http:// and https:// URLs:
 // a POST on the pooled HTTP client of the http op) or over the N2SVCD length-prefixed
 // framing (tcp:// and tls:// URLs: ops/framed_client.h, one connection per request).
 //
@@ -24,106 +24,81 @@
 
 #include <fmt/format.h>
 
-#include "ops/net/framed_client.h"
-#include "ops/protocol/http_args.h"
-#include "ops/net/http_client.h"
 #include "ops/base/json_writer.h"
-#include "ops/protocol/op_protocol.h"
+#include "ops/net/framed_client.h"
+#include "ops/net/http_client.h"
 #include "ops/op_table.h"
-#include "ops/run.h"
+#include "ops/protocol/http_args.h"
+#include "ops/protocol/op_protocol.h"
+#include "ops/protocol/protocol_ops.h"
 
 namespace testrund::ops {
 namespace {
 
-struct JsonRpcArgs {
-  Url url;
-  std::string url_text;
-  MonoNs timeout = 0;
-  std::string timeout_text;
-  TlsOptions tls;
-  HeaderList headers;
+struct JsonRpcArgs : OpParts {
+  HttpTarget target;
   std::string method;
-  const rapidjson::Value* params = nullptr;  // borrowed from the arguments
-  const rapidjson::Value* id = nullptr;      // borrowed; nullptr: the instance id
+  const rapidjson::Value* params = nullptr;  // points into `arguments`
+  const rapidjson::Value* id = nullptr;      // points into `arguments`; nullptr: instance id
   bool notification = false;
   bool has_auth = false;
   std::string auth;
 };
 
-// A member even when it is null (`expect.error_code: null` means "no error expected").
-const rapidjson::Value* Present(const rapidjson::Value& object, std::string_view name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));
-  return it == object.MemberEnd() ? nullptr : &it->value;
+void ReadIds(ParamReader& args, JsonRpcArgs* out) {
+  if (auto notification = args.OptionalBool("notification")) out->notification = *notification;
+  const rapidjson::Value* id = args.Get("id");
+  if (id == nullptr || args.Deferred(*id)) return;
+  if (out->notification) {
+    args.AddProblem("id", "is not allowed in a notification");
+  } else if (id->IsString() || id->IsInt64()) {
+    out->id = id;
+  } else {
+    args.WrongType("id", "a string or an integer", *id);
+  }
 }
 
-void ReadJsonRpcArgs(ArgCheck& check, const rapidjson::Value& args, JsonRpcArgs* out) {
-  ReadHttpTarget(check, args, /*allow_tcp=*/true, &out->url, &out->url_text, &out->timeout,
-                 &out->timeout_text, &out->tls, &out->headers);
-  if (const rapidjson::Value* headers = Member(args, "headers");
-      headers != nullptr && out->url.framed()) {
-    check.Add("arguments.headers",
-              fmt::format("\"arguments.headers\" apply to http:// and https:// URLs only, not "
-                          "to {}:// ones",
-                          out->url.scheme));
+void CheckJsonRpcExpect(ParamReader& expect, bool notification) {
+  if (!expect.object().IsObject()) return;
+  if (notification) {
+    expect.AddProblem("", R"(is not allowed with "arguments.notification": true (a )"
+                          "notification gets no response)");
+    return;
   }
-  if (Member(args, "method") == nullptr) {
-    check.Add("arguments.method", "missing required attribute \"arguments.method\"");
-  } else if (ReadString(check, args, "method", "arguments.method", &out->method) &&
-             out->method.empty()) {
-    check.Add("arguments.method", "\"arguments.method\" must not be empty");
+  if (const rapidjson::Value* code = MemberOrNull(expect.object(), "error_code");
+      code != nullptr && !expect.Deferred(*code) && !code->IsNull() && !code->IsInt()) {
+    expect.WrongType("error_code", "an integer or null", *code);
   }
-  if (const rapidjson::Value* params = Member(args, "params");
-      params != nullptr && !check.Deferred(*params)) {
+  (void)expect.OptionalObject("result");
+}
+
+void ReadJsonRpc(ParamReader& args, ParamReader& expect, JsonRpcArgs* out) {
+  ReadHttpTarget(args, /*allow_tcp=*/true, &out->target);
+  if (args.Get("headers") != nullptr && out->target.url.framed()) {
+    args.AddProblem("headers", fmt::format("apply to http:// and https:// URLs only, not to "
+                                           "{}:// ones",
+                                           out->target.url.scheme));
+  }
+  if (auto method = ReadLiteral(args, "method")) {
+    if (method->empty()) args.AddProblem("method", "must not be empty");
+    out->method = *method;
+  } else if (args.Get("method") == nullptr) {
+    args.Missing("method");
+  }
+  if (const rapidjson::Value* params = args.Get("params");
+      params != nullptr && !args.Deferred(*params)) {
     if (params->IsObject() || params->IsArray()) {
       out->params = params;
     } else {
-      check.Add("arguments.params",
-                fmt::format("\"arguments.params\" must be an object or an array, got {}",
-                            Quoted(*params)));
+      args.WrongType("params", "an object or an array", *params);
     }
   }
-  if (const rapidjson::Value* notification = Member(args, "notification");
-      notification != nullptr && !check.Deferred(*notification)) {
-    if (notification->IsBool()) {
-      out->notification = notification->GetBool();
-    } else {
-      check.Add("arguments.notification",
-                fmt::format("\"arguments.notification\" must be true or false, got {}",
-                            Quoted(*notification)));
-    }
+  ReadIds(args, out);
+  if (auto auth = ReadLiteral(args, "auth")) {
+    out->has_auth = true;
+    out->auth = *auth;
   }
-  if (const rapidjson::Value* id = Member(args, "id"); id != nullptr && !check.Deferred(*id)) {
-    if (out->notification) {
-      check.Add("arguments.id", "\"arguments.id\" is not allowed in a notification");
-    } else if (id->IsString() || id->IsInt64()) {
-      out->id = id;
-    } else {
-      check.Add("arguments.id", fmt::format("\"arguments.id\" must be a string or an integer, "
-                                            "got {}",
-                                            Quoted(*id)));
-    }
-  }
-  out->has_auth = ReadString(check, args, "auth", "arguments.auth", &out->auth);
-}
-
-void CheckJsonRpcExpect(ArgCheck& check, const rapidjson::Value& expect, bool notification) {
-  if (notification) {
-    check.Add("expect", "\"expect\" is not allowed with \"arguments.notification\": true (a "
-                        "notification gets no response)");
-    return;
-  }
-  if (const rapidjson::Value* code = Present(expect, "error_code");
-      code != nullptr && !check.Deferred(*code) && !code->IsNull() && !code->IsInt()) {
-    check.Add("expect.error_code",
-              fmt::format("\"expect.error_code\" must be an integer or null, got {}",
-                          Quoted(*code)));
-  }
-  if (const rapidjson::Value* result = Member(expect, "result");
-      result != nullptr && !check.Deferred(*result) && !result->IsObject()) {
-    check.Add("expect.result",
-              fmt::format("\"expect.result\" must be an object, got {}", Quoted(*result)));
-  }
+  CheckJsonRpcExpect(expect, out->notification);
 }
 
 // The JSON text of the request (the framed `auth` member included).
@@ -142,7 +117,7 @@ std::string RequestBody(const JsonRpcArgs& args, int64_t instance_id) {
     }
     doc.AddMember("id", id, alloc);
   }
-  if (args.has_auth && args.url.framed()) {
+  if (args.has_auth && args.target.url.framed()) {
     doc.AddMember("auth", rapidjson::Value(args.auth, alloc), alloc);
   }
   return JsonText(doc);
@@ -163,9 +138,9 @@ bool HasHeader(const HeaderList& headers, std::string_view lower_name) {
 HttpRequest HttpRequestOf(const JsonRpcArgs& args, std::string body) {
   HttpRequest request;
   request.method = "POST";
-  request.url = args.url;
-  request.tls = args.tls;
-  request.headers = args.headers;
+  request.url = args.target.url;
+  request.tls = args.target.tls;
+  request.headers = args.target.headers;
   if (!HasHeader(request.headers, "content-type")) {
     request.headers.emplace_back("Content-Type", "application/json");
   }
@@ -185,59 +160,57 @@ std::optional<std::string> ResponseProblem(const rapidjson::Value& doc, const ra
     return fmt::format("not a JSON-RPC 2.0 response ({})", what);
   };
   if (!doc.IsObject()) return shape(doc.IsArray() ? "an array" : "not an object");
-  const rapidjson::Value* version = Present(doc, "jsonrpc");
+  const rapidjson::Value* version = MemberOrNull(doc, "jsonrpc");
   if (version == nullptr || !version->IsString() ||
       std::string_view(version->GetString(), version->GetStringLength()) != "2.0") {
     return shape("\"jsonrpc\" is not \"2.0\"");
   }
-  *result = Present(doc, "result");
-  *error = Present(doc, "error");
+  *result = MemberOrNull(doc, "result");
+  *error = MemberOrNull(doc, "error");
   if (*result != nullptr && *error != nullptr) return shape("both \"result\" and \"error\"");
   if (*result == nullptr && *error == nullptr) return shape("neither \"result\" nor \"error\"");
   if (*error != nullptr) {
-    const rapidjson::Value* code = Present(**error, "code");
-    const rapidjson::Value* message = Present(**error, "message");
+    const rapidjson::Value* code = MemberOrNull(**error, "code");
+    const rapidjson::Value* message = MemberOrNull(**error, "message");
     if (code == nullptr || !code->IsInt() || message == nullptr || !message->IsString()) {
       return shape("\"error\" is not {\"code\": integer, \"message\": string, ...}");
     }
   }
-  const rapidjson::Value* got = Present(doc, "id");
+  const rapidjson::Value* got = MemberOrNull(doc, "id");
   if (got == nullptr) return shape("no \"id\"");
   // A server that could not read the request's id answers an error with id null.
   bool unread_id = got->IsNull() && *error != nullptr;
   if (!(*got == id) && !unread_id) {
-    return fmt::format("response id {} does not match the request id {}", Quoted(*got),
-                       Quoted(id));
+    return fmt::format("response id {} does not match the request id {}", JsonText(*got),
+                       JsonText(id));
   }
   return std::nullopt;
 }
 
 std::string ErrorText(const rapidjson::Value& error) {
-  return fmt::format("error code {} ({})", error["code"].GetInt(), Quoted(error["message"]));
+  return fmt::format("error code {} ({})", error["code"].GetInt(), JsonText(error["message"]));
 }
 
 class JsonRpcPending final : public PendingIo {
  public:
-  JsonRpcPending(Run& run, Instance& instance, const Op& op, const JsonRpcArgs& args,
-                 rapidjson::Document expect, bool mandatory)
-      : PendingIo(run, instance, op),
-        method_(args.method),
-        url_(args.url_text),
-        notification_(args.notification),
-        expect_(std::move(expect)),
-        mandatory_(mandatory) {
-    if (args.id != nullptr) {
-      id_.CopyFrom(*args.id, id_.GetAllocator());
+  JsonRpcPending(const OpContext& ctx, std::shared_ptr<const JsonRpcArgs> args)
+      : PendingIo(ctx),
+        args_(std::move(args)),
+        method_(args_->method),
+        url_(args_->target.url_text) {
+    if (args_->id != nullptr) {
+      id_.CopyFrom(*args_->id, id_.GetAllocator());
     } else {
-      id_.SetInt64(instance.id);
+      id_.SetInt64(PendingIo::ctx().instance().id);
     }
   }
 
   // Sends `body`; returns the bytes written (for the trace).
-  const std::string& Start(IoContext& io, const JsonRpcArgs& args, std::string body,
-                           bool keep_raw) {
-    if (args.url.framed()) {
-      FramedRequest request{args.url, args.tls, std::move(body), !args.notification};
+  const std::string& Start(IoContext& io, std::string body, bool keep_raw) {
+    const JsonRpcArgs& args = *args_;
+    if (args.target.url.framed()) {
+      FramedRequest request{args.target.url, args.target.tls, std::move(body),
+                            !args.notification};
       framed_ = FramedCall::Start(io, std::move(request),
                                   [this](FramedOutcome& outcome) { OnFramed(outcome); });
       return framed_->raw_request();
@@ -257,7 +230,7 @@ class JsonRpcPending final : public PendingIo {
     Complete([this, &outcome] {
       if (!outcome.error.empty()) return Failed(outcome.error);
       Trace(outcome.raw_response, outcome.status);
-      if (notification_) return Done(nullptr, nullptr);
+      if (args_->notification) return Done(nullptr, nullptr);
       std::string_view body = outcome.body;
       if (body.empty()) {
         return Failed(fmt::format("empty response (HTTP status {})", outcome.status));
@@ -269,19 +242,19 @@ class JsonRpcPending final : public PendingIo {
   void OnFramed(FramedOutcome& outcome) {
     Complete([this, &outcome] {
       if (!outcome.error.empty()) return Failed(outcome.error);
-      if (notification_) return Done(nullptr, nullptr);
+      if (args_->notification) return Done(nullptr, nullptr);
       Trace(outcome.frame, 0);
       return Answer(outcome.body(), 0);
     });
   }
 
   bool Failed(std::string_view cause) {
-    run().Abort(instance(), op(), fmt::format("JSON-RPC {} {} failed: {}", method_, url_, cause));
+    ctx().Abort(fmt::format("JSON-RPC {} {} failed: {}", method_, url_, cause));
     return false;
   }
 
   void Trace(std::string_view bytes, int http_status) {
-    TraceLog::EntryRef entry = TraceMessage(run(), instance(), op(), "jsonrpc", false, bytes);
+    TraceLog::EntryRef entry = TraceMessage(ctx(), "jsonrpc", false, bytes);
     entry.SetString("method", method_).SetString("url", url_);
     if (http_status != 0) entry.SetInt("status", http_status);
   }
@@ -311,15 +284,14 @@ class JsonRpcPending final : public PendingIo {
     if (result != nullptr) inbound.AddMember("result", rapidjson::Value(*result, alloc), alloc);
     if (error != nullptr) inbound.AddMember("error", rapidjson::Value(*error, alloc), alloc);
     inbound.AddMember("time", Elapsed(), alloc);
-    if (!SetInbound(run(), instance(), op(), "jsonrpc", inbound)) return false;
+    if (!SetInbound(ctx(), "jsonrpc", inbound)) return false;
     return Expectations(result, error);
   }
 
   bool Expectations(const rapidjson::Value* result, const rapidjson::Value* error) {
-    if (!expect_.IsObject()) return true;
-    Run& r = run();
-    Instance& inst = instance();
-    if (const rapidjson::Value* code = Present(expect_, "error_code")) {
+    const rapidjson::Value& expect = args_->expect;
+    if (!expect.IsObject()) return true;
+    if (const rapidjson::Value* code = MemberOrNull(expect, "error_code")) {
       bool passed = false;
       std::string text;
       if (code->IsNull()) {
@@ -333,98 +305,72 @@ class JsonRpcPending final : public PendingIo {
         text = passed ? fmt::format("error code {} as expected", code->GetInt())
                       : fmt::format("{}, expected {}", ErrorText(*error), code->GetInt());
       }
-      if (!Expectation(r, inst, op(), mandatory_, passed, text)) return false;
+      if (!Expectation(ctx(), args_->mandatory, passed, text)) return false;
     }
-    if (const rapidjson::Value* paths = Member(expect_, "result")) {
+    if (const rapidjson::Value* paths = MemberOrNull(expect, "result");
+        paths != nullptr && paths->IsObject()) {
       for (const auto& member : paths->GetObject()) {
         std::string_view path(member.name.GetString(), member.name.GetStringLength());
-        std::string what = path.empty() ? "result" : fmt::format("result {}", QuotedString(path));
+        std::string what = path.empty() ? "result" : fmt::format("result {}", JsonString(path));
         std::string text;
         bool passed = false;
         if (result == nullptr) {
           text = fmt::format("no result ({}), expected {} to be {}", ErrorText(*error), what,
-                             Quoted(member.value));
+                             JsonText(member.value));
         } else if (const rapidjson::Value* got = path.empty() ? result : AtPath(*result, path)) {
           passed = *got == member.value;
-          text = passed ? fmt::format("{} is {}", what, Quoted(*got))
-                        : fmt::format("{} is {}, expected {}", what, Quoted(*got),
-                                      Quoted(member.value));
+          text = passed ? fmt::format("{} is {}", what, JsonText(*got))
+                        : fmt::format("{} is {}, expected {}", what, JsonText(*got),
+                                      JsonText(member.value));
         } else {
-          text = fmt::format("{} is missing, expected {}", what, Quoted(member.value));
+          text = fmt::format("{} is missing, expected {}", what, JsonText(member.value));
         }
-        if (!Expectation(r, inst, op(), mandatory_, passed, text)) return false;
+        if (!Expectation(ctx(), args_->mandatory, passed, text)) return false;
       }
     }
     return true;
   }
 
-  std::string method_;
-  std::string url_;
-  bool notification_;
+  std::shared_ptr<const JsonRpcArgs> args_;
+  const std::string& method_;
+  const std::string& url_;
   rapidjson::Document id_;  // the request's, as the response must echo it
-  rapidjson::Document expect_;
-  bool mandatory_;
   std::unique_ptr<HttpCall> http_;
   std::unique_ptr<FramedCall> framed_;
 };
 
-}  // namespace
-
-void ValidateJsonRpc(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
-  ArgCheck check(op_idx, problems);
-  JsonRpcArgs parsed;
-  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
-    ReadJsonRpcArgs(check, *args, &parsed);
-  }
-  if (const rapidjson::Value* expect = ObjectAttribute(check, op_json, "expect", false)) {
-    CheckJsonRpcExpect(check, *expect, parsed.notification);
-  }
-  ValidateMandatory(check, op_json);
-}
-
-StepOutcome ExecuteJsonRpc(Run& run, Instance& instance, const Op& op) {
-  if (run.io() == nullptr) {
-    run.Abort(instance, op, "protocol ops need an event loop (this engine has no IoContext)");
-    return StepOutcome::kFinished;
-  }
-  rapidjson::Document args;
-  rapidjson::Document expect;
-  bool mandatory = false;
-  if (!EvaluateSlot(run, instance, op, Slot::kArguments, &args) ||
-      !EvaluateSlot(run, instance, op, Slot::kExpect, &expect) ||
-      !EvaluateMandatory(run, instance, op, &mandatory)) {
-    return StepOutcome::kFinished;
-  }
-  ArgCheck check;
-  JsonRpcArgs parsed;
-  if (!args.IsObject()) {
-    check.Add("arguments", fmt::format("\"arguments\" must be an object, got {}", Quoted(args)));
-  } else {
-    ReadJsonRpcArgs(check, args, &parsed);
-  }
-  if (!expect.IsNull() && !expect.IsObject()) {
-    check.Add("expect", fmt::format("\"expect\" must be an object, got {}", Quoted(expect)));
-  } else if (expect.IsObject()) {
-    CheckJsonRpcExpect(check, expect, parsed.notification);
-  }
-  if (!check.ok()) {
-    run.Abort(instance, op, check.first());
-    return StepOutcome::kFinished;
-  }
-  std::string body = RequestBody(parsed, instance.id);
+StepOutcome ExecuteJsonRpc(OpContext& ctx) {
+  std::shared_ptr<const JsonRpcArgs> args = ReadOp(ctx, &ReadJsonRpc);
+  if (args == nullptr) return StepOutcome::kFinished;
+  std::string body = RequestBody(*args, ctx.instance().id);
   std::string timeout_text = fmt::format("JSON-RPC {} {} timed out after {} seconds",
-                                         parsed.method, parsed.url_text, parsed.timeout_text);
-  auto pending = std::make_unique<JsonRpcPending>(run, instance, op, parsed, std::move(expect),
-                                                  mandatory);
+                                         args->method, args->target.url_text,
+                                         args->target.timeout_text);
+  auto pending = std::make_unique<JsonRpcPending>(ctx, args);
   JsonRpcPending* p = pending.get();
-  IoOf(instance).pending = std::move(pending);  // frees the previous op's (spent) wait
-  bool keep_raw = run.MessageLog(instance) != nullptr;
-  const std::string& sent = p->Start(*run.io(), parsed, std::move(body), keep_raw);
-  TraceMessage(run, instance, op, "jsonrpc", true, sent)
-      .SetString("method", parsed.method)
-      .SetString("url", parsed.url_text);
-  p->Park(parsed.timeout, std::move(timeout_text));
+  IoOf(ctx.instance()).pending = std::move(pending);  // frees the previous op's (spent) wait
+  bool keep_raw = ctx.MessageLog() != nullptr;
+  const std::string& sent = p->Start(*ctx.io(), std::move(body), keep_raw);
+  TraceMessage(ctx, "jsonrpc", true, sent)
+      .SetString("method", args->method)
+      .SetString("url", args->target.url_text);
+  p->Park(args->target.timeout, std::move(timeout_text));
   return StepOutcome::kParked;
 }
+
+constexpr AttributeSpec kJsonRpcAttributes[] = {
+    {"arguments", AttrKind::kObject, true, Slot::kArguments},
+    {"expect", AttrKind::kObject, false, Slot::kExpect},
+    {"mandatory", AttrKind::kFlag, false, Slot::kMandatory},
+};
+
+constexpr OpTypeSpec kJsonRpcOps[] = {
+    {"jsonrpc", kJsonRpcAttributes, &ExecuteJsonRpc, true, true,
+     &ValidateWith<JsonRpcArgs, &ReadJsonRpc>},
+};
+
+}  // namespace
+
+std::span<const OpTypeSpec> JsonRpcOpTypes() { return kJsonRpcOps; }
 
 }  // namespace testrund::ops

@@ -8,203 +8,162 @@
 #include <fmt/format.h>
 #include <lua.hpp>
 
+#include "ops/base/json_numbers.h"
 #include "ops/base/json_writer.h"
 #include "ops/lua/lua_json.h"
-#include "ops/run.h"
-#include "ops/stats/trace_log.h"
 
 namespace testrund::ops {
 
-void InstanceIoDeleter::operator()(InstanceIo* io) const { delete io; }
-
-InstanceIo::~InstanceIo() {
+ProtocolIo::~ProtocolIo() {
   // The in-flight op first: it may refer to the streams.
   pending.reset();
 }
 
-InstanceIo& IoOf(Instance& instance) {
-  if (!instance.io) instance.io.reset(new InstanceIo());
-  return *instance.io;
+ProtocolIo& IoOf(Instance& instance) {
+  if (!instance.io) instance.io = std::make_unique<ProtocolIo>();
+  return static_cast<ProtocolIo&>(*instance.io);
+}
+
+ProtocolIo* FindIo(Instance& instance) {
+  return static_cast<ProtocolIo*>(instance.io.get());
 }
 
 // --- PendingIo ---------------------------------------------------------------------------
-
-PendingIo::PendingIo(Run& run, Instance& instance, const Op& op)
-    : run_(run), instance_(instance), op_(op) {}
 
 PendingIo::~PendingIo() = default;
 
 void PendingIo::Park(MonoNs timeout, std::string timeout_text) {
   timeout_text_ = std::move(timeout_text);
-  parked_at_ = run_.clock().Now();
-  timer_ = run_.clock().NewTimer([this] { OnTimer(); });
+  parked_at_ = ctx_.clock().Now();
+  timer_ = ctx_.clock().NewTimer([this] { OnTimer(); });
   timer_->ArmAt(parked_at_ + timeout);
-  run_.ParkIo(instance_);
+  ctx_.ParkIo();
 }
 
 double PendingIo::Elapsed() const {
-  return static_cast<double>(run_.clock().Now() - parked_at_) / kNsPerSecond;
+  return static_cast<double>(ctx_.clock().Now() - parked_at_) / kNsPerSecond;
 }
 
 void PendingIo::Complete(const std::function<bool()>& complete) {
   if (finished_) return;
   finished_ = true;
   if (timer_) timer_->Cancel();
-  run_.FinishIo(instance_, complete);
+  ctx_.FinishIo(complete);
 }
 
 void PendingIo::OnTimer() {
   if (finished_) return;
   OnTimeout();
   Complete([this] {
-    run_.Abort(instance_, op_, timeout_text_);
+    ctx_.Abort(timeout_text_);
     return false;
   });
 }
 
-// --- Arguments -----------------------------------------------------------------------------
+// --- Parts ---------------------------------------------------------------------------------
 
-bool ArgCheck::Deferred(const rapidjson::Value& value) const {
-  if (problems_ == nullptr || !value.IsString()) return false;
-  std::string_view s(value.GetString(), value.GetStringLength());
-  return s.size() >= 2 && s.front() == '{' && s.back() == '}';
-}
+namespace {
 
-void ArgCheck::Add(std::string_view field, std::string problem) {
-  if (first_.empty()) first_ = problem;
-  if (problems_ != nullptr) {
-    problems_->push_back(Problem{op_idx_, std::string(field), std::move(problem)});
+// Template `slot` of the op into `doc` (null when absent): the constant, or evaluated.
+bool PartOf(OpContext& ctx, Slot slot, rapidjson::Document* doc, bool* constant) {
+  const ValueTemplate& part = ctx.op().Template(slot);
+  doc->SetNull();
+  if (part.empty()) return true;
+  if (part.is_constant()) {
+    doc->CopyFrom(part.constant(), doc->GetAllocator());
+    return true;
   }
+  *constant = false;
+  return ctx.EvaluateValue(slot, *doc, doc->GetAllocator());
 }
 
-std::string Quoted(const rapidjson::Value& value) { return JsonText(value); }
+}  // namespace
 
-std::string QuotedString(std::string_view text) {
-  return Quoted(rapidjson::Value(rapidjson::StringRef(text.data(), text.size())));
-}
-
-const rapidjson::Value* Member(const rapidjson::Value& object, std::string_view name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));
-  if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-bool ReadString(ArgCheck& check, const rapidjson::Value& object, std::string_view name,
-                std::string_view field, std::string* out) {
-  const rapidjson::Value* value = Member(object, name);
-  if (value == nullptr || check.Deferred(*value)) return false;
-  if (!value->IsString()) {
-    check.Add(field, fmt::format("\"{}\" must be a string, got {}", field, Quoted(*value)));
+bool EvaluateParts(OpContext& ctx, OpParts* out, bool* constant) {
+  *constant = true;
+  rapidjson::Document mandatory;
+  if (!PartOf(ctx, Slot::kArguments, &out->arguments, constant) ||
+      !PartOf(ctx, Slot::kExpect, &out->expect, constant) ||
+      !PartOf(ctx, Slot::kMandatory, &mandatory, constant)) {
     return false;
   }
-  std::string_view s(value->GetString(), value->GetStringLength());
-  // At validation a literal `\{` is still escaped.
-  if (s.size() >= 2 && s[0] == '\\' && s[1] == '{') s.remove_prefix(1);
-  out->assign(s);
+  if (out->arguments.IsNull()) out->arguments.SetObject();
+  if (!mandatory.IsNull() && !mandatory.IsBool()) {
+    ctx.Abort("mandatory must be true or false, got " + QuoteValue(mandatory));
+    return false;
+  }
+  out->mandatory = mandatory.IsBool() && mandatory.GetBool();
   return true;
 }
 
-void ReadTimeout(ArgCheck& check, const rapidjson::Value& object, std::string_view field,
-                 double default_seconds, MonoNs* out, std::string* text) {
-  double seconds = default_seconds;
-  if (const rapidjson::Value* value = Member(object, "timeout")) {
-    if (check.Deferred(*value)) return;
-    if (!ParseSeconds(*value, &seconds) || !(seconds > 0) || seconds > kMaxTimeout) {
-      check.Add(field, fmt::format("\"timeout\" must be > 0 and <= {} seconds, got {}",
-                                   SecondsText(kMaxTimeout), Quoted(*value)));
-      return;
-    }
+void ReadParts(const OpParts& parts, int op_idx, Problems* problems,
+               const std::function<void(ParamReader&, ParamReader&)>& read) {
+  if (!parts.arguments.IsObject()) {
+    problems->push_back(
+        {op_idx, "arguments", "must be an object, got " + QuoteValue(parts.arguments)});
   }
-  *out = std::max<MonoNs>(1, static_cast<MonoNs>(std::llround(seconds * kNsPerSecond)));
-  *text = SecondsText(seconds);
+  if (!parts.expect.IsNull() && !parts.expect.IsObject()) {
+    problems->push_back({op_idx, "expect", "must be an object, got " + QuoteValue(parts.expect)});
+  }
+  ParamReader arguments(parts.arguments, problems, {.op_idx = op_idx, .prefix = "arguments."});
+  ParamReader expect(parts.expect, problems, {.op_idx = op_idx, .prefix = "expect."});
+  read(arguments, expect);
 }
 
-void ReadTls(ArgCheck& check, const rapidjson::Value& object, std::string_view field,
-             bool* enabled, TlsOptions* out) {
-  const rapidjson::Value* value = Member(object, "tls");
-  if (value == nullptr || check.Deferred(*value)) return;
+// --- Readers -------------------------------------------------------------------------------
+
+void ReadTimeout(ParamReader& args, double default_seconds, MonoNs* out, std::string* text) {
+  double seconds = default_seconds;
+  if (args.Get("timeout") != nullptr) {
+    std::optional<double> given = args.OptionalNumber(
+        "timeout", {.min = 0, .max = kMaxTimeout, .min_exclusive = true}, "a number of seconds");
+    if (!given) return;
+    seconds = *given;
+  }
+  *out = std::max<MonoNs>(1, static_cast<MonoNs>(std::llround(seconds * kNsPerSecond)));
+  *text = NumberText(seconds);
+}
+
+void ReadTls(ParamReader& args, bool* enabled, TlsOptions* out) {
+  const rapidjson::Value* value = args.Get("tls");
+  if (value == nullptr || args.Deferred(*value)) return;
   if (value->IsBool()) {
     *enabled = value->GetBool();
     return;
   }
   if (!value->IsObject()) {
-    check.Add(field, fmt::format("\"tls\" must be true, false or an object {{\"verify\", "
-                                 "\"ca_file\", \"server_name\"}}, got {}",
-                                 Quoted(*value)));
+    args.WrongType("tls", R"(true, false or an object {"verify", "ca_file", "server_name"})",
+                   *value);
     return;
   }
   *enabled = true;
-  if (const rapidjson::Value* verify = Member(*value, "verify"); verify && !check.Deferred(*verify)) {
-    if (!verify->IsBool()) {
-      check.Add(fmt::format("{}.verify", field),
-                fmt::format("\"tls.verify\" must be true or false, got {}", Quoted(*verify)));
-    } else {
-      out->verify = verify->GetBool();
-    }
-  }
-  ReadString(check, *value, "ca_file", fmt::format("{}.ca_file", field), &out->ca_file);
-  ReadString(check, *value, "server_name", fmt::format("{}.server_name", field),
-             &out->server_name);
+  ParamReader tls(*value, args, "tls");
+  tls.UnknownMembers({"verify", "ca_file", "server_name"});
+  if (auto verify = tls.OptionalBool("verify")) out->verify = *verify;
+  if (auto ca_file = ReadLiteral(tls, "ca_file")) out->ca_file = *ca_file;
+  if (auto server_name = ReadLiteral(tls, "server_name")) out->server_name = *server_name;
 }
 
-const rapidjson::Value* ObjectAttribute(ArgCheck& check, const rapidjson::Value& op_json,
-                                        std::string_view name, bool required) {
-  const rapidjson::Value* value = Member(op_json, name);
-  if (value == nullptr) {
-    if (required) check.Add(name, fmt::format("missing required attribute \"{}\"", name));
-    return nullptr;
-  }
-  if (check.Deferred(*value)) return nullptr;
-  if (!value->IsObject()) {
-    check.Add(name, fmt::format("\"{}\" must be an object, got {}", name, Quoted(*value)));
-    return nullptr;
-  }
-  return value;
+std::optional<std::string> ReadLiteral(ParamReader& p, std::string_view name) {
+  std::optional<std::string_view> s = p.OptionalString(name);
+  if (!s) return std::nullopt;
+  // Validation reads the definition as given, where a literal `\{` is still escaped.
+  if (s->size() >= 2 && (*s)[0] == '\\' && (*s)[1] == '{') s->remove_prefix(1);
+  return std::string(*s);
 }
 
 // --- Execution helpers ---------------------------------------------------------------------
 
-bool EvaluateSlot(Run& run, Instance& instance, const Op& op, Slot slot,
-                  rapidjson::Document* doc) {
-  doc->SetNull();
-  if (op.Template(slot).empty()) return true;
-  return run.EvaluateValue(instance, op, slot, *doc, doc->GetAllocator());
-}
-
-bool EvaluateMandatory(Run& run, Instance& instance, const Op& op, bool* mandatory) {
-  *mandatory = false;
-  if (op.Template(Slot::kMandatory).empty()) return true;
-  rapidjson::Document doc;
-  if (!EvaluateSlot(run, instance, op, Slot::kMandatory, &doc)) return false;
-  if (!doc.IsBool() && !doc.IsNull()) {
-    run.Abort(instance, op,
-              fmt::format("\"mandatory\" must be true or false, got {}", Quoted(doc)));
-    return false;
-  }
-  *mandatory = doc.IsBool() && doc.GetBool();
-  return true;
-}
-
-void ValidateMandatory(ArgCheck& check, const rapidjson::Value& op_json) {
-  const rapidjson::Value* mandatory = Member(op_json, "mandatory");
-  if (mandatory != nullptr && !check.Deferred(*mandatory) && !mandatory->IsBool()) {
-    check.Add("mandatory",
-              fmt::format("\"mandatory\" must be true or false, got {}", Quoted(*mandatory)));
-  }
-}
-
-bool Expectation(Run& run, Instance& instance, const Op& op, bool mandatory, bool passed,
-                 std::string_view text) {
+bool Expectation(OpContext& ctx, bool mandatory, bool passed, std::string_view text) {
   if (passed) {
-    run.Check(instance, op, CheckStatus::kPass, text);
+    ctx.Check(CheckStatus::kPass, text);
     return true;
   }
   if (mandatory) {
-    run.Abort(instance, op, text);
+    ctx.Abort(text);
     return false;
   }
-  run.Check(instance, op, CheckStatus::kFail, text);
+  ctx.Check(CheckStatus::kFail, text);
   return true;
 }
 
@@ -233,30 +192,30 @@ int SetInboundProtected(lua_State* L) {
 
 }  // namespace
 
-bool SetInbound(Run& run, Instance& instance, const Op& op, const char* name,
-                const rapidjson::Value& value) {
-  LuaSandbox& lua = run.lua();
+bool SetInbound(OpContext& ctx, const char* name, const rapidjson::Value& value) {
+  LuaSandbox& lua = ctx.lua();
   if (!lua.may_read_inbound()) return true;  // no code of this run can see it
   lua_State* L = lua.state();
-  InboundArgs args{&instance.i_ref, &value, name};
+  InboundArgs args{&ctx.instance().i_ref, &value, name};
   lua_pushcfunction(L, SetInboundProtected);
   lua_pushlightuserdata(L, &args);
   if (lua_pcall(L, 1, 0, 0) == LUA_OK) return true;
   lua_pop(L, 1);
   lua.CollectGarbage();
-  run.Abort(instance, op,
-            fmt::format("Lua memory limit ({} bytes) exceeded storing i.{} in op {} ({})",
+  const Op& op = ctx.op();
+  ctx.Abort(fmt::format("Lua memory limit ({} bytes) exceeded storing i.{} in op {} ({})",
                         lua.limits().memory_limit, name, op.idx, op.type->name));
   return false;
 }
 
-TraceLog::EntryRef TraceMessage(Run& run, Instance& instance, const Op& op,
-                                std::string_view protocol, bool to_sut, std::string_view bytes) {
-  TraceLog* log = run.MessageLog(instance);
+TraceLog::EntryRef TraceMessage(OpContext& ctx, std::string_view protocol, bool to_sut,
+                                std::string_view bytes) {
+  TraceLog* log = ctx.MessageLog();
   if (log == nullptr) return TraceLog::EntryRef();
   std::string path(protocol);
   path += to_sut ? ".tester_to_sut" : ".sut_to_tester";
-  TraceLog::EntryRef entry = log->Add(run.clock().WallNow(), instance.step, op.idx, path);
+  TraceLog::EntryRef entry =
+      log->Add(ctx.clock().WallNow(), ctx.instance().step, ctx.op().idx, path);
   entry.SetString("protocol", protocol);
   entry.SetHex(bytes.substr(0, kMaxTracedMessageBytes));
   entry.SetUint("length", bytes.size());
@@ -272,9 +231,7 @@ const rapidjson::Value* AtPath(const rapidjson::Value& root, std::string_view pa
     std::string_view part =
         path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (current->IsObject()) {
-      auto it = current->FindMember(rapidjson::Value(rapidjson::StringRef(part.data(),
-                                                                          part.size())));
-      current = it == current->MemberEnd() ? nullptr : &it->value;
+      current = MemberOrNull(*current, part);
     } else if (current->IsArray()) {
       size_t index = 0;
       bool numeric = !part.empty();
@@ -292,6 +249,12 @@ const rapidjson::Value* AtPath(const rapidjson::Value& root, std::string_view pa
     start = dot + 1;
   }
   return current;
+}
+
+const rapidjson::Value* MemberOrNull(const rapidjson::Value& object, std::string_view name) {
+  if (!object.IsObject()) return nullptr;
+  auto it = object.FindMember(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));
+  return it == object.MemberEnd() ? nullptr : &it->value;
 }
 
 }  // namespace testrund::ops

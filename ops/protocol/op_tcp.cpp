@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The tcp.* ops (issue 4): one TCP connection per instance, plain or TLS, kept in its
+// The tcp.* ops (docs/protocol-ops.md#tcp): one TCP connection per instance, plain or TLS, kept in its
 // InstanceIo from tcp.connect to tcp.close or the end of the instance, whatever the end.
 //
 //   tcp.connect  arguments: host*, port*, tls (true/false or {"verify", "ca_file",
@@ -27,10 +27,11 @@
 
 #include <fmt/format.h>
 
+#include "ops/base/json_numbers.h"
 #include "ops/base/length_prefix.h"
-#include "ops/protocol/op_protocol.h"
 #include "ops/op_table.h"
-#include "ops/run.h"
+#include "ops/protocol/op_protocol.h"
+#include "ops/protocol/protocol_ops.h"
 #include "ops/protocol/socket_message.h"
 
 namespace testrund::ops {
@@ -105,16 +106,16 @@ class TcpStream final : public InstanceSocket {
 };
 
 TcpStream* StreamOf(Instance& instance) {
-  if (!instance.io) return nullptr;
-  return static_cast<TcpStream*>(instance.io->tcp.get());
+  ProtocolIo* io = FindIo(instance);
+  return io != nullptr ? static_cast<TcpStream*>(io->tcp.get()) : nullptr;
 }
 
 // A tcp op parked on the instance's stream. Stops listening before it completes, so that a
 // spent wait never hears of the stream again.
 class TcpPending : public PendingIo, public StreamWaiter {
  public:
-  TcpPending(Run& run, Instance& instance, const Op& op, TcpStream* stream)
-      : PendingIo(run, instance, op), stream_(stream), endpoint_(stream->endpoint()) {
+  TcpPending(const OpContext& ctx, TcpStream* stream)
+      : PendingIo(ctx), stream_(stream), endpoint_(stream->endpoint()) {
     stream_->SetWaiter(this);
   }
   ~TcpPending() override { Detach(); }
@@ -128,14 +129,14 @@ class TcpPending : public PendingIo, public StreamWaiter {
   void Fail(std::string text) {
     Detach();
     Complete([this, text = std::move(text)] {
-      run().Abort(instance(), op(), text);
+      ctx().Abort(text);
       return false;
     });
   }
   // The timeout fired: the connection is closed (the instance aborts).
   void OnTimeout() override {
     Detach();
-    IoOf(instance()).tcp.reset();
+    IoOf(ctx().instance()).tcp.reset();
   }
 
   TcpStream* stream_;
@@ -228,14 +229,104 @@ Cut CutMessage(const Framing& framing, evbuffer* input, std::string* message,
   return Cut::kMessage;
 }
 
+// --- Arguments -----------------------------------------------------------------------------
+
+struct ConnectArgs : OpParts {
+  Endpoint endpoint;
+  bool tls = false;
+  TlsOptions tls_options;
+  MonoNs timeout = 0;
+  std::string timeout_text;
+};
+
+void ReadConnect(ParamReader& args, ParamReader& /*expect*/, ConnectArgs* out) {
+  args.UnknownMembers({"host", "port", "tls", "timeout"});
+  ReadEndpoint(args, &out->endpoint);
+  ReadTls(args, &out->tls, &out->tls_options);
+  ReadTimeout(args, kDefaultSocketTimeout, &out->timeout, &out->timeout_text);
+}
+
+struct SendArgs : OpParts {
+  std::string bytes;
+  MonoNs timeout = 0;
+  std::string timeout_text;
+};
+
+void ReadSend(ParamReader& args, ParamReader& /*expect*/, SendArgs* out) {
+  args.UnknownMembers({"hex", "text", "timeout"});
+  ReadPayload(args, &out->bytes);
+  ReadTimeout(args, kDefaultSocketTimeout, &out->timeout, &out->timeout_text);
+}
+
+struct ReceiveArgs : OpParts {
+  Framing framing;
+  MonoNs timeout = 0;
+  std::string timeout_text;
+};
+
+void ReadDelimiter(ParamReader& args, std::string* out) {
+  const rapidjson::Value& value = *args.Get("delimiter");
+  if (args.Deferred(value)) return;
+  if (value.IsString() && value.GetStringLength() > 0) {
+    *out = ReadLiteral(args, "delimiter").value_or("");
+    return;
+  }
+  if (!value.IsObject() || value.MemberCount() != 1 || !value.HasMember("hex")) {
+    args.WrongType("delimiter", R"(a non-empty string or {"hex": "<hex digits>"})", value);
+    return;
+  }
+  ParamReader delimiter(value, args, "delimiter");
+  std::optional<std::string_view> hex = delimiter.OptionalString("hex");
+  if (hex && (hex->empty() || !HexDecode(*hex, out))) {
+    delimiter.WrongType("hex", "a non-empty, even number of hex digits", value["hex"]);
+  }
+}
+
+void ReadFraming(ParamReader& args, Framing* out) {
+  bool length = args.Get("length") != nullptr;
+  bool delimiter = args.Get("delimiter") != nullptr;
+  bool prefix = args.Get("length_prefix") != nullptr;
+  int modes = length + delimiter + prefix;
+  if (modes == 0) {
+    args.AddProblem("", R"(needs one of "length", "delimiter" and "length_prefix")");
+  } else if (modes > 1) {
+    args.AddProblem("", R"(must have only one of "length", "delimiter" and "length_prefix")");
+  } else if (length) {
+    out->mode = Framing::Mode::kLength;
+    auto n = args.OptionalInt("length", {.min = 1, .max = static_cast<int64_t>(kMaxMessageBytes)});
+    if (n) out->length = static_cast<size_t>(*n);
+  } else if (delimiter) {
+    out->mode = Framing::Mode::kDelimiter;
+    ReadDelimiter(args, &out->delimiter);
+  } else if (const rapidjson::Value* value = args.Get("length_prefix");
+             !args.Deferred(*value)) {
+    out->mode = Framing::Mode::kLengthPrefix;
+    std::optional<int64_t> bytes = ParseInteger(*value);
+    if (bytes == 1 || bytes == 2 || bytes == 4) {
+      out->prefix_bytes = static_cast<size_t>(*bytes);
+    } else {
+      args.WrongType("length_prefix", "1, 2 or 4", *value);
+    }
+  }
+}
+
+void ReadReceive(ParamReader& args, ParamReader& expect, ReceiveArgs* out) {
+  args.UnknownMembers({"length", "delimiter", "length_prefix", "timeout"});
+  ReadFraming(args, &out->framing);
+  ReadTimeout(args, kDefaultSocketTimeout, &out->timeout, &out->timeout_text);
+  CheckMessageExpect(expect);
+}
+
+void ReadClose(ParamReader& args, ParamReader& /*expect*/, OpParts* /*out*/) {
+  args.UnknownMembers({});
+}
+
+// --- Waits ---------------------------------------------------------------------------------
+
 class ReceivePending final : public TcpPending {
  public:
-  ReceivePending(Run& run, Instance& instance, const Op& op, TcpStream* stream, Framing framing,
-                 rapidjson::Document expect, bool mandatory)
-      : TcpPending(run, instance, op, stream),
-        framing_(std::move(framing)),
-        expect_(std::move(expect)),
-        mandatory_(mandatory) {}
+  ReceivePending(const OpContext& ctx, TcpStream* stream, std::shared_ptr<const ReceiveArgs> args)
+      : TcpPending(ctx, stream), args_(std::move(args)) {}
 
   // Looks at what is buffered already on the next loop turn (never inside the executor).
   void CheckSoon(IoContext& io) {
@@ -251,13 +342,13 @@ class ReceivePending final : public TcpPending {
   void OnStreamChange() override {
     if (stream_ == nullptr || finished()) return;
     std::string problem;
-    Cut cut = CutMessage(framing_, stream_->input(), &message_, &wire_, &problem);
+    Cut cut = CutMessage(args_->framing, stream_->input(), &message_, &wire_, &problem);
     std::string from = endpoint_.Text();
     if (cut == Cut::kMessage) {
       Detach();
       Complete([this] {
-        return RecordReceived(run(), instance(), op(), "tcp", endpoint_, message_, wire_,
-                              expect_, mandatory_);
+        return RecordReceived(ctx(), "tcp", endpoint_, message_, wire_, args_->expect,
+                              args_->mandatory);
       });
     } else if (cut == Cut::kTooLong) {
       Fail(fmt::format("TCP receive from {} failed: {}", from, problem));
@@ -273,274 +364,115 @@ class ReceivePending final : public TcpPending {
     }
   }
 
-  Framing framing_;
-  rapidjson::Document expect_;
-  bool mandatory_;
+  std::shared_ptr<const ReceiveArgs> args_;
   std::string message_;
   std::string wire_;
   EventPtr ready_;
 };
 
-// --- Arguments -----------------------------------------------------------------------------
-
-struct ConnectArgs {
-  Endpoint endpoint;
-  bool tls = false;
-  TlsOptions tls_options;
-  MonoNs timeout = 0;
-  std::string timeout_text;
-};
-
-void ReadConnectArgs(ArgCheck& check, const rapidjson::Value& args, ConnectArgs* out) {
-  CheckKnownKeys(check, args, "arguments", {"host", "port", "tls", "timeout"});
-  ReadEndpoint(check, args, &out->endpoint);
-  ReadTls(check, args, "arguments.tls", &out->tls, &out->tls_options);
-  ReadTimeout(check, args, "arguments.timeout", kDefaultSocketTimeout, &out->timeout,
-              &out->timeout_text);
-}
-
-struct SendArgs {
-  std::string bytes;
-  MonoNs timeout = 0;
-  std::string timeout_text;
-};
-
-void ReadSendArgs(ArgCheck& check, const rapidjson::Value& args, SendArgs* out) {
-  CheckKnownKeys(check, args, "arguments", {"hex", "text", "timeout"});
-  ReadPayload(check, args, &out->bytes);
-  ReadTimeout(check, args, "arguments.timeout", kDefaultSocketTimeout, &out->timeout,
-              &out->timeout_text);
-}
-
-struct ReceiveArgs {
-  Framing framing;
-  MonoNs timeout = 0;
-  std::string timeout_text;
-};
-
-void ReadLength(ArgCheck& check, const rapidjson::Value& value, size_t* out) {
-  if (check.Deferred(value)) return;
-  if (!value.IsUint64() || value.GetUint64() < 1 || value.GetUint64() > kMaxMessageBytes) {
-    check.Add("arguments.length",
-              fmt::format("\"arguments.length\" must be an integer from 1 to {}, got {}",
-                          kMaxMessageBytes, Quoted(value)));
-    return;
-  }
-  *out = value.GetUint64();
-}
-
-void ReadDelimiter(ArgCheck& check, const rapidjson::Value& value, std::string* out) {
-  if (check.Deferred(value)) return;
-  if (value.IsString() && value.GetStringLength() > 0) {
-    std::string_view s(value.GetString(), value.GetStringLength());
-    if (s.size() >= 2 && s[0] == '\\' && s[1] == '{') s.remove_prefix(1);  // escaped `\{`
-    out->assign(s);
-    return;
-  }
-  const rapidjson::Value* hex = value.IsObject() && value.MemberCount() == 1
-                                    ? Member(value, "hex")
-                                    : nullptr;
-  if (hex == nullptr) {
-    check.Add("arguments.delimiter",
-              fmt::format("\"arguments.delimiter\" must be a non-empty string or "
-                          "{{\"hex\": \"<hex digits>\"}}, got {}",
-                          Quoted(value)));
-    return;
-  }
-  if (check.Deferred(*hex)) return;
-  if (!hex->IsString() || hex->GetStringLength() == 0 ||
-      !HexDecode(std::string_view(hex->GetString(), hex->GetStringLength()), out)) {
-    check.Add("arguments.delimiter.hex",
-              fmt::format("\"arguments.delimiter.hex\" must be a non-empty, even number of hex "
-                          "digits, got {}",
-                          Quoted(*hex)));
-  }
-}
-
-void ReadReceiveArgs(ArgCheck& check, const rapidjson::Value& args, ReceiveArgs* out) {
-  CheckKnownKeys(check, args, "arguments", {"length", "delimiter", "length_prefix", "timeout"});
-  const rapidjson::Value* length = Member(args, "length");
-  const rapidjson::Value* delimiter = Member(args, "delimiter");
-  const rapidjson::Value* prefix = Member(args, "length_prefix");
-  int modes = (length != nullptr) + (delimiter != nullptr) + (prefix != nullptr);
-  Framing& framing = out->framing;
-  if (modes == 0) {
-    check.Add("arguments",
-              "\"arguments\" needs one of \"length\", \"delimiter\" and \"length_prefix\"");
-  } else if (modes > 1) {
-    check.Add("arguments", "\"arguments\" must have only one of \"length\", \"delimiter\" and "
-                           "\"length_prefix\"");
-  } else if (length != nullptr) {
-    framing.mode = Framing::Mode::kLength;
-    ReadLength(check, *length, &framing.length);
-  } else if (delimiter != nullptr) {
-    framing.mode = Framing::Mode::kDelimiter;
-    ReadDelimiter(check, *delimiter, &framing.delimiter);
-  } else if (!check.Deferred(*prefix)) {
-    framing.mode = Framing::Mode::kLengthPrefix;
-    if (!prefix->IsUint() ||
-        (prefix->GetUint() != 1 && prefix->GetUint() != 2 && prefix->GetUint() != 4)) {
-      check.Add("arguments.length_prefix",
-                fmt::format("\"arguments.length_prefix\" must be 1, 2 or 4, got {}",
-                            Quoted(*prefix)));
-    } else {
-      framing.prefix_bytes = prefix->GetUint();
-    }
-  }
-  ReadTimeout(check, args, "arguments.timeout", kDefaultSocketTimeout, &out->timeout,
-              &out->timeout_text);
-}
-
 // Aborts a send or receive that has no connection.
-StepOutcome NoConnection(Run& run, Instance& instance, const Op& op) {
-  run.Abort(instance, op,
-            fmt::format("{} needs a TCP connection: run tcp.connect first", op.type->name));
+StepOutcome NoConnection(OpContext& ctx) {
+  ctx.Abort(fmt::format("{} needs a TCP connection: run tcp.connect first", ctx.op().type->name));
   return StepOutcome::kFinished;
-}
-
-}  // namespace
-
-// --- Validators ----------------------------------------------------------------------------
-
-void ValidateTcpConnect(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
-  ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
-    ConnectArgs ignored;
-    ReadConnectArgs(check, *args, &ignored);
-  }
-  CheckUnused(check, op_json, "expect", "tcp.connect");
-  CheckUnused(check, op_json, "mandatory", "tcp.connect");
-}
-
-void ValidateTcpSend(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
-  ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
-    SendArgs ignored;
-    ReadSendArgs(check, *args, &ignored);
-  }
-  CheckUnused(check, op_json, "expect", "tcp.send");
-  CheckUnused(check, op_json, "mandatory", "tcp.send");
-}
-
-void ValidateTcpReceive(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
-  ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
-    ReceiveArgs ignored;
-    ReadReceiveArgs(check, *args, &ignored);
-  }
-  if (const rapidjson::Value* expect = ObjectAttribute(check, op_json, "expect", false)) {
-    CheckMessageExpect(check, *expect);
-  }
-  CheckMandatory(check, op_json);
-}
-
-void ValidateTcpClose(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
-  ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", false)) {
-    CheckKnownKeys(check, *args, "arguments", {});
-  }
-  CheckUnused(check, op_json, "expect", "tcp.close");
-  CheckUnused(check, op_json, "mandatory", "tcp.close");
 }
 
 // --- Executors -----------------------------------------------------------------------------
 
-StepOutcome ExecuteTcpConnect(Run& run, Instance& instance, const Op& op) {
-  rapidjson::Document args;
-  rapidjson::Document expect;
-  bool mandatory = false;
-  if (!EvaluateSocketOp(run, instance, op, &args, &expect, &mandatory)) {
-    return StepOutcome::kFinished;
-  }
-  ArgCheck check;
-  ConnectArgs parsed;
-  ReadConnectArgs(check, args, &parsed);
-  if (!AbortOnProblem(run, instance, op, check)) return StepOutcome::kFinished;
-  InstanceIo& io = IoOf(instance);
+StepOutcome ExecuteTcpConnect(OpContext& ctx) {
+  std::shared_ptr<const ConnectArgs> args = ReadOp(ctx, &ReadConnect);
+  if (args == nullptr) return StepOutcome::kFinished;
+  ProtocolIo& io = IoOf(ctx.instance());
   io.pending.reset();  // the previous op's spent wait, before the stream it knew goes
   io.tcp.reset();      // a second connect closes the first connection
-  auto stream = std::make_unique<TcpStream>(parsed.endpoint);
-  Status opened = stream->Open(*run.io(), parsed.tls, parsed.tls_options);
+  auto stream = std::make_unique<TcpStream>(args->endpoint);
+  Status opened = stream->Open(*ctx.io(), args->tls, args->tls_options);
   if (!opened.ok()) {
-    run.Abort(instance, op, fmt::format("TCP connect to {} failed: {}",
-                                        parsed.endpoint.Text(), opened.message()));
+    ctx.Abort(fmt::format("TCP connect to {} failed: {}", args->endpoint.Text(),
+                          opened.message()));
     return StepOutcome::kFinished;
   }
   TcpStream* s = stream.get();
   io.tcp = std::move(stream);
-  auto pending = std::make_unique<ConnectPending>(run, instance, op, s);
+  auto pending = std::make_unique<ConnectPending>(ctx, s);
   ConnectPending* p = pending.get();
   io.pending = std::move(pending);
-  p->Park(parsed.timeout, fmt::format("TCP connect to {} timed out after {} seconds",
-                                      parsed.endpoint.Text(), parsed.timeout_text));
+  p->Park(args->timeout, fmt::format("TCP connect to {} timed out after {} seconds",
+                                     args->endpoint.Text(), args->timeout_text));
   return StepOutcome::kParked;
 }
 
-StepOutcome ExecuteTcpSend(Run& run, Instance& instance, const Op& op) {
-  rapidjson::Document args;
-  rapidjson::Document expect;
-  bool mandatory = false;
-  if (!EvaluateSocketOp(run, instance, op, &args, &expect, &mandatory)) {
-    return StepOutcome::kFinished;
-  }
-  ArgCheck check;
-  SendArgs parsed;
-  ReadSendArgs(check, args, &parsed);
-  if (!AbortOnProblem(run, instance, op, check)) return StepOutcome::kFinished;
-  TcpStream* stream = StreamOf(instance);
-  if (stream == nullptr) return NoConnection(run, instance, op);
+StepOutcome ExecuteTcpSend(OpContext& ctx) {
+  std::shared_ptr<const SendArgs> args = ReadOp(ctx, &ReadSend);
+  if (args == nullptr) return StepOutcome::kFinished;
+  TcpStream* stream = StreamOf(ctx.instance());
+  if (stream == nullptr) return NoConnection(ctx);
   const Endpoint& endpoint = stream->endpoint();
   if (!stream->error().empty()) {
-    run.Abort(instance, op,
-              fmt::format("TCP send to {} failed: {}", endpoint.Text(), stream->error()));
+    ctx.Abort(fmt::format("TCP send to {} failed: {}", endpoint.Text(), stream->error()));
     return StepOutcome::kFinished;
   }
-  TraceSocketMessage(run, instance, op, "tcp", true, endpoint, parsed.bytes);
-  auto pending = std::make_unique<SendPending>(run, instance, op, stream);
+  TraceSocketMessage(ctx, "tcp", true, endpoint, args->bytes);
+  auto pending = std::make_unique<SendPending>(ctx, stream);
   SendPending* p = pending.get();
-  IoOf(instance).pending = std::move(pending);
+  IoOf(ctx.instance()).pending = std::move(pending);
   std::string timeout_text = fmt::format("TCP send to {} timed out after {} seconds",
-                                         endpoint.Text(), parsed.timeout_text);
-  stream->Write(parsed.bytes);  // the write callback reports the drained output later
-  p->Park(parsed.timeout, std::move(timeout_text));
+                                         endpoint.Text(), args->timeout_text);
+  stream->Write(args->bytes);  // the write callback reports the drained output later
+  p->Park(args->timeout, std::move(timeout_text));
   return StepOutcome::kParked;
 }
 
-StepOutcome ExecuteTcpReceive(Run& run, Instance& instance, const Op& op) {
-  rapidjson::Document args;
-  rapidjson::Document expect;
-  bool mandatory = false;
-  if (!EvaluateSocketOp(run, instance, op, &args, &expect, &mandatory)) {
-    return StepOutcome::kFinished;
-  }
-  ArgCheck check;
-  ReceiveArgs parsed;
-  ReadReceiveArgs(check, args, &parsed);
-  if (expect.IsObject()) CheckMessageExpect(check, expect);
-  if (!AbortOnProblem(run, instance, op, check)) return StepOutcome::kFinished;
-  TcpStream* stream = StreamOf(instance);
-  if (stream == nullptr) return NoConnection(run, instance, op);
+StepOutcome ExecuteTcpReceive(OpContext& ctx) {
+  std::shared_ptr<const ReceiveArgs> args = ReadOp(ctx, &ReadReceive);
+  if (args == nullptr) return StepOutcome::kFinished;
+  TcpStream* stream = StreamOf(ctx.instance());
+  if (stream == nullptr) return NoConnection(ctx);
   std::string timeout_text = fmt::format("TCP receive from {} timed out after {} seconds",
-                                         stream->endpoint().Text(), parsed.timeout_text);
-  auto pending = std::make_unique<ReceivePending>(run, instance, op, stream,
-                                                  std::move(parsed.framing), std::move(expect),
-                                                  mandatory);
+                                         stream->endpoint().Text(), args->timeout_text);
+  MonoNs timeout = args->timeout;
+  auto pending = std::make_unique<ReceivePending>(ctx, stream, std::move(args));
   ReceivePending* p = pending.get();
-  IoOf(instance).pending = std::move(pending);
-  p->Park(parsed.timeout, std::move(timeout_text));
-  p->CheckSoon(*run.io());
+  IoOf(ctx.instance()).pending = std::move(pending);
+  p->Park(timeout, std::move(timeout_text));
+  p->CheckSoon(*ctx.io());
   return StepOutcome::kParked;
 }
 
-StepOutcome ExecuteTcpClose(Run& run, Instance& instance, const Op& op) {
-  (void)run;
-  (void)op;
-  if (instance.io) {
-    instance.io->pending.reset();  // a spent wait may still know the stream
-    instance.io->tcp.reset();
+StepOutcome ExecuteTcpClose(OpContext& ctx) {
+  if (ReadOp(ctx, &ReadClose) == nullptr) return StepOutcome::kFinished;
+  if (ProtocolIo* io = FindIo(ctx.instance())) {
+    io->pending.reset();  // a spent wait may still know the stream
+    io->tcp.reset();
   }
-  ++instance.pc;
+  ++ctx.instance().pc;
   return StepOutcome::kNext;
 }
+
+constexpr AttributeSpec kRequiredArguments[] = {
+    {"arguments", AttrKind::kObject, true, Slot::kArguments},
+};
+constexpr AttributeSpec kOptionalArguments[] = {
+    {"arguments", AttrKind::kObject, false, Slot::kArguments},
+};
+constexpr AttributeSpec kReceiveAttributes[] = {
+    {"arguments", AttrKind::kObject, true, Slot::kArguments},
+    {"expect", AttrKind::kObject, false, Slot::kExpect},
+    {"mandatory", AttrKind::kFlag, false, Slot::kMandatory},
+};
+
+constexpr OpTypeSpec kTcpOps[] = {
+    {"tcp.connect", kRequiredArguments, &ExecuteTcpConnect, true, true,
+     &ValidateWith<ConnectArgs, &ReadConnect>},
+    {"tcp.send", kRequiredArguments, &ExecuteTcpSend, true, true,
+     &ValidateWith<SendArgs, &ReadSend>},
+    {"tcp.receive", kReceiveAttributes, &ExecuteTcpReceive, true, true,
+     &ValidateWith<ReceiveArgs, &ReadReceive>},
+    {"tcp.close", kOptionalArguments, &ExecuteTcpClose, false, true,
+     &ValidateWith<OpParts, &ReadClose>},
+};
+
+}  // namespace
+
+std::span<const OpTypeSpec> TcpOpTypes() { return kTcpOps; }
 
 }  // namespace testrund::ops

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The udp.* ops (issue 4): datagrams on one UDP socket per instance, kept in its InstanceIo
+// The udp.* ops (docs/protocol-ops.md#udp): datagrams on one UDP socket per instance, kept in its InstanceIo
 // until the instance ends. udp.send opens it (unconnected, so a reply from any address
 // comes back to it); udp.receive takes the next datagram that arrives on it.
 //
@@ -25,9 +25,10 @@
 
 #include <fmt/format.h>
 
-#include "ops/protocol/op_protocol.h"
+#include "ops/base/json_numbers.h"
 #include "ops/op_table.h"
-#include "ops/run.h"
+#include "ops/protocol/op_protocol.h"
+#include "ops/protocol/protocol_ops.h"
 #include "ops/protocol/socket_message.h"
 
 namespace testrund::ops {
@@ -59,8 +60,30 @@ class UdpSocket final : public InstanceSocket {
 };
 
 UdpSocket* UdpOf(Instance& instance) {
-  if (!instance.io) return nullptr;
-  return static_cast<UdpSocket*>(instance.io->udp.get());
+  ProtocolIo* io = FindIo(instance);
+  return io != nullptr ? static_cast<UdpSocket*>(io->udp.get()) : nullptr;
+}
+
+struct SendArgs : OpParts {
+  Endpoint target;
+  std::string bytes;
+};
+
+void ReadSend(ParamReader& args, ParamReader& /*expect*/, SendArgs* out) {
+  args.UnknownMembers({"host", "port", "hex", "text"});
+  ReadEndpoint(args, &out->target);
+  ReadPayload(args, &out->bytes);
+}
+
+struct ReceiveArgs : OpParts {
+  MonoNs timeout = 0;
+  std::string timeout_text;
+};
+
+void ReadReceive(ParamReader& args, ParamReader& expect, ReceiveArgs* out) {
+  args.UnknownMembers({"timeout"});
+  ReadTimeout(args, kDefaultSocketTimeout, &out->timeout, &out->timeout_text);
+  CheckMessageExpect(expect);
 }
 
 std::string NumericHost(const sockaddr* addr, socklen_t length, uint16_t* port) {
@@ -77,9 +100,8 @@ std::string NumericHost(const sockaddr* addr, socklen_t length, uint16_t* port) 
 
 class DatagramSendPending final : public PendingIo {
  public:
-  DatagramSendPending(Run& run, Instance& instance, const Op& op, Endpoint target,
-                      std::string bytes)
-      : PendingIo(run, instance, op), target_(std::move(target)), bytes_(std::move(bytes)) {}
+  DatagramSendPending(const OpContext& ctx, std::shared_ptr<const SendArgs> args)
+      : PendingIo(ctx), args_(std::move(args)) {}
   ~DatagramSendPending() override { Stop(); }
 
   // Resolves the target; every later step runs from the loop.
@@ -90,14 +112,14 @@ class DatagramSendPending final : public PendingIo {
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM;
     hints.ai_protocol = IPPROTO_UDP;
-    std::string service = std::to_string(target_.port);
+    std::string service = std::to_string(args_->target.port);
     if (evdns_base* dns = io.dns()) {
       // May call OnResolved at once (numeric hosts, /etc/hosts); then request_ stays null.
-      request_ = evdns_getaddrinfo(dns, target_.host.c_str(), service.c_str(), &hints,
+      request_ = evdns_getaddrinfo(dns, args_->target.host.c_str(), service.c_str(), &hints,
                                    &DatagramSendPending::OnResolved, this);
     } else {
       evutil_addrinfo* result = nullptr;
-      int error = evutil_getaddrinfo(target_.host.c_str(), service.c_str(), &hints, &result);
+      int error = evutil_getaddrinfo(args_->target.host.c_str(), service.c_str(), &hints, &result);
       OnResolved(error, result, this);
     }
   }
@@ -124,7 +146,7 @@ class DatagramSendPending final : public PendingIo {
   void AfterResolve() {
     if (finished()) return;
     if (!error_.empty()) return Fail(error_);
-    InstanceIo& io = IoOf(instance());
+    ProtocolIo& io = IoOf(ctx().instance());
     auto* socket = static_cast<UdpSocket*>(io.udp.get());
     int family = reinterpret_cast<const sockaddr*>(&address_)->sa_family;
     if (socket == nullptr || socket->family() != family) {
@@ -133,7 +155,7 @@ class DatagramSendPending final : public PendingIo {
       socket = fresh.get();
       io.udp = std::move(fresh);
     }
-    socket->last_target = target_;
+    socket->last_target = args_->target;
     writable_.reset(event_new(io_->base(), socket->fd(), EV_WRITE,
                               &DatagramSendPending::OnWritable, this));
     event_add(writable_.get(), nullptr);
@@ -142,7 +164,7 @@ class DatagramSendPending final : public PendingIo {
   static void OnWritable(evutil_socket_t fd, short, void* arg) {
     auto* self = static_cast<DatagramSendPending*>(arg);
     if (self->finished()) return;
-    ssize_t sent = sendto(fd, self->bytes_.data(), self->bytes_.size(), 0,
+    ssize_t sent = sendto(fd, self->args_->bytes.data(), self->args_->bytes.size(), 0,
                           reinterpret_cast<const sockaddr*>(&self->address_),
                           self->address_length_);
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -151,16 +173,15 @@ class DatagramSendPending final : public PendingIo {
     }
     if (sent < 0) return self->Fail(std::strerror(errno));
     self->Complete([self] {
-      TraceSocketMessage(self->run(), self->instance(), self->op(), "udp", true, self->target_,
-                         self->bytes_);
+      TraceSocketMessage(self->ctx(), "udp", true, self->args_->target, self->args_->bytes);
       return true;
     });
   }
 
   void Fail(const std::string& cause) {
-    std::string text = fmt::format("UDP send to {} failed: {}", target_.Text(), cause);
+    std::string text = fmt::format("UDP send to {} failed: {}", args_->target.Text(), cause);
     Complete([this, text] {
-      run().Abort(instance(), op(), text);
+      ctx().Abort(text);
       return false;
     });
   }
@@ -177,8 +198,7 @@ class DatagramSendPending final : public PendingIo {
   }
   void OnTimeout() override { Stop(); }
 
-  Endpoint target_;
-  std::string bytes_;
+  std::shared_ptr<const SendArgs> args_;
   IoContext* io_ = nullptr;
   evdns_getaddrinfo_request* request_ = nullptr;
   std::string error_;
@@ -190,9 +210,8 @@ class DatagramSendPending final : public PendingIo {
 
 class DatagramReceivePending final : public PendingIo {
  public:
-  DatagramReceivePending(Run& run, Instance& instance, const Op& op, rapidjson::Document expect,
-                         bool mandatory)
-      : PendingIo(run, instance, op), expect_(std::move(expect)), mandatory_(mandatory) {}
+  DatagramReceivePending(const OpContext& ctx, std::shared_ptr<const ReceiveArgs> args)
+      : PendingIo(ctx), args_(std::move(args)) {}
 
   void Start(IoContext& io, const UdpSocket& socket) {
     from_ = socket.last_target;
@@ -218,7 +237,7 @@ class DatagramReceivePending final : public PendingIo {
       std::string text =
           fmt::format("UDP receive from {} failed: {}", self->from_.Text(), std::strerror(errno));
       self->Complete([self, text] {
-        self->run().Abort(self->instance(), self->op(), text);
+        self->ctx().Abort(text);
         return false;
       });
       return;
@@ -228,115 +247,68 @@ class DatagramReceivePending final : public PendingIo {
     sender_endpoint.host = NumericHost(reinterpret_cast<const sockaddr*>(&sender), sender_length,
                                        &sender_endpoint.port);
     self->Complete([self, sender_endpoint] {
-      return RecordReceived(self->run(), self->instance(), self->op(), "udp", sender_endpoint,
-                            self->message_, self->message_, self->expect_, self->mandatory_);
+      return RecordReceived(self->ctx(), "udp", sender_endpoint, self->message_, self->message_,
+                            self->args_->expect, self->args_->mandatory);
     });
   }
   void OnTimeout() override { readable_.reset(); }
 
-  rapidjson::Document expect_;
-  bool mandatory_;
+  std::shared_ptr<const ReceiveArgs> args_;
   Endpoint from_;
   std::string message_;
   EventPtr readable_;
 };
 
-struct DatagramArgs {
-  Endpoint target;
-  std::string bytes;
-};
-
-void ReadDatagramArgs(ArgCheck& check, const rapidjson::Value& args, DatagramArgs* out) {
-  CheckKnownKeys(check, args, "arguments", {"host", "port", "hex", "text"});
-  ReadEndpoint(check, args, &out->target);
-  ReadPayload(check, args, &out->bytes);
-}
-
-struct DatagramReceiveArgs {
-  MonoNs timeout = 0;
-  std::string timeout_text;
-};
-
-void ReadDatagramReceiveArgs(ArgCheck& check, const rapidjson::Value& args,
-                             DatagramReceiveArgs* out) {
-  CheckKnownKeys(check, args, "arguments", {"timeout"});
-  ReadTimeout(check, args, "arguments.timeout", kDefaultSocketTimeout, &out->timeout,
-              &out->timeout_text);
-}
-
-}  // namespace
-
-void ValidateUdpSend(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
-  ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", true)) {
-    DatagramArgs ignored;
-    ReadDatagramArgs(check, *args, &ignored);
-  }
-  CheckUnused(check, op_json, "expect", "udp.send");
-  CheckUnused(check, op_json, "mandatory", "udp.send");
-}
-
-void ValidateUdpReceive(const rapidjson::Value& op_json, int op_idx, Problems* problems) {
-  ArgCheck check(op_idx, problems);
-  if (const rapidjson::Value* args = ObjectAttribute(check, op_json, "arguments", false)) {
-    DatagramReceiveArgs ignored;
-    ReadDatagramReceiveArgs(check, *args, &ignored);
-  }
-  if (const rapidjson::Value* expect = ObjectAttribute(check, op_json, "expect", false)) {
-    CheckMessageExpect(check, *expect);
-  }
-  CheckMandatory(check, op_json);
-}
-
-StepOutcome ExecuteUdpSend(Run& run, Instance& instance, const Op& op) {
-  rapidjson::Document args;
-  rapidjson::Document expect;
-  bool mandatory = false;
-  if (!EvaluateSocketOp(run, instance, op, &args, &expect, &mandatory)) {
-    return StepOutcome::kFinished;
-  }
-  ArgCheck check;
-  DatagramArgs parsed;
-  ReadDatagramArgs(check, args, &parsed);
-  if (!AbortOnProblem(run, instance, op, check)) return StepOutcome::kFinished;
+StepOutcome ExecuteUdpSend(OpContext& ctx) {
+  std::shared_ptr<const SendArgs> args = ReadOp(ctx, &ReadSend);
+  if (args == nullptr) return StepOutcome::kFinished;
   std::string timeout_text = fmt::format("UDP send to {} timed out after {} seconds",
-                                         parsed.target.Text(),
-                                         SecondsText(kDefaultSocketTimeout));
-  auto pending = std::make_unique<DatagramSendPending>(run, instance, op, std::move(parsed.target),
-                                                       std::move(parsed.bytes));
+                                         args->target.Text(), NumberText(kDefaultSocketTimeout));
+  auto pending = std::make_unique<DatagramSendPending>(ctx, std::move(args));
   DatagramSendPending* p = pending.get();
-  IoOf(instance).pending = std::move(pending);
-  p->Start(*run.io());
+  IoOf(ctx.instance()).pending = std::move(pending);
+  p->Start(*ctx.io());
   p->Park(static_cast<MonoNs>(kDefaultSocketTimeout * kNsPerSecond), std::move(timeout_text));
   return StepOutcome::kParked;
 }
 
-StepOutcome ExecuteUdpReceive(Run& run, Instance& instance, const Op& op) {
-  rapidjson::Document args;
-  rapidjson::Document expect;
-  bool mandatory = false;
-  if (!EvaluateSocketOp(run, instance, op, &args, &expect, &mandatory)) {
-    return StepOutcome::kFinished;
-  }
-  ArgCheck check;
-  DatagramReceiveArgs parsed;
-  ReadDatagramReceiveArgs(check, args, &parsed);
-  if (expect.IsObject()) CheckMessageExpect(check, expect);
-  if (!AbortOnProblem(run, instance, op, check)) return StepOutcome::kFinished;
-  UdpSocket* socket = UdpOf(instance);
+StepOutcome ExecuteUdpReceive(OpContext& ctx) {
+  std::shared_ptr<const ReceiveArgs> args = ReadOp(ctx, &ReadReceive);
+  if (args == nullptr) return StepOutcome::kFinished;
+  UdpSocket* socket = UdpOf(ctx.instance());
   if (socket == nullptr) {
-    run.Abort(instance, op, "udp.receive needs a UDP socket: run udp.send first");
+    ctx.Abort("udp.receive needs a UDP socket: run udp.send first");
     return StepOutcome::kFinished;
   }
   std::string timeout_text = fmt::format("UDP receive from {} timed out after {} seconds",
-                                         socket->last_target.Text(), parsed.timeout_text);
-  auto pending = std::make_unique<DatagramReceivePending>(run, instance, op, std::move(expect),
-                                                          mandatory);
+                                         socket->last_target.Text(), args->timeout_text);
+  MonoNs timeout = args->timeout;
+  auto pending = std::make_unique<DatagramReceivePending>(ctx, std::move(args));
   DatagramReceivePending* p = pending.get();
-  IoOf(instance).pending = std::move(pending);
-  p->Start(*run.io(), *socket);
-  p->Park(parsed.timeout, std::move(timeout_text));
+  IoOf(ctx.instance()).pending = std::move(pending);
+  p->Start(*ctx.io(), *socket);
+  p->Park(timeout, std::move(timeout_text));
   return StepOutcome::kParked;
 }
+
+constexpr AttributeSpec kSendAttributes[] = {
+    {"arguments", AttrKind::kObject, true, Slot::kArguments},
+};
+constexpr AttributeSpec kReceiveAttributes[] = {
+    {"arguments", AttrKind::kObject, false, Slot::kArguments},
+    {"expect", AttrKind::kObject, false, Slot::kExpect},
+    {"mandatory", AttrKind::kFlag, false, Slot::kMandatory},
+};
+
+constexpr OpTypeSpec kUdpOps[] = {
+    {"udp.send", kSendAttributes, &ExecuteUdpSend, true, true,
+     &ValidateWith<SendArgs, &ReadSend>},
+    {"udp.receive", kReceiveAttributes, &ExecuteUdpReceive, true, true,
+     &ValidateWith<ReceiveArgs, &ReadReceive>},
+};
+
+}  // namespace
+
+std::span<const OpTypeSpec> UdpOpTypes() { return kUdpOps; }
 
 }  // namespace testrund::ops

@@ -11,14 +11,28 @@
 #include <string_view>
 #include <vector>
 
-#include <rapidjson/document.h>
-
 namespace testrund::ops {
 
 enum class CheckStatus { kPass, kFail, kAbort };
 
 // "pass", "fail", "abort".
 std::string_view CheckStatusName(CheckStatus status);
+
+// A text that lives as long as the program (a string literal): logged without a copy, so
+// that "Assert tested TRUE." for every instance allocates nothing.
+struct StaticText {
+  std::string_view text;
+};
+
+// A check's text: copied into the log, or, from a StaticText, referred to.
+struct CheckText {
+  CheckText(std::string_view copied) : text(copied) {}  // NOLINT: implicit by design
+  CheckText(StaticText literal) : text(literal.text), is_static(true) {}  // NOLINT: as above
+  CheckText(const std::string& copied) : text(copied) {}  // NOLINT: as above
+  CheckText(const char* copied) : text(copied) {}  // NOLINT: as above
+  std::string_view text;
+  bool is_static = false;
+};
 
 class CheckLog {
  public:
@@ -35,11 +49,8 @@ class CheckLog {
 
   explicit CheckLog(size_t max_entries = kDefaultMaxEntries) : max_entries_(max_entries) {}
 
-  // Appends one check (text copied). Returns false (and counts it) when the log is full.
-  bool Add(int op_idx, uint64_t step, CheckStatus status, std::string_view text);
-  // The same for a text that lives as long as the log (a string literal): not copied, so
-  // that logging "Assert tested TRUE." for every instance allocates nothing.
-  bool AddConstant(int op_idx, uint64_t step, CheckStatus status, std::string_view text);
+  // Appends one check. Returns false (and counts it) when the log is full.
+  bool Add(int op_idx, uint64_t step, CheckStatus status, CheckText text);
   // Forgets every entry, keeping the memory for reuse.
   void Clear() {
     entries_.clear();
@@ -50,29 +61,6 @@ class CheckLog {
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   uint64_t dropped() const { return dropped_; }
-
-  // QueryTest form: [{"op_idx", "step", "status", "text"}, ...].
-  template <typename Writer>
-  void WriteJson(Writer& w) const {
-    w.StartArray();
-    for (const Entry& e : entries_) {
-      w.StartObject();
-      w.Key("op_idx");
-      w.Int(e.op_idx);
-      w.Key("step");
-      w.Uint64(e.step);
-      w.Key("status");
-      std::string_view status = CheckStatusName(e.status);
-      w.String(status.data(), static_cast<rapidjson::SizeType>(status.size()));
-      w.Key("text");
-      std::string_view text = e.text();
-      w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-      w.EndObject();
-    }
-    w.EndArray();
-  }
-  // The same as a rapidjson array allocated with `alloc`.
-  rapidjson::Value ToJson(rapidjson::Document::AllocatorType& alloc) const;
 
  private:
   size_t max_entries_;

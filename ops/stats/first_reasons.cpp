@@ -70,20 +70,4 @@ std::vector<FirstReasons::Entry> FirstReasons::Entries() const {
   return out;
 }
 
-rapidjson::Value FirstReasons::ToJson(rapidjson::Document::AllocatorType& alloc) const {
-  rapidjson::Value array(rapidjson::kArrayType);
-  auto push = [&](int op_idx, std::string_view text, uint64_t count) {
-    rapidjson::Value entry(rapidjson::kObjectType);
-    entry.AddMember("op_idx", op_idx, alloc);
-    entry.AddMember(
-        "text", rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc),
-        alloc);
-    entry.AddMember("count", count, alloc);
-    array.PushBack(entry, alloc);
-  };
-  for (const Entry& e : entries_) push(e.op_idx, e.text, e.count);
-  if (other_count_ > 0) push(kOtherOpIdx, kOtherText, other_count_);
-  return array;
-}
-
 }  // namespace testrund::ops

@@ -15,8 +15,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include <rapidjson/document.h>
-
 namespace testrund::ops {
 
 class FirstReasons {
@@ -56,17 +54,6 @@ class FirstReasons {
   bool empty() const { return total_ == 0; }
   size_t max_distinct() const { return max_distinct_; }
 
-  // QueryTest form: [{"op_idx", "text", "count"}, ...] ("[]" when empty).
-  template <typename Writer>
-  void WriteJson(Writer& w) const {
-    w.StartArray();
-    for (const Entry& e : entries_) WriteEntry(w, e.op_idx, e.text, e.count);
-    if (other_count_ > 0) WriteEntry(w, kOtherOpIdx, kOtherText, other_count_);
-    w.EndArray();
-  }
-  // The same as a rapidjson array allocated with `alloc`.
-  rapidjson::Value ToJson(rapidjson::Document::AllocatorType& alloc) const;
-
  private:
   // Views into entries_ (a deque: elements never move, so the views stay valid).
   struct KeyView {
@@ -80,17 +67,6 @@ class FirstReasons {
              (static_cast<size_t>(k.op_idx) * 0x9e3779b97f4a7c15ULL);
     }
   };
-  template <typename Writer>
-  static void WriteEntry(Writer& w, int op_idx, std::string_view text, uint64_t count) {
-    w.StartObject();
-    w.Key("op_idx");
-    w.Int(op_idx);
-    w.Key("text");
-    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-    w.Key("count");
-    w.Uint64(count);
-    w.EndObject();
-  }
   void RebuildIndex();
 
   size_t max_distinct_;

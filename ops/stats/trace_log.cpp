@@ -57,10 +57,6 @@ bool TraceLog::AddText(WallTime time, uint64_t step, int op_idx, std::string_vie
   return static_cast<bool>(ref);
 }
 
-rapidjson::Value TraceLog::ToJson(Allocator& alloc) const {
-  return rapidjson::Value(entries_, alloc);
-}
-
 TraceLog::EntryRef& TraceLog::EntryRef::SetString(std::string_view name, std::string_view value) {
   if (value_) value_->AddMember(log_->Str(name), log_->Str(value), log_->alloc_);
   return *this;

@@ -90,14 +90,8 @@ class TraceLog {
   // Bytes of strings (paths, names, values) kept so far.
   size_t bytes() const { return bytes_; }
 
-  // The array of entries, e.g. entries().Accept(writer) for QueryTest.
+  // The array of entries (QueryTest's trace_log, as it is).
   const rapidjson::Value& entries() const { return entries_; }
-  template <typename Writer>
-  void WriteJson(Writer& w) const {
-    entries_.Accept(w);
-  }
-  // A deep copy of the array allocated with `alloc`.
-  rapidjson::Value ToJson(Allocator& alloc) const;
 
  private:
   rapidjson::Value* Append(WallTime time, uint64_t step, int op_idx, std::string_view path);

@@ -347,10 +347,10 @@ class PlainDaemonTest(CliTestCase):
         self.assertEqual(lines[0],
                          "testrun: ExecuteTest failed: error -32602 (invalid params): "
                          "4 problem(s):")
-        self.assertEqual(lines[1], '  op 0: type: unknown operation type "nosuch"')
-        self.assertEqual(lines[2], '  op 1: expression: missing required attribute "expression"')
-        self.assertRegex(lines[3], r"^  op 2: expression: .*unexpected symbol near '='")
-        self.assertEqual(lines[4], '  op 3: on_true: label "zz" is not defined')
+        self.assertEqual(lines[1], '  op 0: type is unknown: "nosuch"')
+        self.assertEqual(lines[2], '  op 1: expression is required')
+        self.assertRegex(lines[3], r"^  op 2: expression .*unexpected symbol near '='")
+        self.assertEqual(lines[4], '  op 3: on_true names no label: "zz"')
         self.assertEqual(len(lines), 5)
         # With --json the error object carries the same list.
         proc = self.cli("--json", "execute", self.write("broken.json", BROKEN))

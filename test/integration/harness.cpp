@@ -555,4 +555,11 @@ int64_t ResidentKiB(pid_t pid) {
   return 0;
 }
 
+size_t OpenDescriptors(pid_t pid) {
+  std::string dir = pid == 0 ? "/proc/self/fd" : "/proc/" + std::to_string(pid) + "/fd";
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
 }  // namespace testrund::test

@@ -198,6 +198,8 @@ rapidjson::Document ParseJson(std::string_view text);
 std::string Frame(std::string_view body);
 // Resident memory of process `pid` in KiB (VmRSS).
 int64_t ResidentKiB(pid_t pid);
+// Descriptors process `pid` holds now (/proc/<pid>/fd); 0: this process.
+size_t OpenDescriptors(pid_t pid = 0);
 
 // True in the sanitize build. AddressSanitizer keeps freed memory in quarantine and the
 // daemon runs several times slower there, so RSS bounds are checked in the normal build

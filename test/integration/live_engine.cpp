@@ -9,11 +9,13 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "ops/protocol/protocol_ops.h"
 #include "rpc/run_result.h"
 #include "test/integration/harness.h"
 
@@ -24,14 +26,6 @@ std::string ToText(const rapidjson::Value& value) {
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   value.Accept(writer);
   return buffer.GetString();
-}
-
-size_t OpenDescriptors() {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++n;
-  }
-  return n;
 }
 
 uint16_t RefusedPort() {
@@ -53,7 +47,7 @@ LiveEngine::LiveEngine(ops::EngineLimits limits)
       base(base_owner.get()),
       clock(base),
       io(base, clock),
-      registry(clock, std::move(limits), &io) {}
+      registry(clock, std::move(limits), ops::AllOpTypes(), &io) {}
 
 std::string LiveEngine::Execute(std::string_view params) {
   rapidjson::Document doc = ParseJson(params);
@@ -61,23 +55,26 @@ std::string LiveEngine::Execute(std::string_view params) {
   return last.run_id;
 }
 
-ops::Run* LiveEngine::Get(const std::string& run_id) {
-  for (const ops::Run* run : registry.Runs()) {
-    if (run->run_id() == run_id) return const_cast<ops::Run*>(run);
-  }
-  return nullptr;
+bool LiveEngine::Completed(const std::string& run_id) {
+  rapidjson::Document scratch;
+  std::optional<ops::RunSnapshot> run = registry.Peek(run_id, 0, scratch.GetAllocator());
+  REQUIRE(run.has_value());
+  return run->completed;
 }
 
 void LiveEngine::RunUntilDone(const std::string& run_id, double seconds) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(static_cast<int>(seconds * 1000));
-  ops::Run* run = Get(run_id);
-  REQUIRE(run != nullptr);
-  while (!run->completed()) {
+  while (!Completed(run_id)) {
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     event_base_loop(base, EVLOOP_ONCE);
   }
   Turns(3);
+}
+
+bool LiveEngine::Cancel(const std::string& run_id) {
+  rapidjson::Document scratch;
+  return registry.Cancel(run_id, 0, scratch.GetAllocator()).ok();
 }
 
 void LiveEngine::Turns(int n) {
@@ -96,7 +93,10 @@ void LiveEngine::RunFor(double seconds) {
 
 rapidjson::Document LiveEngine::Status(const std::string& run_id) {
   rapidjson::Document doc;
-  ops::WriteRunStatus(*Get(run_id), doc, doc.GetAllocator());
+  std::optional<ops::RunSnapshot> run =
+      registry.Peek(run_id, ops::kSnapshotQueryTest, doc.GetAllocator());
+  REQUIRE(run.has_value());
+  static_cast<rapidjson::Value&>(doc) = rpc::QueryTestResult(std::move(*run), doc.GetAllocator());
   return doc;
 }
 

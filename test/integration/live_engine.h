@@ -12,6 +12,9 @@
 
 #include <event2/event.h>
 
+#include <catch2/catch.hpp>
+
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -23,14 +26,12 @@
 #include "ops/base/event_handles.h"
 #include "ops/net/io_context.h"
 #include "ops/run_registry.h"
+#include "test/fakes/test_limits.h"
 
 namespace testrund::test {
 
 // Compact JSON text of `value` (RapidJSON's own writer: tests compare exact texts).
 std::string ToText(const rapidjson::Value& value);
-
-// Descriptors this process holds now (/proc/self/fd).
-size_t OpenDescriptors();
 
 // A loopback port with no listener (connections to it are refused).
 uint16_t RefusedPort();
@@ -40,18 +41,33 @@ std::string Ops(std::string_view ops);
 
 // The engine on a real event loop, as the daemon runs it.
 struct LiveEngine {
-  explicit LiveEngine(ops::EngineLimits limits = ops::EngineLimits());
+  explicit LiveEngine(ops::EngineLimits limits = TestEngineLimits());
 
   // ExecuteTest with `params`; returns the run_id ("" when refused: see `last.problems`).
   std::string Execute(std::string_view params);
-  ops::Run* Get(const std::string& run_id);
+  // Whether the run has completed (it must exist).
+  bool Completed(const std::string& run_id);
   // Runs the loop until the run completes (fails the test after `seconds`).
   void RunUntilDone(const std::string& run_id, double seconds = 20);
+  // Runs the loop until `done()` (fails the test after `seconds`).
+  template <typename Done>
+  void RunUntil(Done done, double seconds = 20) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    while (!done()) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      timeval tick{0, 10'000};
+      event_base_loopexit(base, &tick);
+      event_base_dispatch(base);
+    }
+  }
+  // Cancels the run (CancelTest); false when it is unknown.
+  bool Cancel(const std::string& run_id);
   // A few loop turns (deferred deletes, idle closes).
   void Turns(int n);
   // Runs the loop for `seconds`.
   void RunFor(double seconds);
-  // The run's QueryTest status.
+  // The run's QueryTest status (without marking it returned).
   rapidjson::Document Status(const std::string& run_id);
   // The first call's check_log without its `step` members ("[]" when empty).
   std::string CheckLog(const std::string& run_id);

@@ -254,12 +254,4 @@ uint16_t UnusedTcpPort() {
   return port;
 }
 
-size_t OpenDescriptors() {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++n;
-  }
-  return n;
-}
-
 }  // namespace testrund::test

@@ -105,7 +105,4 @@ class FullListener {
 
 // A TCP port on 127.0.0.1 nobody listens on (bound, then closed).
 uint16_t UnusedTcpPort();
-// Descriptors open in this process.
-size_t OpenDescriptors();
-
 }  // namespace testrund::test

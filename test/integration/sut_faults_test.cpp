@@ -27,6 +27,8 @@
 namespace testrund::test {
 namespace {
 
+using testrund::test::OpenDescriptors;
+
 using Clock = std::chrono::steady_clock;
 
 enum class Fault { kReset, kStall, kGarbage, kHalfResponse };
@@ -118,15 +120,6 @@ uint16_t RefusedPort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
-}
-
-size_t OpenDescriptors(pid_t pid) {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& entry :
-       std::filesystem::directory_iterator(fmt::format("/proc/{}/fd", pid))) {
-    ++n;
-  }
-  return n;
 }
 
 // Polls until the daemon holds at most `baseline` descriptors; returns the last count.

@@ -98,7 +98,7 @@ TEST_CASE("config maps into the engine, dispatcher and transport limits", "[unit
   CHECK(engine.lua.memory_limit == 2u << 20);
   CHECK(engine.lua.instruction_limit == 5000);
   CHECK(engine.completed_run_retention == 30);
-  CHECK(engine.results_dir == "/tmp/r");
+  CHECK(c.results_dir == "/tmp/r");
   CHECK(testrund::daemon::ToDispatchLimits(c).max_json_depth == 9);
   auto transport = testrund::daemon::ToTransportLimits(c);
   CHECK(transport.max_body_bytes == 1024);

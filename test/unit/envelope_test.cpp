@@ -17,6 +17,7 @@
 #include "rpc/dispatcher.h"
 #include "rpc/errors.h"
 #include "rpc/methods.h"
+#include "ops/base/param_reader.h"
 #include "rpc/params.h"
 
 namespace testrund::rpc {
@@ -28,10 +29,10 @@ int g_hello_calls = 0;
 
 // subtract by name; errors are built in the context's allocator, as handlers must.
 Outcome SubtractChecked(const rapidjson::Value& params, MethodContext& ctx) {
-  Params p(params);
+  ops::ParamReader p(params);
   int64_t minuend = p.RequiredInt("minuend");
   int64_t subtrahend = p.RequiredInt("subtrahend");
-  if (!p.ok()) return p.Error(ctx.allocator);
+  if (!p.ok()) return InvalidParams(p.problems(), ctx.allocator);
   return rapidjson::Value(minuend - subtrahend);
 }
 
@@ -67,9 +68,9 @@ Outcome Echo(const rapidjson::Value& params, MethodContext& ctx) {
 
 // Fails with the code given as `code`, the table's default message and data {"code"}.
 Outcome Fail(const rapidjson::Value& params, MethodContext& ctx) {
-  Params p(params);
+  ops::ParamReader p(params);
   int64_t code = p.RequiredInt("code");
-  if (!p.ok()) return p.Error(ctx.allocator);
+  if (!p.ok()) return InvalidParams(p.problems(), ctx.allocator);
   const ErrorInfo* info = FindError(static_cast<int>(code));
   REQUIRE(info != nullptr);
   rapidjson::Value data(rapidjson::kObjectType);

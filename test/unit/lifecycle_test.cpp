@@ -1,17 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Run lifecycle extensions on a fake clock (issue 8): pause arithmetic (no starts while
-// paused, the schedule shifted after, no burst, paused_seconds), stage integrals,
-// max_failures with instances in flight, percent_complete by time, seed reproducibility,
-// first_fail_summary's trace_log, results_dir files and their failure reporting.
+// Run lifecycle extensions on a fake clock: pause arithmetic (no starts while paused, the
+// schedule shifted after, no burst, paused_seconds), stage integrals, max_failures with
+// instances in flight, percent_complete by time, seed reproducibility, first_fail_summary's
+// trace_log.
 #include <catch2/catch.hpp>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,26 +22,6 @@ constexpr MonoNs kMs = 1'000'000;
 
 std::string Str(const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
 
-// A temporary directory, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "lifecycle_XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 TEST_CASE("pause stops starts, unpause shifts the schedule by the pause", "[unit]") {
   Engine e;
@@ -56,9 +29,8 @@ TEST_CASE("pause stops starts, unpause shifts the schedule by the pause", "[unit
     "total": 0, "duration": 10}, "operations": [{"type": "comment"}]})J");
   e.clock.Advance(2050 * kMs);  // k/10 <= 2.05: k = 0..20
   CHECK(e.Counts(id).started == 21);
-  std::string message;
-  REQUIRE(e.registry.Pause(id, &message) == EngineError::kNone);
-  CHECK(e.Get(id)->status() == RunStatus::kPaused);
+  REQUIRE(e.registry.Pause(id).error == EngineError::kNone);
+  CHECK(e.Peek(id).status == RunStatus::kPaused);
   e.clock.Advance(5000 * kMs);
   rapidjson::Document paused = e.Status(id);
   CHECK(Str(paused["status"]) == "paused");
@@ -67,8 +39,8 @@ TEST_CASE("pause stops starts, unpause shifts the schedule by the pause", "[unit
   CHECK(paused["paused_seconds"].GetDouble() == 5.0);
   CHECK(paused["percent_complete"].GetDouble() == Approx(20.5));  // frozen while paused
 
-  REQUIRE(e.registry.Unpause(id, &message) == EngineError::kNone);
-  CHECK(e.Get(id)->status() == RunStatus::kRunning);
+  REQUIRE(e.registry.Unpause(id).error == EngineError::kNone);
+  CHECK(e.Peek(id).status == RunStatus::kRunning);
   e.clock.RunDue();
   CHECK(e.Counts(id).started == 21);  // no catch-up burst
   e.clock.Advance(40 * kMs);        // active 2.09: k = 21 is planned at active 2.1
@@ -78,7 +50,7 @@ TEST_CASE("pause stops starts, unpause shifts the schedule by the pause", "[unit
   e.clock.Advance(950 * kMs);  // active 3.05: k = 0..30
   CHECK(e.Counts(id).started == 31);
   e.clock.Advance(10000 * kMs);
-  REQUIRE(e.Get(id)->completed());
+  REQUIRE(e.Completed(id));
   rapidjson::Document done = e.Status(id);
   CHECK(Str(done["status"]) == "completed");
   CHECK(done["counts"]["started"].GetUint64() == 100);
@@ -95,15 +67,15 @@ TEST_CASE("pause twice adds up both pauses", "[unit]") {
     "total": 10}, "operations": [{"type": "comment"}]})J");
   std::string message;
   e.clock.Advance(1500 * kMs);  // 0, 1
-  REQUIRE(e.registry.Pause(id, &message) == EngineError::kNone);
+  REQUIRE(e.registry.Pause(id).error == EngineError::kNone);
   e.clock.Advance(3000 * kMs);
-  REQUIRE(e.registry.Unpause(id, &message) == EngineError::kNone);
+  REQUIRE(e.registry.Unpause(id).error == EngineError::kNone);
   e.clock.Advance(1000 * kMs);  // active 2.5: 0, 1, 2
   CHECK(e.Counts(id).started == 3);
-  REQUIRE(e.registry.Pause(id, &message) == EngineError::kNone);
+  REQUIRE(e.registry.Pause(id).error == EngineError::kNone);
   e.clock.Advance(2000 * kMs);
   CHECK(e.Status(id)["paused_seconds"].GetDouble() == 5.0);
-  REQUIRE(e.registry.Unpause(id, &message) == EngineError::kNone);
+  REQUIRE(e.registry.Unpause(id).error == EngineError::kNone);
   e.clock.Advance(400 * kMs);  // active 2.9
   CHECK(e.Counts(id).started == 3);
   e.clock.Advance(100 * kMs);  // active 3.0
@@ -118,23 +90,26 @@ TEST_CASE("pause and unpause in the wrong state are kBadState with a sentence", 
   Engine e;
   auto id = e.Execute(R"J({"run_id": "ps", "distribution": {"type": "linear", "rate": 10,
     "total": 3}, "operations": [{"type": "comment"}]})J");
-  std::string message;
-  CHECK(e.registry.Unpause(id, &message) == EngineError::kBadState);
-  CHECK(message == "run \"ps\" is running, not paused");
-  CHECK(EngineErrorCode(EngineError::kBadState) == -32006);
-  REQUIRE(e.registry.Pause(id, &message) == EngineError::kNone);
-  CHECK(e.registry.Pause(id, &message) == EngineError::kBadState);
-  CHECK(message == "run \"ps\" is paused, not running");
-  REQUIRE(e.registry.Unpause(id, &message) == EngineError::kNone);
+  EngineStatus unpaused = e.registry.Unpause(id);
+  CHECK(unpaused.error == EngineError::kBadState);
+  CHECK(unpaused.message == "run \"ps\" is running, not paused");
+  REQUIRE(e.registry.Pause(id).error == EngineError::kNone);
+  EngineStatus paused = e.registry.Pause(id);
+  CHECK(paused.error == EngineError::kBadState);
+  CHECK(paused.message == "run \"ps\" is paused, not running");
+  REQUIRE(e.registry.Unpause(id).error == EngineError::kNone);
   e.clock.Advance(1000 * kMs);
-  REQUIRE(e.Get(id)->completed());
-  CHECK(e.registry.Pause(id, &message) == EngineError::kBadState);
-  CHECK(message == "run \"ps\" is completed, not running");
-  CHECK(e.registry.Unpause(id, &message) == EngineError::kBadState);
-  CHECK(message == "run \"ps\" is completed, not paused");
-  CHECK(e.registry.Pause("nope", &message) == EngineError::kUnknownRun);
-  CHECK(message == "unknown run_id \"nope\" (never existed, discarded, or cancelled)");
-  CHECK(e.registry.Unpause("nope", &message) == EngineError::kUnknownRun);
+  REQUIRE(e.Completed(id));
+  EngineStatus done = e.registry.Pause(id);
+  CHECK(done.error == EngineError::kBadState);
+  CHECK(done.message == "run \"ps\" is completed, not running");
+  done = e.registry.Unpause(id);
+  CHECK(done.error == EngineError::kBadState);
+  CHECK(done.message == "run \"ps\" is completed, not paused");
+  EngineStatus unknown = e.registry.Pause("nope");
+  CHECK(unknown.error == EngineError::kUnknownRun);
+  CHECK(unknown.message == "unknown run_id \"nope\" (never existed, discarded, or cancelled)");
+  CHECK(e.registry.Unpause("nope").error == EngineError::kUnknownRun);
 }
 
 TEST_CASE("instances in flight carry on while paused", "[unit]") {
@@ -143,19 +118,19 @@ TEST_CASE("instances in flight carry on while paused", "[unit]") {
     "backlog": 1}, "operations": [{"type": "wait", "arguments": {"seconds": 1}}]})J");
   e.clock.Advance(500 * kMs);
   std::string message;
-  REQUIRE(e.registry.Pause(id, &message) == EngineError::kNone);
+  REQUIRE(e.registry.Pause(id).error == EngineError::kNone);
   e.clock.Advance(1000 * kMs);
   const RunCounts& c = e.Counts(id);
   CHECK(c.started == 1);
   CHECK(c.finished == 1);
   CHECK(c.running == 0);
-  CHECK_FALSE(e.Get(id)->completed());
-  REQUIRE(e.registry.Unpause(id, &message) == EngineError::kNone);
+  CHECK_FALSE(e.Completed(id));
+  REQUIRE(e.registry.Unpause(id).error == EngineError::kNone);
   e.clock.RunDue();
   CHECK(e.Counts(id).started == 2);
   e.clock.Advance(2000 * kMs);
   CHECK(e.Counts(id).passed == 3);
-  CHECK(e.Get(id)->completed());
+  CHECK(e.Completed(id));
   CHECK(e.Status(id)["paused_seconds"].GetDouble() == 1.0);
 }
 
@@ -164,21 +139,16 @@ TEST_CASE("a run cancelled while paused keeps its pause time", "[unit]") {
   auto id = e.Execute(R"J({"run_id": "pc", "distribution": {"type": "linear", "rate": 1,
     "total": 0}, "operations": [{"type": "comment"}]})J");
   e.clock.Advance(1000 * kMs);
-  std::string message;
-  REQUIRE(e.registry.Pause(id, &message) == EngineError::kNone);
+  REQUIRE(e.registry.Pause(id).error == EngineError::kNone);
   e.clock.Advance(2500 * kMs);
-  auto cancel = e.registry.Cancel(id);
+  auto cancel = e.Cancel(id);
   REQUIRE(cancel.ok());
-  CHECK(cancel.value.second);
-  rapidjson::Document status;
-  WriteRunStatus(*cancel.value.first, status, status.GetAllocator());
-  CHECK(Str(status["status"]) == "cancelled");
-  CHECK(Str(status["status_reason"]) == "Cancelled by CancelTest.");
-  CHECK(status["paused_seconds"].GetDouble() == 2.5);
-  e.clock.Advance(3000 * kMs);  // the pause ended with the run
-  rapidjson::Document later;
-  WriteRunStatus(*cancel.value.first, later, later.GetAllocator());
-  CHECK(later["paused_seconds"].GetDouble() == 2.5);
+  CHECK(cancel.value.was_running);
+  const RunSnapshot& status = cancel.value.snapshot;
+  CHECK(status.status == RunStatus::kCancelled);
+  CHECK(status.status_reason == "Cancelled by CancelTest.");
+  CHECK(status.paused_ns == 2500 * kMs);
+
 }
 
 TEST_CASE("stages start exactly the integral of the rate", "[unit]") {
@@ -191,7 +161,7 @@ TEST_CASE("stages start exactly the integral of the rate", "[unit]") {
     CHECK(e.Status(id)["percent_complete"].GetDouble() == Approx(45.0));
     e.clock.Advance(10000 * kMs);
     CHECK(e.Counts(id).started == 50);
-    CHECK(e.Get(id)->completed());
+    CHECK(e.Completed(id));
   }
   SECTION("ramp up, hold, ramp down: 50 + 200 + 50") {
     Engine e;
@@ -203,7 +173,7 @@ TEST_CASE("stages start exactly the integral of the rate", "[unit]") {
     e.clock.Advance(20000 * kMs);
     CHECK(e.Counts(id).started == 300);
     CHECK(e.Counts(id).late == 0);
-    CHECK(e.Get(id)->completed());
+    CHECK(e.Completed(id));
   }
   SECTION("the distribution's rate is where the first stage starts") {
     Engine e;
@@ -219,7 +189,7 @@ TEST_CASE("stages start exactly the integral of the rate", "[unit]") {
       "stages": [{"duration": 0.5, "rate": 0}, {"duration": 2, "rate": 0}]},
       "operations": [{"type": "comment"}]})J");
     e.clock.RunDue();
-    REQUIRE(e.Get(id)->completed());
+    REQUIRE(e.Completed(id));
     CHECK(e.Counts(id).started == 0);
     rapidjson::Document status = e.Status(id);
     CHECK(Str(status["status"]) == "completed");
@@ -232,7 +202,7 @@ TEST_CASE("stages start exactly the integral of the rate", "[unit]") {
       "stages": [{"duration": 10, "rate": 100}]}, "operations": [{"type": "comment"}]})J");
     e.clock.Advance(20000 * kMs);
     CHECK(e.Counts(id).started == 30);
-    CHECK(e.Get(id)->completed());
+    CHECK(e.Completed(id));
   }
   SECTION("a pause inside a ramp shifts the rest of it") {
     Engine e;
@@ -240,10 +210,10 @@ TEST_CASE("stages start exactly the integral of the rate", "[unit]") {
       "stages": [{"duration": 10, "rate": 10}]}, "operations": [{"type": "comment"}]})J");
     e.clock.Advance(4500 * kMs);
     std::string message;
-    REQUIRE(e.registry.Pause(id, &message) == EngineError::kNone);
+    REQUIRE(e.registry.Pause(id).error == EngineError::kNone);
     e.clock.Advance(100000 * kMs);
     CHECK(e.Counts(id).started == 11);
-    REQUIRE(e.registry.Unpause(id, &message) == EngineError::kNone);
+    REQUIRE(e.registry.Unpause(id).error == EngineError::kNone);
     e.clock.Advance(1500 * kMs);  // active 6.0: integral 18, k = 0..18
     CHECK(e.Counts(id).started == 19);
     e.clock.Advance(10000 * kMs);
@@ -291,7 +261,7 @@ TEST_CASE("max_failures counts fails and aborts together, strictly more than the
   CHECK(c.aborted == 1);
   CHECK(c.failed == 2);
   CHECK(c.passed == 1);
-  CHECK(e.Get(id)->status() == RunStatus::kFailed);
+  CHECK(e.Peek(id).status == RunStatus::kFailed);
 }
 
 TEST_CASE("a run cancelled after max_failures tripped is cancelled", "[unit]") {
@@ -301,11 +271,11 @@ TEST_CASE("a run cancelled after max_failures tripped is cancelled", "[unit]") {
       {"type": "assert", "expression": "instance ~= 0", "abort": "stop"},
       {"type": "halt"}]})J");
   e.clock.RunDue();
-  auto cancel = e.registry.Cancel(id);
+  auto cancel = e.Cancel(id);
   REQUIRE(cancel.ok());
-  CHECK(cancel.value.first->status() == RunStatus::kCancelled);
-  CHECK(cancel.value.first->status_reason() == "Cancelled by CancelTest.");
-  CHECK(cancel.value.first->counts().cancelled == 1);
+  CHECK(cancel.value.snapshot.status == RunStatus::kCancelled);
+  CHECK(cancel.value.snapshot.status_reason == "Cancelled by CancelTest.");
+  CHECK(cancel.value.snapshot.counts.cancelled == 1);
 }
 
 TEST_CASE("percent_complete comes from time when there is no total", "[unit]") {
@@ -318,7 +288,7 @@ TEST_CASE("percent_complete comes from time when there is no total", "[unit]") {
     CHECK(e.Counts(id).started == 8);  // k/3 <= 2.5
     e.clock.Advance(10000 * kMs);
     CHECK(e.Counts(id).started == 30);
-    CHECK(e.Get(id)->completed());
+    CHECK(e.Completed(id));
   }
   SECTION("load with duration") {
     Engine e;
@@ -329,7 +299,7 @@ TEST_CASE("percent_complete comes from time when there is no total", "[unit]") {
     e.clock.Advance(10000 * kMs);
     // Starts at 0, 1, 2, 3 (two each); a start at 4 s is at the exclusive end.
     CHECK(e.Counts(id).started == 8);
-    CHECK(e.Get(id)->completed());
+    CHECK(e.Completed(id));
   }
   SECTION("linear without duration has no percent and runs until cancelled") {
     Engine e;
@@ -339,7 +309,7 @@ TEST_CASE("percent_complete comes from time when there is no total", "[unit]") {
     e.clock.Advance(1000000 * kMs);
     CHECK(e.Counts(id).started == 1001);
     CHECK_FALSE(e.Status(id).HasMember("percent_complete"));
-    CHECK_FALSE(e.Get(id)->completed());
+    CHECK_FALSE(e.Completed(id));
   }
   SECTION("with a total, by instances started") {
     Engine e;
@@ -359,7 +329,7 @@ std::string SeededGlobals(std::string_view seed, int backlog) {
       {"type": "wait", "arguments": {"seconds": "{0.001 * (6 - instance)}"}},
       {"type": "eval", "expression": "g['i' .. instance] = {v.a, math.random(1, 6), math.random()}"}]})J");
   e.clock.Advance(1000 * kMs);
-  REQUIRE(e.Get(id)->completed());
+  REQUIRE(e.Completed(id));
   return ToText(e.Status(id)["globals"]);
 }
 
@@ -421,98 +391,6 @@ TEST_CASE("first_fail_summary keeps the failing instance's trace_log", "[unit]")
     CHECK(status["first_fail_summary"]["idx"].GetInt64() == 1);
     CHECK_FALSE(status["first_fail_summary"].HasMember("trace_log"));
   }
-}
-
-TEST_CASE("results_dir: the final status is written when the run ends", "[unit]") {
-  TempDir dir;
-  EngineLimits limits;
-  limits.results_dir = dir.path();
-  Engine e(limits);
-  auto id = e.Execute(R"J({"run_id": "rd", "tags": ["t"], "operations": [{"type": "comment"}]})J");
-  std::string path = dir.path() + "/rd.json";
-  CHECK_FALSE(std::filesystem::exists(path));
-  e.clock.RunDue();
-  REQUIRE(std::filesystem::exists(path));
-  std::string text = ReadFile(path);
-  REQUIRE(text.back() == '\n');
-  rapidjson::Document file = ParseJson(text);
-  CHECK(Str(file["run_id"]) == "rd");
-  CHECK(file["completed"].GetInt() == 1);
-  CHECK(Str(file["status"]) == "completed");
-  CHECK(ToText(file["tags"]) == R"(["t"])");
-  CHECK(ToText(file["counts"]) == ToText(e.Status(id)["counts"]));
-  // Only the file itself is left (the temporary was renamed).
-  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()),
-                      std::filesystem::directory_iterator()) == 1);
-
-  auto halted = e.Execute(R"J({"run_id": "rh", "operations": [{"type": "halt"}]})J");
-  e.clock.RunDue();
-  e.registry.CancelAll();
-  rapidjson::Document cancelled = ParseJson(ReadFile(dir.path() + "/rh.json"));
-  CHECK(Str(cancelled["status"]) == "cancelled");
-  CHECK(Str(cancelled["status_reason"]) == "Cancelled because the daemon stopped.");
-  CHECK(cancelled["counts"]["cancelled"].GetUint64() == 1);
-  CHECK(e.registry.results_write_failures() == 0);
-}
-
-TEST_CASE("results_dir: a failed write is reported, counted and retried at stop", "[unit]") {
-  TempDir dir;
-  EngineLimits limits;
-  limits.results_dir = dir.path() + "/missing";
-  Engine e(limits);
-  std::vector<std::string> reports;
-  e.registry.set_on_results_error([&reports](std::string_view run_id, const Status& error) {
-    reports.push_back(std::string(run_id) + ": " + error.message());
-  });
-  e.Execute(R"J({"run_id": "rf", "operations": [{"type": "comment"}]})J");
-  e.clock.RunDue();
-  REQUIRE(reports.size() == 1);
-  CHECK(reports[0] == "rf: cannot create " + dir.path() +
-                          "/missing/.rf.json.tmp: No such file or directory");
-  CHECK(e.registry.results_write_failures() == 1);
-  std::filesystem::create_directory(dir.path() + "/missing");
-  SECTION("the daemon's stop writes what was missed") {
-    e.registry.CancelAll();
-  }
-  SECTION("so does the discard after QueryTest returned it") {
-    REQUIRE(e.registry.Query("rf").ok());
-    e.registry.Sweep();
-    CHECK(e.registry.Query("rf").error == EngineError::kUnknownRun);
-  }
-  CHECK(reports.size() == 1);
-  rapidjson::Document file = ParseJson(ReadFile(dir.path() + "/missing/rf.json"));
-  CHECK(Str(file["status"]) == "completed");
-}
-
-TEST_CASE("results_dir: files are 0640 and a symlink at the temporary name is not followed",
-          "[unit]") {
-  TempDir dir;
-  EngineLimits limits;
-  limits.results_dir = dir.path();
-  Engine e(limits);
-  std::vector<std::string> reports;
-  e.registry.set_on_results_error([&reports](std::string_view run_id, const Status& error) {
-    reports.push_back(std::string(run_id) + ": " + error.message());
-  });
-  mode_t old_umask = ::umask(022);
-  e.Execute(R"J({"run_id": "rm", "operations": [{"type": "comment"}]})J");
-  e.clock.RunDue();
-  ::umask(old_umask);
-  REQUIRE(std::filesystem::exists(dir.path() + "/rm.json"));
-  CHECK(std::filesystem::status(dir.path() + "/rm.json").permissions() ==
-        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-         std::filesystem::perms::group_read));
-
-  std::string victim = dir.path() + "/victim";
-  std::ofstream(victim) << "keep";
-  std::filesystem::create_symlink(victim, dir.path() + "/.rs.json.tmp");
-  e.Execute(R"J({"run_id": "rs", "operations": [{"type": "comment"}]})J");
-  e.clock.RunDue();
-  REQUIRE(reports.size() == 1);
-  CHECK(reports[0] == "rs: cannot create " + dir.path() +
-                          "/.rs.json.tmp: Too many levels of symbolic links");
-  CHECK(ReadFile(victim) == "keep");
-  CHECK_FALSE(std::filesystem::exists(dir.path() + "/rs.json"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Program and RunDefinition validation: every problem reported at once, with exact texts.
 #include <catch2/catch.hpp>
 
+#include "ops/base/json_numbers.h"
 #include "ops/program.h"
 #include "ops/run_definition.h"
 #include "test/unit/engine_test_util.h"
@@ -14,7 +15,7 @@ using testing::ParseJson;
 Problems Validate(std::string_view params) {
   rapidjson::Document doc = ParseJson(params);
   Problems problems;
-  auto def = ParseRunDefinition(doc, EngineLimits(), "tr_1", &problems);
+  auto def = ParseRunDefinition(doc, TestEngineLimits(), LogicOpTable(), "tr_1", &problems);
   if (problems.empty()) REQUIRE(def.has_value());
   return problems;
 }
@@ -63,18 +64,18 @@ TEST_CASE("Every problem of a definition is reported at once with exact texts", 
     5,
     {"type": "assert", "expression": 7}]})");
   INFO(Dump(problems));
-  CHECK(Has(problems, 0, "type", "unknown operation type \"nosuch\""));
-  CHECK(Has(problems, 1, "expression", "missing required attribute \"expression\""));
-  CHECK(Has(problems, 2, "on_true", "label \"zz\" is not defined"));
-  CHECK(Has(problems, 3, "arguments.seconds", "\"seconds\" must be > 0 and <= 600, got 700"));
-  CHECK(Has(problems, 6, "label", "duplicate label \"a\" (first defined at op 5)"));
-  CHECK(Has(problems, 7, "arguments.seconds", "\"seconds\" must be > 0, got 0"));
-  CHECK(Has(problems, 8, "arguments.seconds", "missing required attribute \"arguments.seconds\""));
-  CHECK(Has(problems, 9, "type", "missing required attribute \"type\""));
-  CHECK(Has(problems, 10, "arguments.seconds",
-            "\"seconds\" must be a number of seconds, got \"abc\""));
-  CHECK(Has(problems, 12, "", "operation must be an object, got 5"));
-  CHECK(Has(problems, 13, "expression", "\"expression\" must be a string of Lua, got 7"));
+  CHECK(Has(problems, 0, "type", "is unknown: \"nosuch\""));
+  CHECK(Has(problems, 1, "expression", "is required"));
+  CHECK(Has(problems, 2, "on_true", "names no label: \"zz\""));
+  CHECK(Has(problems, 3, "arguments.seconds", "must be greater than 0 and at most 600, got 700"));
+  CHECK(Has(problems, 6, "label", "\"a\" is already the label of op 5"));
+  CHECK(Has(problems, 7, "arguments.seconds",
+            "must be greater than 0 and at most 100000000, got 0"));
+  CHECK(Has(problems, 8, "arguments.seconds", "is required"));
+  CHECK(Has(problems, 9, "type", "is required"));
+  CHECK(Has(problems, 10, "arguments.seconds", "must be a number of seconds, got \"abc\""));
+  CHECK(Has(problems, 12, "", "must be an object, got 5"));
+  CHECK(Has(problems, 13, "expression", "must be a string of Lua, got 7"));
   // The Lua syntax error carries Lua's own message, naming the op.
   bool lua_error = false;
   for (const Problem& p : problems) {
@@ -97,9 +98,9 @@ TEST_CASE("A wait is at most 100,000,000 seconds", "[unit]") {
   INFO(Dump(problems));
   CHECK(problems.size() == 2);
   CHECK(Has(problems, 0, "arguments.seconds",
-            "\"seconds\" must be <= 100000000, got 1e+10"));
+            "must be greater than 0 and at most 100000000, got 1e+10"));
   CHECK(Has(problems, 1, "arguments.seconds",
-            "\"seconds\" must be <= 100000000, got \"100000000.5\""));
+            "must be greater than 0 and at most 100000000, got \"100000000.5\""));
 }
 
 TEST_CASE("Params problems come with operation problems", "[unit]") {
@@ -108,20 +109,20 @@ TEST_CASE("Params problems come with operation problems", "[unit]") {
     "operations": [{"type": "nosuch"}]})");
   INFO(Dump(problems));
   CHECK(Has(problems, -1, "run_id",
-            "\"run_id\" must be 1-64 characters of [A-Za-z0-9_.:-], got \"bad id!\""));
-  CHECK(Has(problems, -1, "trace_level", "\"trace_level\" must be an integer 0 to 3, got 4"));
-  CHECK(Has(problems, -1, "turbo", "\"turbo\" must be an integer 0 to 1, got \"2\""));
-  CHECK(Has(problems, -1, "max_failures", "\"max_failures\" must be an integer >= 0, got -1"));
-  CHECK(Has(problems, -1, "tags", "\"tags\" must be an array of strings, got [1]"));
-  CHECK(Has(problems, -1, "vars", "\"vars\" must be an object, got []"));
-  CHECK(Has(problems, 0, "type", "unknown operation type \"nosuch\""));
+            "must be 1-64 characters of [A-Za-z0-9_.:-], got \"bad id!\""));
+  CHECK(Has(problems, -1, "trace_level", "must be between 0 and 3, got 4"));
+  CHECK(Has(problems, -1, "turbo", "must be 0 or 1, got \"2\""));
+  CHECK(Has(problems, -1, "max_failures", "must be at least 0, got -1"));
+  CHECK(Has(problems, -1, "tags[0]", "must be a string, got 1"));
+  CHECK(Has(problems, -1, "vars", "must be an object, got an empty array"));
+  CHECK(Has(problems, 0, "type", "is unknown: \"nosuch\""));
   bool distribution = false;
   for (const Problem& p : problems) distribution |= p.field.rfind("distribution", 0) == 0;
   CHECK(distribution);
 }
 
 TEST_CASE("Missing and empty operations are problems", "[unit]") {
-  CHECK(Has(Validate(R"({})"), -1, "operations", "missing required parameter \"operations\""));
+  CHECK(Has(Validate(R"({})"), -1, "operations", "is required"));
   CHECK(Has(Validate(R"({"operations": []})"), -1, "operations",
             "must hold 1 to 10000 operations, got 0"));
 }
@@ -131,7 +132,7 @@ TEST_CASE("Integers are also accepted as decimal strings", "[unit]") {
       R"({"trace_level": "2", "seed": "41", "max_failures": "3",
           "operations": [{"type": "comment"}]})");
   Problems problems;
-  auto def = ParseRunDefinition(doc, EngineLimits(), "tr_1", &problems);
+  auto def = ParseRunDefinition(doc, TestEngineLimits(), LogicOpTable(), "tr_1", &problems);
   REQUIRE(def.has_value());
   CHECK(def->trace_level == 2);
   CHECK(def->seed == 41);
@@ -145,24 +146,23 @@ TEST_CASE("Labels resolve to indices; unknown attributes are echoed with idx", "
     {"type": "halt", "static": 1, "arguments": {"seconds": "5"}},
     {"type": "comment", "label": "x"}]})");
   Problems problems;
-  auto def = ParseRunDefinition(doc, EngineLimits(), "tr_1", &problems);
+  auto def = ParseRunDefinition(doc, TestEngineLimits(), LogicOpTable(), "tr_1", &problems);
   REQUIRE(def.has_value());
   const Program& program = *def->program;
   CHECK(program.op(0).on_false == 2);
   CHECK(program.op(0).on_true == -1);
   CHECK(program.op(1).duration == 5 * kNsPerSecond);
-  CHECK(program.op(1).seconds_text == "5");
   CHECK(testing::ToText(program.op(1).echo) ==
         R"({"type":"halt","static":1,"arguments":{"seconds":"5"},"idx":1})");
 }
 
 TEST_CASE("Halt seconds default to 60 and print as JSON numbers", "[unit]") {
-  CHECK(SecondsText(1) == "1");
-  CHECK(SecondsText(0.5) == "0.5");
-  CHECK(SecondsText(600) == "600");
+  CHECK(NumberText(1) == "1");
+  CHECK(NumberText(0.5) == "0.5");
+  CHECK(NumberText(600) == "600");
   rapidjson::Document doc = ParseJson(R"({"operations": [{"type": "halt"}]})");
   Problems problems;
-  auto def = ParseRunDefinition(doc, EngineLimits(), "tr_1", &problems);
+  auto def = ParseRunDefinition(doc, TestEngineLimits(), LogicOpTable(), "tr_1", &problems);
   REQUIRE(def.has_value());
   CHECK(def->program->op(0).duration == 60 * kNsPerSecond);
 }

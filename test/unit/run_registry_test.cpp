@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// RunRegistry: SPEC §2 check order, run_id assignment and reuse, limits, retention,
+// RunRegistry: the check order of docs/api.md#errors, run_id assignment and reuse, limits, retention,
 // Query/Cancel/Resume errors, and the QueryTest object's shape.
 #include <catch2/catch.hpp>
 
@@ -21,27 +21,25 @@ TEST_CASE("Execute assigns tr_<n> and rejects a run_id in use", "[unit]") {
   CHECK(e.Execute(R"J({"run_id": "a", "operations": [{"type": "halt"}]})J") == "a");
   CHECK(e.Execute(R"J({"run_id": "a", "operations": [{"type": "halt"}]})J").empty());
   CHECK(e.last.error == EngineError::kRunIdInUse);
-  CHECK(EngineErrorCode(e.last.error) == -32002);
 }
 
 TEST_CASE("Params are checked before run_id uniqueness and limits", "[unit]") {
-  EngineLimits limits;
+  EngineLimits limits = TestEngineLimits();
   limits.max_runs = 1;
   Engine e(limits);
   CHECK(e.Execute(R"J({"run_id": "a", "operations": [{"type": "halt"}]})J") == "a");
   e.Execute(R"J({"run_id": "a", "operations": [{"type": "nosuch"}]})J");
   CHECK(e.last.error == EngineError::kInvalidParams);
   REQUIRE(e.last.problems.size() == 1);
-  CHECK(e.last.problems[0].problem == "unknown operation type \"nosuch\"");
+  CHECK(e.last.problems[0].problem == "is unknown: \"nosuch\"");
   e.Execute(R"J({"run_id": "a", "operations": [{"type": "halt"}]})J");
   CHECK(e.last.error == EngineError::kRunIdInUse);
   e.Execute(R"J({"run_id": "b", "operations": [{"type": "halt"}]})J");
   CHECK(e.last.error == EngineError::kLimit);
-  CHECK(EngineErrorCode(e.last.error) == -32005);
 }
 
 TEST_CASE("max_instances rejects new runs at the limit and caps starts", "[unit]") {
-  EngineLimits limits;
+  EngineLimits limits = TestEngineLimits();
   limits.max_instances = 5;
   Engine e(limits);
   auto id = e.Execute(R"J({"run_id": "a", "distribution": {"type": "load", "total": 10},
@@ -56,14 +54,14 @@ TEST_CASE("max_instances rejects new runs at the limit and caps starts", "[unit]
 TEST_CASE("a completed run is discarded after QueryTest returned it", "[unit]") {
   Engine e;
   auto id = e.Execute(R"J({"run_id": "q", "operations": [{"type": "comment"}]})J");
-  auto running = e.registry.Query(id);
+  auto running = e.Query(id);
   REQUIRE(running.ok());
-  CHECK_FALSE(running.value->completed());
+  CHECK_FALSE(running.value.completed);
   e.clock.RunDue();
-  auto done = e.registry.Query(id);
+  auto done = e.Query(id);
   REQUIRE(done.ok());
-  CHECK(done.value->completed());
-  auto gone = e.registry.Query(id);
+  CHECK(done.value.completed);
+  auto gone = e.Query(id);
   CHECK(gone.error == EngineError::kUnknownRun);
   // Its id stays in use for 10 minutes.
   e.Execute(R"J({"run_id": "q", "operations": [{"type": "comment"}]})J");
@@ -74,37 +72,35 @@ TEST_CASE("a completed run is discarded after QueryTest returned it", "[unit]") 
 }
 
 TEST_CASE("completed_run_retention keeps a returned run queryable", "[unit]") {
-  EngineLimits limits;
+  EngineLimits limits = TestEngineLimits();
   limits.completed_run_retention = 30;
   Engine e(limits);
   auto id = e.Execute(kOne);
   e.clock.RunDue();
-  CHECK(e.registry.Query(id).ok());
+  CHECK(e.Query(id).ok());
   e.clock.AdvanceSeconds(29);
-  CHECK(e.registry.Query(id).ok());
+  CHECK(e.Query(id).ok());
   e.clock.AdvanceSeconds(2);
-  CHECK(e.registry.Query(id).error == EngineError::kUnknownRun);
+  CHECK(e.Query(id).error == EngineError::kUnknownRun);
 }
 
 TEST_CASE("Cancel reports whether the run was in progress and discards it", "[unit]") {
   Engine e;
   auto id = e.Execute(R"J({"operations": [{"type": "halt"}]})J");
   e.clock.RunDue();
-  auto cancelled = e.registry.Cancel(id);
+  auto cancelled = e.Cancel(id);
   REQUIRE(cancelled.ok());
-  CHECK(cancelled.value.second);
-  rapidjson::Document doc;
-  WriteRunStatus(*cancelled.value.first, doc, doc.GetAllocator());
-  CHECK(std::string(doc["status"].GetString()) == "cancelled");
-  CHECK(doc["counts"]["cancelled"].GetInt() == 1);
-  CHECK(e.registry.Cancel(id).error == EngineError::kUnknownRun);
-  CHECK(e.registry.Query(id).error == EngineError::kUnknownRun);
+  CHECK(cancelled.value.was_running);
+  CHECK(cancelled.value.snapshot.status == RunStatus::kCancelled);
+  CHECK(cancelled.value.snapshot.counts.cancelled == 1);
+  CHECK(e.Cancel(id).error == EngineError::kUnknownRun);
+  CHECK(e.Query(id).error == EngineError::kUnknownRun);
 
   auto done = e.Execute(kOne);
   e.clock.RunDue();
-  auto late = e.registry.Cancel(done);
+  auto late = e.Cancel(done);
   REQUIRE(late.ok());
-  CHECK_FALSE(late.value.second);
+  CHECK_FALSE(late.value.was_running);
 }
 
 TEST_CASE("Resume distinguishes no such instance from not halted", "[unit]") {
@@ -112,17 +108,14 @@ TEST_CASE("Resume distinguishes no such instance from not halted", "[unit]") {
   auto id = e.Execute(R"J({"distribution": {"type": "linear", "rate": 1, "total": 3},
     "operations": [{"type": "halt"}]})J");
   e.clock.RunDue();
-  std::string message;
-  CHECK(e.registry.Resume(id, 3, nullptr, &message) == EngineError::kNoSuchInstance);
-  CHECK(EngineErrorCode(EngineError::kNoSuchInstance) == -32003);
-  CHECK(e.registry.Resume(id, 2, nullptr, &message) == EngineError::kNotHalted);  // not due yet
-  CHECK(EngineErrorCode(EngineError::kNotHalted) == -32004);
-  CHECK(e.registry.Resume(id, 0, nullptr, &message) == EngineError::kNone);
+  CHECK(e.registry.Resume(id, 3, nullptr).error == EngineError::kNoSuchInstance);
+  CHECK(e.registry.Resume(id, 2, nullptr).error == EngineError::kNotHalted);  // not due yet
+  CHECK(e.registry.Resume(id, 0, nullptr).error == EngineError::kNone);
   e.clock.RunDue();
-  CHECK(e.registry.Resume(id, 0, nullptr, &message) == EngineError::kNotHalted);  // finished
+  CHECK(e.registry.Resume(id, 0, nullptr).error == EngineError::kNotHalted);  // finished
 }
 
-TEST_CASE("The QueryTest object has every SPEC field", "[unit]") {
+TEST_CASE("The QueryTest object has every documented field", "[unit]") {
   Engine e;
   auto id = e.Execute(R"J({"run_id": "shape", "tags": ["x"], "globals": {"a": 1},
     "operations": [{"type": "wait", "arguments": {"seconds": 0.2}}]})J");

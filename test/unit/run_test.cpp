@@ -94,7 +94,7 @@ TEST_CASE("branch without a label falls through", "[unit]") {
 }
 
 TEST_CASE("a loop without waits hits max_steps_without_wait", "[unit]") {
-  EngineLimits limits;
+  EngineLimits limits = TestEngineLimits();
   limits.max_steps_without_wait = 1000;
   Engine e(limits);
   auto id = e.Execute(Single(R"J([
@@ -110,7 +110,7 @@ TEST_CASE("a loop without waits hits max_steps_without_wait", "[unit]") {
 TEST_CASE("a work turn yields after steps_per_turn steps and starts", "[unit]") {
   // Found with the rpc fuzzer: a load run of instances that end at once keeps every turn
   // full; the turn's size bounds how long the loop is away (lowered by the fuzz targets).
-  EngineLimits limits;
+  EngineLimits limits = TestEngineLimits();
   limits.steps_per_turn = 5;
   Engine e(limits);
   auto id = e.Execute(Single(R"J([{"type": "comment"}, {"type": "comment"}, {"type": "comment"},
@@ -130,7 +130,7 @@ TEST_CASE("a work turn yields after steps_per_turn steps and starts", "[unit]") 
 }
 
 TEST_CASE("a loop with waits is not limited by steps", "[unit]") {
-  EngineLimits limits;
+  EngineLimits limits = TestEngineLimits();
   limits.max_steps_without_wait = 10;
   Engine e(limits);
   auto id = e.Execute(Single(R"J([
@@ -148,7 +148,7 @@ TEST_CASE("Lua failures abort with a text naming the op", "[unit]") {
   std::string aborts = ToText(e.Status(id)["first_aborts"]);
   CHECK(aborts.find("op 0 (expression):1: boom") != std::string::npos);
 
-  EngineLimits limits;
+  EngineLimits limits = TestEngineLimits();
   limits.lua.instruction_limit = 1000;
   Engine e2(limits);
   auto id2 = e2.Execute(Single(R"J([{"type": "comment"},
@@ -183,7 +183,7 @@ TEST_CASE("a halt seconds expression out of range aborts at execution", "[unit]"
   auto id = e.Execute(Single(R"J([{"type": "halt", "arguments": {"seconds": "{700}"}}])J"));
   e.clock.RunDue();
   CHECK(ToText(e.Status(id)["first_aborts"]) ==
-        R"J([{"op_idx":0,"text":"\"seconds\" must be > 0 and <= 600, got 700","count":1}])J");
+        R"J([{"op_idx":0,"text":"arguments.seconds must be greater than 0 and at most 600, got 700","count":1}])J");
 }
 
 TEST_CASE("a wait seconds expression over 100,000,000 s aborts at execution", "[unit]") {
@@ -193,7 +193,7 @@ TEST_CASE("a wait seconds expression over 100,000,000 s aborts at execution", "[
   auto id = e.Execute(Single(R"J([{"type": "wait", "arguments": {"seconds": "{1e10}"}}])J"));
   e.clock.RunDue();
   CHECK(ToText(e.Status(id)["first_aborts"]) ==
-        R"J([{"op_idx":0,"text":"\"seconds\" must be <= 100000000, got 1e+10","count":1}])J");
+        R"J([{"op_idx":0,"text":"arguments.seconds must be greater than 0 and at most 100000000, got 1e+10","count":1}])J");
 }
 
 TEST_CASE("halted instances are listed, resumed with vars, and errors are distinct", "[unit]") {
@@ -214,14 +214,13 @@ TEST_CASE("halted instances are listed, resumed with vars, and errors are distin
   CHECK(std::string(trace[0]["path"].GetString()) == "trace.notice");
   CHECK(std::string(trace[0]["text"].GetString()) == "waiting 1");
 
-  std::string message;
-  CHECK(e.registry.Resume(id, 1, nullptr, &message) == EngineError::kNoSuchInstance);
-  CHECK(e.registry.Resume(id, -1, nullptr, &message) == EngineError::kNoSuchInstance);
-  CHECK(e.registry.Resume("nope", 0, nullptr, &message) == EngineError::kUnknownRun);
+  CHECK(e.registry.Resume(id, 1, nullptr).error == EngineError::kNoSuchInstance);
+  CHECK(e.registry.Resume(id, -1, nullptr).error == EngineError::kNoSuchInstance);
+  CHECK(e.registry.Resume("nope", 0, nullptr).error == EngineError::kUnknownRun);
   rapidjson::Document vars = testing::ParseJson(R"J({"x": 5, "y": "a"})J");
   e.clock.AdvanceSeconds(2);
-  CHECK(e.registry.Resume(id, 0, &vars, &message) == EngineError::kNone);
-  CHECK(e.registry.Resume(id, 0, &vars, &message) == EngineError::kNotHalted);
+  CHECK(e.registry.Resume(id, 0, &vars).error == EngineError::kNone);
+  CHECK(e.registry.Resume(id, 0, &vars).error == EngineError::kNotHalted);
   e.clock.RunDue();
   CHECK(e.Counts(id).passed == 1);
   CHECK(CheckLogText(e, id) ==
@@ -246,20 +245,20 @@ TEST_CASE("cancel ends halted, waiting and failed instances with the counting ru
   e.clock.RunDue();
   CHECK(e.Counts(id).halted == 2);  // instances 0 and 1
   CHECK(e.Counts(id).running == 3);
-  auto cancelled = e.registry.Cancel(id);
+  auto cancelled = e.Cancel(id);
   REQUIRE(cancelled.ok());
-  CHECK(cancelled.value.second);
-  const RunCounts& c = cancelled.value.first->counts();
+  CHECK(cancelled.value.was_running);
+  const RunCounts& c = cancelled.value.snapshot.counts;
   CHECK(c.started == 3);
   CHECK(c.finished == 3);
   CHECK(c.cancelled == 3);
   CHECK(c.failed == 1);  // instance 1 failed a check, then was cancelled
   CHECK(c.halted == 0);
   CHECK(c.running == 0);
-  CHECK(cancelled.value.first->status() == RunStatus::kCancelled);
+  CHECK(cancelled.value.snapshot.status == RunStatus::kCancelled);
   CHECK(e.registry.instances_live() == 0);
   CHECK(e.clock.pending_timers() == 0);
-  CHECK_FALSE(e.registry.Query(id).ok());
+  CHECK_FALSE(e.Query(id).ok());
 }
 
 TEST_CASE("a fail then an abort counts only as aborted, the fail stays in first_fails",
@@ -326,7 +325,7 @@ TEST_CASE("linear rate starts k at k/rate and completes at the duration", "[unit
   CHECK(c.started == 100);
   CHECK(c.passed == 100);
   CHECK(c.late == 0);
-  CHECK(e.Get(id)->completed());
+  CHECK(e.Completed(id));
   rapidjson::Document status = e.Status(id);
   CHECK(status["percent_complete"].GetDouble() == 100.0);
   CHECK(status["latency"][0]["count"].GetInt64() == 100);
@@ -347,7 +346,7 @@ TEST_CASE("backlog holds due starts back and counts them late", "[unit]") {
   CHECK(c.started == 20);
   CHECK(c.passed == 20);
   CHECK(c.late == 18);
-  CHECK(e.Get(id)->completed());
+  CHECK(e.Completed(id));
   // Late starts show in the first wait's latency, measured from the planned start.
   CHECK(e.Status(id)["latency"][0]["max"].GetDouble() > 5);
 }
@@ -359,7 +358,7 @@ TEST_CASE("only an instance's first wait is measured from its planned start", "[
     {"type": "wait", "arguments": {"seconds": 0.5}}]})J");
   e.clock.RunDue();
   e.clock.AdvanceSeconds(30);
-  REQUIRE(e.Get(id)->completed());
+  REQUIRE(e.Completed(id));
   CHECK(e.Counts(id).late == 18);
   rapidjson::Document status = e.Status(id);
   REQUIRE(status["latency"].Size() == 2);
@@ -394,7 +393,7 @@ TEST_CASE("buckets cover a long run with exact counts", "[unit]") {
   auto id = e.Execute(R"J({"run_id": "bk", "distribution": {"type": "linear", "rate": 100,
     "duration": 100}, "operations": [{"type": "wait", "arguments": {"seconds": 0.5}}]})J");
   e.clock.AdvanceSeconds(101);
-  REQUIRE(e.Get(id)->completed());
+  REQUIRE(e.Completed(id));
   rapidjson::Document status = e.Status(id);
   const auto& buckets = status["buckets"];
   REQUIRE(buckets.Size() >= 1);
@@ -415,11 +414,11 @@ TEST_CASE("max_failures stops starting and fails the run", "[unit]") {
   auto id = e.Execute(R"J({"run_id": "mf", "max_failures": 2, "distribution": {"type": "load",
     "total": 100, "backlog": 1}, "operations": [{"type": "assert", "expression": "false"}]})J");
   e.clock.RunDue();
-  Run* run = e.Get(id);
-  CHECK(run->counts().started == 3);
-  CHECK(run->counts().failed == 3);
-  CHECK(run->status() == RunStatus::kFailed);
-  CHECK(run->completed());
+  RunSnapshot run = e.Peek(id);
+  CHECK(run.counts.started == 3);
+  CHECK(run.counts.failed == 3);
+  CHECK(run.status == RunStatus::kFailed);
+  CHECK(run.completed);
   rapidjson::Document status = e.Status(id);
   CHECK(std::string(status["status"].GetString()) == "failed");
   CHECK(std::string(status["status_reason"].GetString()).find("max_failures (2)") !=
@@ -479,13 +478,12 @@ TEST_CASE("pause stops starts and unpause shifts the schedule", "[unit]") {
     "total": 20}, "operations": [{"type": "comment"}]})J");
   e.clock.AdvanceSeconds(0.55);  // 0..5 started
   CHECK(e.Counts(id).started == 6);
-  std::string message;
-  CHECK(e.registry.Pause(id, &message) == EngineError::kNone);
-  CHECK(e.registry.Pause(id, &message) == EngineError::kBadState);
+  CHECK(e.registry.Pause(id).error == EngineError::kNone);
+  CHECK(e.registry.Pause(id).error == EngineError::kBadState);
   e.clock.AdvanceSeconds(10);
   CHECK(e.Counts(id).started == 6);
-  CHECK(e.registry.Unpause(id, &message) == EngineError::kNone);
-  CHECK(e.registry.Unpause(id, &message) == EngineError::kBadState);
+  CHECK(e.registry.Unpause(id).error == EngineError::kNone);
+  CHECK(e.registry.Unpause(id).error == EngineError::kBadState);
   e.clock.RunDue();
   CHECK(e.Counts(id).started == 6);  // no burst of catch-up starts
   e.clock.AdvanceSeconds(0.1);
@@ -493,13 +491,13 @@ TEST_CASE("pause stops starts and unpause shifts the schedule", "[unit]") {
 }
 
 TEST_CASE("performance: a 3-op load run on the fake clock", "[unit][perf]") {
-  EngineLimits limits;
+  EngineLimits limits = TestEngineLimits();
   Engine e(limits);
   auto id = e.Execute(R"J({"run_id": "perf", "distribution": {"type": "load", "total": 100000,
     "backlog": 1000}, "operations": [{"type": "eval", "expression": "v.n = 1"},
     {"type": "assert", "expression": "v.n == 1"}, {"type": "comment"}]})J");
   auto t0 = std::chrono::steady_clock::now();
-  while (!e.Get(id)->completed()) e.clock.Advance(1'000'000);
+  while (!e.Completed(id)) e.clock.Advance(1'000'000);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   CHECK(e.Counts(id).passed == 100000);
   WARN("3-op load run: " << static_cast<int64_t>(100000 / seconds) << " instances/s");

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-// rpc::Params: typed reads of by-name params, integers as decimal strings, and the exact
-// -32602 messages and data lists that clients see.
+// ops::ParamReader: typed reads of by-name params, integers as decimal strings, problems
+// of nested objects and deferred expressions, and the exact -32602 messages and data lists
+// that clients see (rpc::InvalidParams).
 #include <string>
 
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include "ops/base/param_reader.h"
 #include "rpc/errors.h"
 #include "rpc/params.h"
 
 namespace testrund::rpc {
 namespace {
+
+using Params = ops::ParamReader;
+using ops::QuoteValue;
 
 rapidjson::Document Parse(std::string_view text) {
   rapidjson::Document d;
@@ -50,7 +55,7 @@ TEST_CASE("Params: integers", "[unit]") {
         {"hex", R"(hex: must be an integer, got "0x10")"},
         {"huge", R"(huge: must be an integer, got "99999999999999999999")"},
         {"b", "b: must be an integer, got true"},
-        {"o", "o: must be an integer, got an object"},
+        {"o", "o: must be an integer, got an empty object"},
     };
     for (auto& c : cases) {
       INFO(c[0]);
@@ -162,10 +167,11 @@ TEST_CASE("Params: the -32602 error lists every problem", "[unit]") {
   (void)p.RequiredString("run_id");
   (void)p.RequiredInt("instance_id");
   (void)p.OptionalObject("vars");
-  p.AddProblem("type", R"(unknown operation type "nosuch")", 2);
+  ops::Problems problems = p.problems();
+  problems.push_back({2, "type", R"(is unknown: "nosuch")"});
   REQUIRE_FALSE(p.ok());
   rapidjson::Document out;
-  RpcError e = p.Error(out.GetAllocator());
+  RpcError e = InvalidParams(problems, out.GetAllocator());
   CHECK(e.code == -32602);
   CHECK(e.message ==
         R"(Invalid params: run_id is required; instance_id must be an integer, got "4x"; )"
@@ -175,29 +181,83 @@ TEST_CASE("Params: the -32602 error lists every problem", "[unit]") {
       {"field": "run_id", "problem": "is required"},
       {"field": "instance_id", "problem": "must be an integer, got \"4x\""},
       {"field": "vars", "problem": "must be an object, got 3"},
-      {"op_idx": 2, "field": "type", "problem": "unknown operation type \"nosuch\""}])"));
+      {"op_idx": 2, "field": "type", "problem": "is unknown: \"nosuch\""}])"));
 
   SECTION("InvalidParams from engine problems names the op") {
-    ops::Problems problems = {{1, "label", R"(label "zz" is not defined)"}};
-    RpcError f = InvalidParams(problems, out.GetAllocator());
-    CHECK(f.message == R"(Invalid params: operations[1].label label "zz" is not defined)");
-    CHECK(*f.data == Parse(R"([{"op_idx": 1, "field": "label",
-                                "problem": "label \"zz\" is not defined"}])"));
+    ops::Problems engine = {{1, "on_true", R"(names no label: "zz")"}};
+    RpcError f = InvalidParams(engine, out.GetAllocator());
+    CHECK(f.message == R"(Invalid params: operations[1].on_true names no label: "zz")");
+    CHECK(*f.data == Parse(R"([{"op_idx": 1, "field": "on_true",
+                                "problem": "names no label: \"zz\""}])"));
   }
 }
 
-TEST_CASE("DescribeValue quotes values for problem texts", "[unit]") {
-  rapidjson::Document d = Parse(R"([null, true, false, 1, -2.5, "a\"b", {}, [], "\u00e9"])");
+TEST_CASE("QuoteValue quotes values for problem texts", "[unit]") {
+  rapidjson::Document d =
+      Parse(R"([null, true, false, 1, -2.5, "a\"b", {"a": 1}, [1], {}, [], "\u00e9"])");
   const char* expected[] = {"null", "true", "false", "1", "-2.5", R"("a\"b")",
-                            "an object", "an array", "\"\xc3\xa9\""};
+                            "an object", "an array", "an empty object", "an empty array",
+                            "\"\xc3\xa9\""};
   for (rapidjson::SizeType i = 0; i < d.Size(); ++i) {
-    CHECK(DescribeValue(d[i]) == expected[i]);
+    CHECK(QuoteValue(d[i]) == expected[i]);
   }
   // A cut never splits a UTF-8 sequence.
   std::string s(59, 'a');
   s += "\xc3\xa9\xc3\xa9";
   rapidjson::Value v(s, d.GetAllocator());
-  CHECK(DescribeValue(v) == "\"" + std::string(59, 'a') + "...\"");
+  CHECK(QuoteValue(v) == "\"" + std::string(59, 'a') + "...\"");
+}
+
+TEST_CASE("ParamReader: nested objects, deferred expressions, exclusive ranges", "[unit]") {
+  rapidjson::Document d = Parse(R"({"port": "{v.port}", "len": 0, "t": "yes", "on": true,
+      "extra": 1, "s": "{v.s}", "secs": "x", "neg": -1})");
+  ops::Problems problems;
+  Params p(d, &problems, {.op_idx = 3, .prefix = "arguments.", .defer_expressions = true});
+  SECTION("an expression is passed over, required or not") {
+    CHECK(p.OptionalInt("port") == std::nullopt);
+    CHECK(p.RequiredString("s").empty());
+    CHECK(p.ok());
+  }
+  SECTION("problems carry the op and the prefixed field") {
+    CHECK(p.OptionalInt("len", {.min = 1}) == std::nullopt);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].op_idx == 3);
+    CHECK(problems[0].field == "arguments.len");
+    CHECK(problems[0].Text() == "arguments.len must be at least 1, got 0");
+  }
+  SECTION("true or false only") {
+    CHECK(p.OptionalBool("on") == true);
+    CHECK(p.OptionalBool("t") == std::nullopt);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].Text() == R"(arguments.t must be true or false, got "yes")");
+  }
+  SECTION("unknown members") {
+    Params q(d, &problems, {.prefix = "expect."});
+    q.UnknownMembers({"port", "len", "t", "on", "s", "secs", "neg"});
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].Text() == "expect.extra is unknown");
+  }
+  SECTION("exclusive minimum, and what the number is") {
+    ops::NumberRange seconds{.min = 0, .max = 600, .min_exclusive = true};
+    CHECK(p.OptionalNumber("neg", seconds, "a number of seconds") == std::nullopt);
+    CHECK(p.OptionalNumber("secs", seconds, "a number of seconds") == std::nullopt);
+    REQUIRE(problems.size() == 2);
+    CHECK(problems[0].problem == "must be greater than 0 and at most 600, got -1");
+    CHECK(problems[1].problem == R"(must be a number of seconds, got "x")");
+  }
+  SECTION("a reader inside another shares its list and extends its prefix") {
+    rapidjson::Document inner = Parse(R"({"rate": -2})");
+    Params q(inner, p, "stages[0]");
+    CHECK(q.OptionalNumber("rate", {.min = 0}) == std::nullopt);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].field == "arguments.stages[0].rate");
+    CHECK(problems[0].op_idx == 3);
+    CHECK_FALSE(p.ok());
+  }
+  SECTION("a problem about the object itself names it without a dot") {
+    p.AddProblem("", "needs \"hex\" or \"text\"");
+    CHECK(problems[0].Text() == R"(arguments needs "hex" or "text")");
+  }
 }
 
 }  // namespace

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+// Run::Snapshot: what a run has done so far, as plain values (ops/stats/run_snapshot.h).
+// It walks no instance: counts, reasons, buckets and histograms are kept up to date as
+// things happen, and the halted list reads the ordered set of halted ids.
+#include <algorithm>
+#include <utility>
+
+#include <lua.hpp>
+
+#include "ops/lua/lua_json.h"
+#include "ops/program.h"
+#include "ops/run.h"
+
+namespace testrund::ops {
+
+RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& alloc) const {
+  RunSnapshot out;
+  MonoNs now_ns = now();
+  out.run_id = def_.run_id;
+  out.status = status_;
+  out.status_reason = status_reason_;
+  out.completed = completed();
+  out.time_now = Wall(now_ns);
+  out.time_start = Wall(start_);
+  if (out.completed) {
+    out.time_finish = Wall(finish_);
+    out.duration_ns = finish_ - start_;
+  }
+  out.counts = counts_;
+  out.percent_complete = PercentComplete();
+  out.paused_ns = paused_ns();
+  out.tags = def_.tags;
+
+  if (parts & kSnapshotGlobals) {
+    lua_State* L = def_.lua->state();
+    def_.lua->PushGlobals();
+    ToJson(L, -1, out.globals, alloc);
+    lua_pop(L, 1);
+    if (!out.globals.IsObject()) out.globals.SetObject();  // an empty `g` reads as {} too
+  }
+  if (parts & kSnapshotHalted) AddHalted(out, alloc);
+  if (parts & kSnapshotReasons) {
+    out.first_fails = first_fails_.Entries();
+    out.first_aborts = first_aborts_.Entries();
+  }
+  if (parts & kSnapshotBuckets) {
+    for (const Buckets::Bucket& bucket : buckets_.Snapshot(completed() ? finish_ : now_ns)) {
+      out.buckets.push_back(BucketCounts{Wall(bucket.start), bucket.started, bucket.finished});
+    }
+  }
+  for (size_t idx = 0; idx < latency_.size(); ++idx) {
+    const LatencyHistogram* h = latency_[idx].get();
+    if (h == nullptr || h->count() == 0) continue;
+    int op_idx = static_cast<int>(idx);
+    if (parts & kSnapshotLatency) {
+      out.latency.push_back(LatencySummary{op_idx, h->count(), h->min(), h->Percentile(0.5),
+                                           h->Percentile(0.9), h->Percentile(0.99),
+                                           h->Percentile(0.999), h->max()});
+    }
+    if (parts & kSnapshotHistograms) out.histograms.push_back(OpHistogram{op_idx, *h});
+  }
+  if (parts & kSnapshotLogs) {
+    if (auto view = summary_logs_.FirstCall()) out.first_call = Record(*view, alloc);
+    if (auto view = summary_logs_.FirstFail()) out.first_fail = Record(*view, alloc);
+  }
+  return out;
+}
+
+void Run::AddHalted(RunSnapshot& out, rapidjson::Document::AllocatorType& alloc) const {
+  // halted_ids_ is ordered: the cost is the entries listed, not the instances alive.
+  out.halted.reserve(std::min(kMaxHaltedListed, halted_ids_.size()));
+  size_t bytes = 0;
+  for (int64_t id : halted_ids_) {
+    if (out.halted.size() >= kMaxHaltedListed) break;
+    const Op& op = def_.program->op(static_cast<size_t>(instances_.at(id)->pc));
+    bytes += op.echo_bytes;
+    // The first is always listed, however large its operation.
+    if (bytes > kMaxHaltedListedBytes && !out.halted.empty()) break;
+    out.halted.push_back(HaltedInstance{id, rapidjson::Value(op.echo, alloc)});
+  }
+}
+
+InstanceRecord Run::Record(const SummaryView& view,
+                           rapidjson::Document::AllocatorType& alloc) const {
+  InstanceRecord record;
+  record.idx = view.idx;
+  record.completed = view.completed;
+  record.start = Wall(view.start);
+  if (view.completed) {
+    record.finish = Wall(view.finish);
+    record.duration_ns = view.finish - view.start;
+  }
+  record.check_log = *view.check_log;
+  if (view.trace_log != nullptr && !view.trace_log->empty()) {
+    record.trace_log.CopyFrom(view.trace_log->entries(), alloc);
+  }
+  return record;
+}
+
+std::optional<double> Run::PercentComplete() const {
+  if (completed()) return 100.0;
+  MonoNs end = status_ == RunStatus::kPaused ? paused_at_ : now();
+  MonoNs active = end - start_ - paused_total_;
+  // Without a total the run is bounded by time (duration or the end of the stages), so
+  // progress is the active time elapsed, even where the schedule could count the starts.
+  if (def_.distribution.type != DistributionType::kSingle && def_.distribution.total == 0) {
+    std::optional<MonoNs> run_end = schedule_.EndOffset();
+    if (!run_end) return std::nullopt;
+    return std::clamp(100.0 * static_cast<double>(active) / static_cast<double>(*run_end), 0.0,
+                      100.0);
+  }
+  return schedule_.PercentComplete(counts_.started, active);
+}
+
+MonoNs Run::paused_ns() const {
+  if (status_ == RunStatus::kPaused) return paused_total_ + (now() - paused_at_);
+  return paused_total_;
+}
+
+}  // namespace testrund::ops

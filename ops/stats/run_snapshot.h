@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+// RunSnapshot: what a run has done so far, as plain values — the one thing the engine hands
+// out about a run. Every view of a run is a function of it: the QueryTest and ListTests
+// objects (rpc/run_result.h), the results_dir file, and later a metrics page, a live view
+// or a merge of several daemons' snapshots. Nothing outside the engine reads a Run itself.
+//
+// Times are wall-clock ([sec, usec], derived from the run's one pair of monotonic and wall
+// readings, so an instant reads the same in every snapshot) or durations in nanoseconds.
+// The parts that are JSON by nature — `g`, the operations of halted instances, trace
+// entries — are rapidjson values built in an allocator the caller provides, so a view that
+// writes JSON moves them instead of copying them again.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "ops/base/clock.h"
+#include "ops/stats/check_log.h"
+#include "ops/stats/first_reasons.h"
+#include "ops/stats/latency_histogram.h"
+
+namespace testrund::ops {
+
+enum class RunStatus : uint8_t { kRunning, kPaused, kCompleted, kCancelled, kFailed };
+// "running", "paused", "completed", "cancelled", "failed".
+std::string_view RunStatusName(RunStatus status);
+// The status named `name`, or nullopt.
+std::optional<RunStatus> RunStatusFromName(std::string_view name);
+
+// The instance counters (docs/api.md#querytest `counts`).
+struct RunCounts {
+  uint64_t started = 0;
+  uint64_t finished = 0;
+  uint64_t failed = 0;
+  uint64_t aborted = 0;
+  uint64_t cancelled = 0;
+  uint64_t passed = 0;
+  uint64_t late = 0;     // starts that were due while the backlog was full
+  uint64_t halted = 0;   // halted now
+  uint64_t running = 0;  // in progress now (started - finished)
+};
+
+// One op's latency: exact count, min and max; percentiles within the histogram's error.
+struct LatencySummary {
+  int op_idx = 0;
+  uint64_t count = 0;
+  MonoNs min = 0;
+  MonoNs p50 = 0;
+  MonoNs p90 = 0;
+  MonoNs p99 = 0;
+  MonoNs p999 = 0;
+  MonoNs max = 0;
+};
+
+// One op's whole latency histogram (for views that need its buckets).
+struct OpHistogram {
+  int op_idx = 0;
+  LatencyHistogram histogram;
+};
+
+// One time bucket: starts and finishes in [start, start + width).
+struct BucketCounts {
+  WallTime start;
+  uint64_t started = 0;
+  uint64_t finished = 0;
+};
+
+// A halted instance and the op it halted at (as given, plus "idx").
+struct HaltedInstance {
+  int64_t instance_id = 0;
+  rapidjson::Value operation;
+};
+
+// first_call_summary / first_fail_summary.
+struct InstanceRecord {
+  int64_t idx = 0;
+  bool completed = false;
+  WallTime start;
+  WallTime finish;         // when completed
+  MonoNs duration_ns = 0;  // when completed
+  CheckLog check_log;
+  rapidjson::Value trace_log;  // an array; null when nothing was traced
+};
+
+// Which parts a snapshot holds besides the summary (run_id, status, times, counts, tags,
+// percent_complete): each costs a copy, so a view asks for what it shows.
+enum SnapshotPart : unsigned {
+  kSnapshotGlobals = 1u << 0,     // `g` as JSON
+  kSnapshotHalted = 1u << 1,      // halted instances (lowest ids, capped)
+  kSnapshotReasons = 1u << 2,     // first_fails, first_aborts
+  kSnapshotBuckets = 1u << 3,     // time buckets
+  kSnapshotLatency = 1u << 4,     // latency summaries per op
+  kSnapshotLogs = 1u << 5,        // first_call / first_fail records
+  kSnapshotHistograms = 1u << 6,  // whole latency histograms per op
+  // What QueryTest shows.
+  kSnapshotQueryTest = kSnapshotGlobals | kSnapshotHalted | kSnapshotReasons |
+                       kSnapshotBuckets | kSnapshotLatency | kSnapshotLogs,
+};
+
+struct RunSnapshot {
+  std::string run_id;
+  RunStatus status = RunStatus::kRunning;
+  std::string status_reason;  // empty: none
+  bool completed = false;     // completed, cancelled or failed
+  WallTime time_now;
+  WallTime time_start;
+  WallTime time_finish;    // when completed
+  MonoNs duration_ns = 0;  // when completed
+  RunCounts counts;
+  std::optional<double> percent_complete;
+  MonoNs paused_ns = 0;  // time spent paused so far
+  std::vector<std::string> tags;
+
+  rapidjson::Value globals;  // kSnapshotGlobals: an object
+  std::vector<HaltedInstance> halted;  // kSnapshotHalted
+  std::vector<FirstReasons::Entry> first_fails;   // kSnapshotReasons
+  std::vector<FirstReasons::Entry> first_aborts;  // kSnapshotReasons
+  std::vector<BucketCounts> buckets;              // kSnapshotBuckets: 1 to 20
+  std::vector<LatencySummary> latency;            // kSnapshotLatency: ops with a sample
+  std::vector<OpHistogram> histograms;            // kSnapshotHistograms: ops with a sample
+  std::optional<InstanceRecord> first_call;       // kSnapshotLogs: once instance 0 started
+  std::optional<InstanceRecord> first_fail;       // kSnapshotLogs: once one failed
+};
+
+}  // namespace testrund::ops
