@@ -56,7 +56,8 @@ Status Daemon::Start() {
   base_.reset(event_base_new_with_config(event_options));
   event_config_free(event_options);
   if (!base_) return Status::Error("cannot create the event loop");
-  clock_ = std::make_unique<EventClock>(base_.get());
+  clock_ = std::make_unique<ops::EventClock>(
+      base_.get(), [](std::string_view what) { LogError("timer callback threw: {}", what); });
   started_mono_ = clock_->Now();
 
   io_ = std::make_unique<ops::IoContext>(base_.get(), *clock_);

@@ -12,7 +12,7 @@
 #include "daemon/config.h"
 #include "daemon/connection.h"
 #include "daemon/connection_set.h"
-#include "daemon/event_clock.h"
+#include "ops/net/event_clock.h"
 #include "ops/base/event_handles.h"
 #include "daemon/listener.h"
 #include "daemon/results_writer.h"
@@ -52,7 +52,7 @@ class Daemon {
 
   Config config_;
   ops::EventBasePtr base_;
-  std::unique_ptr<EventClock> clock_;
+  std::unique_ptr<ops::EventClock> clock_;
   std::unique_ptr<ops::IoContext> io_;  // sockets of protocol ops; outlives the registry
   ops::MonoNs started_mono_ = 0;
   std::unique_ptr<ops::RunRegistry> registry_;

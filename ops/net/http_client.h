@@ -118,6 +118,8 @@ class HttpPool {
   size_t idle() const;
   // Connections opened so far (tests: reuse).
   uint64_t opened() const { return opened_; }
+  // Connections retired and not freed yet (tests).
+  size_t retired() const { return retired_.size(); }
 
  private:
   friend class HttpCall;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of daemon/event_clock: the libevent implementation of the engine's clock seam on a
 // real event_base (kept with the integration tests because it runs real timers).
-#include "daemon/event_clock.h"
+#include "ops/net/event_clock.h"
 
 #include <event2/event.h>
 
@@ -14,7 +14,7 @@
 namespace {
 
 using testrund::ops::EventBasePtr;
-using testrund::daemon::EventClock;
+using testrund::ops::EventClock;
 using testrund::ops::kNsPerSecond;
 
 constexpr testrund::ops::MonoNs kMs = kNsPerSecond / 1000;

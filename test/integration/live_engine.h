@@ -22,7 +22,7 @@
 
 #include <rapidjson/document.h>
 
-#include "daemon/event_clock.h"
+#include "ops/net/event_clock.h"
 #include "ops/base/event_handles.h"
 #include "ops/net/io_context.h"
 #include "ops/run_registry.h"
@@ -76,7 +76,7 @@ struct LiveEngine {
 
   ops::EventBasePtr base_owner;  // freed last
   event_base* base;
-  daemon::EventClock clock;
+  ops::EventClock clock;
   ops::IoContext io;
   ops::RunRegistry registry;
   ops::ExecuteResult last;

@@ -47,7 +47,7 @@ struct FramedFixture {
   using Responder = std::function<void(LoopbackConnection& connection)>;
 
   FramedFixture()
-      : server(loop.base, [this](LoopbackConnection& c) { OnData(c); }), io(loop.base) {}
+      : server(loop.base, [this](LoopbackConnection& c) { OnData(c); }), io(loop.base, loop.clock) {}
 
   // "tcp://127.0.0.1:<port>" (the server's port unless given).
   std::string Address(int port = -1) const {

@@ -64,7 +64,7 @@ struct HttpFixture {
   using Responder = std::function<void(LoopbackConnection& connection, const std::string&)>;
 
   HttpFixture()
-      : server(loop.base, [this](LoopbackConnection& c) { OnData(c); }), io(loop.base) {}
+      : server(loop.base, [this](LoopbackConnection& c) { OnData(c); }), io(loop.base, loop.clock) {}
 
   // "http://127.0.0.1:<server port><path>".
   std::string Address(std::string_view path) const {
@@ -434,7 +434,7 @@ TEST_CASE("an invalid response fails the call and closes its connection", "[unit
   }
   CHECK(f.io.http().idle() == 0);
   REQUIRE(f.loop.RunUntil([&] { return f.server.connection(0).peer_closed(); }));
-  CHECK(f.io.deferred() == 0);
+  CHECK(f.io.http().retired() == 0);
 }
 
 TEST_CASE("a response over kMaxResponseBytes fails the call", "[unit]") {
@@ -476,7 +476,7 @@ TEST_CASE("destroying an unfinished call closes its connection, with no callback
     REQUIRE(f.loop.RunUntil([&] { return f.requests.size() == 1; }));
     call.reset();
     // Freed on a later turn, like every connection closed from inside a callback.
-    CHECK(f.io.deferred() == 1);
+    CHECK(f.io.http().retired() == 1);
     REQUIRE(f.loop.RunUntil([&] { return f.server.connection(0).peer_closed(); }));
   }
   SECTION("in the middle of the response: the connection is closed, not pooled") {
@@ -495,7 +495,7 @@ TEST_CASE("destroying an unfinished call closes its connection, with no callback
   CHECK(f.loop.RunUntil([&] { return OpenDescriptors() == baseline; }));
   f.loop.RunFor(20);
   CHECK(f.completions == 0);
-  CHECK(f.io.deferred() == 0);
+  CHECK(f.io.http().retired() == 0);
   CHECK(f.io.http().idle() == 0);
   CHECK(OpenDescriptors() == baseline);
 }

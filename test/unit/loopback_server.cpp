@@ -150,7 +150,7 @@ RefusingPort::~RefusingPort() { close(fd_); }
 
 // --- TestLoop ------------------------------------------------------------------------------
 
-TestLoop::TestLoop() : base(event_base_new()) {
+TestLoop::TestLoop() : base(event_base_new()), clock(base) {
   std::signal(SIGPIPE, SIG_IGN);
   REQUIRE(base != nullptr);
 }

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ops/net/event_clock.h"
+
 namespace testrund::test {
 
 class LoopbackServer;
@@ -134,6 +136,7 @@ struct TestLoop {
   void Turns(int n);
 
   event_base* base;
+  ops::EventClock clock;  // the engine's clock on this loop (IoContext needs one)
 };
 
 // Descriptors open in this process (/proc/self/fd).

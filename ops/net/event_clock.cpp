@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // EventClock and its timer (see event_clock.h). A timer converts its monotonic deadline to
 // a relative timeout when armed; libevent keeps its own monotonic clock, so both agree.
-#include "daemon/event_clock.h"
+#include "ops/net/event_clock.h"
 
 #include <sys/time.h>
 #include <time.h>
 
-#include "ops/base/event_handles.h"
-#include "daemon/log.h"
-#include "ops/base/check.h"
+#include <utility>
 
-namespace testrund::daemon {
+#include "ops/base/check.h"
+#include "ops/base/event_handles.h"
+
+namespace testrund::ops {
 namespace {
 
-class EventTimer final : public ops::Timer {
+class EventTimer final : public Timer {
  public:
   EventTimer(event_base* base, const EventClock& clock, std::function<void()> on_fire)
       : clock_(clock), on_fire_(std::move(on_fire)) {
@@ -25,12 +26,12 @@ class EventTimer final : public ops::Timer {
     if (alive_ != nullptr) *alive_ = false;
   }
 
-  void ArmAt(ops::MonoNs deadline) override {
-    ops::MonoNs delay = deadline - clock_.Now();
+  void ArmAt(MonoNs deadline) override {
+    MonoNs delay = deadline - clock_.Now();
     if (delay < 0) delay = 0;
     struct timeval tv;
-    tv.tv_sec = static_cast<time_t>(delay / ops::kNsPerSecond);
-    tv.tv_usec = static_cast<suseconds_t>((delay % ops::kNsPerSecond) / 1000);
+    tv.tv_sec = static_cast<time_t>(delay / kNsPerSecond);
+    tv.tv_usec = static_cast<suseconds_t>((delay % kNsPerSecond) / 1000);
     // A zero timeout still runs on the next loop turn, never inside this call.
     evtimer_add(event_.get(), &tv);
   }
@@ -51,9 +52,9 @@ class EventTimer final : public ops::Timer {
       on_fire();
     } catch (const std::exception& e) {
       // Nothing may unwind through libevent.
-      LogError("timer callback threw: {}", e.what());
+      self->clock_.ReportError(e.what());
     } catch (...) {
-      LogError("timer callback threw");
+      self->clock_.ReportError("unknown exception");
     }
     if (alive) {
       self->alive_ = nullptr;
@@ -64,27 +65,32 @@ class EventTimer final : public ops::Timer {
   const EventClock& clock_;
   std::function<void()> on_fire_;
   bool* alive_ = nullptr;  // set while the callback runs
-  ops::EventPtr event_;
+  EventPtr event_;
 };
 
 }  // namespace
 
-EventClock::EventClock(event_base* base) : base_(base) {}
+EventClock::EventClock(event_base* base, ErrorHandler on_error)
+    : base_(base), on_error_(std::move(on_error)) {}
 
-ops::MonoNs EventClock::Now() const {
+void EventClock::ReportError(std::string_view what) const {
+  if (on_error_) on_error_(what);
+}
+
+MonoNs EventClock::Now() const {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<ops::MonoNs>(ts.tv_sec) * ops::kNsPerSecond + ts.tv_nsec;
+  return static_cast<MonoNs>(ts.tv_sec) * kNsPerSecond + ts.tv_nsec;
 }
 
-ops::WallTime EventClock::WallNow() const {
+WallTime EventClock::WallNow() const {
   struct timeval tv;
   gettimeofday(&tv, nullptr);
-  return ops::WallTime{tv.tv_sec, tv.tv_usec};
+  return WallTime{tv.tv_sec, tv.tv_usec};
 }
 
-std::unique_ptr<ops::Timer> EventClock::NewTimer(std::function<void()> on_fire) {
+std::unique_ptr<Timer> EventClock::NewTimer(std::function<void()> on_fire) {
   return std::make_unique<EventTimer>(base_, *this, std::move(on_fire));
 }
 
-}  // namespace testrund::daemon
+}  // namespace testrund::ops
