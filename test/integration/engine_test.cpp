@@ -654,7 +654,7 @@ TEST_CASE("first_fails keeps 100 distinct reasons, then \"(other reasons)\"", "[
   REQUIRE(fails.Size() == 101);
   for (rapidjson::SizeType j = 0; j < 100; ++j) {
     CHECK(Int(fails[j]["op_idx"]) == 0);
-    CHECK(Str(fails[j]["text"]) == "r" + std::to_string(j));
+    CHECK(Str(fails[j]["text"]) == fmt::format("r{}", j));
     CHECK(Int(fails[j]["count"]) == 1);
   }
   CHECK_JSON(fails[100], R"J({"op_idx": -1, "text": "(other reasons)", "count": 50})J");

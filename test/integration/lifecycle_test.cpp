@@ -257,7 +257,8 @@ TEST_CASE("ListTests lists live runs with their fields, filtered by status and t
     std::string out;
     rapidjson::Document list = c.Result("ListTests", params);
     for (const auto& run : list["runs"].GetArray()) {
-      out += (out.empty() ? "" : ",") + Str(run["run_id"]);
+      if (!out.empty()) out += ',';
+      out += Str(run["run_id"]);
     }
     return out;
   };
