@@ -25,17 +25,10 @@
 #include "test/integration/live_engine.h"
 #include "test/integration/rpc_client.h"
 
+namespace testrund::test {
 namespace {
 
 using testrund::ops::HexEncode;
-using testrund::test::Daemon;
-using testrund::test::Framing;
-using testrund::test::Frame;
-using testrund::test::LiveEngine;
-using testrund::test::OpenDescriptors;
-using testrund::test::Ops;
-using testrund::test::RefusedPort;
-using testrund::test::ToText;
 
 // A listening loopback socket; `port()` is its port.
 class Listener {
@@ -273,7 +266,7 @@ TEST_CASE("jsonrpc: error codes, failed and mandatory expectations", "[integrati
   Daemon target;
   // Every section once per framing.
   Framing framing = GENERATE(Framing::kHttp, Framing::kFramed);
-  INFO("framing: " << testrund::test::FramingName(framing));
+  INFO("framing: " << FramingName(framing));
   LiveEngine engine;
   std::string url = TargetUrl(target, framing);
   SECTION("failed expectations are fails; the instance continues") {
@@ -350,7 +343,7 @@ TEST_CASE("jsonrpc: a notification is sent without an id and awaits no response"
   }
   CHECK(status["latency"][0]["count"].GetUint64() == 1);
   // The target did execute it.
-  testrund::test::RpcClient client(target, Framing::kHttp);
+  RpcClient client(target, Framing::kHttp);
   client.WaitCount(run, "halted", 1);
 }
 
@@ -427,7 +420,7 @@ TEST_CASE("jsonrpc: https:// and tls:// with the target's certificate", "[integr
 TEST_CASE("jsonrpc: refused and timed-out requests abort naming the URL and cause",
           "[integration]") {
   Framing framing = GENERATE(Framing::kHttp, Framing::kFramed);
-  INFO("framing: " << testrund::test::FramingName(framing));
+  INFO("framing: " << FramingName(framing));
   LiveEngine engine;
   SECTION("refused") {
     std::string url = framing == Framing::kHttp
@@ -706,13 +699,13 @@ TEST_CASE("jsonrpc: every descriptor is released", "[integration]") {
 TEST_CASE("jsonrpc: one testrund load-tests another", "[integration]") {
   Daemon target;
   Daemon driver;
-  testrund::test::RpcClient client(driver, Framing::kFramed);
+  RpcClient client(driver, Framing::kFramed);
   std::string run = client.Execute(fmt::format(R"({{"run_id": "d2d",
     "distribution": {{"type": "linear", "rate": 200, "total": 100}}, "operations": [
     {{"type": "jsonrpc", "arguments": {{"url": "tcp://127.0.0.1:{}", "method": "GetServerInfo"}},
       "expect": {{"error_code": null}}}}]}})",
                                                target.port()));
-  testrund::test::Reply done = client.WaitCompleted(run);
+  Reply done = client.WaitCompleted(run);
   const rapidjson::Value& result = done.result();
   CHECK(result["counts"]["passed"].GetInt() == 100);
   CHECK(result["latency"][0]["count"].GetInt() == 100);
@@ -721,3 +714,5 @@ TEST_CASE("jsonrpc: one testrund load-tests another", "[integration]") {
   CHECK(driver.Stop() == 0);
   CHECK(target.Stop() == 0);
 }
+
+}  // namespace testrund::test

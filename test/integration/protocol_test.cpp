@@ -32,24 +32,20 @@
 #include "test/integration/harness.h"
 #include "test/integration/live_engine.h"
 
+namespace testrund::test {
 namespace {
 
 // Servers run on their own threads: libevent must lock its bases before any is created.
 const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
 
 using testrund::ops::HexEncode;
-using testrund::test::LiveEngine;
-using testrund::test::OpenDescriptors;
-using testrund::test::Ops;
-using testrund::test::RefusedPort;
-using testrund::test::ToText;
 
 // An evhttp server on its own thread and event_base.
 class TestHttpServer {
  public:
   // `own_process`: serve from a forked child, so that the server's descriptors do not count
   // in this process's (the descriptor-release tests).
-  explicit TestHttpServer(const testrund::test::TlsFiles* tls = nullptr, bool own_process = false) {
+  explicit TestHttpServer(const TlsFiles* tls = nullptr, bool own_process = false) {
     REQUIRE(kThreadsEnabled);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
@@ -95,7 +91,7 @@ class TestHttpServer {
   int requests() const { return requests_; }
 
  private:
-  void Setup(const testrund::test::TlsFiles* tls, int fd) {
+  void Setup(const TlsFiles* tls, int fd) {
     base_ = event_base_new();
     http_ = evhttp_new(base_);
     if (tls != nullptr) {
@@ -447,8 +443,8 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
 
 TEST_CASE("https: verified with the CA file, refused without it, unverified on request",
           "[integration]") {
-  testrund::test::TempDir dir;
-  testrund::test::TlsFiles tls = testrund::test::GenerateSelfSignedCert(dir);
+  TempDir dir;
+  TlsFiles tls = GenerateSelfSignedCert(dir);
   TestHttpServer server(&tls);
   LiveEngine engine;
   std::string url = server.Url("/hello", true);
@@ -582,7 +578,7 @@ TEST_CASE("http: connections are pooled and every descriptor is released",
 
 TEST_CASE("http through the daemon: ExecuteTest to QueryTest", "[integration]") {
   TestHttpServer server;
-  testrund::test::Daemon daemon;
+  Daemon daemon;
   auto client = daemon.Http();
   std::string body = fmt::format(R"({{"jsonrpc": "2.0", "id": 1, "method": "ExecuteTest",
     "params": {{"run_id": "p1", "operations": [
@@ -590,12 +586,12 @@ TEST_CASE("http through the daemon: ExecuteTest to QueryTest", "[integration]") 
                                  server.Url("/hello"));
   auto response = client.Post("/", body);
   REQUIRE(response.status == 200);
-  rapidjson::Document reply = testrund::test::ParseJson(response.body);
+  rapidjson::Document reply = ParseJson(response.body);
   REQUIRE(reply.HasMember("result"));
   for (int attempt = 0; attempt < 200; ++attempt) {
     auto query = client.Post("/", R"({"jsonrpc": "2.0", "id": 2, "method": "QueryTest",
                                       "params": {"run_id": "p1"}})");
-    rapidjson::Document status = testrund::test::ParseJson(query.body);
+    rapidjson::Document status = ParseJson(query.body);
     REQUIRE(status.HasMember("result"));
     if (status["result"]["completed"].GetInt() == 1) {
       CHECK(status["result"]["counts"]["passed"].GetUint64() == 1);
@@ -608,3 +604,5 @@ TEST_CASE("http through the daemon: ExecuteTest to QueryTest", "[integration]") 
   }
   FAIL("the run did not complete");
 }
+
+}  // namespace testrund::test

@@ -23,14 +23,10 @@
 #include "test/integration/harness.h"
 #include "test/integration/socket_servers.h"
 
+namespace testrund::test {
 namespace {
 
 using testrund::ops::HexEncode;
-using testrund::test::OpenDescriptors;
-using testrund::test::TcpBehaviour;
-using testrund::test::TcpServerOptions;
-using testrund::test::TcpTestServer;
-using testrund::test::UdpEchoServer;
 
 std::string ToText(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
@@ -49,7 +45,7 @@ struct Engine {
         registry(clock, testrund::ops::EngineLimits(), &io) {}
 
   std::string Execute(std::string_view params) {
-    rapidjson::Document doc = testrund::test::ParseJson(params);
+    rapidjson::Document doc = ParseJson(params);
     last = registry.Execute(doc);
     return last.run_id;
   }
@@ -302,14 +298,14 @@ TEST_CASE("tcp: refused, closed half-way, timed out, and without a connection",
           "[integration]") {
   Engine engine;
   SECTION("refused") {
-    uint16_t port = testrund::test::UnusedTcpPort();
+    uint16_t port = UnusedTcpPort();
     CHECK(engine.RunOnce(fmt::format("[{}]", Connect(port))) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"TCP connect to 127.0.0.1:{} )"
                       R"(failed: connection refused"}}])",
                       port));
   }
   SECTION("connect timeout: nobody answers") {
-    testrund::test::FullListener listener;
+    FullListener listener;
     auto before = std::chrono::steady_clock::now();
     std::string log = engine.RunOnce(fmt::format("[{}]", Connect(listener.port(), R"(, "timeout": 0.3)")));
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
@@ -371,8 +367,8 @@ TEST_CASE("tcp: refused, closed half-way, timed out, and without a connection",
 
 TEST_CASE("tcp over TLS: verified with the CA file, refused without it, unverified on request",
           "[integration]") {
-  testrund::test::TempDir dir;
-  testrund::test::TlsFiles tls = testrund::test::GenerateSelfSignedCert(dir);
+  TempDir dir;
+  TlsFiles tls = GenerateSelfSignedCert(dir);
   TcpServerOptions options;
   options.tls = &tls;
   TcpTestServer server(options);
@@ -438,7 +434,7 @@ TEST_CASE("udp: send and receive on the instance's socket, i.udp, trace and late
     for (const auto& entry : latency.GetArray()) CHECK(entry["count"].GetUint64() == 1);
   }
   SECTION("receive timeout names the last destination; receive needs a socket") {
-    uint16_t port = testrund::test::UnusedTcpPort();
+    uint16_t port = UnusedTcpPort();
     CHECK(engine.RunOnce(fmt::format(R"([
       {{"type": "udp.send", "arguments": {{"host": "127.0.0.1", "port": {}, "text": "x"}}}},
       {{"type": "udp.receive", "arguments": {{"timeout": 0.2}}}}])", port)) ==
@@ -642,3 +638,5 @@ TEST_CASE("tcp/udp: every socket is released when instances end, are cancelled o
     CHECK(OpenDescriptors() <= before + 2);
   }
 }
+
+}  // namespace testrund::test
