@@ -6,7 +6,6 @@
 // that accepts and never answers (timeouts), and a port nobody listens on (refused). The op
 // runs in process (LiveEngine) so that check_log texts, i.jsonrpc, trace entries, latency
 // counts and descriptor counts are read exactly; one test has one daemon drive another.
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,17 +33,8 @@ using testrund::ops::HexEncode;
 class Listener {
  public:
   explicit Listener(int backlog) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    fd_ = BindLoopback(SOCK_STREAM, &port_);
     REQUIRE(listen(fd_, backlog) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
   }
   ~Listener() { Close(); }
   void Close() {

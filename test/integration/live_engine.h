@@ -2,7 +2,7 @@
 // What the protocol-op integration tests (protocol_test, jsonrpc_op_test) share: the engine
 // running in process on a real event loop (EventClock + IoContext + RunRegistry), as the
 // daemon runs it, so that a test reads check_log texts, i.* values, trace entries, latency
-// counts and this process's descriptor count exactly; plus a port nobody listens on.
+// counts and this process's descriptor count (OpenDescriptors, harness.h) exactly.
 //
 //   LiveEngine engine;
 //   std::string id = engine.Execute(Ops(R"([{"type": "http", ...}])"));
@@ -12,8 +12,6 @@
 
 #include <event2/event.h>
 
-#include <cstddef>
-#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -28,12 +26,6 @@ namespace testrund::test {
 
 // Compact JSON text of `value` (RapidJSON's own writer: tests compare exact texts).
 std::string ToText(const rapidjson::Value& value);
-
-// Descriptors this process holds now (/proc/self/fd).
-size_t OpenDescriptors();
-
-// A loopback port with no listener (connections to it are refused).
-uint16_t RefusedPort();
 
 // `{"operations": <ops>}`.
 std::string Ops(std::string_view ops);

@@ -10,7 +10,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <csignal>
@@ -47,17 +46,8 @@ class TestHttpServer {
   // in this process's (the descriptor-release tests).
   explicit TestHttpServer(const TlsFiles* tls = nullptr, bool own_process = false) {
     REQUIRE(kThreadsEnabled);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    int fd = BindLoopback(SOCK_STREAM | SOCK_NONBLOCK, &port_);
     REQUIRE(listen(fd, 1024) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     if (own_process) {
       child_ = fork();
       REQUIRE(child_ >= 0);
@@ -165,15 +155,8 @@ class TestHttpServer {
 class ResetServer {
  public:
   ResetServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    fd_ = BindLoopback(SOCK_STREAM, &port_);
     REQUIRE(listen(fd_, 64) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] {
       while (true) {
         int client = accept(fd_, nullptr, nullptr);

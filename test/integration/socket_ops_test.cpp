@@ -298,7 +298,7 @@ TEST_CASE("tcp: refused, closed half-way, timed out, and without a connection",
           "[integration]") {
   Engine engine;
   SECTION("refused") {
-    uint16_t port = UnusedTcpPort();
+    uint16_t port = RefusedPort();
     CHECK(engine.RunOnce(fmt::format("[{}]", Connect(port))) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"TCP connect to 127.0.0.1:{} )"
                       R"(failed: connection refused"}}])",
@@ -434,7 +434,7 @@ TEST_CASE("udp: send and receive on the instance's socket, i.udp, trace and late
     for (const auto& entry : latency.GetArray()) CHECK(entry["count"].GetUint64() == 1);
   }
   SECTION("receive timeout names the last destination; receive needs a socket") {
-    uint16_t port = UnusedTcpPort();
+    uint16_t port = RefusedPort();
     CHECK(engine.RunOnce(fmt::format(R"([
       {{"type": "udp.send", "arguments": {{"host": "127.0.0.1", "port": {}, "text": "x"}}}},
       {{"type": "udp.receive", "arguments": {{"timeout": 0.2}}}}])", port)) ==
