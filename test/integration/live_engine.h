@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the protocol-op integration tests (protocol_test, jsonrpc_op_test) share: the engine
-// running in process on a real event loop (EventClock + IoContext + RunRegistry), as the
-// daemon runs it, so that a test reads check_log texts, i.* values, trace entries, latency
-// counts and this process's descriptor count (OpenDescriptors, harness.h) exactly.
+// What the op integration tests (protocol_test, jsonrpc_op_test, socket_ops_test) share:
+// the engine running in process on a real event loop (EventClock + IoContext +
+// RunRegistry), as the daemon runs it, so that a test reads check_log texts, i.* values,
+// trace entries, latency counts and this process's descriptor count (OpenDescriptors,
+// harness.h) exactly.
 //
 //   LiveEngine engine;
 //   std::string id = engine.Execute(Ops(R"([{"type": "http", ...}])"));

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // tcp.* and udp.* ops against real servers on 127.0.0.1 started by the test
 // (socket_servers.h): echo, length-prefixed, line, close-half-way, silent and TLS TCP
-// servers and a UDP echo. The engine runs in process on a real event_base (EventClock +
-// IoContext), so the tests read check_log texts, i.* values, trace entries, latency counts
+// servers and a UDP echo. The engine runs in process on a real event_base (LiveEngine,
+// live_engine.h), so the tests read check_log texts, i.* values, trace entries, latency counts
 // and descriptor counts exactly.
 #include <event2/event.h>
 
@@ -12,15 +12,9 @@
 #include <string>
 
 #include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
-#include "daemon/event_clock.h"
-#include "daemon/event_handles.h"
-#include "ops/net/io_context.h"
-#include "ops/run_registry.h"
-#include "rpc/run_result.h"
 #include "test/integration/harness.h"
+#include "test/integration/live_engine.h"
 #include "test/integration/socket_servers.h"
 
 namespace testrund::test {
@@ -28,47 +22,8 @@ namespace {
 
 using testrund::ops::HexEncode;
 
-std::string ToText(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return buffer.GetString();
-}
-
-// The engine on a real event loop, as the daemon runs it.
-struct Engine {
-  Engine()
-      : base_owner(event_base_new()),
-        base(base_owner.get()),
-        clock(base),
-        io(base),
-        registry(clock, testrund::ops::EngineLimits(), &io) {}
-
-  std::string Execute(std::string_view params) {
-    rapidjson::Document doc = ParseJson(params);
-    last = registry.Execute(doc);
-    return last.run_id;
-  }
-  testrund::ops::Run* Get(const std::string& run_id) {
-    for (const testrund::ops::Run* run : registry.Runs()) {
-      if (run->run_id() == run_id) return const_cast<testrund::ops::Run*>(run);
-    }
-    return nullptr;
-  }
-  void RunUntilDone(const std::string& run_id, double seconds = 20) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
-    testrund::ops::Run* run = Get(run_id);
-    REQUIRE(run != nullptr);
-    while (!run->completed()) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      event_base_loop(base, EVLOOP_ONCE);
-    }
-    Turns(3);
-  }
-  void Turns(int n) {
-    for (int i = 0; i < n; ++i) event_base_loop(base, EVLOOP_NONBLOCK);
-  }
+// LiveEngine plus what only these tests use: a wait for any condition and one-shot runs.
+struct Engine : LiveEngine {
   // Runs the loop until `done()` or fails the test after `seconds`.
   template <typename Done>
   void RunUntil(Done done, double seconds = 20) {
@@ -81,19 +36,6 @@ struct Engine {
       event_base_dispatch(base);
     }
   }
-  rapidjson::Document Status(const std::string& run_id) {
-    rapidjson::Document doc;
-    testrund::ops::WriteRunStatus(*Get(run_id), doc, doc.GetAllocator());
-    return doc;
-  }
-  std::string CheckLog(const std::string& run_id) {
-    rapidjson::Document status = Status(run_id);
-    const auto& summary = status["first_call_summary"];
-    if (!summary.HasMember("check_log")) return "[]";
-    rapidjson::Value log(summary["check_log"], status.GetAllocator());
-    for (auto& entry : log.GetArray()) entry.EraseMember("step");
-    return ToText(log);
-  }
   // Runs `operations` (a JSON array) once and returns its check_log.
   std::string RunOnce(std::string_view operations, std::string_view extra = "") {
     std::string id = Execute(fmt::format(R"({{{} "operations": {}}})", extra, operations));
@@ -103,12 +45,6 @@ struct Engine {
     return CheckLog(id);
   }
 
-  testrund::daemon::EventBasePtr base_owner;  // freed last
-  event_base* base;
-  testrund::daemon::EventClock clock;
-  testrund::ops::IoContext io;
-  testrund::ops::RunRegistry registry;
-  testrund::ops::ExecuteResult last;
   std::string last_id;
 };
 
