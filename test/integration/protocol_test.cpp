@@ -474,15 +474,10 @@ TEST_CASE("http: every attribute problem is reported at ExecuteTest", "[integrat
      "mandatory": "yes"}
   ])"));
   CHECK(id.empty());
-  rapidjson::Document problems(rapidjson::kArrayType);
   for (const auto& p : engine.last.problems) {
     CHECK(!p.problem.empty());
   }
-  std::string all;
-  for (const auto& p : engine.last.problems) {
-    all += fmt::format("{}|{}|{}\n", p.op_idx, p.field, p.problem);
-  }
-  CHECK(all ==
+  CHECK(engine.Problems() ==
         "0|arguments|missing required attribute \"arguments\"\n"
         "1|arguments.url|\"arguments.url\" must be an http:// or https:// URL: unknown scheme "
         "\"ftp\", got \"ftp://x/\"\n"

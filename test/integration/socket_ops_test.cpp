@@ -454,11 +454,7 @@ TEST_CASE("tcp/udp: every attribute problem is reported at ExecuteTest", "[integ
     {"type": "tcp.send", "arguments": "x"}
   ]})json");
   CHECK(id.empty());
-  std::string all;
-  for (const auto& p : engine.last.problems) {
-    all += fmt::format("{}|{}|{}\n", p.op_idx, p.field, p.problem);
-  }
-  CHECK(all ==
+  CHECK(engine.Problems() ==
         "0|arguments|missing required attribute \"arguments\"\n"
         "1|arguments.x|unknown attribute \"arguments.x\"\n"
         "1|arguments.host|\"arguments.host\" must not be empty\n"
