@@ -5,8 +5,6 @@
 #include "ops/lua/lua_sandbox.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -14,6 +12,8 @@
 #include <string>
 
 #include "ops/lua/lua_json.h"
+#include "test/unit/json_text.h"
+#include "test/unit/lua_test_util.h"
 
 namespace testrund::ops {
 namespace {
@@ -22,16 +22,10 @@ namespace {
 // "ERR <kind>: <message>".
 class Sandbox {
  public:
-  explicit Sandbox(LuaLimits limits = {}, const char* vars_json = nullptr, uint64_t seed = 1) {
-    auto created = LuaSandbox::Create(limits, "run-7", seed);
-    REQUIRE(created.ok());
-    lua = std::move(created.value());
-    if (vars_json != nullptr) {
-      rapidjson::Document vars;
-      vars.Parse(vars_json);
-      REQUIRE(PushJson(*lua, vars) == LuaFailure::kNone);
-      lua->SetVarsTemplate(lua->Ref());
-    }
+  explicit Sandbox(const LuaLimits& limits = {}, const char* vars_json = nullptr,
+                   uint64_t seed = 1)
+      : lua(testing::NewSandbox(limits, "run-7", seed)) {
+    if (vars_json != nullptr) testing::SetVarsTemplate(*lua, vars_json);
     v_ref = lua->NewInstanceVars();
     REQUIRE(v_ref >= 0);
   }
@@ -57,10 +51,7 @@ class Sandbox {
     rapidjson::Document doc;
     ToJson(lua->state(), -1, doc, doc.GetAllocator());
     lua_pop(lua->state(), 1);
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    doc.Accept(writer);
-    return buffer.GetString();
+    return testing::ToText(doc);
   }
 
   std::unique_ptr<LuaSandbox> lua;
@@ -476,11 +467,7 @@ TEST_CASE("registry references", "[unit]") {
 }
 
 TEST_CASE("may_read_inbound: code that names i, _G, _ENV or load", "[unit]") {
-  auto fresh = [] {
-    auto created = LuaSandbox::Create(LuaLimits(), "r", 1);
-    REQUIRE(created.ok());
-    return std::move(created.value());
-  };
+  auto fresh = [] { return testing::NewSandbox(LuaLimits(), "r", 1); };
   for (const char* code : {"v.n = instance", "v.items = 1", "g.pi = 3", "v.i2 = 1",
                            "v.name == 'hi'", "v.x = instance_i", "loader"}) {
     INFO(code);
