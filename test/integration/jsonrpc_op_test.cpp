@@ -397,10 +397,8 @@ TEST_CASE("jsonrpc: https:// and tls:// with the target's certificate", "[integr
           R"({"op_idx":1,"status":"pass","text":"no error as expected"}])");
   }
   SECTION("untrusted certificate") {
-    std::string id = engine.Execute(Ops(fmt::format(R"([
-      {{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "GetServerInfo"}}}}])", tls)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(R"([
+      {{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "GetServerInfo"}}}}])", tls)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"JSON-RPC GetServerInfo {} )"
                       R"(failed: TLS error: certificate verify failed"}}])",
                       tls));
@@ -416,10 +414,8 @@ TEST_CASE("jsonrpc: refused and timed-out requests abort naming the URL and caus
     std::string url = framing == Framing::kHttp
                           ? fmt::format("http://127.0.0.1:{}/", RefusedPort())
                           : fmt::format("tcp://127.0.0.1:{}", RefusedPort());
-    std::string id = engine.Execute(Ops(fmt::format(
-        R"([{{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "m"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(
+        R"([{{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "m"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"JSON-RPC m {} failed: )"
                       R"(connection refused"}}])",
                       url));

@@ -69,6 +69,25 @@ void LiveEngine::RunFor(double seconds) {
   }
 }
 
+void LiveEngine::RunUntil(const std::function<bool()>& done, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  while (!done()) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    timeval tick{0, 10'000};
+    event_base_loopexit(base, &tick);
+    event_base_dispatch(base);
+  }
+}
+
+std::string LiveEngine::RunOnce(std::string_view operations, std::string_view extra) {
+  std::string id = Execute(fmt::format(R"({{{} "operations": {}}})", extra, operations));
+  REQUIRE(!id.empty());
+  RunUntilDone(id);
+  last_id = id;
+  return CheckLog(id);
+}
+
 rapidjson::Document LiveEngine::Status(const std::string& run_id) {
   rapidjson::Document doc;
   ops::WriteRunStatus(*Get(run_id), doc, doc.GetAllocator());

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,11 @@ struct LiveEngine {
   void Turns(int n);
   // Runs the loop for `seconds`.
   void RunFor(double seconds);
+  // Runs the loop until `done()` (fails the test after `seconds`).
+  void RunUntil(const std::function<bool()>& done, double seconds = 20);
+  // Runs `operations` (a JSON array; `extra`: more ExecuteTest members, each followed by a
+  // comma) to completion and returns its CheckLog. Its run_id is kept in `last_id`.
+  std::string RunOnce(std::string_view operations, std::string_view extra = "");
   // The run's QueryTest status.
   rapidjson::Document Status(const std::string& run_id);
   // The first call's check_log without its `step` members ("[]" when empty).
@@ -57,6 +63,7 @@ struct LiveEngine {
   ops::IoContext io;
   ops::RunRegistry registry;
   ops::ExecuteResult last;
+  std::string last_id;  // of the last RunOnce
 };
 
 }  // namespace testrund::test

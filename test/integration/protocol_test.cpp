@@ -272,12 +272,10 @@ TEST_CASE("http: an i.http over the Lua memory limit aborts the instance", "[int
   testrund::ops::EngineLimits limits;
   limits.lua.memory_limit = 1u << 20;
   LiveEngine engine(limits);
-  std::string id = engine.Execute(Ops(fmt::format(
+  CHECK(engine.RunOnce(fmt::format(
       R"([{{"type": "http", "arguments": {{"method": "POST", "url": "{}", "body": "{}"}}}},
           {{"type": "eval", "expression": "v.status = i.http.status"}}])",
-      server.Url("/echo"), std::string(2'000'000, 'b'))));
-  engine.RunUntilDone(id);
-  CHECK(engine.CheckLog(id) ==
+      server.Url("/echo"), std::string(2'000'000, 'b'))) ==
         R"x([{"op_idx":0,"status":"abort","text":"Lua memory limit (1048576 bytes) exceeded )x"
         R"x(storing i.http in op 0 (http)"}])x");
   // The sandbox is usable afterwards: a second run in the same registry passes.
@@ -358,12 +356,10 @@ TEST_CASE("http: POST json/body and headers; failed and mandatory expectations",
           R"([{"op_idx":0,"text":"body does not contain \"zzz\"","count":1}])");
   }
   SECTION("invalid JSON: no i.http.json, the body is kept") {
-    std::string id = engine.Execute(Ops(fmt::format(R"([
+    CHECK(engine.RunOnce(fmt::format(R"([
       {{"type": "http", "arguments": {{"url": "{}"}}}},
       {{"type": "assert", "expression": "i.http.json == nil and i.http.body == '{{not json'"}}
-    ])", server.Url("/badjson"))));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    ])", server.Url("/badjson"))) ==
           R"([{"op_idx":1,"status":"pass","text":"Assert tested TRUE."}])");
   }
 }
@@ -373,10 +369,8 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
   LiveEngine engine;
   SECTION("refused") {
     std::string url = fmt::format("http://127.0.0.1:{}/x", RefusedPort());
-    std::string id = engine.Execute(Ops(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(
+        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
                       R"(connection refused"}}])",
                       url));
@@ -384,11 +378,9 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
   SECTION("reset") {
     ResetServer server;
     std::string url = fmt::format("http://127.0.0.1:{}/", server.port());
-    std::string id = engine.Execute(Ops(fmt::format(
+    CHECK(engine.RunOnce(fmt::format(
         R"([{{"type": "http", "arguments": {{"url": "{}", "method": "POST",
-             "body": "0123456789"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+             "body": "0123456789"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP POST {} failed: )"
                       R"(connection reset by peer"}}])",
                       url));
@@ -396,10 +388,8 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
   SECTION("a response over the limit") {
     TestHttpServer server;
     std::string url = server.Url("/huge");
-    std::string id = engine.Execute(Ops(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(
+        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
                       R"(response over the limit of 16777216 bytes"}}])",
                       url));
@@ -442,20 +432,16 @@ TEST_CASE("https: verified with the CA file, refused without it, unverified on r
           R"({"op_idx":0,"status":"pass","text":"body contains \"hello\""}])");
   }
   SECTION("untrusted certificate") {
-    std::string id = engine.Execute(Ops(fmt::format(R"([
-      {{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
                       R"(TLS error: certificate verify failed"}}])",
                       url));
   }
   SECTION("verify false") {
-    std::string id = engine.Execute(Ops(fmt::format(R"([
+    CHECK(engine.RunOnce(fmt::format(R"([
       {{"type": "http", "arguments": {{"url": "{}", "tls": {{"verify": false}}}},
-        "expect": {{"status": 200}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+        "expect": {{"status": 200}}}}])", url)) ==
           R"([{"op_idx":0,"status":"pass","text":"status 200 as expected"}])");
   }
 }

@@ -22,32 +22,6 @@ namespace {
 
 using testrund::ops::HexEncode;
 
-// LiveEngine plus what only these tests use: a wait for any condition and one-shot runs.
-struct Engine : LiveEngine {
-  // Runs the loop until `done()` or fails the test after `seconds`.
-  template <typename Done>
-  void RunUntil(Done done, double seconds = 20) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
-    while (!done()) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      timeval tick{0, 10'000};
-      event_base_loopexit(base, &tick);
-      event_base_dispatch(base);
-    }
-  }
-  // Runs `operations` (a JSON array) once and returns its check_log.
-  std::string RunOnce(std::string_view operations, std::string_view extra = "") {
-    std::string id = Execute(fmt::format(R"({{{} "operations": {}}})", extra, operations));
-    REQUIRE(!id.empty());
-    RunUntilDone(id);
-    last_id = id;
-    return CheckLog(id);
-  }
-
-  std::string last_id;
-};
-
 std::string Connect(uint16_t port, std::string_view more = "") {
   return fmt::format(R"({{"type": "tcp.connect", "arguments": {{"host": "127.0.0.1", "port": {}{}}}}})",
                      port, more);
@@ -81,7 +55,7 @@ std::string Framed(std::string_view body, int width) {
 TEST_CASE("tcp: echo round trip with expectations, i.tcp, trace hex and latency",
           "[integration]") {
   TcpTestServer server({TcpBehaviour::kEcho});
-  Engine engine;
+  LiveEngine engine;
   std::string log = engine.RunOnce(fmt::format(R"([
     {},
     {{"type": "tcp.send", "arguments": {{"text": "hello\n"}}}},
@@ -125,7 +99,7 @@ TEST_CASE("tcp: echo round trip with expectations, i.tcp, trace hex and latency"
 
 TEST_CASE("tcp.receive: delimiters, length prefixes and lengths; the rest stays buffered",
           "[integration]") {
-  Engine engine;
+  LiveEngine engine;
   SECTION("delimiter as text and as hex; two lines in one send") {
     TcpTestServer server({TcpBehaviour::kLines});
     std::string log = engine.RunOnce(fmt::format(R"([
@@ -177,7 +151,7 @@ TEST_CASE("tcp.receive: delimiters, length prefixes and lengths; the rest stays 
 
 TEST_CASE("tcp: failed, mandatory and bounded expectations", "[integration]") {
   TcpTestServer server({TcpBehaviour::kEcho});
-  Engine engine;
+  LiveEngine engine;
   SECTION("failed expectations are fails; the instance continues") {
     std::string log = engine.RunOnce(fmt::format(R"([
       {},
@@ -232,7 +206,7 @@ TEST_CASE("tcp: failed, mandatory and bounded expectations", "[integration]") {
 
 TEST_CASE("tcp: refused, closed half-way, timed out, and without a connection",
           "[integration]") {
-  Engine engine;
+  LiveEngine engine;
   SECTION("refused") {
     uint16_t port = RefusedPort();
     CHECK(engine.RunOnce(fmt::format("[{}]", Connect(port))) ==
@@ -308,7 +282,7 @@ TEST_CASE("tcp over TLS: verified with the CA file, refused without it, unverifi
   TcpServerOptions options;
   options.tls = &tls;
   TcpTestServer server(options);
-  Engine engine;
+  LiveEngine engine;
   std::string exchange = R"(
     {"type": "tcp.send", "arguments": {"text": "secret"}},
     {"type": "tcp.receive", "arguments": {"length": 6}, "expect": {"text": "secret"}})";
@@ -336,7 +310,7 @@ TEST_CASE("tcp over TLS: verified with the CA file, refused without it, unverifi
 TEST_CASE("udp: send and receive on the instance's socket, i.udp, trace and latency",
           "[integration]") {
   UdpEchoServer server;
-  Engine engine;
+  LiveEngine engine;
   SECTION("round trip") {
     std::string log = engine.RunOnce(fmt::format(R"([
       {{"type": "udp.send", "arguments": {{"host": "127.0.0.1", "port": "{}", "text": "ping"}}}},
@@ -393,7 +367,7 @@ TEST_CASE("udp: send and receive on the instance's socket, i.udp, trace and late
 TEST_CASE("tcp/udp: {...} values are evaluated; bad evaluated values abort", "[integration]") {
   TcpTestServer server({TcpBehaviour::kEcho});
   UdpEchoServer udp;
-  Engine engine;
+  LiveEngine engine;
   std::string vars = fmt::format(R"("vars": {{"port": {}, "udp": {}, "msg": "hi", "n": 3}},)",
                                  server.port(), udp.port());
   CHECK(engine.RunOnce(R"([
@@ -421,7 +395,7 @@ TEST_CASE("tcp/udp: {...} values are evaluated; bad evaluated values abort", "[i
 }
 
 TEST_CASE("tcp/udp: every attribute problem is reported at ExecuteTest", "[integration]") {
-  Engine engine;
+  LiveEngine engine;
   std::string id = engine.Execute(R"json({"operations": [
     {"type": "tcp.connect"},
     {"type": "tcp.connect", "arguments": {"host": "", "port": 0, "tls": 1, "timeout": 0, "x": 1},
@@ -523,7 +497,7 @@ TEST_CASE("tcp/udp: every socket is released when instances end, are cancelled o
   silent.own_process = true;
   TcpTestServer silent_server(silent);
   UdpEchoServer udp;
-  Engine engine;
+  LiveEngine engine;
   engine.Turns(2);
   size_t before = OpenDescriptors();
   SECTION("10,000 instances, each with a TCP connection and a UDP socket left open") {
