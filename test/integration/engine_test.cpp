@@ -16,19 +16,8 @@
 #include "test/integration/harness.h"
 #include "test/integration/rpc_client.h"
 
+namespace testrund::test {
 namespace {
-
-using testrund::test::Daemon;
-using testrund::test::RunIdParam;
-using testrund::test::Dump;
-using testrund::test::Framing;
-using testrund::test::FramingName;
-using testrund::test::Int;
-using testrund::test::Quoted;
-using testrund::test::Reply;
-using testrund::test::RpcClient;
-using testrund::test::Str;
-using testrund::test::TimeOf;
 
 // Sums num_calls_started / num_calls_finished over the buckets; checks their shape.
 std::pair<int64_t, int64_t> BucketSums(const rapidjson::Value& buckets) {
@@ -661,7 +650,7 @@ TEST_CASE("first_fails keeps 100 distinct reasons, then \"(other reasons)\"", "[
   REQUIRE(fails.Size() == 101);
   for (rapidjson::SizeType j = 0; j < 100; ++j) {
     CHECK(Int(fails[j]["op_idx"]) == 0);
-    CHECK(Str(fails[j]["text"]) == "r" + std::to_string(j));
+    CHECK(Str(fails[j]["text"]) == fmt::format("r{}", j));
     CHECK(Int(fails[j]["count"]) == 1);
   }
   CHECK_JSON(fails[100], R"J({"op_idx": -1, "text": "(other reasons)", "count": 50})J");
@@ -893,3 +882,5 @@ TEST_CASE("Bytes that are not UTF-8 reach QueryTest as U+FFFD", "[integration]")
                  "\"}, {\"op_idx\": 2, \"step\": 2, \"status\": \"abort\", \"text\": \"" +
                  abort_text + "\"}]");
 }
+
+}  // namespace testrund::test

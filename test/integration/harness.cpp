@@ -545,6 +545,27 @@ std::string Frame(std::string_view body) {
   return FramePrefix(static_cast<uint32_t>(body.size())) + std::string(body);
 }
 
+int BindLoopback(int type, uint16_t* port) {
+  int fd = socket(AF_INET, type, 0);
+  REQUIRE(fd >= 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+uint16_t RefusedPort() {
+  uint16_t port = 0;
+  close(BindLoopback(SOCK_STREAM, &port));
+  return port;
+}
+
 int64_t ResidentKiB(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -20,6 +20,7 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -211,5 +212,12 @@ inline constexpr bool kAddressSanitizer = false;
 #endif
 // A prefix claiming `length` bytes (without a body).
 std::string FramePrefix(uint32_t length);
+
+// A socket of `type` (SOCK_STREAM or SOCK_DGRAM, with any of SOCK_NONBLOCK and
+// SOCK_CLOEXEC) with SO_REUSEADDR, bound to 127.0.0.1 on a port the kernel picks, which is
+// stored in `*port`. Fails the test when the socket cannot be made or bound.
+int BindLoopback(int type, uint16_t* port);
+// A loopback TCP port nobody listens on (bound, then closed): connections to it are refused.
+uint16_t RefusedPort();
 
 }  // namespace testrund::test

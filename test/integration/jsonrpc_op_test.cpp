@@ -6,7 +6,6 @@
 // that accepts and never answers (timeouts), and a port nobody listens on (refused). The op
 // runs in process (LiveEngine) so that check_log texts, i.jsonrpc, trace entries, latency
 // counts and descriptor counts are read exactly; one test has one daemon drive another.
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,33 +25,17 @@
 #include "test/integration/live_engine.h"
 #include "test/integration/rpc_client.h"
 
+namespace testrund::test {
 namespace {
 
 using testrund::ops::HexEncode;
-using testrund::test::Daemon;
-using testrund::test::Framing;
-using testrund::test::Frame;
-using testrund::test::LiveEngine;
-using testrund::test::OpenDescriptors;
-using testrund::test::Ops;
-using testrund::test::RefusedPort;
-using testrund::test::ToText;
 
 // A listening loopback socket; `port()` is its port.
 class Listener {
  public:
   explicit Listener(int backlog) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    fd_ = BindLoopback(SOCK_STREAM, &port_);
     REQUIRE(listen(fd_, backlog) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
   }
   ~Listener() { Close(); }
   void Close() {
@@ -274,7 +257,7 @@ TEST_CASE("jsonrpc: error codes, failed and mandatory expectations", "[integrati
   Daemon target;
   // Every section once per framing.
   Framing framing = GENERATE(Framing::kHttp, Framing::kFramed);
-  INFO("framing: " << testrund::test::FramingName(framing));
+  INFO("framing: " << FramingName(framing));
   LiveEngine engine;
   std::string url = TargetUrl(target, framing);
   SECTION("failed expectations are fails; the instance continues") {
@@ -351,7 +334,7 @@ TEST_CASE("jsonrpc: a notification is sent without an id and awaits no response"
   }
   CHECK(status["latency"][0]["count"].GetUint64() == 1);
   // The target did execute it.
-  testrund::test::RpcClient client(target, Framing::kHttp);
+  RpcClient client(target, Framing::kHttp);
   client.WaitCount(run, "halted", 1);
 }
 
@@ -415,10 +398,8 @@ TEST_CASE("jsonrpc: https:// and tls:// with the target's certificate", "[integr
           R"({"op_idx":1,"status":"pass","text":"no error as expected"}])");
   }
   SECTION("untrusted certificate") {
-    std::string id = engine.Execute(Ops(fmt::format(R"([
-      {{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "GetServerInfo"}}}}])", tls)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(R"([
+      {{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "GetServerInfo"}}}}])", tls)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"JSON-RPC GetServerInfo {} )"
                       R"(failed: TLS error: certificate verify failed"}}])",
                       tls));
@@ -428,16 +409,14 @@ TEST_CASE("jsonrpc: https:// and tls:// with the target's certificate", "[integr
 TEST_CASE("jsonrpc: refused and timed-out requests abort naming the URL and cause",
           "[integration]") {
   Framing framing = GENERATE(Framing::kHttp, Framing::kFramed);
-  INFO("framing: " << testrund::test::FramingName(framing));
+  INFO("framing: " << FramingName(framing));
   LiveEngine engine;
   SECTION("refused") {
     std::string url = framing == Framing::kHttp
                           ? fmt::format("http://127.0.0.1:{}/", RefusedPort())
                           : fmt::format("tcp://127.0.0.1:{}", RefusedPort());
-    std::string id = engine.Execute(Ops(fmt::format(
-        R"([{{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "m"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(
+        R"([{{"type": "jsonrpc", "arguments": {{"url": "{}", "method": "m"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"JSON-RPC m {} failed: )"
                       R"(connection refused"}}])",
                       url));
@@ -705,13 +684,13 @@ TEST_CASE("jsonrpc: every descriptor is released", "[integration]") {
 TEST_CASE("jsonrpc: one testrund load-tests another", "[integration]") {
   Daemon target;
   Daemon driver;
-  testrund::test::RpcClient client(driver, Framing::kFramed);
+  RpcClient client(driver, Framing::kFramed);
   std::string run = client.Execute(fmt::format(R"({{"run_id": "d2d",
     "distribution": {{"type": "linear", "rate": 200, "total": 100}}, "operations": [
     {{"type": "jsonrpc", "arguments": {{"url": "tcp://127.0.0.1:{}", "method": "GetServerInfo"}},
       "expect": {{"error_code": null}}}}]}})",
                                                target.port()));
-  testrund::test::Reply done = client.WaitCompleted(run);
+  Reply done = client.WaitCompleted(run);
   const rapidjson::Value& result = done.result();
   CHECK(result["counts"]["passed"].GetInt() == 100);
   CHECK(result["latency"][0]["count"].GetInt() == 100);
@@ -720,3 +699,5 @@ TEST_CASE("jsonrpc: one testrund load-tests another", "[integration]") {
   CHECK(driver.Stop() == 0);
   CHECK(target.Stop() == 0);
 }
+
+}  // namespace testrund::test

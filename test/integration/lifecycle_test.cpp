@@ -21,13 +21,9 @@
 
 #include "test/integration/harness.h"
 
+namespace testrund::test {
 namespace {
 
-using testrund::test::Daemon;
-using testrund::test::HttpClient;
-using testrund::test::kDefaultTimeout;
-using testrund::test::ParseJson;
-using testrund::test::TempDir;
 using Clock = std::chrono::steady_clock;
 
 std::string Text(const rapidjson::Value& v) {
@@ -55,7 +51,7 @@ class Client {
   rapidjson::Document Call(const std::string& method, const std::string& params = "{}") {
     std::string body = R"({"jsonrpc":"2.0","id":1,"method":")" + method +
                        R"(","params":)" + params + "}";
-    testrund::test::HttpResponse r = http_.Post("/", body);
+    HttpResponse r = http_.Post("/", body);
     REQUIRE(r.status == 200);
     rapidjson::Document doc = ParseJson(r.body);
     REQUIRE(doc.IsObject());
@@ -257,7 +253,8 @@ TEST_CASE("ListTests lists live runs with their fields, filtered by status and t
     std::string out;
     rapidjson::Document list = c.Result("ListTests", params);
     for (const auto& run : list["runs"].GetArray()) {
-      out += (out.empty() ? "" : ",") + Str(run["run_id"]);
+      if (!out.empty()) out += ',';
+      out += Str(run["run_id"]);
     }
     return out;
   };
@@ -647,3 +644,5 @@ TEST_CASE("completed_run_retention keeps a completed run queryable for a while",
 }
 
 }  // namespace
+
+}  // namespace testrund::test

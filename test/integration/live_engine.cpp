@@ -2,13 +2,8 @@
 // LiveEngine and the small helpers of the protocol-op tests (see live_engine.h).
 #include "test/integration/live_engine.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
@@ -26,18 +21,6 @@ std::string ToText(const rapidjson::Value& value) {
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   value.Accept(writer);
   return buffer.GetString();
-}
-
-uint16_t RefusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::string Ops(std::string_view ops) { return fmt::format(R"({{"operations": {}}})", ops); }
@@ -89,6 +72,25 @@ void LiveEngine::RunFor(double seconds) {
     event_base_loopexit(base, &tick);
     event_base_dispatch(base);
   }
+}
+
+void LiveEngine::RunUntil(const std::function<bool()>& done, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  while (!done()) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    timeval tick{0, 10'000};
+    event_base_loopexit(base, &tick);
+    event_base_dispatch(base);
+  }
+}
+
+std::string LiveEngine::RunOnce(std::string_view operations, std::string_view extra) {
+  std::string id = Execute(fmt::format(R"({{{} "operations": {}}})", extra, operations));
+  REQUIRE(!id.empty());
+  RunUntilDone(id);
+  last_id = id;
+  return CheckLog(id);
 }
 
 rapidjson::Document LiveEngine::Status(const std::string& run_id) {

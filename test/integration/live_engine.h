@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the protocol-op integration tests (protocol_test, jsonrpc_op_test) share: the engine
-// running in process on a real event loop (EventClock + IoContext + RunRegistry), as the
-// daemon runs it, so that a test reads check_log texts, i.* values, trace entries, latency
-// counts and this process's descriptor count exactly; plus a port nobody listens on.
+// What the op integration tests (protocol_test, jsonrpc_op_test, socket_ops_test) share:
+// the engine running in process on a real event loop (EventClock + IoContext +
+// RunRegistry), as the daemon runs it, so that a test reads check_log texts, i.* values,
+// trace entries, latency counts and this process's descriptor count (OpenDescriptors,
+// harness.h) exactly.
 //
 //   LiveEngine engine;
 //   std::string id = engine.Execute(Ops(R"([{"type": "http", ...}])"));
@@ -12,11 +13,7 @@
 
 #include <event2/event.h>
 
-#include <catch2/catch.hpp>
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -33,9 +30,6 @@ namespace testrund::test {
 // Compact JSON text of `value` (RapidJSON's own writer: tests compare exact texts).
 std::string ToText(const rapidjson::Value& value);
 
-// A loopback port with no listener (connections to it are refused).
-uint16_t RefusedPort();
-
 // `{"operations": <ops>}`.
 std::string Ops(std::string_view ops);
 
@@ -49,24 +43,17 @@ struct LiveEngine {
   bool Completed(const std::string& run_id);
   // Runs the loop until the run completes (fails the test after `seconds`).
   void RunUntilDone(const std::string& run_id, double seconds = 20);
-  // Runs the loop until `done()` (fails the test after `seconds`).
-  template <typename Done>
-  void RunUntil(Done done, double seconds = 20) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
-    while (!done()) {
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      timeval tick{0, 10'000};
-      event_base_loopexit(base, &tick);
-      event_base_dispatch(base);
-    }
-  }
   // Cancels the run (CancelTest); false when it is unknown.
   bool Cancel(const std::string& run_id);
   // A few loop turns (deferred deletes, idle closes).
   void Turns(int n);
   // Runs the loop for `seconds`.
   void RunFor(double seconds);
+  // Runs the loop until `done()` (fails the test after `seconds`).
+  void RunUntil(const std::function<bool()>& done, double seconds = 20);
+  // Runs `operations` (a JSON array; `extra`: more ExecuteTest members, each followed by a
+  // comma) to completion and returns its CheckLog. Its run_id is kept in `last_id`.
+  std::string RunOnce(std::string_view operations, std::string_view extra = "");
   // The run's QueryTest status (without marking it returned).
   rapidjson::Document Status(const std::string& run_id);
   // The first call's check_log without its `step` members ("[]" when empty).
@@ -80,6 +67,7 @@ struct LiveEngine {
   ops::IoContext io;
   ops::RunRegistry registry;
   ops::ExecuteResult last;
+  std::string last_id;  // of the last RunOnce
 };
 
 }  // namespace testrund::test

@@ -10,7 +10,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <csignal>
@@ -33,36 +32,23 @@
 #include "test/integration/harness.h"
 #include "test/integration/live_engine.h"
 
+namespace testrund::test {
 namespace {
 
 // Servers run on their own threads: libevent must lock its bases before any is created.
 const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
 
 using testrund::ops::HexEncode;
-using testrund::test::LiveEngine;
-using testrund::test::OpenDescriptors;
-using testrund::test::Ops;
-using testrund::test::RefusedPort;
-using testrund::test::ToText;
 
 // An evhttp server on its own thread and event_base.
 class TestHttpServer {
  public:
   // `own_process`: serve from a forked child, so that the server's descriptors do not count
   // in this process's (the descriptor-release tests).
-  explicit TestHttpServer(const testrund::test::TlsFiles* tls = nullptr, bool own_process = false) {
+  explicit TestHttpServer(const TlsFiles* tls = nullptr, bool own_process = false) {
     REQUIRE(kThreadsEnabled);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    int fd = BindLoopback(SOCK_STREAM | SOCK_NONBLOCK, &port_);
     REQUIRE(listen(fd, 1024) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     if (own_process) {
       child_ = fork();
       REQUIRE(child_ >= 0);
@@ -96,7 +82,7 @@ class TestHttpServer {
   int requests() const { return requests_; }
 
  private:
-  void Setup(const testrund::test::TlsFiles* tls, int fd) {
+  void Setup(const TlsFiles* tls, int fd) {
     base_ = event_base_new();
     http_ = evhttp_new(base_);
     if (tls != nullptr) {
@@ -170,15 +156,8 @@ class TestHttpServer {
 class ResetServer {
  public:
   ResetServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    fd_ = BindLoopback(SOCK_STREAM, &port_);
     REQUIRE(listen(fd_, 64) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] {
       while (true) {
         int client = accept(fd_, nullptr, nullptr);
@@ -294,12 +273,10 @@ TEST_CASE("http: an i.http over the Lua memory limit aborts the instance", "[int
   testrund::ops::EngineLimits limits = testrund::test::TestEngineLimits();
   limits.lua.memory_limit = 1u << 20;
   LiveEngine engine(limits);
-  std::string id = engine.Execute(Ops(fmt::format(
+  CHECK(engine.RunOnce(fmt::format(
       R"([{{"type": "http", "arguments": {{"method": "POST", "url": "{}", "body": "{}"}}}},
           {{"type": "eval", "expression": "v.status = i.http.status"}}])",
-      server.Url("/echo"), std::string(2'000'000, 'b'))));
-  engine.RunUntilDone(id);
-  CHECK(engine.CheckLog(id) ==
+      server.Url("/echo"), std::string(2'000'000, 'b'))) ==
         R"x([{"op_idx":0,"status":"abort","text":"Lua memory limit (1048576 bytes) exceeded )x"
         R"x(storing i.http in op 0 (http)"}])x");
   // The sandbox is usable afterwards: a second run in the same registry passes.
@@ -380,12 +357,10 @@ TEST_CASE("http: POST json/body and headers; failed and mandatory expectations",
           R"([{"op_idx":0,"text":"body does not contain \"zzz\"","count":1}])");
   }
   SECTION("invalid JSON: no i.http.json, the body is kept") {
-    std::string id = engine.Execute(Ops(fmt::format(R"([
+    CHECK(engine.RunOnce(fmt::format(R"([
       {{"type": "http", "arguments": {{"url": "{}"}}}},
       {{"type": "assert", "expression": "i.http.json == nil and i.http.body == '{{not json'"}}
-    ])", server.Url("/badjson"))));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    ])", server.Url("/badjson"))) ==
           R"([{"op_idx":1,"status":"pass","text":"Assert tested TRUE."}])");
   }
 }
@@ -395,10 +370,8 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
   LiveEngine engine;
   SECTION("refused") {
     std::string url = fmt::format("http://127.0.0.1:{}/x", RefusedPort());
-    std::string id = engine.Execute(Ops(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(
+        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
                       R"(connection refused"}}])",
                       url));
@@ -406,11 +379,9 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
   SECTION("reset") {
     ResetServer server;
     std::string url = fmt::format("http://127.0.0.1:{}/", server.port());
-    std::string id = engine.Execute(Ops(fmt::format(
+    CHECK(engine.RunOnce(fmt::format(
         R"([{{"type": "http", "arguments": {{"url": "{}", "method": "POST",
-             "body": "0123456789"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+             "body": "0123456789"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP POST {} failed: )"
                       R"(connection reset by peer"}}])",
                       url));
@@ -418,10 +389,8 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
   SECTION("a response over the limit") {
     TestHttpServer server;
     std::string url = server.Url("/huge");
-    std::string id = engine.Execute(Ops(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(
+        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
                       R"(response over the limit of 16777216 bytes"}}])",
                       url));
@@ -448,8 +417,8 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
 
 TEST_CASE("https: verified with the CA file, refused without it, unverified on request",
           "[integration]") {
-  testrund::test::TempDir dir;
-  testrund::test::TlsFiles tls = testrund::test::GenerateSelfSignedCert(dir);
+  TempDir dir;
+  TlsFiles tls = GenerateSelfSignedCert(dir);
   TestHttpServer server(&tls);
   LiveEngine engine;
   std::string url = server.Url("/hello", true);
@@ -464,20 +433,16 @@ TEST_CASE("https: verified with the CA file, refused without it, unverified on r
           R"({"op_idx":0,"status":"pass","text":"body contains \"hello\""}])");
   }
   SECTION("untrusted certificate") {
-    std::string id = engine.Execute(Ops(fmt::format(R"([
-      {{"type": "http", "arguments": {{"url": "{}"}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+    CHECK(engine.RunOnce(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
           fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
                       R"(TLS error: certificate verify failed"}}])",
                       url));
   }
   SECTION("verify false") {
-    std::string id = engine.Execute(Ops(fmt::format(R"([
+    CHECK(engine.RunOnce(fmt::format(R"([
       {{"type": "http", "arguments": {{"url": "{}", "tls": {{"verify": false}}}},
-        "expect": {{"status": 200}}}}])", url)));
-    engine.RunUntilDone(id);
-    CHECK(engine.CheckLog(id) ==
+        "expect": {{"status": 200}}}}])", url)) ==
           R"([{"op_idx":0,"status":"pass","text":"status 200 as expected"}])");
   }
 }
@@ -496,15 +461,10 @@ TEST_CASE("http: every attribute problem is reported at ExecuteTest", "[integrat
      "mandatory": "yes"}
   ])"));
   CHECK(id.empty());
-  rapidjson::Document problems(rapidjson::kArrayType);
   for (const auto& p : engine.last.problems) {
     CHECK(!p.problem.empty());
   }
-  std::string all;
-  for (const auto& p : engine.last.problems) {
-    all += fmt::format("{}|{}|{}\n", p.op_idx, p.field, p.problem);
-  }
-  CHECK(all ==
+  CHECK(engine.Problems() ==
         "0|arguments|is required\n"
         "1|arguments.url|must be an http:// or https:// URL: unknown scheme \"ftp\", got "
         "\"ftp://x/\"\n"
@@ -582,7 +542,7 @@ TEST_CASE("http: connections are pooled and every descriptor is released",
 
 TEST_CASE("http through the daemon: ExecuteTest to QueryTest", "[integration]") {
   TestHttpServer server;
-  testrund::test::Daemon daemon;
+  Daemon daemon;
   auto client = daemon.Http();
   std::string body = fmt::format(R"({{"jsonrpc": "2.0", "id": 1, "method": "ExecuteTest",
     "params": {{"run_id": "p1", "operations": [
@@ -590,12 +550,12 @@ TEST_CASE("http through the daemon: ExecuteTest to QueryTest", "[integration]") 
                                  server.Url("/hello"));
   auto response = client.Post("/", body);
   REQUIRE(response.status == 200);
-  rapidjson::Document reply = testrund::test::ParseJson(response.body);
+  rapidjson::Document reply = ParseJson(response.body);
   REQUIRE(reply.HasMember("result"));
   for (int attempt = 0; attempt < 200; ++attempt) {
     auto query = client.Post("/", R"({"jsonrpc": "2.0", "id": 2, "method": "QueryTest",
                                       "params": {"run_id": "p1"}})");
-    rapidjson::Document status = testrund::test::ParseJson(query.body);
+    rapidjson::Document status = ParseJson(query.body);
     REQUIRE(status.HasMember("result"));
     if (status["result"]["completed"].GetInt() == 1) {
       CHECK(status["result"]["counts"]["passed"].GetUint64() == 1);
@@ -608,3 +568,5 @@ TEST_CASE("http through the daemon: ExecuteTest to QueryTest", "[integration]") 
   }
   FAIL("the run did not complete");
 }
+
+}  // namespace testrund::test

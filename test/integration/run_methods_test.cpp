@@ -13,17 +13,8 @@
 #include "test/integration/harness.h"
 #include "test/integration/rpc_client.h"
 
+namespace testrund::test {
 namespace {
-
-using testrund::test::Daemon;
-using testrund::test::Dump;
-using testrund::test::Framing;
-using testrund::test::FramingName;
-using testrund::test::Int;
-using testrund::test::Quoted;
-using testrund::test::Reply;
-using testrund::test::RpcClient;
-using testrund::test::Str;
 
 // One expected entry of the -32602 data list. `quote` must occur in `problem` (the
 // offending value as written, or the SPEC's exact wording); op_idx -1: no op_idx member.
@@ -441,3 +432,5 @@ TEST_CASE("Integer parameters also accept decimal strings", "[integration]") {
   CHECK(Int(done.result()["counts"]["passed"]) == 3);
   CHECK(Str(done.result()["first_call_summary"]["trace_log"][0]["text"]) == "hi");
 }
+
+}  // namespace testrund::test

@@ -10,19 +10,8 @@
 #include "test/integration/harness.h"
 #include "test/integration/rpc_client.h"
 
+namespace testrund::test {
 namespace {
-
-using testrund::test::Daemon;
-using testrund::test::RunIdParam;
-using testrund::test::Framing;
-using testrund::test::FramingName;
-using testrund::test::HttpResponse;
-using testrund::test::Int;
-using testrund::test::ParseJson;
-using testrund::test::Quoted;
-using testrund::test::Reply;
-using testrund::test::RpcClient;
-using testrund::test::Str;
 
 std::string WaitingRun(const std::string& run_id) {
   return R"({"run_id":)" + Quoted(run_id) +
@@ -33,7 +22,7 @@ int64_t LiveRuns(RpcClient& c) { return Int(c.Call("GetServerInfo").result()["ru
 
 // The one abort of a completed single-instance run: {op_idx, text}.
 std::pair<int64_t, std::string> OnlyAbort(const rapidjson::Value& r) {
-  INFO("result: " << testrund::test::Dump(r));
+  INFO("result: " << Dump(r));
   REQUIRE(Int(r["counts"]["aborted"]) == Int(r["counts"]["started"]));
   REQUIRE(r["first_aborts"].Size() == 1);
   return {Int(r["first_aborts"][0]["op_idx"]), Str(r["first_aborts"][0]["text"])};
@@ -268,3 +257,5 @@ TEST_CASE("Observer tokens may only read; operators may do everything", "[integr
   Reply done = op.WaitCompleted("r");
   CHECK(Int(done.result()["counts"]["passed"]) == 1);
 }
+
+}  // namespace testrund::test

@@ -20,28 +20,12 @@
 
 #include <catch2/catch.hpp>
 #include <cctype>
-#include <filesystem>
 
 namespace testrund::test {
 namespace {
 
 // Servers run on their own threads: libevent must lock its bases before any is created.
 const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
-
-int BoundSocket(int type, uint16_t* port) {
-  int fd = socket(AF_INET, type, 0);
-  REQUIRE(fd >= 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
 
 std::string Take(evbuffer* input, size_t n) {
   std::string bytes(n, '\0');
@@ -145,7 +129,7 @@ class TestConnection {
 
 TcpTestServer::TcpTestServer(TcpServerOptions options) : options_(options) {
   REQUIRE(kThreadsEnabled);
-  int fd = BoundSocket(SOCK_STREAM, &port_);
+  int fd = BindLoopback(SOCK_STREAM, &port_);
   REQUIRE(listen(fd, 1024) == 0);
   auto setup = [this, fd] {
     base_ = event_base_new();
@@ -204,7 +188,7 @@ void TcpTestServer::Forget(TestConnection* connection) {
 }
 
 UdpEchoServer::UdpEchoServer() {
-  fd_ = BoundSocket(SOCK_DGRAM, &port_);
+  fd_ = BindLoopback(SOCK_DGRAM, &port_);
   thread_ = std::thread([this] {
     char buffer[65536];
     while (!stop_) {
@@ -229,7 +213,7 @@ UdpEchoServer::~UdpEchoServer() {
 }
 
 FullListener::FullListener() {
-  listener_ = BoundSocket(SOCK_STREAM, &port_);
+  listener_ = BindLoopback(SOCK_STREAM, &port_);
   REQUIRE(listen(listener_, 0) == 0);
   filler_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   sockaddr_in addr{};
@@ -245,13 +229,6 @@ FullListener::FullListener() {
 FullListener::~FullListener() {
   close(filler_);
   close(listener_);
-}
-
-uint16_t UnusedTcpPort() {
-  uint16_t port = 0;
-  int fd = BoundSocket(SOCK_STREAM, &port);
-  close(fd);
-  return port;
 }
 
 }  // namespace testrund::test

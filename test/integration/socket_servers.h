@@ -103,6 +103,4 @@ class FullListener {
   uint16_t port_ = 0;
 };
 
-// A TCP port on 127.0.0.1 nobody listens on (bound, then closed).
-uint16_t UnusedTcpPort();
 }  // namespace testrund::test

@@ -5,7 +5,6 @@
 // daemon's descriptors (/proc/<pid>/fd) and resident memory return to their baseline, and
 // all along an unrelated run keeps its exact counts and QueryTest answers within 100 ms.
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,8 +26,6 @@
 namespace testrund::test {
 namespace {
 
-using testrund::test::OpenDescriptors;
-
 using Clock = std::chrono::steady_clock;
 
 enum class Fault { kReset, kStall, kGarbage, kHalfResponse };
@@ -37,15 +34,8 @@ enum class Fault { kReset, kStall, kGarbage, kHalfResponse };
 class FaultyServer {
  public:
   explicit FaultyServer(Fault fault) : fault_(fault) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    fd_ = BindLoopback(SOCK_STREAM | SOCK_CLOEXEC, &port_);
     REQUIRE(listen(fd_, 1024) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { Serve(); });
   }
   ~FaultyServer() {
@@ -108,19 +98,6 @@ class FaultyServer {
   std::thread thread_;
   std::vector<int> stalled_;
 };
-
-// A port nothing listens on.
-uint16_t RefusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // Polls until the daemon holds at most `baseline` descriptors; returns the last count.
 size_t WaitDescriptorsAtMost(pid_t pid, size_t baseline) {

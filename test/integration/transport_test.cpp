@@ -22,18 +22,8 @@
 
 #include "test/integration/harness.h"
 
+namespace testrund::test {
 namespace {
-
-using testrund::test::Daemon;
-using testrund::test::Frame;
-using testrund::test::FramePrefix;
-using testrund::test::HttpClient;
-using testrund::test::HttpResponse;
-using testrund::test::ParseJson;
-using testrund::test::ResidentKiB;
-using testrund::test::RunToExit;
-using testrund::test::Stream;
-using testrund::test::TempDir;
 
 constexpr const char* kInfo = R"({"jsonrpc":"2.0","method":"GetServerInfo","id":1})";
 constexpr const char* kInfoNotification = R"({"jsonrpc":"2.0","method":"GetServerInfo"})";
@@ -435,7 +425,7 @@ TEST_CASE("tokens: the body of an RPC POST without a valid token is not buffered
   CHECK(info.status == 200);
   int64_t grown_kib = ResidentKiB(d.pid()) - before;
   INFO("RSS grew by " << grown_kib << " KiB");
-  if (!testrund::test::kAddressSanitizer) CHECK(grown_kib < 16 * 1024);
+  if (!kAddressSanitizer) CHECK(grown_kib < 16 * 1024);
   // The rest of the body is read and dropped too; the answer is a 401 on a live connection.
   clients[0].SendRaw(std::string(kAnnounced - kSent, 'x'));
   HttpResponse r = clients[0].ReadResponse();
@@ -664,3 +654,5 @@ TEST_CASE("command line: --version, --help, --check-config, config errors exit 2
     CHECK(r.err.find("tls_cert: cannot load " + cert) != std::string::npos);
   }
 }
+
+}  // namespace testrund::test

@@ -10,13 +10,12 @@
 #include <string_view>
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "ops/run_registry.h"
 #include "rpc/run_result.h"
 #include "test/fakes/fake_clock.h"
 #include "test/fakes/test_limits.h"
+#include "test/unit/json_text.h"
 
 namespace testrund::ops::testing {
 
@@ -25,13 +24,6 @@ inline rapidjson::Document ParseJson(std::string_view text) {
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError()) throw std::runtime_error("bad test JSON: " + std::string(text));
   return doc;
-}
-
-inline std::string ToText(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return buffer.GetString();
 }
 
 struct Engine {

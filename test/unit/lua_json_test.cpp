@@ -5,32 +5,23 @@
 #include "ops/lua/lua_json.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <catch2/catch.hpp>
 #include <lua.hpp>
 #include <string>
 
 #include "ops/lua/lua_sandbox.h"
+#include "test/unit/json_text.h"
+#include "test/unit/lua_test_util.h"
 
 namespace testrund::ops {
 namespace {
 
-std::string Text(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return buffer.GetString();
-}
+using testing::ToText;
 
 class Json {
  public:
-  explicit Json(LuaLimits limits = {}) {
-    auto created = LuaSandbox::Create(limits, "r", 0);
-    REQUIRE(created.ok());
-    lua = std::move(created.value());
-  }
+  explicit Json(const LuaLimits& limits = {}) : lua(testing::NewSandbox(limits)) {}
 
   // Pushes `json` as the instance's v and runs `code`; the result as JSON text.
   std::string With(const char* json, const char* code) {
@@ -54,7 +45,7 @@ class Json {
     rapidjson::Document out;
     ToJson(lua->state(), -1, out, out.GetAllocator(), max_depth);
     lua_pop(lua->state(), 1);
-    return Text(out);
+    return ToText(out);
   }
 
   // JSON text -> Lua -> JSON text.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ops/lua/lua_sandbox.h"
+#include "test/unit/lua_test_util.h"
 
 using testrund::ops::LuaSandbox;
 using testrund::ops::MatchPattern;
@@ -45,9 +46,8 @@ TEST_CASE("PatternProblem names what Lua would reject") {
 }
 
 TEST_CASE("MatchPattern runs string.find in the sandbox, within the bound") {
-  auto lua = LuaSandbox::Create(testrund::ops::LuaLimits(), "r", 1);
-  REQUIRE(lua.ok());
-  LuaSandbox& sandbox = *lua.value();
+  auto lua = testrund::ops::testing::NewSandbox(testrund::ops::LuaLimits(), "r", 1);
+  LuaSandbox& sandbox = *lua;
   std::string error;
   CHECK(MatchPattern(sandbox, "hello", "^h.-o$", &error) == PatternResult::kMatch);
   CHECK(MatchPattern(sandbox, "hello", "x", &error) == PatternResult::kNoMatch);
@@ -62,9 +62,8 @@ TEST_CASE("MatchPattern runs string.find in the sandbox, within the bound") {
 }
 
 TEST_CASE("MatchPattern has a budget of its own, whatever the last evaluation spent") {
-  auto lua = LuaSandbox::Create(testrund::ops::LuaLimits(), "r", 1);
-  REQUIRE(lua.ok());
-  LuaSandbox& sandbox = *lua.value();
+  auto lua = testrund::ops::testing::NewSandbox(testrund::ops::LuaLimits(), "r", 1);
+  LuaSandbox& sandbox = *lua;
   CHECK(sandbox.pattern_step_budget() == 10.0 * 1'000'000);
   // An evaluation that spends most of its pattern budget: 1701 starts × 1701 × 2 items,
   // about 5.8 million steps, twice of which would be over it.

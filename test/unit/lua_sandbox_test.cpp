@@ -5,15 +5,16 @@
 #include "ops/lua/lua_sandbox.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <lua.hpp>
 #include <string>
+#include <utility>
 
 #include "ops/lua/lua_json.h"
+#include "test/unit/json_text.h"
+#include "test/unit/lua_test_util.h"
 
 namespace testrund::ops {
 namespace {
@@ -22,16 +23,10 @@ namespace {
 // "ERR <kind>: <message>".
 class Sandbox {
  public:
-  explicit Sandbox(LuaLimits limits = {}, const char* vars_json = nullptr, uint64_t seed = 1) {
-    auto created = LuaSandbox::Create(limits, "run-7", seed);
-    REQUIRE(created.ok());
-    lua = std::move(created.value());
-    if (vars_json != nullptr) {
-      rapidjson::Document vars;
-      vars.Parse(vars_json);
-      REQUIRE(PushJson(*lua, vars) == LuaFailure::kNone);
-      lua->SetVarsTemplate(lua->Ref());
-    }
+  explicit Sandbox(const LuaLimits& limits = {}, const char* vars_json = nullptr,
+                   uint64_t seed = 1)
+      : lua(testing::NewSandbox(limits, "run-7", seed)) {
+    if (vars_json != nullptr) testing::SetVarsTemplate(*lua, vars_json);
     v_ref = lua->NewInstanceVars();
     REQUIRE(v_ref >= 0);
   }
@@ -57,10 +52,7 @@ class Sandbox {
     rapidjson::Document doc;
     ToJson(lua->state(), -1, doc, doc.GetAllocator());
     lua_pop(lua->state(), 1);
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    doc.Accept(writer);
-    return buffer.GetString();
+    return testing::ToText(doc);
   }
 
   std::unique_ptr<LuaSandbox> lua;
@@ -201,22 +193,21 @@ TEST_CASE("the allow-list", "[unit]") {
                  " loadfile == nil, collectgarbage == nil, print == nil, coroutine == nil,"
                  " os.execute == nil, os.getenv == nil, string.dump == nil, loadstring == nil}") ==
           "[true,true,true,true,true,true,true,true,true,true,true,true,true]");
-    CHECK(s.Eval("os.execute('true')") ==
-          "ERR runtime: " + kAt + "attempt to call a nil value (field 'execute')");
-    CHECK(s.Eval("io.open('/etc/passwd')") ==
-          "ERR runtime: " + kAt + "attempt to index a nil value (global 'io')");
-    CHECK(s.Eval("require('os')") ==
-          "ERR runtime: " + kAt + "attempt to call a nil value (global 'require')");
-    CHECK(s.Eval("dofile('/etc/passwd')") ==
-          "ERR runtime: " + kAt + "attempt to call a nil value (global 'dofile')");
-    CHECK(s.Eval("loadfile('/etc/passwd')") ==
-          "ERR runtime: " + kAt + "attempt to call a nil value (global 'loadfile')");
-    CHECK(s.Eval("load(string.dump(function() end))") ==
-          "ERR runtime: " + kAt + "attempt to call a nil value (field 'dump')");
-    CHECK(s.Eval("debug.getinfo(1)") ==
-          "ERR runtime: " + kAt + "attempt to index a nil value (global 'debug')");
-    CHECK(s.Eval("collectgarbage('stop')") ==
-          "ERR runtime: " + kAt + "attempt to call a nil value (global 'collectgarbage')");
+    // Reaching for any of them is a plain runtime error: code, then Lua's message.
+    const std::pair<const char*, const char*> kUses[] = {
+        {"os.execute('true')", "attempt to call a nil value (field 'execute')"},
+        {"io.open('/etc/passwd')", "attempt to index a nil value (global 'io')"},
+        {"require('os')", "attempt to call a nil value (global 'require')"},
+        {"dofile('/etc/passwd')", "attempt to call a nil value (global 'dofile')"},
+        {"loadfile('/etc/passwd')", "attempt to call a nil value (global 'loadfile')"},
+        {"load(string.dump(function() end))", "attempt to call a nil value (field 'dump')"},
+        {"debug.getinfo(1)", "attempt to index a nil value (global 'debug')"},
+        {"collectgarbage('stop')", "attempt to call a nil value (global 'collectgarbage')"},
+    };
+    for (const auto& [code, message] : kUses) {
+      INFO(code);
+      CHECK(s.Eval(code) == "ERR runtime: " + kAt + message);
+    }
   }
   SECTION("metatables are hidden") {
     CHECK(s.Eval("getmetatable(_ENV)") == "false");
@@ -476,11 +467,7 @@ TEST_CASE("registry references", "[unit]") {
 }
 
 TEST_CASE("may_read_inbound: code that names i, _G, _ENV or load", "[unit]") {
-  auto fresh = [] {
-    auto created = LuaSandbox::Create(LuaLimits(), "r", 1);
-    REQUIRE(created.ok());
-    return std::move(created.value());
-  };
+  auto fresh = [] { return testing::NewSandbox(LuaLimits(), "r", 1); };
   for (const char* code : {"v.n = instance", "v.items = 1", "g.pi = 3", "v.i2 = 1",
                            "v.name == 'hi'", "v.x = instance_i", "loader"}) {
     INFO(code);

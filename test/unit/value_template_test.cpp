@@ -5,8 +5,6 @@
 #include "ops/lua/value_template.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <catch2/catch.hpp>
 #include <lua.hpp>
@@ -14,27 +12,18 @@
 
 #include "ops/lua/lua_json.h"
 #include "ops/lua/lua_sandbox.h"
+#include "test/unit/json_text.h"
+#include "test/unit/lua_test_util.h"
 
 namespace testrund::ops {
 namespace {
 
-std::string Text(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return buffer.GetString();
-}
+using testing::ToText;
 
 class Templates {
  public:
-  Templates() {
-    auto created = LuaSandbox::Create(LuaLimits{}, "run-1", 0);
-    REQUIRE(created.ok());
-    lua = std::move(created.value());
-    rapidjson::Document vars;
-    vars.Parse(R"({"x": 41, "name": "ann", "f": 6.0})");
-    REQUIRE(PushJson(*lua, vars) == LuaFailure::kNone);
-    lua->SetVarsTemplate(lua->Ref());
+  Templates() : lua(testing::NewSandbox(LuaLimits{}, "run-1", 0)) {
+    testing::SetVarsTemplate(*lua, R"({"x": 41, "name": "ann", "f": 6.0})");
     v_ref = lua->NewInstanceVars();
   }
 
@@ -52,7 +41,7 @@ class Templates {
     std::string error;
     LuaFailure failure = t.Evaluate(*lua, Scope(), out, out.GetAllocator(), &error);
     if (failure != LuaFailure::kNone) return "ERR " + error;
-    return Text(out);
+    return ToText(out);
   }
 
   std::string String(const ValueTemplate& t) {
@@ -74,9 +63,9 @@ TEST_CASE("constant templates", "[unit]") {
   CHECK(t.problems.empty());
   CHECK_FALSE(c.empty());
   CHECK(c.is_constant());
-  CHECK(Text(c.constant()) == R"({"a":[1,"x",{"b":null}],"s":"plain {not} lua","n":2.5})");
-  CHECK(t.Evaluate(c) == Text(c.constant()));
-  CHECK(t.String(c) == Text(c.constant()));  // a non-string constant as JSON text
+  CHECK(ToText(c.constant()) == R"({"a":[1,"x",{"b":null}],"s":"plain {not} lua","n":2.5})");
+  CHECK(t.Evaluate(c) == ToText(c.constant()));
+  CHECK(t.String(c) == ToText(c.constant()));  // a non-string constant as JSON text
 
   ValueTemplate s = t.Compile(R"("hello")");
   CHECK(s.is_constant());
@@ -98,7 +87,7 @@ TEST_CASE("the backslash escape", "[unit]") {
   ValueTemplate e = t.Compile(R"("\\{\"a\":1}")");
   CHECK(e.is_constant());
   CHECK(t.String(e) == R"({"a":1})");
-  CHECK(Text(e.constant()) == R"("{\"a\":1}")");
+  CHECK(ToText(e.constant()) == R"("{\"a\":1}")");
   ValueTemplate nested = t.Compile(R"({"body":"\\{v.x}","other":"\\x"})");
   CHECK(nested.is_constant());
   CHECK(t.Evaluate(nested) == R"({"body":"{v.x}","other":"\\x"})");
