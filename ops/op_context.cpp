@@ -33,37 +33,38 @@ int MergeVarsProtected(lua_State* L) {
 
 // --- OpContext ---------------------------------------------------------------------------
 
-LuaSandbox& OpContext::lua() const { return *run_->def_.lua; }
-Clock& OpContext::clock() const { return *run_->env_.clock; }
-IoContext* OpContext::io() const { return run_->env_.io; }
-int OpContext::trace_level() const { return run_->def_.trace_level; }
-bool OpContext::turbo_skips_asserts() const { return run_->def_.turbo && instance_->id != 0; }
-bool OpContext::traces() const { return run_->summary_logs_.Traces(instance_->id); }
-
 bool OpContext::CallExpression() {
   std::string error;
   LuaFailure failure = lua().Call(op_->expression_ref, run_->ScopeOf(*instance_), &error);
-  if (failure == LuaFailure::kNone && trace_level() >= 3 && traces()) {
+  if (failure != LuaFailure::kNone) {
+    run_->EvaluationFailed(*instance_, *op_, failure, error);
+    return false;
+  }
+  if (trace_level() >= 3 && traces()) {
     rapidjson::Document doc;
     ToJson(lua().state(), -1, doc, doc.GetAllocator());
     Trace("trace.spam",
           fmt::format("op {} ({}) expression = {}", op_->idx, op_->type->name, JsonText(doc)));
   }
-  return run_->Evaluated(*instance_, *op_, failure, error);
+  return true;
 }
 
 bool OpContext::EvaluateText(Slot slot, std::string* out) {
   std::string error;
   LuaFailure failure =
       op_->Template(slot).EvaluateString(lua(), run_->ScopeOf(*instance_), out, &error);
-  return run_->Evaluated(*instance_, *op_, failure, error);
+  if (failure == LuaFailure::kNone) return true;
+  run_->EvaluationFailed(*instance_, *op_, failure, error);
+  return false;
 }
 
 bool OpContext::EvaluateValue(Slot slot, rapidjson::Value& out, Allocator& alloc) {
   std::string error;
   LuaFailure failure =
       op_->Template(slot).Evaluate(lua(), run_->ScopeOf(*instance_), out, alloc, &error);
-  return run_->Evaluated(*instance_, *op_, failure, error);
+  if (failure == LuaFailure::kNone) return true;
+  run_->EvaluationFailed(*instance_, *op_, failure, error);
+  return false;
 }
 
 void OpContext::Check(CheckStatus status, CheckText text) {
@@ -95,19 +96,13 @@ void OpContext::FinishIo(const std::function<bool()>& complete) {
 
 // --- Run, as executors see it --------------------------------------------------------------
 
-EvalScope Run::ScopeOf(Instance& instance) const {
-  return EvalScope{instance.v_ref, instance.i_ref, instance.id, &instance.rng};
-}
-
-bool Run::Evaluated(Instance& instance, const Op& op, LuaFailure failure,
-                    std::string_view error) {
-  if (failure == LuaFailure::kNone) return true;
+void Run::EvaluationFailed(Instance& instance, const Op& op, LuaFailure failure,
+                           std::string_view error) {
   // A limit's text says which limit; the op it hit it in is added here.
   Abort(instance, op,
         failure == LuaFailure::kRuntimeError
             ? std::string(error)
             : fmt::format("{} in op {} ({})", error, op.idx, op.type->name));
-  return false;
 }
 
 void Run::Check(Instance& instance, const Op& op, CheckStatus status, CheckText text) {

@@ -32,17 +32,18 @@ class OpContext {
   OpContext(Run& run, Instance& instance, const Op& op)
       : run_(&run), instance_(&instance), op_(&op) {}
 
+  // (The accessors below are defined inline after Run, in ops/run.h: executors include it.)
   Instance& instance() const { return *instance_; }
   const Op& op() const { return *op_; }
-  LuaSandbox& lua() const;
-  Clock& clock() const;
+  inline LuaSandbox& lua() const;
+  inline Clock& clock() const;
   // The sockets of protocol ops; never null while an op whose type needs_io executes.
-  IoContext* io() const;
-  int trace_level() const;
+  inline IoContext* io() const;
+  inline int trace_level() const;
   // Turbo runs evaluate asserts only in the first call.
-  bool turbo_skips_asserts() const;
+  inline bool turbo_skips_asserts() const;
   // Whether the instance keeps a trace log (see SummaryLogs::Traces).
-  bool traces() const;
+  inline bool traces() const;
 
   // Calls the op's compiled expression. True: its value is on the Lua stack (the caller
   // pops it). False: the instance has been aborted (a text naming the op); the executor

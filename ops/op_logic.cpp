@@ -14,7 +14,7 @@
 
 #include "ops/base/json_numbers.h"
 #include "ops/base/json_writer.h"
-#include "ops/op_context.h"
+#include "ops/run.h"  // OpContext and its inline accessors
 #include "ops/op_table.h"
 #include "ops/program.h"
 

@@ -156,8 +156,12 @@ class Run {
   MonoNs now() const { return env_.clock->Now(); }
 
   // What executors do through OpContext (ops/op_context.cpp).
-  EvalScope ScopeOf(Instance& instance) const;
-  bool Evaluated(Instance& instance, const Op& op, LuaFailure failure, std::string_view error);
+  EvalScope ScopeOf(Instance& instance) const {
+    return EvalScope{instance.v_ref, instance.i_ref, instance.id, &instance.rng};
+  }
+  // An evaluation failed: aborts the instance (the text names the op for a limit).
+  void EvaluationFailed(Instance& instance, const Op& op, LuaFailure failure,
+                        std::string_view error);
   void Check(Instance& instance, const Op& op, CheckStatus status, CheckText text);
   void Abort(Instance& instance, const Op& op, std::string_view text);
   void Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text);
@@ -210,5 +214,15 @@ class Run {
   bool in_tick_ = false;
   MonoNs turn_deadline_ = 0;  // when the current turn should yield
 };
+
+// OpContext's accessors (see ops/op_context.h), inline: they run for every op executed.
+inline LuaSandbox& OpContext::lua() const { return *run_->def_.lua; }
+inline Clock& OpContext::clock() const { return *run_->env_.clock; }
+inline IoContext* OpContext::io() const { return run_->env_.io; }
+inline int OpContext::trace_level() const { return run_->def_.trace_level; }
+inline bool OpContext::turbo_skips_asserts() const {
+  return run_->def_.turbo && instance_->id != 0;
+}
+inline bool OpContext::traces() const { return run_->summary_logs_.Traces(instance_->id); }
 
 }  // namespace testrund::ops

@@ -28,7 +28,7 @@
 #include "ops/instance.h"
 #include "ops/net/client_socket.h"
 #include "ops/net/io_context.h"
-#include "ops/op_context.h"
+#include "ops/run.h"  // OpContext and its inline accessors
 #include "ops/program.h"
 #include "ops/stats/trace_log.h"
 

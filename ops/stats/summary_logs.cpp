@@ -56,12 +56,12 @@ void SummaryLogs::OnFail(int64_t id, MonoNs start, std::unique_ptr<InstanceLogs>
 }
 
 void SummaryLogs::OnFinish(int64_t id, MonoNs now, std::unique_ptr<InstanceLogs>& own) {
-  for (InstanceLogs* logs : {id == 0 ? first_call_.get() : nullptr,
-                             id == first_fail_id_ ? first_fail_.get() : nullptr}) {
-    if (logs != nullptr) {
-      logs->completed = true;
-      logs->finish = now;
-    }
+  InstanceLogs* summary = id == 0 ? first_call_.get()
+                          : id == first_fail_id_ ? first_fail_.get()
+                                                 : nullptr;
+  if (summary != nullptr) {
+    summary->completed = true;
+    summary->finish = now;
   }
   if (own && !own->trace_log && spares_.size() < kSpareLogs) {
     // A candidate that did not become the first failing instance: keep its logs' memory.
