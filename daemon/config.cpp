@@ -26,55 +26,62 @@ constexpr double kNoMin = 0;
 constexpr double kNoMax = 0;
 constexpr uint64_t kKi = 1024;
 
+// The field `Members` name, one member inside the other, starting from Config: the row's
+// ConfigField (e.g. &At<&Config::engine, &ops::EngineLimits::max_runs>).
+template <auto... Members>
+auto& At(Config& config) {
+  return (config.*....*Members);
+}
+
 // clang-format off
 const OptionSpec kOptions[] = {
   {"listen", OptionType::kAddressList, "127.0.0.1:9009", kNoMin, kNoMax,
    "plain listener HOST:PORT (repeatable; empty value disables; port 0 = ephemeral)",
-   &Config::listen},
+   &At<&Config::listen>},
   {"tls_listen", OptionType::kAddressList, "", kNoMin, kNoMax,
-   "TLS listener HOST:PORT (repeatable; needs tls_cert and tls_key)", &Config::tls_listen},
+   "TLS listener HOST:PORT (repeatable; needs tls_cert and tls_key)", &At<&Config::tls_listen>},
   {"tls_cert", OptionType::kString, "", kNoMin, kNoMax,
-   "PEM certificate (chain) file for TLS listeners", &Config::tls_cert},
+   "PEM certificate (chain) file for TLS listeners", &At<&Config::tls_cert>},
   {"tls_key", OptionType::kString, "", kNoMin, kNoMax,
-   "PEM private key file for TLS listeners", &Config::tls_key},
+   "PEM private key file for TLS listeners", &At<&Config::tls_key>},
   {"token", OptionType::kTokenList, "", kNoMin, kNoMax,
    "TOKEN:ROLE, ROLE operator or observer (repeatable; none = no authentication)",
-   &Config::token},
+   &At<&Config::token>},
   {"results_dir", OptionType::kString, "", kNoMin, kNoMax,
-   "write each run's final status to DIR/<run_id>.json (empty = off)", &Config::results_dir},
+   "write each run's final status to DIR/<run_id>.json (empty = off)", &At<&Config::results_dir>},
   {"log_level", OptionType::kLogLevel, "info", kNoMin, kNoMax,
-   "error, warn, info or debug", &Config::log_level},
+   "error, warn, info or debug", &At<&Config::log_level>},
   {"log_file", OptionType::kString, "", kNoMin, kNoMax,
-   "append the log to FILE, reopened on SIGHUP (empty = stderr)", &Config::log_file},
+   "append the log to FILE, reopened on SIGHUP (empty = stderr)", &At<&Config::log_file>},
   {"max_body_bytes", OptionType::kSize, "16M", 256, 1024.0 * kKi * kKi,
-   "largest request body (length prefix or HTTP body)", &Config::max_body_bytes},
+   "largest request body (length prefix or HTTP body)", &At<&Config::transport, &TransportLimits::max_body_bytes>},
   {"max_json_depth", OptionType::kCount, "64", 1, 1000,
-   "deepest JSON nesting accepted in a request", &Config::max_json_depth},
+   "deepest JSON nesting accepted in a request", &At<&Config::dispatch, &rpc::DispatchLimits::max_json_depth>},
   {"max_runs", OptionType::kCount, "1000", 1, 1e6,
-   "live runs", &Config::max_runs},
+   "live runs", &At<&Config::engine, &ops::EngineLimits::max_runs>},
   {"max_instances", OptionType::kCount, "2000000", 1, 1e9,
-   "instances in progress, all runs together", &Config::max_instances},
+   "instances in progress, all runs together", &At<&Config::engine, &ops::EngineLimits::max_instances>},
   {"max_operations", OptionType::kCount, "10000", 1, 1e6,
-   "operations per run", &Config::max_operations},
+   "operations per run", &At<&Config::engine, &ops::EngineLimits::max_operations>},
   {"lua_instruction_limit", OptionType::kCount, "1000000", 1000, 2147483647,
-   "Lua instructions per evaluation", &Config::lua_instruction_limit},
+   "Lua instructions per evaluation", &At<&Config::engine, &ops::EngineLimits::lua, &ops::LuaLimits::instruction_limit>},
   {"lua_memory_limit", OptionType::kSize, "256M", 1024.0 * kKi, 64.0 * kKi * kKi * kKi,
-   "Lua memory per run", &Config::lua_memory_limit},
+   "Lua memory per run", &At<&Config::engine, &ops::EngineLimits::lua, &ops::LuaLimits::memory_limit>},
   {"max_steps_without_wait", OptionType::kCount, "100000", 1, 1e9,
    "operations an instance may execute without waiting before it aborts",
-   &Config::max_steps_without_wait},
+   &At<&Config::engine, &ops::EngineLimits::max_steps_without_wait>},
   {"max_header_bytes", OptionType::kSize, "64K", 1024, 1024.0 * kKi,
-   "largest HTTP start line + headers", &Config::max_header_bytes},
+   "largest HTTP start line + headers", &At<&Config::transport, &TransportLimits::max_header_bytes>},
   {"idle_timeout", OptionType::kSeconds, "60", 0.1, 86400,
    "seconds a connection may stay idle or stalled, or take to send a request, before it is "
    "closed",
-   &Config::idle_timeout},
+   &At<&Config::transport, &TransportLimits::idle_timeout>},
   {"max_connections", OptionType::kCount, "10000", 1, 1e6,
    "open client connections; further connections are accepted and closed at once",
-   &Config::max_connections},
+   &At<&Config::transport, &TransportLimits::max_connections>},
   {"completed_run_retention", OptionType::kSeconds, "0", 0, 7 * 86400.0,
    "seconds a completed run stays queryable after QueryTest returned it",
-   &Config::completed_run_retention},
+   &At<&Config::engine, &ops::EngineLimits::completed_run_retention>},
 };
 // clang-format on
 
@@ -165,12 +172,12 @@ Status SetOption(const OptionSpec& spec, std::string_view raw, bool replace_list
         Result<LogLevel> level = ParseLogLevel(text);
         if (!level.ok()) return level.status();
       }
-      config->*std::get<std::string Config::*>(spec.field) = std::string(text);
+      std::get<std::string& (*)(Config&)>(spec.field)(*config) = std::string(text);
       return Status::Ok();
     }
     case OptionType::kAddressList:
     case OptionType::kTokenList: {
-      auto& list = config->*std::get<std::vector<std::string> Config::*>(spec.field);
+      auto& list = std::get<std::vector<std::string>& (*)(Config&)>(spec.field)(*config);
       if (replace_list) list.clear();
       if (text.empty()) {
         list.clear();
@@ -192,7 +199,7 @@ Status SetOption(const OptionSpec& spec, std::string_view raw, bool replace_list
       if (!value.ok()) return value.status();
       Status bounds = CheckBounds(spec, text, static_cast<double>(*value));
       if (!bounds.ok()) return bounds;
-      config->*std::get<uint64_t Config::*>(spec.field) = *value;
+      std::get<uint64_t& (*)(Config&)>(spec.field)(*config) = *value;
       return Status::Ok();
     }
     case OptionType::kSeconds: {
@@ -200,7 +207,7 @@ Status SetOption(const OptionSpec& spec, std::string_view raw, bool replace_list
       if (!value.ok()) return value.status();
       Status bounds = CheckBounds(spec, text, *value);
       if (!bounds.ok()) return bounds;
-      config->*std::get<double Config::*>(spec.field) = *value;
+      std::get<double& (*)(Config&)>(spec.field)(*config) = *value;
       return Status::Ok();
     }
   }
@@ -457,33 +464,6 @@ std::string HelpText() {
     text += line + "\n";
   }
   return text;
-}
-
-ops::EngineLimits ToEngineLimits(const Config& config) {
-  ops::EngineLimits limits;
-  limits.max_runs = config.max_runs;
-  limits.max_instances = config.max_instances;
-  limits.max_operations = config.max_operations;
-  limits.lua.instruction_limit = static_cast<int64_t>(config.lua_instruction_limit);
-  limits.lua.memory_limit = config.lua_memory_limit;
-  limits.max_steps_without_wait = config.max_steps_without_wait;
-  limits.completed_run_retention = config.completed_run_retention;
-  return limits;
-}
-
-rpc::DispatchLimits ToDispatchLimits(const Config& config) {
-  rpc::DispatchLimits limits;
-  limits.max_json_depth = config.max_json_depth;
-  return limits;
-}
-
-TransportLimits ToTransportLimits(const Config& config) {
-  TransportLimits limits;
-  limits.max_body_bytes = config.max_body_bytes;
-  limits.max_header_bytes = config.max_header_bytes;
-  limits.idle_timeout = config.idle_timeout;
-  limits.max_connections = config.max_connections;
-  return limits;
 }
 
 }  // namespace testrund::daemon

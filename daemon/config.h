@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Config: every daemon option (SPEC §5, §6) as one table of data {key, type, default,
-// bounds, help} and the code that reads it: defaults, then the config file (`key = value`,
-// `#` comments, repeated list keys add), then command-line flags (`--kebab-case`, which
-// override the file; a list flag replaces the file's list). Also maps the result into the
-// engine's, the dispatcher's and the transports' limit structs.
+// Config: every daemon option (docs/configuration.md) as one table of data {key, type,
+// default, bounds, help, field} and the code that reads it: defaults, then the config file
+// (`key = value`, `#` comments, repeated list keys add), then command-line flags
+// (`--kebab-case`, which override the file; a list flag replaces the file's list). The
+// table is the one source of every default and bound: its rows write straight into the
+// engine's, the dispatcher's and the transports' limit structs held in Config, which have
+// none of their own. Adding an option is one row plus the code that uses its field.
 #pragma once
 
 #include <cstdint>
@@ -29,18 +31,9 @@ struct Config {
   std::string results_dir;
   std::string log_level;
   std::string log_file;
-  uint64_t max_body_bytes = 0;
-  uint64_t max_json_depth = 0;
-  uint64_t max_runs = 0;
-  uint64_t max_instances = 0;
-  uint64_t max_operations = 0;
-  uint64_t lua_instruction_limit = 0;
-  uint64_t lua_memory_limit = 0;
-  uint64_t max_steps_without_wait = 0;
-  uint64_t max_header_bytes = 0;
-  double idle_timeout = 0;
-  uint64_t max_connections = 0;
-  double completed_run_retention = 0;
+  ops::EngineLimits engine;
+  rpc::DispatchLimits dispatch;
+  TransportLimits transport;
 
   std::string config_file;  // the file that was read; empty when none
 };
@@ -55,9 +48,11 @@ enum class OptionType {
   kSeconds,      // a non-negative decimal number of seconds
 };
 
-// Where an option's value lives in Config; the alternative matches the option's type.
-using ConfigField = std::variant<std::string Config::*, std::vector<std::string> Config::*,
-                                 uint64_t Config::*, double Config::*>;
+// Where an option's value lives in Config (a member, or a member of one of its limit
+// structs); the alternative matches the option's type.
+using ConfigField =
+    std::variant<std::string& (*)(Config&), std::vector<std::string>& (*)(Config&),
+                 uint64_t& (*)(Config&), double& (*)(Config&)>;
 
 // One row of the option table. `default_value` is parsed by the same code as the file.
 struct OptionSpec {
@@ -113,9 +108,5 @@ Result<HostPort> ParseHostPort(std::string_view text);
 
 // The --help text, generated from the option table.
 std::string HelpText();
-
-ops::EngineLimits ToEngineLimits(const Config& config);
-rpc::DispatchLimits ToDispatchLimits(const Config& config);
-TransportLimits ToTransportLimits(const Config& config);
 
 }  // namespace testrund::daemon

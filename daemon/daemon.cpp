@@ -61,7 +61,7 @@ Status Daemon::Start() {
   started_mono_ = clock_->Now();
 
   io_ = std::make_unique<ops::IoContext>(base_.get(), *clock_);
-  registry_ = std::make_unique<ops::RunRegistry>(*clock_, ToEngineLimits(config_),
+  registry_ = std::make_unique<ops::RunRegistry>(*clock_, config_.engine,
                                                  ops::AllOpTypes(), io_.get());
   results_ = std::make_unique<ResultsWriter>(
       config_.results_dir, *registry_, [](std::string_view run_id, const Status& error) {
@@ -78,7 +78,7 @@ Status Daemon::Start() {
   if (!tokens.ok()) return tokens.status();
   tokens_ = std::move(tokens.value());
   dispatcher_ =
-      std::make_unique<rpc::Dispatcher>(*methods_, ToDispatchLimits(config_), tokens_.AsLookup());
+      std::make_unique<rpc::Dispatcher>(*methods_, config_.dispatch, tokens_.AsLookup());
 
   if (!config_.tls_listen.empty()) {
     Result<ops::SslCtxPtr> ctx = NewServerTlsContext(config_.tls_cert, config_.tls_key);
@@ -86,7 +86,7 @@ Status Daemon::Start() {
     tls_ctx_ = std::move(ctx.value());
   }
 
-  services_.limits = ToTransportLimits(config_);
+  services_.limits = config_.transport;
   services_.tokens = &tokens_;
   services_.handle_rpc = [this](std::string_view body, const rpc::Caller& caller) {
     return dispatcher_->Handle(body, caller);

@@ -97,7 +97,7 @@ void Run::StartDue(MonoNs now_ns) {
   }
   uint64_t room = backlog_room();
   // Starts per turn are bounded too, so a huge backlog cannot stall the loop.
-  uint64_t budget = env_.limits->steps_per_turn;
+  uint64_t budget = env_.limits->turn.steps;
   while (next_k_ < due && budget > 0) {
     if (room == 0) {
       // Every instance already due now waits for the backlog: each counts as late.
@@ -145,9 +145,9 @@ void Run::OnTick() {
   if (completed()) return;
   in_tick_ = true;
   MonoNs now_ns = now();
-  turn_deadline_ = now_ns + env_.limits->turn_ns;
+  turn_deadline_ = now_ns + env_.limits->turn.ns;
   ExpireParked(now_ns);
-  uint64_t budget = env_.limits->steps_per_turn;
+  uint64_t budget = env_.limits->turn.steps;
   // Finishing instances frees backlog room: start and run again while the turn has budget.
   while (true) {
     uint64_t started_before = next_k_;

@@ -9,8 +9,8 @@
 //   1. expire parked instances whose timer is due (wait -> runnable, halt -> abort);
 //   2. start every due instance that fits under `backlog` and the server's instance limit
 //      (a due start that has to wait is counted `late`);
-//   3. execute runnable instances until each parks or ends, at most EngineLimits::steps_per_turn
-//      steps and about EngineLimits::turn_ns per turn (then the timer is re-armed at "now"
+//   3. execute runnable instances until each parks or ends, at most TurnBudget::steps
+//      steps and about TurnBudget::ns per turn (then the timer is re-armed at "now"
 //      so the daemon keeps answering);
 //   4. complete the run when nothing more will start and nothing is in progress;
 //   5. re-arm the timer at the earliest of: now (work left), the next parked deadline, the

@@ -25,8 +25,9 @@ struct Caller {
   std::optional<Role> role;
 };
 
+// Filled from the daemon's option table (docs/configuration.md); zero until then.
 struct DispatchLimits {
-  size_t max_json_depth = 64;
+  uint64_t max_json_depth = 0;
 };
 
 class MethodTable;

@@ -582,8 +582,7 @@ int RawSetProtected(lua_State* L) {
 LuaSandbox::LuaSandbox(const LuaLimits& limits, uint64_t seed)
     : limits_(limits), seed_(seed), alloc_(std::make_unique<AllocState>()) {
   alloc_->limit = limits.memory_limit;
-  int64_t count = limits.instruction_limit;
-  alloc_->hook_count = static_cast<int>(std::clamp<int64_t>(count, 1, INT_MAX));
+  alloc_->hook_count = static_cast<int>(std::clamp<uint64_t>(limits.instruction_limit, 1, INT_MAX));
   alloc_->fallback_rng = SeedInstanceRng(seed, -1);
 }
 

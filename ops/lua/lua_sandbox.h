@@ -48,9 +48,10 @@ struct lua_State;
 
 namespace testrund::ops {
 
+// Filled from the daemon's option table (docs/configuration.md); zero until then.
 struct LuaLimits {
-  int64_t instruction_limit = 1'000'000;  // per evaluation (count hook)
-  size_t memory_limit = 256u << 20;       // per run (allocator)
+  uint64_t instruction_limit = 0;  // per evaluation (count hook)
+  uint64_t memory_limit = 0;       // bytes per run (allocator)
 };
 
 // Why an evaluation failed.

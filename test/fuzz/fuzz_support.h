@@ -15,12 +15,13 @@
 
 #include "ops/engine_limits.h"
 #include "test/fakes/fake_clock.h"
+#include "test/fakes/test_limits.h"
 
 namespace testrund::fuzz {
 
 // Limits of the fuzzed engine: the defaults' rules with smaller numbers.
 inline ops::EngineLimits FuzzEngineLimits() {
-  ops::EngineLimits limits;
+  ops::EngineLimits limits = test::TestEngineLimits();
   limits.max_runs = 8;
   limits.max_instances = 64;
   limits.max_operations = 200;
@@ -28,7 +29,7 @@ inline ops::EngineLimits FuzzEngineLimits() {
   limits.lua.memory_limit = 32u << 20;
   limits.max_steps_without_wait = 500;
   // One turn of the daemon's 10,000 steps is ~0.1 s under ASan: bound each turn lower.
-  limits.steps_per_turn = 100;
+  limits.turn.steps = 100;
   return limits;
 }
 

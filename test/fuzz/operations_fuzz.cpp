@@ -16,11 +16,13 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <rapidjson/document.h>
 
 #include "test/fakes/fake_clock.h"
 #include "ops/base/json_writer.h"
+#include "ops/protocol/protocol_ops.h"
 #include "ops/run_registry.h"
 #include "rpc/run_result.h"
 #include "test/fuzz/fuzz_support.h"
@@ -109,16 +111,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   ops::FakeClock clock;
-  ops::RunRegistry runs(clock, fuzz::FuzzEngineLimits());
+  // Every op type: protocol ops are validated, and abort at once without an IoContext.
+  ops::RunRegistry runs(clock, fuzz::FuzzEngineLimits(), ops::AllOpTypes());
   ops::ExecuteResult result = runs.Execute(params);
   if (result.error != ops::EngineError::kNone) return 0;
   fuzz::RunLoopTurns(clock, kLoopTurns);
   // Query after the turns, as a client would (writes the whole status object).
-  auto query = runs.Query(result.run_id);
+  rapidjson::Document status;
+  auto query = runs.Query(result.run_id, ops::kSnapshotQueryTest, status.GetAllocator());
   if (query.ok()) {
-    rapidjson::Document status;
-    ops::WriteRunStatus(*query.value, status, status.GetAllocator());
-    fuzz::CheckResponse(ops::JsonText(status));
+    rapidjson::Value result_object =
+        rpc::QueryTestResult(std::move(query.value), status.GetAllocator());
+    fuzz::CheckResponse(ops::JsonText(result_object));
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <rapidjson/document.h>
 
 #include "test/fakes/fake_clock.h"
+#include "ops/protocol/protocol_ops.h"
 #include "ops/run_registry.h"
 #include "rpc/dispatcher.h"
 #include "rpc/json_parse.h"
@@ -50,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (rpc::ParseJson(body, kMaxJsonDepth, parsed).empty()) fuzz::CheckUtf8Tree(parsed);
 
   ops::FakeClock clock;
-  ops::RunRegistry runs(clock, fuzz::FuzzEngineLimits());
+  ops::RunRegistry runs(clock, fuzz::FuzzEngineLimits(), ops::AllOpTypes());
   rpc::ServerState state{.runs = &runs, .time_start = ops::WallTime{1'700'000'000, 0}};
   rpc::MethodTable table = rpc::BuildDefaultMethods(state);
   rpc::Dispatcher dispatcher(table, rpc::DispatchLimits{.max_json_depth = kMaxJsonDepth},

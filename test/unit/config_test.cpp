@@ -61,18 +61,18 @@ TEST_CASE("defaults are the SPEC's", "[unit]") {
   CHECK(c.results_dir.empty());
   CHECK(c.log_level == "info");
   CHECK(c.log_file.empty());
-  CHECK(c.max_body_bytes == 16u << 20);
-  CHECK(c.max_json_depth == 64);
-  CHECK(c.max_runs == 1000);
-  CHECK(c.max_instances == 2'000'000);
-  CHECK(c.max_operations == 10'000);
-  CHECK(c.lua_instruction_limit == 1'000'000);
-  CHECK(c.lua_memory_limit == 256u << 20);
-  CHECK(c.max_steps_without_wait == 100'000);
-  CHECK(c.max_header_bytes == 64u << 10);
-  CHECK(c.idle_timeout == 60);
-  CHECK(c.max_connections == 10'000);
-  CHECK(c.completed_run_retention == 0);
+  CHECK(c.transport.max_body_bytes == 16u << 20);
+  CHECK(c.dispatch.max_json_depth == 64);
+  CHECK(c.engine.max_runs == 1000);
+  CHECK(c.engine.max_instances == 2'000'000);
+  CHECK(c.engine.max_operations == 10'000);
+  CHECK(c.engine.lua.instruction_limit == 1'000'000);
+  CHECK(c.engine.lua.memory_limit == 256u << 20);
+  CHECK(c.engine.max_steps_without_wait == 100'000);
+  CHECK(c.transport.max_header_bytes == 64u << 10);
+  CHECK(c.transport.idle_timeout == 60);
+  CHECK(c.transport.max_connections == 10'000);
+  CHECK(c.engine.completed_run_retention == 0);
 
   auto r = Parse({});
   REQUIRE(r.ok());
@@ -90,7 +90,7 @@ TEST_CASE("config maps into the engine, dispatcher and transport limits", "[unit
                           "max_steps_without_wait = 13\n",
                           "t.conf", &c)
               .ok());
-  auto engine = testrund::daemon::ToEngineLimits(c);
+  const testrund::ops::EngineLimits& engine = c.engine;
   CHECK(engine.max_runs == 7);
   CHECK(engine.max_instances == 11);
   CHECK(engine.max_operations == 12);
@@ -99,8 +99,8 @@ TEST_CASE("config maps into the engine, dispatcher and transport limits", "[unit
   CHECK(engine.lua.instruction_limit == 5000);
   CHECK(engine.completed_run_retention == 30);
   CHECK(c.results_dir == "/tmp/r");
-  CHECK(testrund::daemon::ToDispatchLimits(c).max_json_depth == 9);
-  auto transport = testrund::daemon::ToTransportLimits(c);
+  CHECK(c.dispatch.max_json_depth == 9);
+  const testrund::daemon::TransportLimits& transport = c.transport;
   CHECK(transport.max_body_bytes == 1024);
   CHECK(transport.max_header_bytes == 2048);
   CHECK(transport.idle_timeout == 2.5);
@@ -167,7 +167,7 @@ TEST_CASE("exact bounds and messages", "[unit]") {
   s = ApplyConfigText("max_body_bytes = 100", "x.conf", &c);
   CHECK(s.message() == "x.conf:1: max_body_bytes: \"100\" is out of range (256 to 1073741824)");
   CHECK(ApplyConfigText("max_body_bytes = 1G", "x.conf", &c).ok());
-  CHECK(c.max_body_bytes == 1u << 30);
+  CHECK(c.transport.max_body_bytes == 1u << 30);
   // The count hook's budget is an int: a larger limit would silently act as 2^31 - 1.
   s = ApplyConfigText("lua_instruction_limit = 2147483648", "x.conf", &c);
   CHECK(s.message() ==
@@ -186,8 +186,8 @@ TEST_CASE("the file syntax: comments, spaces, quotes, underscores", "[unit]") {
       "token = abc#def:observer\n",
       "s.conf", &c);
   REQUIRE(s.ok());
-  CHECK(c.max_runs == 5);
-  CHECK(c.max_connections == 6);
+  CHECK(c.engine.max_runs == 5);
+  CHECK(c.transport.max_connections == 6);
   CHECK(c.log_level == "debug");
   CHECK(c.token == std::vector<std::string>{"abc#def:observer"});
 }
@@ -268,8 +268,8 @@ TEST_CASE("flags override the file; list flags replace the file's list", "[unit]
   auto r = Parse({"--config", path.c_str(), "--max-runs", "9", "--listen", "127.0.0.1:3",
                   "--listen=127.0.0.1:4", "--log-level=debug"});
   REQUIRE(r.ok());
-  CHECK(r->config.max_runs == 9);
-  CHECK(r->config.max_connections == 6);
+  CHECK(r->config.engine.max_runs == 9);
+  CHECK(r->config.transport.max_connections == 6);
   CHECK(r->config.listen == std::vector<std::string>{"127.0.0.1:3", "127.0.0.1:4"});
   CHECK(r->config.token == std::vector<std::string>{"a:operator"});
   CHECK(r->config.log_level == "debug");
@@ -322,18 +322,18 @@ TEST_CASE("every option has a flag", "[unit]") {
   CHECK(c.token == std::vector<std::string>{"t:operator"});
   CHECK(c.results_dir == "/tmp");
   CHECK(c.log_file == "/tmp/l");
-  CHECK(c.max_body_bytes == 1u << 20);
-  CHECK(c.max_json_depth == 3);
-  CHECK(c.max_runs == 4);
-  CHECK(c.max_instances == 5);
-  CHECK(c.max_operations == 6);
-  CHECK(c.lua_instruction_limit == 7000);
-  CHECK(c.lua_memory_limit == 8u << 20);
-  CHECK(c.max_steps_without_wait == 9);
-  CHECK(c.max_header_bytes == 10u << 10);
-  CHECK(c.idle_timeout == 11);
-  CHECK(c.max_connections == 12);
-  CHECK(c.completed_run_retention == 13);
+  CHECK(c.transport.max_body_bytes == 1u << 20);
+  CHECK(c.dispatch.max_json_depth == 3);
+  CHECK(c.engine.max_runs == 4);
+  CHECK(c.engine.max_instances == 5);
+  CHECK(c.engine.max_operations == 6);
+  CHECK(c.engine.lua.instruction_limit == 7000);
+  CHECK(c.engine.lua.memory_limit == 8u << 20);
+  CHECK(c.engine.max_steps_without_wait == 9);
+  CHECK(c.transport.max_header_bytes == 10u << 10);
+  CHECK(c.transport.idle_timeout == 11);
+  CHECK(c.transport.max_connections == 12);
+  CHECK(c.engine.completed_run_retention == 13);
 }
 
 TEST_CASE("command-line errors and actions", "[unit]") {
@@ -384,8 +384,8 @@ TEST_CASE("conf/testrund.conf documents every option with its default", "[unit]"
   REQUIRE(s.ok());
   Config d = DefaultConfig();
   CHECK(c.listen == d.listen);
-  CHECK(c.max_body_bytes == d.max_body_bytes);
-  CHECK(c.idle_timeout == d.idle_timeout);
+  CHECK(c.transport.max_body_bytes == d.transport.max_body_bytes);
+  CHECK(c.transport.idle_timeout == d.transport.idle_timeout);
 }
 
 TEST_CASE("--help lists every option with its flag and text in separate columns", "[unit]") {

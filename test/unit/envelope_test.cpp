@@ -19,6 +19,7 @@
 #include "rpc/methods.h"
 #include "ops/base/param_reader.h"
 #include "rpc/params.h"
+#include "test/fakes/test_limits.h"
 
 namespace testrund::rpc {
 namespace {
@@ -109,7 +110,7 @@ struct Fixture {
   MethodTable table{state};
   std::optional<Dispatcher> dispatcher;
 
-  explicit Fixture(DispatchLimits limits = {}) {
+  explicit Fixture(DispatchLimits limits = test::TestDispatchLimits()) {
     REQUIRE(table.Add({"subtract", Role::kOperator, &SubtractChecked}));
     REQUIRE(table.Add({"sum", Role::kOperator, &Sum}));
     REQUIRE(table.Add({"notify_hello", Role::kOperator, &NotifyHello}));
@@ -733,7 +734,7 @@ TEST_CASE("Authentication and roles", "[unit]") {
     ServerState state;
     MethodTable table(state);
     REQUIRE(table.Add({"ReadOnly", Role::kObserver, &WhoAmI}));
-    Dispatcher d(table, {}, TokenLookup());
+    Dispatcher d(table, test::TestDispatchLimits(), TokenLookup());
     std::optional<std::string> out =
         d.Handle(R"({"jsonrpc":"2.0","method":"ReadOnly","auth":"x","id":1})", framed);
     REQUIRE(out);

@@ -13,6 +13,7 @@
 #include "ops/lua/lua_sandbox.h"
 #include "test/unit/json_text.h"
 #include "test/unit/lua_test_util.h"
+#include "test/fakes/test_limits.h"
 
 namespace testrund::ops {
 namespace {
@@ -21,7 +22,7 @@ using testing::ToText;
 
 class Json {
  public:
-  explicit Json(const LuaLimits& limits = {}) : lua(testing::NewSandbox(limits)) {}
+  explicit Json(const LuaLimits& limits = TestLuaLimits()) : lua(testing::NewSandbox(limits)) {}
 
   // Pushes `json` as the instance's v and runs `code`; the result as JSON text.
   std::string With(const char* json, const char* code) {
@@ -142,7 +143,7 @@ TEST_CASE("Lua tables to JSON", "[unit]") {
 }
 
 TEST_CASE("PushJson under the memory cap fails cleanly", "[unit]") {
-  LuaLimits limits;
+  LuaLimits limits = TestLuaLimits();
   limits.memory_limit = 256u << 10;
   Json j(limits);
   rapidjson::Document big;

@@ -9,6 +9,7 @@
 
 #include "ops/lua/lua_sandbox.h"
 #include "test/unit/lua_test_util.h"
+#include "test/fakes/test_limits.h"
 
 using testrund::ops::LuaSandbox;
 using testrund::ops::MatchPattern;
@@ -46,7 +47,7 @@ TEST_CASE("PatternProblem names what Lua would reject") {
 }
 
 TEST_CASE("MatchPattern runs string.find in the sandbox, within the bound") {
-  auto lua = testrund::ops::testing::NewSandbox(testrund::ops::LuaLimits(), "r", 1);
+  auto lua = testrund::ops::testing::NewSandbox(testrund::test::TestLuaLimits(), "r", 1);
   LuaSandbox& sandbox = *lua;
   std::string error;
   CHECK(MatchPattern(sandbox, "hello", "^h.-o$", &error) == PatternResult::kMatch);
@@ -62,7 +63,7 @@ TEST_CASE("MatchPattern runs string.find in the sandbox, within the bound") {
 }
 
 TEST_CASE("MatchPattern has a budget of its own, whatever the last evaluation spent") {
-  auto lua = testrund::ops::testing::NewSandbox(testrund::ops::LuaLimits(), "r", 1);
+  auto lua = testrund::ops::testing::NewSandbox(testrund::test::TestLuaLimits(), "r", 1);
   LuaSandbox& sandbox = *lua;
   CHECK(sandbox.pattern_step_budget() == 10.0 * 1'000'000);
   // An evaluation that spends most of its pattern budget: 1701 starts × 1701 × 2 items,

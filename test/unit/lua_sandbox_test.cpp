@@ -15,6 +15,7 @@
 #include "ops/lua/lua_json.h"
 #include "test/unit/json_text.h"
 #include "test/unit/lua_test_util.h"
+#include "test/fakes/test_limits.h"
 
 namespace testrund::ops {
 namespace {
@@ -23,7 +24,7 @@ namespace {
 // "ERR <kind>: <message>".
 class Sandbox {
  public:
-  explicit Sandbox(const LuaLimits& limits = {}, const char* vars_json = nullptr,
+  explicit Sandbox(const LuaLimits& limits = TestLuaLimits(), const char* vars_json = nullptr,
                    uint64_t seed = 1)
       : lua(testing::NewSandbox(limits, "run-7", seed)) {
     if (vars_json != nullptr) testing::SetVarsTemplate(*lua, vars_json);
@@ -92,7 +93,7 @@ TEST_CASE("expressions and statements", "[unit]") {
 }
 
 TEST_CASE("v, g, i, instance and run_id are visible", "[unit]") {
-  Sandbox s(LuaLimits{}, R"({"n": 6, "t": {"a": 1}, "list": [1, 2, 3]})");
+  Sandbox s(TestLuaLimits(), R"({"n": 6, "t": {"a": 1}, "list": [1, 2, 3]})");
   CHECK(s.EvalIn("instance", s.Scope(41)) == "41");
   CHECK(s.Eval("run_id") == "\"run-7\"");
   CHECK(s.Eval("v.n") == "6");
@@ -117,7 +118,7 @@ TEST_CASE("v, g, i, instance and run_id are visible", "[unit]") {
 }
 
 TEST_CASE("each instance's v is its own deep copy; g is shared", "[unit]") {
-  Sandbox s(LuaLimits{}, R"({"n": 6, "t": {"a": 1}})");
+  Sandbox s(TestLuaLimits(), R"({"n": 6, "t": {"a": 1}})");
   int other = s.lua->NewInstanceVars();
   REQUIRE(other >= 0);
   EvalScope a = s.Scope(0);
@@ -250,7 +251,7 @@ TEST_CASE("error values become abort texts", "[unit]") {
 }
 
 TEST_CASE("the instruction limit is per evaluation", "[unit]") {
-  LuaLimits limits;
+  LuaLimits limits = TestLuaLimits();
   limits.instruction_limit = 10'000;
   Sandbox s(limits);
   const std::string kLimit = "ERR instructions: Lua instruction limit (10000) exceeded";
@@ -285,7 +286,7 @@ TEST_CASE("the instruction limit is per evaluation", "[unit]") {
 }
 
 TEST_CASE("the memory limit fails the evaluation and the state stays usable", "[unit]") {
-  LuaLimits limits;
+  LuaLimits limits = TestLuaLimits();
   limits.memory_limit = 32u << 20;
   limits.instruction_limit = 100'000'000;
   Sandbox s(limits);
@@ -336,7 +337,7 @@ TEST_CASE("allocations count against the instruction budget", "[unit]") {
 }
 
 TEST_CASE("deep recursion is an error, not a crash", "[unit]") {
-  LuaLimits limits;
+  LuaLimits limits = TestLuaLimits();
   limits.instruction_limit = 100'000'000;
   Sandbox s(limits);
   std::string lua_stack = s.Eval("local function f() return 1 + f() end return f()");
@@ -397,7 +398,7 @@ TEST_CASE("pattern functions are priced before they run, against the evaluation'
   CHECK(s.Eval("string.find('x', '[a')") == "ERR runtime: malformed pattern (missing ']')");
 
   SECTION("the budget follows lua_instruction_limit") {
-    LuaLimits limits;
+    LuaLimits limits = TestLuaLimits();
     limits.instruction_limit = 1'000;
     Sandbox small(limits);
     CHECK(small.Eval("('a'):rep(2000):find('a*b')") ==
@@ -408,7 +409,7 @@ TEST_CASE("pattern functions are priced before they run, against the evaluation'
 }
 
 TEST_CASE("Create refuses a memory limit too small for the sandbox", "[unit]") {
-  LuaLimits limits;
+  LuaLimits limits = TestLuaLimits();
   limits.memory_limit = 1000;
   auto tiny = LuaSandbox::Create(limits, "r", 0);
   REQUIRE_FALSE(tiny.ok());
@@ -423,7 +424,7 @@ TEST_CASE("math.random is reproducible per instance", "[unit]") {
   const char* kDraws = "{math.random(1, 1000000), math.random(1000), math.random(0), "
                        "math.floor(math.random() * 1e9)}";
   auto draws = [&](uint64_t seed, int64_t id) {
-    Sandbox s(LuaLimits{}, nullptr, seed);
+    Sandbox s(TestLuaLimits(), nullptr, seed);
     s.rng = LuaSandbox::SeedInstanceRng(seed, id);
     return s.EvalIn(kDraws, s.Scope(id));
   };
@@ -467,7 +468,7 @@ TEST_CASE("registry references", "[unit]") {
 }
 
 TEST_CASE("may_read_inbound: code that names i, _G, _ENV or load", "[unit]") {
-  auto fresh = [] { return testing::NewSandbox(LuaLimits(), "r", 1); };
+  auto fresh = [] { return testing::NewSandbox(TestLuaLimits(), "r", 1); };
   for (const char* code : {"v.n = instance", "v.items = 1", "g.pi = 3", "v.i2 = 1",
                            "v.name == 'hi'", "v.x = instance_i", "loader"}) {
     INFO(code);

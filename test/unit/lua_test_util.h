@@ -14,10 +14,11 @@
 
 #include "ops/lua/lua_json.h"
 #include "ops/lua/lua_sandbox.h"
+#include "test/fakes/test_limits.h"
 
 namespace testrund::ops::testing {
 
-inline std::unique_ptr<LuaSandbox> NewSandbox(const LuaLimits& limits = {},
+inline std::unique_ptr<LuaSandbox> NewSandbox(const LuaLimits& limits = TestLuaLimits(),
                                               std::string_view run_id = "r", uint64_t seed = 0) {
   auto created = LuaSandbox::Create(limits, run_id, seed);
   REQUIRE(created.ok());

@@ -107,11 +107,11 @@ TEST_CASE("a loop without waits hits max_steps_without_wait", "[unit]") {
         R"J((max_steps_without_wait) at op 0 (comment)","count":1}])J");
 }
 
-TEST_CASE("a work turn yields after steps_per_turn steps and starts", "[unit]") {
+TEST_CASE("a work turn yields after turn.steps steps and starts", "[unit]") {
   // Found with the rpc fuzzer: a load run of instances that end at once keeps every turn
   // full; the turn's size bounds how long the loop is away (lowered by the fuzz targets).
   EngineLimits limits = TestEngineLimits();
-  limits.steps_per_turn = 5;
+  limits.turn.steps = 5;
   Engine e(limits);
   auto id = e.Execute(Single(R"J([{"type": "comment"}, {"type": "comment"}, {"type": "comment"},
     {"type": "comment"}, {"type": "comment"}, {"type": "comment"}, {"type": "comment"}])J"));

@@ -13,6 +13,7 @@
 #include "ops/run_registry.h"
 #include "rpc/dispatcher.h"
 #include "rpc/methods.h"
+#include "test/fakes/test_limits.h"
 
 namespace testrund::rpc {
 namespace {
@@ -44,10 +45,10 @@ TEST_CASE("Default method table: roles as SPEC §1 says", "[unit]") {
 
 TEST_CASE("GetServerInfo", "[unit]") {
   ops::FakeClock clock;
-  ops::RunRegistry runs(clock, ops::EngineLimits{});
+  ops::RunRegistry runs(clock, test::TestEngineLimits());
   ServerState state{.runs = &runs, .time_start = ops::WallTime{1'700'000'123, 456'789}};
   MethodTable table = BuildDefaultMethods(state);
-  Dispatcher d(table, {}, [](std::string_view token) -> std::optional<Role> {
+  Dispatcher d(table, test::TestDispatchLimits(), [](std::string_view token) -> std::optional<Role> {
     if (token == "obs") return Role::kObserver;
     return std::nullopt;
   });
@@ -91,7 +92,7 @@ TEST_CASE("GetServerInfo", "[unit]") {
   SECTION("without a registry the counts are 0") {
     ServerState bare;
     MethodTable t = BuildDefaultMethods(bare);
-    Dispatcher d2(t, {}, {});
+    Dispatcher d2(t, test::TestDispatchLimits(), {});
     rapidjson::Document r = Call(d2, R"({"jsonrpc":"2.0","method":"GetServerInfo","id":"x"})");
     CHECK(r["result"]["runs"].GetUint64() == 0);
     CHECK(r["result"]["time_start"][0].GetInt64() == 0);

@@ -14,6 +14,7 @@
 #include "ops/lua/lua_sandbox.h"
 #include "test/unit/json_text.h"
 #include "test/unit/lua_test_util.h"
+#include "test/fakes/test_limits.h"
 
 namespace testrund::ops {
 namespace {
@@ -22,7 +23,7 @@ using testing::ToText;
 
 class Templates {
  public:
-  Templates() : lua(testing::NewSandbox(LuaLimits{}, "run-1", 0)) {
+  Templates() : lua(testing::NewSandbox(TestLuaLimits(), "run-1", 0)) {
     testing::SetVarsTemplate(*lua, R"({"x": 41, "name": "ann", "f": 6.0})");
     v_ref = lua->NewInstanceVars();
   }
