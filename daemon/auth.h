@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// TokenTable: the configured access tokens and their roles (SPEC §1), and the parsing of an
-// HTTP `Authorization: Bearer` value. Tokens are kept and compared as SHA-256 digests
-// (CRYPTO_memcmp over every entry), so the time of a lookup depends neither on how much of a
-// token matched nor on its length. Tokens are secrets: nothing here logs them or puts them
-// in an error message.
+// TokenTable: the configured access tokens and their roles (docs/api.md#1-transports), and the
+// parsing of an HTTP `Authorization: Bearer` value. Tokens are kept and compared as SHA-256 digests
+// (CRYPTO_memcmp over every entry), so the time of a lookup depends neither on how much of a token
+// matched nor on its length. Tokens are secrets: nothing here logs them or puts them in an error
+// message.
 #pragma once
 
 #include <array>

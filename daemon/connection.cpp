@@ -24,7 +24,7 @@ constexpr size_t kMaxPendingOutput = 8u << 20;
 // so that the kernel does not reset the connection before the client read the response.
 constexpr double kLingerSeconds = 2.0;
 
-// The paths JSON-RPC is served on (SPEC §1).
+// The paths JSON-RPC is served on (docs/api.md#1-transports).
 bool IsRpcPath(std::string_view path) { return path == "/" || path == "/jsonrpc"; }
 
 struct timeval ToTimeval(double seconds) {

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Connection: one client on one bufferevent (plain or OpenSSL). Its first byte decides the
-// framing (SPEC §1): an ASCII letter means HTTP/1.1 (keep-alive, routes /, /jsonrpc and
-// /health, Bearer authentication), anything else the 4-byte length prefix (one request,
-// then close). Enforces the body/header limits and the idle timeout. A connection never
-// frees itself: when it is done it reports to its owner, which frees it after the current
-// callback has returned.
+// Connection: one client on one bufferevent (plain or OpenSSL). Its first byte decides the framing
+// (docs/api.md#1-transports): an ASCII letter means HTTP/1.1 (keep-alive, routes /, /jsonrpc and
+// /health, Bearer authentication), anything else the 4-byte length prefix (one request, then
+// close). Enforces the body/header limits and the idle timeout. A connection never frees itself:
+// when it is done it reports to its owner, which frees it after the current callback has returned.
 #pragma once
 
 #include <event2/bufferevent.h>

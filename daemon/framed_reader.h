@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The length-prefixed (N2SVCD) framing of SPEC §1: a 4-byte unsigned big-endian length,
-// then exactly that many bytes of JSON. Reads one frame from a libevent input buffer and
+// The length-prefixed (N2SVCD) framing of docs/api.md#1-transports: a 4-byte unsigned big-endian
+// length, then exactly that many bytes of JSON. Reads one frame from a libevent input buffer and
 // responses are encoded with ops::EncodeFrame (ops/base/length_prefix.h).
 #pragma once
 

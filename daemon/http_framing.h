@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // HTTP/1.1 on a byte stream: HttpRequestParser turns bytes into requests with Debian's
 // libhttp-parser (one request at a time, so pipelined requests are answered in order), and
-// FormatHttpResponse writes a response. Enforces the header and body limits of SPEC §6 and
-// reports which status a malformed request earns (400, 413, 431).
+// FormatHttpResponse writes a response. Enforces the header and body limits of
+// docs/configuration.md#limits and reports which status a malformed request earns (400, 413, 431).
 #pragma once
 
 #include <http_parser.h>

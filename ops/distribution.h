@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Distribution: the ExecuteTest `distribution` parameter (SPEC §3), parsed and validated.
-// Parsing collects every problem at once as ops::Problem {op_idx -1, field
-// "distribution.<member>", problem quoting the value}. Every integer member also accepts a
-// decimal string ("41"); number members also accept a numeric string. Unknown members are
-// ignored. The schedule built from it is in ops/schedule.h.
+// Distribution: the ExecuteTest `distribution` parameter (docs/api.md#3-methods), parsed and
+// validated. Parsing collects every problem at once as ops::Problem {op_idx -1, field
+// "distribution.<member>", problem quoting the value}. Every integer member also accepts a decimal
+// string ("41"); number members also accept a numeric string. Unknown members are ignored. The
+// schedule built from it is in ops/schedule.h.
 #pragma once
 
 #include <cstdint>

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Instance: one pass of a run through its Program (SPEC "Test Instance"). A small struct —
-// id, program counter, step counters, state, outcome flags, planned and actual start, its
-// Lua `v`/`i` references, its math.random state and parking data — plus, only for the
-// first call and for candidates of first_fail_summary, its check/trace logs. A finished
-// instance leaves nothing behind but its contribution to the run's aggregates.
+// Instance: one pass of a run through its Program (docs/operations.md#how-an-instance-runs). A
+// small struct — id, program counter, step counters, state, outcome flags, planned and actual
+// start, its Lua `v`/`i` references, its math.random state and parking data — plus, only for the
+// first call and for candidates of first_fail_summary, its check/trace logs. A finished instance
+// leaves nothing behind but its contribution to the run's aggregates.
 //
 // Memory: sizeof(Instance) is 96 bytes; with its map node and a small `v` table a halted
-// instance stays well under 512 bytes (DESIGN.md "Memory").
+// instance stays well under 512 bytes (docs/architecture.md#memory).
 #pragma once
 
 #include <cstdint>
@@ -39,7 +39,7 @@ struct Instance {
   MonoNs park_start = 0;       // when it parked (latency of halt/wait ops)
   MonoNs park_duration = 0;    // the timer duration it parked with
   uint64_t rng = 0;            // math.random state (LuaSandbox::SeedInstanceRng)
-  uint64_t step = 0;           // ops executed so far (SPEC "Step")
+  uint64_t step = 0;           // ops executed so far (docs/operations.md#how-an-instance-runs)
   uint64_t steps_since_wait = 0;
   uint32_t park_generation = 0;  // bumped on every park: stale timer entries are ignored
   int32_t pc = 0;              // index of the next op to execute
@@ -55,4 +55,5 @@ struct Instance {
 
 }  // namespace testrund::ops
 
-static_assert(sizeof(testrund::ops::Instance) <= 128, "keep Instance small (DESIGN.md Memory)");
+static_assert(sizeof(testrund::ops::Instance) <= 128,
+              "keep Instance small (docs/architecture.md#memory)");

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// RunDefinition: the whole ExecuteTest params, validated (SPEC §3 ExecuteTest). Parsing
+// RunDefinition: the whole ExecuteTest params, validated (docs/api.md#executetest). Parsing
 // collects every problem at once — the params themselves, the distribution (ops/
 // distribution.h) and every operation (ops/program.h) — and creates the run's LuaSandbox,
 // because operations compile into it. Nothing starts here.
@@ -32,18 +32,18 @@ struct RunDefinition {
   uint64_t seed = 0;
   std::unique_ptr<LuaSandbox> lua;   // holds the compiled program, vars template and `g`
   std::unique_ptr<Program> program;  // compiled into `lua`
-  // More operations than max_operations were given (their number; 0 otherwise). That is a
-  // server limit (-32005), which SPEC §2 checks after params and run_id, so the operations
-  // are then neither validated nor compiled and `program` stays null.
+  // More operations than max_operations were given (their number; 0 otherwise). That is a server
+  // limit (-32005), which is checked after params and run_id (docs/api.md#error-codes), so the
+  // operations are then neither validated nor compiled and `program` stays null.
   size_t too_many_operations = 0;
 };
 
-// Parses ExecuteTest `params`. On any problem returns nullopt with every problem appended
-// to `problems` (the rpc layer's -32602 `data`). A sandbox that cannot be created (memory
-// limit too small) is a Problem on field "lua". `run_id` is only checked for form here;
-// uniqueness is the registry's (SPEC §2 check order). `assigned_run_id` is used when the
-// params have none (the sandbox's `run_id` is fixed at creation). Without `seed` a random
-// one is drawn.
+// Parses ExecuteTest `params`. On any problem returns nullopt with every problem appended to
+// `problems` (the rpc layer's -32602 `data`). A sandbox that cannot be created (memory limit too
+// small) is a Problem on field "lua". `run_id` is only checked for form here; uniqueness is the
+// registry's (the check order of docs/api.md#error-codes). `assigned_run_id` is used when the
+// params have none (the sandbox's `run_id` is fixed at creation). Without `seed` a random one is
+// drawn.
 std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
                                                 const EngineLimits& limits,
                                                 const OpTable& op_types,

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Schedule: when each instance of a run is due (SPEC §3, open model). Instance k (0-based)
-// is due when the integral of the rate since the run's start first exceeds k: at k/rate for
-// a constant rate (instance 0 at 0), and for stages along piecewise-linear ramps (a stage
-// whose rate goes 0 -> 0 starts nothing). Offsets are integer nanoseconds of *active* time
-// since the run's start: the Run adds the total time spent paused (so UnpauseTest shifts
-// the schedule and no burst of catch-up starts follows) — PlannedAt() does that sum.
+// Schedule: when each instance of a run is due (docs/api.md#executetest, an open model). Instance k
+// (0-based) is due when the integral of the rate since the run's start first exceeds k: at k/rate
+// for a constant rate (instance 0 at 0), and for stages along piecewise-linear ramps (a stage whose
+// rate goes 0 -> 0 starts nothing). Offsets are integer nanoseconds of *active* time since the
+// run's start: the Run adds the total time spent paused (so UnpauseTest shifts the schedule and no
+// burst of catch-up starts follows) — PlannedAt() does that sum.
 //
 // Exactness: rates are held in integer nano-instances per second and durations in integer
 // ns, and counts use 128-bit integer arithmetic, so no instance is lost or duplicated by

@@ -8,7 +8,8 @@
 namespace testrund::rpc {
 namespace {
 
-// Observers may call the read-only methods: QueryTest, ListTests, GetServerInfo (SPEC §1).
+// Observers may call the read-only methods: QueryTest, ListTests, GetServerInfo
+// (docs/api.md#1-transports).
 constexpr Method kDefaultMethods[] = {
     {"ExecuteTest", Role::kOperator, &ExecuteTest},
     {"QueryTest", Role::kObserver, &QueryTest},

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The JSON-RPC 2.0 envelope (SPEC §2): one parse per body into one document, request
-// validation, notifications, batches, ids echoed as they came, authorisation by role, and
-// responses written straight into one reused buffer.
+// The JSON-RPC 2.0 envelope (docs/api.md#2-the-json-rpc-20-envelope): one parse per body into one
+// document, request validation, notifications, batches, ids echoed as they came, authorisation by
+// role, and responses written straight into one reused buffer.
 #include "rpc/dispatcher.h"
 
 #include "ops/base/json_writer.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The one entry point the transports use: a JSON-RPC 2.0 request body in, a response body
-// out. Owns the envelope rules of SPEC §2 (single, batch, notifications, ids, errors, the
-// depth limit) and authorisation by role; method bodies live in the method table.
+// The one entry point the transports use: a JSON-RPC 2.0 request body in, a response body out. Owns
+// the envelope rules of docs/api.md#2-the-json-rpc-20-envelope (single, batch, notifications, ids,
+// errors, the depth limit) and authorisation by role; method bodies live in the method table.
 #pragma once
 
 #include <cstddef>

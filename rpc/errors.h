@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The JSON-RPC error codes of SPEC §2 as one table (code, name, default message), and
-// RpcError, the value a handler returns instead of a result. Handlers never throw: every
-// failure a client can cause is an RpcError.
+// The JSON-RPC error codes of docs/api.md#2-the-json-rpc-20-envelope as one table (code, name,
+// default message), and RpcError, the value a handler returns instead of a result. Handlers never
+// throw: every failure a client can cause is an RpcError.
 #pragma once
 
 #include <optional>
@@ -35,7 +35,7 @@ struct ErrorInfo {
   std::string_view message;  // the default `message` when a call has nothing better to say
 };
 
-// SPEC §2's table, in its order. Documentation and tests read this; do not duplicate it.
+// docs/api.md's error table, in its order. Documentation and tests read this; do not duplicate it.
 inline constexpr ErrorInfo kErrorTable[] = {
     {ErrorCode::kParseError, "parse_error", "Parse error"},
     {ErrorCode::kInvalidRequest, "invalid_request", "Invalid Request"},

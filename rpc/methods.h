@@ -90,7 +90,7 @@ class MethodTable {
   std::unordered_map<std::string_view, Method> rows_;
 };
 
-// The daemon's table: every method of SPEC §3 that is implemented, with its role
+// The daemon's table: every method of docs/api.md#3-methods that is implemented, with its role
 // (observers may call QueryTest, ListTests and GetServerInfo only). `state` is borrowed and
 // must outlive the table.
 MethodTable BuildDefaultMethods(ServerState& state);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Roles a token grants (SPEC §1): operator may call every method, observer only the
-// read-only ones. kNone is a caller without a valid token.
+// Roles a token grants (docs/api.md#1-transports): operator may call every method, observer only
+// the read-only ones. kNone is a caller without a valid token.
 #pragma once
 
 #include <functional>

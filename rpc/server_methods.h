@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Handlers about the daemon itself rather than one run (SPEC §3 extensions).
+// Handlers about the daemon itself rather than one run (docs/api.md#3-methods).
 #pragma once
 
 #include <rapidjson/document.h>

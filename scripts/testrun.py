@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""testrun: command-line client and small client module for testrund (SPEC.md §1-3).
+"""testrun: command-line client and small client module for testrund (docs/api.md, docs/cli.md).
 
 Standard library only. `scripts/testrun` is the executable; this file is the module, so a
 harness script can drive the daemon without a subprocess:
@@ -63,7 +63,7 @@ EXIT_CODES = [
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C); the run itself carries on"),
 ]
 
-# JSON-RPC error codes of SPEC §2, for the one-line error message.
+# JSON-RPC error codes of docs/api.md#2-the-json-rpc-20-envelope, for the one-line error message.
 ERROR_NAMES = {
     -32700: "parse error",
     -32600: "invalid request",
@@ -157,7 +157,7 @@ class Client:
     framed  -- "HOST:PORT" (or "tls://HOST:PORT"): use the N2SVCD 4-byte length-prefixed
                framing instead of HTTP, one connection per request; the token goes in the
                request's top-level "auth" member. Overrides url.
-    token   -- the bearer token (SPEC §1), or None.
+    token   -- the bearer token (docs/api.md#1-transports), or None.
     cacert  -- CA file (PEM) that signed the daemon's certificate, for https:// and tls://.
                Without it the system's default CAs are used.
     timeout -- seconds for connecting and for each answer.
@@ -238,7 +238,7 @@ class Client:
             raise BadResponse(f"answer is not a JSON-RPC 2.0 response: {_one_line(raw)!r}")
         return response
 
-    # Convenience wrappers for the methods of SPEC §3.
+    # Convenience wrappers for the methods of docs/api.md#3-methods.
     def execute_test(self, definition, **overrides):
         params = dict(definition)
         params.update(overrides)

@@ -2,7 +2,7 @@
 // JsonWriter: the rapidjson Writer every JSON output of testrund goes through. It writes a
 // double in its shortest round-trip form (std::to_chars; RapidJSON's Grisu2 is not always
 // shortest: 0.1 + 0.2 came out as 0.30000000000000007 vs. the shortest 0.30000000000000004),
-// keeps ".0" on integral doubles so that a Lua float stays a float (SPEC §4), and writes
+// keeps ".0" on integral doubles so that a Lua float stays a float (docs/operations.md), and writes
 // NaN and infinities, which JSON cannot carry, as null. Strings and keys that are not
 // well-formed UTF-8 (Lua strings, peer bytes, error texts) are written with each ill-formed
 // part replaced by U+FFFD (ops/utf8.h), so that every JSON output is UTF-8.

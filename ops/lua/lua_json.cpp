@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON <-> Lua conversion (SPEC §4). Both directions run their Lua work inside lua_pcall so
-// that the run's memory cap (or stack growth) reports a failure instead of unwinding into
-// the engine. Conversion to JSON reads tables raw, so no script code runs during it.
+// JSON <-> Lua conversion (docs/operations.md). Both directions run their Lua work inside lua_pcall
+// so that the run's memory cap (or stack growth) reports a failure instead of unwinding into the
+// engine. Conversion to JSON reads tables raw, so no script code runs during it.
 #include "ops/lua/lua_json.h"
 
 #include <fmt/format.h>

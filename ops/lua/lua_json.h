@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON <-> Lua values (SPEC §4 "Expressions"): a JSON number without fraction or exponent
+// JSON <-> Lua values (docs/operations.md#expressions): a JSON number without fraction or exponent
 // is a Lua integer, any other a float; objects are string-keyed tables, arrays are tables
 // indexed from 1, null is nil. Back to JSON: integers stay integers, floats in shortest
 // round-trip form, a table whose keys are exactly 1..n is an array, an empty table is {},

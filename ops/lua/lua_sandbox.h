@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// LuaSandbox: the one lua_State of a run (DESIGN.md "Lua"). It owns the capped allocator
+// LuaSandbox: the one lua_State of a run (docs/architecture.md#lua). It owns the capped allocator
 // (the run's memory limit), the instruction-count hook (the per-evaluation budget), the
 // allow-listed environment (string, table, math, utf8, safe base functions, os.time,
 // os.clock), the run's globals table `g`, and compiles expressions once into registry
@@ -73,9 +73,9 @@ struct EvalScope {
 
 class LuaSandbox {
  public:
-  // Creates the state with its allocator cap, hook, environment and an empty `g`.
-  // `seed` seeds math.random (SPEC `seed`; the run picks a random one when absent).
-  // Error: the state could not be created (memory limit too small).
+  // Creates the state with its allocator cap, hook, environment and an empty `g`. `seed` seeds
+  // math.random (docs/api.md#executetest `seed`; the run picks a random one when absent). Error:
+  // the state could not be created (memory limit too small).
   static Result<std::unique_ptr<LuaSandbox>> Create(const LuaLimits& limits,
                                                     std::string_view run_id, uint64_t seed);
   ~LuaSandbox();
@@ -89,19 +89,19 @@ class LuaSandbox {
     kExpression,             // `{...}` values: an expression only
   };
 
-  // Compiles Lua source once, as `return <code>` if that parses, else as a statement
-  // chunk (SPEC §4). Text chunks only (binary chunks are refused). `chunk_name` names the
-  // code in error messages ("=op 3 (expression)"; a leading '=' is added when it has none).
-  // Returns a registry reference to the function; it stays valid until the sandbox closes.
-  // Error: Lua's syntax message for the statement form (kExpression: for the expression
-  // form), or the memory-limit sentence.
-  // Whether any code compiled here could read `i`: it names `i`, `_G`, `_ENV` or `load`
-  // (an identifier of the source, or text inside it: the test errs on the safe side).
-  // Protocol ops store i.<protocol> only then, since no one else can see it.
-  bool may_read_inbound() const { return may_read_inbound_; }
-
+  // Compiles Lua source once, as `return <code>` if that parses, else as a statement chunk
+  // (docs/operations.md#expressions). Text chunks only (binary chunks are refused).
+  // `chunk_name` names the code in error messages ("=op 3 (expression)"; a leading '=' is
+  // added when it has none). Returns a registry reference to the function; it stays valid
+  // until the sandbox closes. Error: Lua's syntax message for the statement form
+  // (kExpression: for the expression form), or the memory-limit sentence.
   Result<int> Compile(std::string_view code, std::string_view chunk_name,
                       CompileMode mode = CompileMode::kExpressionOrStatement);
+
+  // Whether any code compiled here could read `i`: it names `i`, `_G`, `_ENV` or `load` (an
+  // identifier of the source, or text inside it: the test errs on the safe side). Protocol
+  // ops store i.<protocol> only then, since no one else can see it.
+  bool may_read_inbound() const { return may_read_inbound_; }
 
   // Calls a compiled function in `scope`. On kNone exactly one value (the first result, or
   // nil) is left on the stack for the caller to read and pop. On failure nothing is left

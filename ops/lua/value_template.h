@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ValueTemplate: an op attribute as given in the definition, where any string that is
 // wholly wrapped in `{...}` is a Lua expression compiled at validation and evaluated when
-// the op executes; `\{` at the start of a string escapes a literal brace (SPEC §4).
+// the op executes; `\{` at the start of a string escapes a literal brace (docs/operations.md).
 // A template without expressions is a constant and costs nothing to evaluate.
 #pragma once
 

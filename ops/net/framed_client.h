@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// FramedCall: one request of the jsonrpc op over the N2SVCD length-prefixed framing (SPEC
-// §1: a 4-byte unsigned big-endian length, then that many bytes of JSON), on a connection of
-// its own to a tcp:// or tls:// URL: connect, write the frame, read one framed response,
-// close. One request per connection, as N2SVCD (and testrund's own framed transport, which
-// closes after each response) do it. A notification expects no response: its call is over
+// FramedCall: one request of the jsonrpc op over the N2SVCD length-prefixed framing
+// (docs/api.md#1-transports: a 4-byte unsigned big-endian length, then that many bytes of JSON), on
+// a connection of its own to a tcp:// or tls:// URL: connect, write the frame, read one framed
+// response, close. One request per connection, as N2SVCD (and testrund's own framed transport,
+// which closes after each response) do it. A notification expects no response: its call is over
 // once the frame has been handed to the kernel.
 //
 // The completion callback runs exactly once, from a libevent callback, never inside Start;

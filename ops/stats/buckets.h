@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Buckets: the run's time-based call distribution (SPEC §3 QueryTest `buckets`). Bucket j
+// Buckets: the run's time-based call distribution (docs/api.md#querytest `buckets`). Bucket j
 // covers [start + j*w, start + (j+1)*w) with w = 100 ms x 2^k. When an event needs bucket
 // index >= 20, neighbours merge pairwise (20 -> 10) and w doubles, as often as needed. Memory
 // is fixed (two arrays of 20 counters) and every count is exact.

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// CheckLog: the first call's check_log (SPEC §3 first_call_summary): every check in order,
-// each {op_idx, step, status pass|fail|abort, text}. Only instance 0 (and the first failing
-// instance, for first_fail_summary) keeps one. A safety cap (default 100,000 entries) bounds
-// memory against a looping definition; checks beyond it are counted in dropped(), not kept.
+// CheckLog: the first call's check_log (docs/api.md#querytest first_call_summary): every check in
+// order, each {op_idx, step, status pass|fail|abort, text}. Only instance 0 (and the first failing
+// instance, for first_fail_summary) keeps one. A safety cap (default 100,000 entries) bounds memory
+// against a looping definition; checks beyond it are counted in dropped(), not kept.
 #pragma once
 
 #include <cstddef>

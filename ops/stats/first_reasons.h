@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// FirstReasons: the first_fails / first_aborts table of a run (SPEC §3 QueryTest). Each
+// FirstReasons: the first_fails / first_aborts table of a run (docs/api.md#querytest). Each
 // instance contributes its first fail (resp. its abort) keyed by (op_idx, text); entries keep
 // first-occurrence order with a count. At most `max_distinct` distinct entries are kept;
 // further distinct reasons are summed into one entry {op_idx -1, "(other reasons)"}, listed

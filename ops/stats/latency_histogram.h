@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // LatencyHistogram: a log-linear (HDR-style) histogram of latencies in nanoseconds for one
-// op (SPEC §3 QueryTest `latency`). Values below 64 ns are counted exactly; above, each
+// op (docs/api.md#querytest `latency`). Values below 64 ns are counted exactly; above, each
 // power of two [2^e, 2^(e+1)) is split into 64 equal sub-buckets, so a bucket's midpoint is
 // within 1/128 (< 0.8%) of every value in it. Values from 0 to 2^43 ns (~2.4 h) are covered;
 // larger ones (and negative ones, as 0) clamp into the end buckets, while min and max stay

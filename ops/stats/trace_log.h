@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// TraceLog: the first call's trace_log (SPEC §3 first_call_summary, §4 protocol ops). Each
-// entry is a JSON object {"time": [sec, usec], "step", "op_idx", "path", ...fields}, all
-// kept in ONE rapidjson document (an array) owned by the log, in the order added (time
-// order). The log is capped (default 10,000 entries, and 32 MiB of strings so that a first
-// call full of large messages cannot exhaust memory): the next entry after either cap is
-// replaced by one final {"path": "trace.warning", "text": "trace_log truncated after N
-// entries"} entry (", over M bytes" added for the byte cap), and every later one is dropped
-// and counted.
+// TraceLog: the first call's trace_log (docs/api.md#querytest first_call_summary,
+// docs/protocol-ops.md). Each entry is a JSON object {"time": [sec, usec], "step", "op_idx",
+// "path", ...fields}, all kept in ONE rapidjson document (an array) owned by the log, in the order
+// added (time order). The log is capped (default 10,000 entries, and 32 MiB of strings so that a
+// first call full of large messages cannot exhaust memory): the next entry after either cap is
+// replaced by one final {"path": "trace.warning", "text": "trace_log truncated after N entries"}
+// entry (", over M bytes" added for the byte cap), and every later one is dropped and counted.
 #pragma once
 
 #include <cstddef>

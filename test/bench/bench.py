@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The testrund benchmarks of issue 6 (docs/performance.md): every scenario drives the real
+"""The testrund benchmarks of docs/performance.md: every scenario drives the real
 daemon through its own JSON-RPC API and is compared with its reference measured side by
 side in the same run, because absolute figures on a shared machine drift by +-30 %.
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""End-to-end tests of scripts/testrun against the real testrund binary (issue 5).
+"""End-to-end tests of scripts/testrun against the real testrund binary.
 
 Each test runs scripts/testrun as a subprocess, the way an operator or a CI job does, and
 checks its exit status and what it prints. The daemons bind 127.0.0.1:0

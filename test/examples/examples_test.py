@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Runs every definition file in scripts/examples/ against the real daemon (issue 5).
+"""Runs every definition file in scripts/examples/ against the real daemon.
 
 Each example is run the way scripts/examples/README.md tells a user to run it:
 `scripts/testrun execute scripts/examples/FILE.json --watch ...` from the source root, with

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Integration tests of the run engine through the real binary and both framings (SPEC §3,
-// §4; issue 3 "Tests"): a worked example whose QueryTest result is asserted field by field,
+// Integration tests of the run engine through the real binary and both framings (docs/api.md,
+// docs/operations.md): a worked example whose QueryTest result is asserted field by field,
 // a load run with exact counts and first-reason tables, halt/resume with vars, halt expiry,
 // cancel of a run with halted and waiting instances, run_id rules, and the rate accuracy of
 // a linear run.
@@ -37,7 +37,7 @@ std::pair<int64_t, int64_t> BucketSums(const rapidjson::Value& buckets) {
   return {started, finished};
 }
 
-// The worked example (issue 3): vars, eval, assert pass with a {...} text, assert fail with
+// The worked example: vars, eval, assert pass with a {...} text, assert fail with
 // a custom text, a loop through a branch (step != op_idx), default assert texts, comments
 // at trace_level 1, globals, and an unknown attribute.
 constexpr const char* kWorkedExample = R"({

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Hostile clients against the real binary (issue 7): malformed, truncated and invalid JSON,
+// Hostile clients against the real binary: malformed, truncated and invalid JSON,
 // nesting bombs, bodies over the limit, length prefixes that lie, slow senders, connection
 // floods, clients that vanish mid-response, TLS garbage, wrong and missing tokens, and Lua
 // bombs in every expression position. Each test asserts the exact error or the close, and —

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Integration tests of the run lifecycle extensions (issue 8, SPEC §3 Extensions) against
+// Integration tests of the run lifecycle extensions (docs/api.md#3-methods) against
 // the real binary: PauseTest/UnpauseTest (states, errors, no burst after a pause),
 // ListTests and its filters, max_failures, stages, duration with total 0, seed, the
 // first_fail_summary trace_log, results_dir files (at completion, cancel and SIGTERM, and a

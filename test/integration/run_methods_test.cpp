@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Integration tests of every parameter of every run method with its wrong values (SPEC §2,
+// Integration tests of every parameter of every run method with its wrong values (docs/api.md,
 // §3, §4 validation), through the real binary and both framings: the exact error code, a
 // `data` list naming every problem (field, op_idx, the offending value quoted), a message
 // that is a sentence — and that nothing else was disturbed: an unrelated run with halted and
@@ -17,7 +17,7 @@ namespace testrund::test {
 namespace {
 
 // One expected entry of the -32602 data list. `quote` must occur in `problem` (the
-// offending value as written, or the SPEC's exact wording); op_idx -1: no op_idx member.
+// offending value as written, or the documented wording); op_idx -1: no op_idx member.
 struct Problem {
   std::string field;
   std::string quote;

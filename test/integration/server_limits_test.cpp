@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Integration tests of the limits around runs (SPEC §2 error order, §4 Lua limits, §6
-// server limits) and of token roles on the run methods (SPEC §1), through the real binary:
-// -32005 with nothing started, params before run_id before limits, hostile Lua aborting
-// only its own instance while another run keeps answering, and the observer role.
+// Integration tests of the limits around runs (docs/api.md#error-codes order, Lua limits,
+// server limits) and of token roles on the run methods (docs/api.md#1-transports), through
+// the real binary: -32005 with nothing started, params before run_id before limits, hostile
+// Lua aborting only its own instance while another run keeps answering, and the observer role.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
@@ -101,7 +101,7 @@ TEST_CASE("max_operations: a longer operation list is refused, nothing started",
   CHECK(LiveRuns(c) == 1);
   CHECK(r.code() == -32005);
   CHECK(r.message() == "server limit reached: 6 operations, more than 5 per run (max_operations)");
-  // SPEC §2 order: a bad param is still -32602, a taken run_id still -32002.
+  // The order of docs/api.md#error-codes: a bad param is still -32602, a taken run_id still -32002.
   CHECK(c.Call("ExecuteTest", R"({"run_id":"six","trace_level":9,"operations":)" + six + "}")
             .code() == -32602);
   CHECK(c.Call("ExecuteTest", R"({"run_id":"five","operations":)" + six + "}").code() ==

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Faults of the system under test (issue 7), against the real binary: loopback servers that
+// Faults of the system under test, against the real binary: loopback servers that
 // refuse, reset, stall, answer garbage or close half-way through a response, each hit by an
 // http run at full rate (`load`). Every instance aborts with the exact text; afterwards the
 // daemon's descriptors (/proc/<pid>/fd) and resident memory return to their baseline, and

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Integration tests of the transports (SPEC §1, §5, §6) against the real binary: both
-// framings, keep-alive and pipelining, batches and notifications, /health, the HTTP error
-// statuses, bad length prefixes, TLS, tokens and roles, the idle timeout, max_connections,
-// max_json_depth, signals, the log file, and the command line (config errors, --check-config,
-// --version).
+// Integration tests of the transports (docs/api.md#1-transports, docs/configuration.md)
+// against the real binary: both framings, keep-alive and pipelining, batches and
+// notifications, /health, the HTTP error statuses, bad length prefixes, TLS, tokens and
+// roles, the idle timeout, max_connections, max_json_depth, signals, the log file, and the
+// command line (config errors, --check-config, --version).
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/stat.h>

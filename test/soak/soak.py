@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Soak test of testrund (issue 7): many clients, random runs, for minutes; then checks that
+"""Soak test of testrund: many clients, random runs, for minutes; then checks that
 nothing was lost, every count adds up, the daemon still answers and its memory came back.
 
     test/soak/soak.py [--minutes M | --seconds S] [--clients N] [--seed X] ...

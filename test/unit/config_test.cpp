@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Unit tests of daemon/config: defaults (SPEC §6), every bound of the option table, sizes,
-// the file syntax, error messages naming file, line and key, list keys, and flags
-// overriding the file. Also checks that conf/testrund.conf documents every option with its
-// default.
+// Unit tests of daemon/config: defaults (docs/configuration.md#limits), every bound of the option
+// table, sizes, the file syntax, error messages naming file, line and key, list keys, and flags
+// overriding the file. Also checks that conf/testrund.conf documents every option with its default.
 #include "daemon/config.h"
 
 #include <unistd.h>
@@ -52,7 +51,7 @@ std::string FormatNumber(double value) {
 
 }  // namespace
 
-TEST_CASE("defaults are the SPEC's", "[unit]") {
+TEST_CASE("defaults are the documented ones", "[unit]") {
   Config c = DefaultConfig();
   CHECK(c.listen == std::vector<std::string>{"127.0.0.1:9009"});
   CHECK(c.tls_listen.empty());

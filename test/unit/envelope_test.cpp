@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The JSON-RPC 2.0 envelope through Dispatcher::Handle, with no sockets: every example of
-// the JSON-RPC 2.0 specification (positional params adapted to by-name, since SPEC §2 makes
-// a non-empty array -32602), the error table, ids echoed with their type, the depth limit,
-// bad UTF-8, and authorisation by token and role.
+// The JSON-RPC 2.0 envelope through Dispatcher::Handle, with no sockets: every example of the
+// JSON-RPC 2.0 specification (positional params adapted to by-name, since
+// docs/api.md#2-the-json-rpc-20-envelope makes a non-empty array -32602), the error table, ids
+// echoed with their type, the depth limit, bad UTF-8, and authorisation by token and role.
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -188,7 +188,7 @@ void RequireError(const rapidjson::Value& r, ErrorCode code, std::string_view id
 
 std::string Message(const rapidjson::Value& r) { return r["error"]["message"].GetString(); }
 
-// Finds the batch response with this id (order is free, SPEC §2).
+// Finds the batch response with this id (order is free, docs/api.md#2-the-json-rpc-20-envelope).
 const rapidjson::Value& ById(const rapidjson::Value& batch, const rapidjson::Value& id) {
   for (const rapidjson::Value& r : batch.GetArray()) {
     if (r["id"] == id) return r;
@@ -216,7 +216,8 @@ TEST_CASE("JSON-RPC 2.0 spec: positional parameters, adapted to by-name", "[unit
   RequireResult(
       f.Call(R"({"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 23, "subtrahend": 42}, "id": 2})"),
       "-19", "2");
-  // ... and positional params themselves are -32602 for every method (SPEC §2).
+  // ... and positional params themselves are -32602 for every method
+  // (docs/api.md#2-the-json-rpc-20-envelope).
   rapidjson::Document r =
       f.Call(R"({"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1})");
   RequireError(r, ErrorCode::kInvalidParams, "1");

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON <-> Lua (SPEC §4): integers stay integers and floats floats both ways, arrays are
+// JSON <-> Lua (docs/operations.md): integers stay integers and floats floats both ways, arrays are
 // exactly the tables keyed 1..n, an empty table is {}, null is nil, values JSON cannot hold
 // are skipped, and a conversion under the memory cap fails cleanly.
 #include "ops/lua/lua_json.h"

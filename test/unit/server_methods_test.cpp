@@ -28,7 +28,7 @@ rapidjson::Document Call(Dispatcher& d, std::string_view body, const Caller& cal
   return doc;
 }
 
-TEST_CASE("Default method table: roles as SPEC §1 says", "[unit]") {
+TEST_CASE("Default method table: roles as docs/api.md#1-transports says", "[unit]") {
   ServerState state;
   MethodTable table = BuildDefaultMethods(state);
   REQUIRE(table.Find("GetServerInfo") != nullptr);

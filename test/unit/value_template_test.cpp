@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// ValueTemplate (SPEC §4): strings wholly in {...} are Lua expressions evaluated per execution,
-// `\{` escapes a literal brace, everything else is constant; syntax errors become problems at
-// the attribute's field path.
+// ValueTemplate (docs/operations.md): strings wholly in {...} are Lua expressions evaluated per
+// execution, `\{` escapes a literal brace, everything else is constant; syntax errors become
+// problems at the attribute's field path.
 #include "ops/lua/value_template.h"
 
 #include <rapidjson/document.h>
