@@ -293,7 +293,7 @@ class HttpConnection final {
 
 // --- HttpPool ------------------------------------------------------------------------------
 
-HttpPool::HttpPool(IoContext& io) : io_(io), retired_(io.clock()) {}
+HttpPool::HttpPool(IoContext& io) : retired_(io.clock()) {}
 
 HttpPool::~HttpPool() {
   idle_.clear();

@@ -134,7 +134,6 @@ class HttpPool {
   // one of its own).
   void Retire(std::unique_ptr<HttpConnection> connection);
 
-  IoContext& io_;
   std::map<std::string, std::vector<std::unique_ptr<HttpConnection>>> idle_;
   DeferredFree<HttpConnection> retired_;
   uint64_t opened_ = 0;
