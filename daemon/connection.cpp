@@ -176,7 +176,7 @@ void Connection::HandleFramed() {
                       : fmt::format("Parse error: length prefix {} is over max_body_bytes ({})",
                                     length, services_.limits.max_body_bytes);
       LogDebug("connection {}: {}", id_, message);
-      Send(ops::EncodeFrame(services_.error_response(-32700, message)));
+      Send(ops::EncodeFrame(services_.error_response(rpc::ErrorCode::kParseError, message)));
       CloseAfterWrite();
       return;
     }
@@ -251,8 +251,9 @@ void Connection::RespondUnauthorized(const HttpRequest& request) {
   // The token itself is never logged.
   LogDebug("connection {}: HTTP 401 ({})", id_, token ? "token invalid" : "no token");
   Respond(401,
-          services_.error_response(-32010, token ? "Authentication failed: token invalid"
-                                                 : "Authentication required"),
+          services_.error_response(rpc::ErrorCode::kAuthRequired,
+                                   token ? "Authentication failed: token invalid"
+                                         : "Authentication required"),
           request.keep_alive,
           {{"WWW-Authenticate", token ? "Bearer error=\"invalid_token\"" : "Bearer"}});
 }

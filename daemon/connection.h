@@ -33,7 +33,7 @@ struct ConnectionServices {
   std::function<std::optional<std::string>(std::string_view body, const rpc::Caller& caller)>
       handle_rpc;
   // A standalone JSON-RPC error response (id null).
-  std::function<std::string(int code, std::string_view message)> error_response;
+  std::function<std::string(rpc::ErrorCode code, std::string_view message)> error_response;
   // The body of GET /health.
   std::function<std::string()> health_body;
 };
@@ -81,7 +81,7 @@ class Connection {
   // The role of an RPC request's Bearer token; nullopt when tokens are configured and it
   // has none that is valid. Operator when no tokens are configured.
   std::optional<rpc::Role> RpcRole(const HttpRequest& request) const;
-  // 401 with a -32010 body and WWW-Authenticate.
+  // 401 with an auth_required (-32010) body and WWW-Authenticate.
   void RespondUnauthorized(const HttpRequest& request);
   void Respond(int status, std::string_view body, bool keep_alive,
                const std::vector<std::pair<std::string, std::string>>& extra = {});

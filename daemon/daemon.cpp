@@ -91,7 +91,7 @@ Status Daemon::Start() {
   services_.handle_rpc = [this](std::string_view body, const rpc::Caller& caller) {
     return dispatcher_->Handle(body, caller);
   };
-  services_.error_response = [](int code, std::string_view message) {
+  services_.error_response = [](rpc::ErrorCode code, std::string_view message) {
     return rpc::Dispatcher::ErrorResponse(code, message);
   };
   services_.health_body = [this] { return HealthBody(); };

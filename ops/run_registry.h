@@ -29,7 +29,7 @@
 namespace testrund::ops {
 
 // What went wrong in a registry call; rpc/ maps each kind to its JSON-RPC error code
-// (docs/api.md#errors).
+// (docs/api.md#error-codes).
 enum class EngineError : uint8_t {
   kNone,
   kInvalidParams,   // with Problems

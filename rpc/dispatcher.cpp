@@ -324,7 +324,7 @@ std::optional<std::string> Dispatcher::Handle(std::string_view body, const Calle
     rapidjson::Document doc(&allocator);
     std::string parse_error = ParseJson(body, limits_.max_json_depth, doc);
     if (!parse_error.empty()) {
-      return ErrorResponse(ToInt(ErrorCode::kParseError), "Parse error: " + parse_error);
+      return ErrorResponse(ErrorCode::kParseError, "Parse error: " + parse_error);
     }
 
     bool batch = doc.IsArray();
@@ -354,18 +354,18 @@ std::optional<std::string> Dispatcher::Handle(std::string_view body, const Calle
     // Out of memory somewhere outside a handler. Try to say so; give up quietly if even
     // that fails.
     try {
-      return ErrorResponse(ToInt(ErrorCode::kInternalError), "Internal error: out of memory");
+      return ErrorResponse(ErrorCode::kInternalError, "Internal error: out of memory");
     } catch (...) {
       return std::nullopt;
     }
   }
 }
 
-std::string Dispatcher::ErrorResponse(int code, std::string_view message) {
+std::string Dispatcher::ErrorResponse(ErrorCode code, std::string_view message) {
   rapidjson::StringBuffer out;
   JsonWriter writer(out);
   ResponseWriter responses(out, writer, false);
-  responses.Error(code, message, nullptr, nullptr);
+  responses.Error(ToInt(code), message, nullptr, nullptr);
   return std::string(out.GetString(), out.GetSize());
 }
 

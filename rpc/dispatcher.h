@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "rpc/errors.h"
 #include "rpc/role.h"
 
 namespace testrund::rpc {
@@ -52,7 +53,7 @@ class Dispatcher {
 
   // A standalone error response (id null), for transports that must answer before a body
   // could be read, e.g. a bad length prefix (-32700).
-  static std::string ErrorResponse(int code, std::string_view message);
+  static std::string ErrorResponse(ErrorCode code, std::string_view message);
 
  private:
   struct Buffers;  // reused between calls, so that a small request allocates little

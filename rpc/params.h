@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // InvalidParams: the -32602 error a handler answers with the problems its ParamReader
-// (ops/base/param_reader.h) or the engine collected (docs/api.md#errors).
+// (ops/base/param_reader.h) or the engine collected (docs/api.md#error-codes).
 #pragma once
 
 #include <rapidjson/document.h>

@@ -2,7 +2,7 @@
 // ParamReader: the one reader of JSON objects a client sends — a method's params,
 // ExecuteTest's top level and its `distribution`, an op's `arguments` and `expect`. Each
 // getter reads one member and, when it is wrong, records a Problem instead of failing, so
-// that one -32602 answer lists everything wrong at once (docs/api.md#errors). Integers and
+// that one -32602 answer lists everything wrong at once (docs/api.md#error-codes). Integers and
 // numbers also accept decimal strings (ops/base/json_numbers.h); unknown members are
 // ignored unless UnknownMembers() is asked.
 //

@@ -2,7 +2,7 @@
 // Problem: one thing wrong with what a client sent (a method's params, an ExecuteTest
 // definition, an op's attributes). Readers collect every problem at once; the rpc layer
 // turns the list into the -32602 error's `data` ([{"op_idx"?, "field", "problem"}],
-// docs/api.md#errors), and an op that finds one while it executes aborts with its Text().
+// docs/api.md#error-codes), and an op that finds one while it executes aborts with its Text().
 //
 // A problem text never repeats its field (the message writes "field problem") and quotes
 // the offending value with QuoteValue, the one way values are quoted in problems.

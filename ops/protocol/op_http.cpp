@@ -40,18 +40,6 @@ struct HttpPlan : OpParts {
   std::string timeout_text;                            // the abort text of a timeout
 };
 
-bool HasHeader(const HeaderList& headers, std::string_view lower_name) {
-  for (const auto& [name, value] : headers) {
-    if (name.size() != lower_name.size()) continue;
-    bool same = true;
-    for (size_t k = 0; k < name.size() && same; ++k) {
-      same = std::tolower(static_cast<unsigned char>(name[k])) == lower_name[k];
-    }
-    if (same) return true;
-  }
-  return false;
-}
-
 void ReadBody(ParamReader& args, HttpPlan* out) {
   const rapidjson::Value* json = args.Get("json");
   if (args.Get("body") != nullptr && json != nullptr) {

@@ -123,18 +123,6 @@ std::string RequestBody(const JsonRpcArgs& args, int64_t instance_id) {
   return JsonText(doc);
 }
 
-bool HasHeader(const HeaderList& headers, std::string_view lower_name) {
-  for (const auto& [name, value] : headers) {
-    if (name.size() != lower_name.size()) continue;
-    bool same = true;
-    for (size_t k = 0; k < name.size() && same; ++k) {
-      same = std::tolower(static_cast<unsigned char>(name[k])) == lower_name[k];
-    }
-    if (same) return true;
-  }
-  return false;
-}
-
 HttpRequest HttpRequestOf(const JsonRpcArgs& args, std::string body) {
   HttpRequest request;
   request.method = "POST";

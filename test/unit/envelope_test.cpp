@@ -518,7 +518,7 @@ TEST_CASE("Every code of the error table reaches the client with its default mes
     RequireResult(r, "null", "2");
   }
   SECTION("ErrorResponse: a standalone error with id null") {
-    std::string out = Dispatcher::ErrorResponse(-32700, "Parse error: bad length prefix");
+    std::string out = Dispatcher::ErrorResponse(ErrorCode::kParseError, "Parse error: bad length prefix");
     CHECK(out ==
           R"({"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error: bad length prefix"},"id":null})");
   }

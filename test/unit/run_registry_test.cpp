@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// RunRegistry: the check order of docs/api.md#errors, run_id assignment and reuse, limits, retention,
+// RunRegistry: the check order of docs/api.md#error-codes, run_id assignment and reuse, limits, retention,
 // Query/Cancel/Resume errors, and the QueryTest object's shape.
 #include <catch2/catch.hpp>
 
