@@ -53,9 +53,14 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
     if (h == nullptr || h->count() == 0) continue;
     int op_idx = static_cast<int>(idx);
     if (parts & kSnapshotLatency) {
-      out.latency.push_back(LatencySummary{op_idx, h->count(), h->min(), h->Percentile(0.5),
-                                           h->Percentile(0.9), h->Percentile(0.99),
-                                           h->Percentile(0.999), h->max()});
+      LatencySummary& summary = out.latency.emplace_back();
+      summary.op_idx = op_idx;
+      summary.count = h->count();
+      summary.min = h->min();
+      summary.max = h->max();
+      for (size_t j = 0; j < summary.quantiles.size(); ++j) {
+        summary.quantiles[j] = h->Percentile(kReportedQuantiles[j].q);
+      }
     }
     if (parts & kSnapshotHistograms) out.histograms.push_back(OpHistogram{op_idx, *h});
   }

@@ -13,21 +13,18 @@
 
 namespace testrund::rpc {
 
+// clang-format off: one line per origin reads better than one per code.
 enum class ErrorCode : int {
-  kParseError = -32700,
-  kInvalidRequest = -32600,
-  kMethodNotFound = -32601,
-  kInvalidParams = -32602,
-  kInternalError = -32603,
-  kUnknownRun = -32001,
-  kRunIdInUse = -32002,
-  kNoSuchInstance = -32003,
-  kInstanceNotHalted = -32004,
-  kServerLimit = -32005,
-  kInvalidRunState = -32006,
-  kAuthRequired = -32010,
-  kRoleForbidden = -32011,
+  // JSON-RPC 2.0's own.
+  kParseError = -32700, kInvalidRequest = -32600, kMethodNotFound = -32601,
+  kInvalidParams = -32602, kInternalError = -32603,
+  // The run methods' (docs/api.md#error-codes).
+  kUnknownRun = -32001, kRunIdInUse = -32002, kNoSuchInstance = -32003,
+  kInstanceNotHalted = -32004, kServerLimit = -32005, kInvalidRunState = -32006,
+  // Authentication and roles.
+  kAuthRequired = -32010, kRoleForbidden = -32011,
 };
+// clang-format on
 
 struct ErrorInfo {
   ErrorCode code;

@@ -152,15 +152,12 @@ rapidjson::Value Latency(const std::vector<ops::LatencySummary>& latency, Alloca
   rapidjson::Value array(rapidjson::kArrayType);
   for (const ops::LatencySummary& l : latency) {
     rapidjson::Value item;
-    ObjectBuilder(item, alloc)
-        .Add("op_idx", l.op_idx)
-        .Add("count", l.count)
-        .Add("min", Seconds(l.min))
-        .Add("p50", Seconds(l.p50))
-        .Add("p90", Seconds(l.p90))
-        .Add("p99", Seconds(l.p99))
-        .Add("p999", Seconds(l.p999))
-        .Add("max", Seconds(l.max));
+    ObjectBuilder b(item, alloc);
+    b.Add("op_idx", l.op_idx).Add("count", l.count).Add("min", Seconds(l.min));
+    for (size_t j = 0; j < l.quantiles.size(); ++j) {
+      b.Add(ops::kReportedQuantiles[j].name.data(), Seconds(l.quantiles[j]));
+    }
+    b.Add("max", Seconds(l.max));
     array.PushBack(item, alloc);
   }
   return array;

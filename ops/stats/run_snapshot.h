@@ -11,7 +11,9 @@
 // writes JSON moves them instead of copying them again.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,16 +47,21 @@ struct RunCounts {
   uint64_t running = 0;  // in progress now (started - finished)
 };
 
-// One op's latency: exact count, min and max; percentiles within the histogram's error.
+// The quantiles a latency summary holds, and their names in QueryTest.
+struct Quantile {
+  double q;
+  std::string_view name;
+};
+inline constexpr Quantile kReportedQuantiles[] = {
+    {0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}, {0.999, "p999"}};
+
+// One op's latency: exact count, min and max; the quantiles within the histogram's error.
 struct LatencySummary {
   int op_idx = 0;
   uint64_t count = 0;
   MonoNs min = 0;
-  MonoNs p50 = 0;
-  MonoNs p90 = 0;
-  MonoNs p99 = 0;
-  MonoNs p999 = 0;
   MonoNs max = 0;
+  std::array<MonoNs, std::size(kReportedQuantiles)> quantiles{};  // as kReportedQuantiles
 };
 
 // One op's whole latency histogram (for views that need its buckets).
