@@ -86,6 +86,9 @@ class ParamReader {
   const rapidjson::Value* Get(std::string_view name) const;
   // Whether `value` is an expression this reader passes over.
   bool Deferred(const rapidjson::Value& value) const;
+  // Whether this reader reads a definition as given (expressions deferred), not the values
+  // an executing op evaluated.
+  bool defers_expressions() const { return place_.defer_expressions; }
 
   // A JSON string (a view into the object; may contain NUL bytes).
   std::optional<std::string_view> OptionalString(std::string_view name);

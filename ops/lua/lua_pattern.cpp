@@ -33,6 +33,7 @@ size_t SetEnd(std::string_view p, size_t at) {
 }  // namespace
 
 std::string PatternProblem(std::string_view p) {
+  if (IsPlainPattern(p)) return "";  // string.find searches it as plain text
   size_t i = 0;
   if (!p.empty() && p[0] == '^') i = 1;
   std::vector<bool> closed;  // per capture, in order of their '('
@@ -57,7 +58,7 @@ std::string PatternProblem(std::string_view p) {
       if (i + 1 >= p.size()) return "malformed pattern (ends with '%')";
       char e = p[i + 1];
       if (e == 'b') {
-        if (i + 3 >= p.size()) return "missing arguments to '%b'";
+        if (i + 3 >= p.size()) return "malformed pattern (missing arguments to '%b')";
         i += 4;
         continue;
       }
@@ -71,7 +72,7 @@ std::string PatternProblem(std::string_view p) {
       if (e >= '0' && e <= '9') {
         size_t index = static_cast<size_t>(e - '1');
         if (e == '0' || index >= closed.size() || !closed[index]) {
-          return fmt::format("invalid capture index %{} in pattern", e);
+          return fmt::format("invalid capture index %{}", e);
         }
         i += 2;
         continue;

@@ -18,9 +18,9 @@ namespace testrund::ops {
 
 class LuaSandbox;
 
-// Checks `pattern` as Lua 5.4 would when matching it. Returns "" when it is well formed,
-// else Lua's text for the problem, e.g. "malformed pattern (missing ']')", "unfinished
-// capture", "invalid capture index %2 in pattern".
+// Checks `pattern` as Lua 5.4's string.find would. Returns "" when it is well formed (or
+// has no special characters: then it is plain text), else Lua's text for the problem, e.g.
+// "malformed pattern (missing ']')", "unfinished capture", "invalid capture index %2".
 std::string PatternProblem(std::string_view pattern);
 
 enum class PatternResult { kMatch, kNoMatch, kTooCostly, kError };

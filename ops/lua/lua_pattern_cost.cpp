@@ -189,12 +189,17 @@ ShapeResult Shape(std::string_view subject, std::string_view p, PatternCall call
 
 }  // namespace
 
+bool IsPlainPattern(std::string_view pattern) {
+  return pattern.find_first_of(kSpecials) == std::string_view::npos;
+}
+
 double EstimatePatternSteps(std::string_view subject, std::string_view pattern, PatternCall call,
                             bool plain, double budget) {
   double n = static_cast<double>(subject.size());
   if (n + 1 > budget) return n + 1;
-  bool no_specials = pattern.find_first_of(kSpecials) == std::string_view::npos;
-  if (call == PatternCall::kFind && (plain || no_specials)) return PlainSteps(subject, pattern);
+  if (call == PatternCall::kFind && (plain || IsPlainPattern(pattern))) {
+    return PlainSteps(subject, pattern);
+  }
   PatternShape shape;
   switch (Shape(subject, pattern, call, budget, &shape)) {
     case ShapeResult::kOk:

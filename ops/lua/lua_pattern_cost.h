@@ -36,4 +36,8 @@ enum class PatternCall {
 double EstimatePatternSteps(std::string_view subject, std::string_view pattern, PatternCall call,
                             bool plain, double budget);
 
+// Whether `pattern` has none of Lua's special characters, so that string.find matches it as
+// plain text (and accepts any such text, `a)` included).
+bool IsPlainPattern(std::string_view pattern);
+
 }  // namespace testrund::ops

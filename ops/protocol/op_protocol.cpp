@@ -147,8 +147,11 @@ void ReadTls(ParamReader& args, bool* enabled, TlsOptions* out) {
 std::optional<std::string> ReadLiteral(ParamReader& p, std::string_view name) {
   std::optional<std::string_view> s = p.OptionalString(name);
   if (!s) return std::nullopt;
-  // Validation reads the definition as given, where a literal `\{` is still escaped.
-  if (s->size() >= 2 && (*s)[0] == '\\' && (*s)[1] == '{') s->remove_prefix(1);
+  // Validation reads the definition as given, where a literal `\{` is still escaped; an
+  // executing op reads evaluated values, where a leading `\{` is the value's own text.
+  if (p.defers_expressions() && s->size() >= 2 && (*s)[0] == '\\' && (*s)[1] == '{') {
+    s->remove_prefix(1);
+  }
   return std::string(*s);
 }
 

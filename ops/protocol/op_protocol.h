@@ -141,8 +141,9 @@ void ValidateWith(ParamReader& arguments, ParamReader& expect) {
 void ReadTimeout(ParamReader& args, double default_seconds, MonoNs* out, std::string* text);
 // `tls`: true/false or {"verify", "ca_file", "server_name"}. Sets *enabled.
 void ReadTls(ParamReader& args, bool* enabled, TlsOptions* out);
-// A string member with a leading `\{` (an escaped brace of a definition) unescaped, as
-// its value reads once the op executes. Absent or wrong: nullopt (wrong: a problem).
+// A string member; at validation a leading `\{` (an escaped brace of the definition) is
+// unescaped, as the value will read once the op executes. Absent or wrong: nullopt (wrong: a
+// problem).
 std::optional<std::string> ReadLiteral(ParamReader& p, std::string_view name);
 
 // Records one expectation. A fail is an abort when `mandatory`: then false is returned and

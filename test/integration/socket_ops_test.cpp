@@ -421,7 +421,7 @@ TEST_CASE("tcp/udp: every attribute problem is reported at ExecuteTest", "[integ
     {"type": "tcp.receive", "arguments": {"length": 1}, "expect": {"pattern": "%1(a)"}},
     {"type": "tcp.receive", "arguments": {"length": 1}, "expect": {"pattern": "[a"}},
     {"type": "tcp.receive", "arguments": {"length": 1}, "expect": {"pattern": "%f"}},
-    {"type": "tcp.receive", "arguments": {"length": 1}, "expect": {"pattern": "a)"}},
+    {"type": "tcp.receive", "arguments": {"length": 1}, "expect": {"pattern": "(a))"}},
     {"type": "tcp.receive", "arguments": {"length": 1}, "expect": {"pattern": "%bx"}},
     {"type": "tcp.close", "arguments": {"x": 1}},
     {"type": "udp.send", "arguments": {"host": "h", "port": 70000}},
@@ -466,15 +466,15 @@ TEST_CASE("tcp/udp: every attribute problem is reported at ExecuteTest", "[integ
         "15|expect.pattern|is not a valid Lua pattern: malformed pattern (ends with '%'), got "
         "\"%\"\n"
         "16|expect.pattern|is not a valid Lua pattern: unfinished capture, got \"(a\"\n"
-        "17|expect.pattern|is not a valid Lua pattern: invalid capture index %1 in pattern, "
-        "got \"%1(a)\"\n"
+        "17|expect.pattern|is not a valid Lua pattern: invalid capture index %1, got "
+        "\"%1(a)\"\n"
         "18|expect.pattern|is not a valid Lua pattern: malformed pattern (missing ']'), got "
         "\"[a\"\n"
         "19|expect.pattern|is not a valid Lua pattern: missing '[' after '%f' in pattern, got "
         "\"%f\"\n"
-        "20|expect.pattern|is not a valid Lua pattern: invalid pattern capture, got \"a)\"\n"
-        "21|expect.pattern|is not a valid Lua pattern: missing arguments to '%b', got "
-        "\"%bx\"\n"
+        "20|expect.pattern|is not a valid Lua pattern: invalid pattern capture, got \"(a))\"\n"
+        "21|expect.pattern|is not a valid Lua pattern: malformed pattern (missing arguments to "
+        "'%b'), got \"%bx\"\n"
         "22|arguments.x|is unknown\n"
         "23|arguments.port|must be between 1 and 65535, got 70000\n"
         "23|arguments|needs \"hex\" or \"text\"\n"

@@ -30,20 +30,51 @@ TEST_CASE("PatternProblem accepts well-formed patterns") {
   }
 }
 
-TEST_CASE("PatternProblem names what Lua would reject") {
-  CHECK(Problem("%") == "malformed pattern (ends with '%')");
-  CHECK(Problem("[a") == "malformed pattern (missing ']')");
-  CHECK(Problem("[a%") == "malformed pattern (missing ']')");
-  CHECK(Problem("[^") == "malformed pattern (missing ']')");
-  CHECK(Problem("((a)") == "unfinished capture");
-  CHECK(Problem("a)") == "invalid pattern capture");
-  CHECK(Problem("%1") == "invalid capture index %1 in pattern");
-  CHECK(Problem("(a%1)") == "invalid capture index %1 in pattern");
-  CHECK(Problem("%0") == "invalid capture index %0 in pattern");
-  CHECK(Problem("%b(") == "missing arguments to '%b'");
-  CHECK(Problem("%fa") == "missing '[' after '%f' in pattern");
-  CHECK(Problem("%f[a") == "malformed pattern (missing ']')");
-  CHECK(Problem(std::string(33, '(') + std::string(33, ')')) == "too many captures");
+// The error string.find("xa", pattern) raises in the Lua this links ("" when none).
+std::string LuaFindError(const std::string& pattern) {
+  lua_State* L = luaL_newstate();
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+  lua_getfield(L, -1, "find");
+  lua_pushstring(L, "xa");
+  lua_pushlstring(L, pattern.data(), pattern.size());
+  std::string error;
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) error = lua_tostring(L, -1);
+  lua_close(L);
+  return error;
+}
+
+TEST_CASE("PatternProblem names what Lua would reject, in Lua's words") {
+  const std::string too_many = std::string(33, '(') + std::string(33, ')');
+  const std::pair<std::string, std::string> cases[] = {
+      {"%", "malformed pattern (ends with '%')"},
+      {"[a", "malformed pattern (missing ']')"},
+      {"[a%", "malformed pattern (missing ']')"},
+      {"[^", "malformed pattern (missing ']')"},
+      {"((a)", "unfinished capture"},
+      {"(a))", "invalid pattern capture"},
+      {"%1", "invalid capture index %1"},
+      {"%1(a)", "invalid capture index %1"},
+      {"(a%1)", "invalid capture index %1"},
+      {"%0", "invalid capture index %0"},
+      {"%b(", "malformed pattern (missing arguments to '%b')"},
+      {"%fa", "missing '[' after '%f' in pattern"},
+      {"%f[a", "malformed pattern (missing ']')"},
+      {too_many, "too many captures"},
+  };
+  for (const auto& [pattern, problem] : cases) {
+    INFO(pattern);
+    CHECK(Problem(pattern) == problem);
+    CHECK(LuaFindError(pattern) == problem);
+  }
+}
+
+TEST_CASE("PatternProblem accepts text without special characters, as string.find does") {
+  // string.find searches such a pattern as plain text, so a lone ')' or ']' is no error.
+  for (const char* pattern : {"a)", ")", "a]", "}{"}) {
+    INFO(pattern);
+    CHECK(Problem(pattern).empty());
+    CHECK(LuaFindError(pattern).empty());
+  }
 }
 
 TEST_CASE("MatchPattern runs string.find in the sandbox, within the bound") {
