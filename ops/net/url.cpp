@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace testrund::ops {
 
@@ -17,11 +18,29 @@ std::string Url::HostHeader() const {
   return default_port ? h : fmt::format("{}:{}", h, port);
 }
 
+namespace {
+
+// "scheme://" followed by no host ("http://:8080/", "http:///path"), which libhttp-parser
+// refuses as a whole: worth its own text rather than "not a URL".
+bool HostMissing(std::string_view text) {
+  size_t sep = text.find("://");
+  if (sep == 0 || sep == std::string_view::npos) return false;
+  for (char c : text.substr(0, sep)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  size_t after = sep + 3;
+  return after == text.size() || std::string_view(":/?#").find(text[after]) != std::string_view::npos;
+}
+
+}  // namespace
+
 Result<Url> ParseUrl(std::string_view text, bool allow_tcp) {
   http_parser_url parsed;
   http_parser_url_init(&parsed);
   if (text.empty() || http_parser_parse_url(text.data(), text.size(), 0, &parsed) != 0) {
-    return Status::Error("not a URL");
+    return Status::Error(HostMissing(text) ? "no host" : "not a URL");
   }
   auto field = [&](int f) -> std::string_view {
     if (!(parsed.field_set & (1 << f))) return {};

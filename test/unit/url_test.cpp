@@ -144,9 +144,10 @@ TEST_CASE("refused URLs name what is wrong", "[unit]") {
   CHECK(Error("tcp://127.0.0.1:7000") == "unknown scheme \"tcp\"");
   CHECK(Error("tls://127.0.0.1:7000") == "unknown scheme \"tls\"");
 
-  // Refused, though not with the sentence url.h documents: see the [!mayfail] case below.
-  CHECK_FALSE(ParseUrl("http://:8080/", false).ok());
-  CHECK_FALSE(ParseUrl("http:///path", false).ok());
+  CHECK(Error("http://:8080/") == "no host");
+  CHECK(Error("http:///path") == "no host");
+  CHECK(Error("http://") == "no host");
+  CHECK(Error("tcp://:7000", true) == "no host");
 
   CHECK(Error("http://example.com:0/") == "port 0 out of range (1-65535)");
   CHECK(Error("tcp://example.com:0", true) == "port 0 out of range (1-65535)");
@@ -169,11 +170,3 @@ TEST_CASE("refused URLs name what is wrong", "[unit]") {
   CHECK(Error("http://[::1/") == "not a URL");
 }
 
-// url.h documents "no host" for a URL without a host, but libhttp-parser refuses a URL that
-// has a scheme and no host itself, so ParseUrl answers "not a URL" and its "no host" branch
-// is never reached. Kept failing until the two agree.
-TEST_CASE("a URL with a scheme and no host is refused with \"no host\"", "[unit][!mayfail]") {
-  CHECK(Error("http://:8080/") == "no host");
-  CHECK(Error("http:///path") == "no host");
-  CHECK(Error("tcp://:7000", true) == "no host");
-}
