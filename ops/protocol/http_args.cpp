@@ -42,18 +42,20 @@ void ReadHeaders(ParamReader& args, HeaderList* out) {
       p.AddProblem(name, "is not an HTTP token (a header name)");
       continue;
     }
-    if (p.Deferred(member.value)) continue;
+    // null is "not given", as everywhere: the header is not sent.
+    if (member.value.IsNull() || p.Deferred(member.value)) continue;
     std::string value;
     if (member.value.IsString()) {
       value.assign(member.value.GetString(), member.value.GetStringLength());
     } else if (member.value.IsNumber()) {
       value = JsonText(member.value);
     } else {
-      p.WrongType(name, "a string", member.value);
+      p.WrongType(name, "a string or a number", member.value);
       continue;
     }
-    if (value.find_first_of("\r\n") != std::string::npos) {
-      p.AddProblem(name, "must not contain CR or LF");
+    // CR or LF would end the header, and HTTP allows no NUL in a field value.
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      p.AddProblem(name, "must not contain CR, LF or NUL");
       continue;
     }
     out->emplace_back(std::string(name), std::move(value));

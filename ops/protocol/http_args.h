@@ -34,7 +34,7 @@ struct HttpTarget {
 
 // `url` (required; `allow_tcp`: tcp:// and tls:// too, jsonrpc's framing), `timeout`
 // (default kDefaultHttpTimeout), `tls` and `headers` (an object of token name -> string or
-// number, no CR or LF).
+// number, no CR, LF or NUL; a null value: the header is not sent).
 void ReadHttpTarget(ParamReader& args, bool allow_tcp, HttpTarget* out);
 
 }  // namespace testrund::ops

@@ -56,6 +56,10 @@ std::string Endpoint::Text() const {
 
 void ReadEndpoint(ParamReader& args, Endpoint* out) {
   if (auto host = args.OptionalString("host")) {
+    // "[::1]", as an IPv6 address is written in a URL, is the address ::1.
+    if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+      host = host->substr(1, host->size() - 2);
+    }
     if (host->empty()) args.AddProblem("host", "must not be empty");
     out->host = std::string(*host);
   } else if (args.Get("host") == nullptr) {

@@ -589,7 +589,7 @@ TEST_CASE("jsonrpc: every attribute problem is reported at ExecuteTest", "[integ
         "8|arguments.id|must be a string or an integer, got 1.5\n"
         "8|arguments.auth|must be a string, got 7\n"
         "9|arguments.timeout|must be greater than 0 and at most 3600, got 3601\n"
-        "9|arguments.headers.A|must not contain CR or LF\n"
+        "9|arguments.headers.A|must not contain CR, LF or NUL\n"
         "9|arguments.headers.B c|is not an HTTP token (a header name)\n"
         "9|arguments.method|must be a string, got 4\n"
         "10|arguments.id|is not allowed in a notification\n"

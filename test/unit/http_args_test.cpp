@@ -397,13 +397,14 @@ TEST_CASE("ReadHttpTarget: headers", "[unit]") {
     CHECK(OnlyProblem(R"({"url": "http://h/", "headers": {"": "x"}})") ==
           "arguments.headers: is not an HTTP token (a header name)");
   }
-  SECTION("values with CR or LF are refused: they would end the header") {
+  SECTION("values with CR, LF or NUL are refused: CR and LF would end the header") {
     Arguments args(R"({"url": "http://h/", "headers": {"X-A": "a\r\nInjected: 1",
-                      "X-B": "a\nb", "X-C": "a\rb", "X-D": "ok"}})");
+                      "X-B": "a\nb", "X-C": "a\rb", "X-Z": "a\u0000b", "X-D": "ok"}})");
     HttpTarget t = Read(args);
-    CHECK(args.Problems() == Lines{"arguments.headers.X-A: must not contain CR or LF",
-                                   "arguments.headers.X-B: must not contain CR or LF",
-                                   "arguments.headers.X-C: must not contain CR or LF"});
+    CHECK(args.Problems() == Lines{"arguments.headers.X-A: must not contain CR, LF or NUL",
+                                   "arguments.headers.X-B: must not contain CR, LF or NUL",
+                                   "arguments.headers.X-C: must not contain CR, LF or NUL",
+                                   "arguments.headers.X-Z: must not contain CR, LF or NUL"});
     CHECK(t.headers == HeaderList{{"X-D", "ok"}});
   }
   SECTION("a bad name is the one problem, whatever its value") {
@@ -413,14 +414,20 @@ TEST_CASE("ReadHttpTarget: headers", "[unit]") {
           "arguments.headers.Bad Name: is not an HTTP token (a header name)");
   }
   SECTION("values that are neither strings nor numbers") {
-    Arguments args(R"({"url": "http://h/", "headers": {"X-T": true, "X-N": null, "X-O": {},
-                      "X-A": [1]}})");
+    Arguments args(R"({"url": "http://h/", "headers": {"X-T": true, "X-O": {}, "X-A": [1]}})");
     HttpTarget t = Read(args);
-    CHECK(args.Problems() == Lines{"arguments.headers.X-T: must be a string, got true",
-                                   "arguments.headers.X-N: must be a string, got null",
-                                   "arguments.headers.X-O: must be a string, got an empty object",
-                                   "arguments.headers.X-A: must be a string, got an array"});
+    CHECK(args.Problems() ==
+          Lines{"arguments.headers.X-T: must be a string or a number, got true",
+                "arguments.headers.X-O: must be a string or a number, got an empty object",
+                "arguments.headers.X-A: must be a string or a number, got an array"});
     CHECK(t.headers.empty());
+  }
+  SECTION("a null value is not given: that header is not sent") {
+    for (When when : {When::kValidating, When::kExecuting}) {
+      Arguments args(R"({"url": "http://h/", "headers": {"X-N": null, "X-Id": "7"}})", when);
+      CHECK(Read(args).headers == HeaderList{{"X-Id", "7"}});
+      CHECK(args.Problems().empty());
+    }
   }
   SECTION("expressions are passed over at ExecuteTest and sent as text when executing") {
     const char* json = R"({"url": "http://h/", "headers": {"X-Trace": "{'run-' .. instance}",
@@ -456,7 +463,7 @@ TEST_CASE("ReadHttpTarget: every problem at once, in the order of the arguments"
               "arguments.timeout: must be greater than 0 and at most 3600, got 0",
               "arguments.tls: " + std::string(kTlsForms) + R"(, got "on")",
               "arguments.headers.a b: is not an HTTP token (a header name)",
-              "arguments.headers.X-C: must not contain CR or LF"});
+              "arguments.headers.X-C: must not contain CR, LF or NUL"});
   CHECK(t.url_text.empty());
   CHECK(t.headers.empty());
 }
