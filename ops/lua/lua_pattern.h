@@ -5,7 +5,7 @@
 // Why a bound: Lua's pattern matcher is C code, so the sandbox's instruction budget cannot
 // interrupt it, and a backtracking pattern on a long subject can take time exponential in
 // its number of repetition items. The bound is the one every string.find of an expression
-// gets (ops/lua_pattern_cost.h, LuaSandbox::pattern_step_budget): a match whose estimated
+// gets (ops/lua/lua_pattern_cost.h, LuaSandbox::pattern_step_budget): a match whose estimated
 // worst case exceeds it is not attempted, and the expectation fails with a text that says
 // so. Allocations made by the match count against the run's Lua memory limit.
 #pragma once

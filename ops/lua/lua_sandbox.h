@@ -24,7 +24,7 @@
 // (`getmetatable` returns false), the string metatable included.
 // A C function cannot be interrupted by the count hook, so the pattern functions
 // (string.find/match/gmatch/gsub), whose backtracking on a long subject could run for hours
-// inside one instruction, are priced before they start (ops/lua_pattern_cost.h): one
+// inside one instruction, are priced before they start (ops/lua/lua_pattern_cost.h): one
 // evaluation may spend at most 10 estimated matching steps per instruction of its budget.
 // Likewise one instruction can allocate and copy a lot (`s .. s`, string.rep): an evaluation
 // may allocate at most 16 bytes per instruction of its budget (16 MiB by default), else it
@@ -115,7 +115,7 @@ class LuaSandbox {
 
   // Creates the run's initial state from JSON: PushJson of `vars` kept as the template
   // every instance's `v` is deep-copied from, and `g` set from `globals`.
-  // (JSON <-> Lua conversion itself is in ops/lua_json.h.)
+  // (JSON <-> Lua conversion itself is in ops/lua/lua_json.h.)
   void SetVarsTemplate(int table_ref);   // takes ownership of the reference
   void SetGlobals(int table_ref);        // takes ownership of the reference
   // A fresh deep copy of the vars template (an empty table when there is none).
@@ -131,7 +131,7 @@ class LuaSandbox {
   // Runs a full garbage collection (e.g. after the memory limit was hit elsewhere).
   void CollectGarbage();
 
-  // The most pattern-matching steps (ops/lua_pattern_cost.h) one evaluation may spend:
+  // The most pattern-matching steps (ops/lua/lua_pattern_cost.h) one evaluation may spend:
   // kPatternStepsPerInstruction × the instruction limit.
   double pattern_step_budget() const;
   // string.find(subject, pattern), outside any evaluation, with a budget of its own (the

@@ -39,7 +39,7 @@ class ValueTemplate {
   const rapidjson::Value& constant() const;
 
   // Evaluates every expression and builds the resulting JSON value into `out` (null for an
-  // empty template). Expression results convert as ToJson does (ops/lua_json.h). On
+  // empty template). Expression results convert as ToJson does (ops/lua/lua_json.h). On
   // failure `out` is unspecified and `*error` is as LuaSandbox::Call describes.
   LuaFailure Evaluate(LuaSandbox& lua, const EvalScope& scope, rapidjson::Value& out,
                       rapidjson::Document::AllocatorType& alloc, std::string* error) const;

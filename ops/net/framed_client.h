@@ -8,7 +8,7 @@
 //
 // The completion callback runs exactly once, from a libevent callback, never inside Start;
 // destroying an unfinished call closes its connection. Timeouts are the caller's
-// (ops/op_protocol.h).
+// (ops/protocol/op_protocol.h).
 #pragma once
 
 #include <cstddef>

@@ -11,7 +11,7 @@
 //
 // HttpCall is one request. Its completion callback runs exactly once, from a libevent
 // callback, never inside Start; destroying an unfinished call closes its connection (it is
-// never reused mid-response). Timeouts are the caller's (ops/op_protocol.h).
+// never reused mid-response). Timeouts are the caller's (ops/protocol/op_protocol.h).
 #pragma once
 
 #include <http_parser.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `jsonrpc` op (docs/protocol-ops.md#jsonrpc): one JSON-RPC 2.0 request, over HTTP (http:// and https:// URLs:
 // a POST on the pooled HTTP client of the http op) or over the N2SVCD length-prefixed
-// framing (tcp:// and tls:// URLs: ops/framed_client.h, one connection per request).
+// framing (tcp:// and tls:// URLs: ops/net/framed_client.h, one connection per request).
 //
 //   arguments: url*, method*, params (object or array), id (string or integer; default the
 //              instance id), notification (bool: no id, no response awaited), auth (token:

@@ -2,7 +2,7 @@
 // The arguments http and jsonrpc share (ops/protocol/http_args.h), read in process: the HTTP
 // token rule, HasHeader, and ReadHttpTarget's `url` (http only, or tcp:// and tls:// too),
 // `timeout` (default and bounds), `tls` (true, false or an object) and `headers` (token
-// names, string or number values without CR or LF). Each reader runs as ExecuteTest runs it,
+// names, string or number values without CR, LF or NUL). Each reader runs as ExecuteTest runs it,
 // where `{...}` values are passed over, and as the executing op runs it on the values
 // produced; the tests assert the exact problems (op, field, text) a client would see.
 #include "ops/protocol/http_args.h"
@@ -17,54 +17,14 @@
 #include "ops/base/clock.h"
 #include "ops/base/param_reader.h"
 #include "ops/base/problem.h"
+#include "test/unit/op_part_reader.h"
 
 namespace testrund::ops {
 namespace {
 
-constexpr int kOpIdx = 4;
-
-// When a reader runs: at ExecuteTest on the op as given, where a `{...}` string is an
-// expression not evaluated yet, or when the op executes, on the values the expressions
-// produced (then `{...}` is plain text).
-enum class When { kValidating, kExecuting };
-
-rapidjson::Document Parse(std::string_view json) {
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  INFO(json);
-  REQUIRE_FALSE(doc.HasParseError());
-  return doc;
-}
-
-// An op's `arguments` and the reader its family's reader is given.
-class Arguments {
- public:
-  explicit Arguments(std::string_view json, When when = When::kValidating)
-      : doc_(Parse(json)),
-        reader_(doc_, &problems_,
-                {.op_idx = kOpIdx,
-                 .prefix = "arguments.",
-                 .defer_expressions = when == When::kValidating}) {}
-
-  ParamReader& reader() { return reader_; }
-
-  // Every problem as "field: problem", each checked to name the op it is about.
-  std::vector<std::string> Problems() const {
-    std::vector<std::string> out;
-    for (const Problem& p : problems_) {
-      CHECK(p.op_idx == kOpIdx);
-      out.push_back(p.field + ": " + p.problem);
-    }
-    return out;
-  }
-
- private:
-  rapidjson::Document doc_;
-  ops::Problems problems_;
-  ParamReader reader_;
-};
-
-using Lines = std::vector<std::string>;
+using test::Arguments;
+using test::Lines;
+using test::When;
 
 // ReadHttpTarget over `args`.
 HttpTarget Read(Arguments& args, bool allow_tcp = false) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Lua patterns of expect.pattern (ops/lua_pattern.h): the syntax check agrees with Lua's
+// Lua patterns of expect.pattern (ops/lua/lua_pattern.h): the syntax check agrees with Lua's
 // rules, and matching runs in a real sandbox within the sandbox's pattern budget.
 #include "ops/lua/lua_pattern.h"
 
@@ -15,6 +15,7 @@ using testrund::ops::LuaSandbox;
 using testrund::ops::MatchPattern;
 using testrund::ops::PatternProblem;
 using testrund::ops::PatternResult;
+using testrund::ops::testing::LuaFindError;
 
 namespace {
 
@@ -28,19 +29,6 @@ TEST_CASE("PatternProblem accepts well-formed patterns") {
     INFO(pattern);
     CHECK(Problem(pattern).empty());
   }
-}
-
-// The error string.find("xa", pattern) raises in the Lua this links ("" when none).
-std::string LuaFindError(const std::string& pattern) {
-  lua_State* L = luaL_newstate();
-  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-  lua_getfield(L, -1, "find");
-  lua_pushstring(L, "xa");
-  lua_pushlstring(L, pattern.data(), pattern.size());
-  std::string error;
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) error = lua_tostring(L, -1);
-  lua_close(L);
-  return error;
 }
 
 TEST_CASE("PatternProblem names what Lua would reject, in Lua's words") {
@@ -64,7 +52,7 @@ TEST_CASE("PatternProblem names what Lua would reject, in Lua's words") {
   for (const auto& [pattern, problem] : cases) {
     INFO(pattern);
     CHECK(Problem(pattern) == problem);
-    CHECK(LuaFindError(pattern) == problem);
+    CHECK(LuaFindError("xa", pattern) == problem);
   }
 }
 
@@ -73,7 +61,7 @@ TEST_CASE("PatternProblem accepts text without special characters, as string.fin
   for (const char* pattern : {"a)", ")", "a]", "}{"}) {
     INFO(pattern);
     CHECK(Problem(pattern).empty());
-    CHECK(LuaFindError(pattern).empty());
+    CHECK(LuaFindError("xa", pattern).empty());
   }
 }
 

@@ -11,71 +11,23 @@
 
 #include <catch2/catch.hpp>
 #include <cstdint>
-#include <lua.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ops/base/param_reader.h"
 #include "ops/base/problem.h"
+#include "test/unit/lua_test_util.h"
+#include "test/unit/op_part_reader.h"
 
 namespace testrund::ops {
 namespace {
 
-constexpr int kOpIdx = 2;
-
-// When a reader runs: at ExecuteTest on the op as given, where a `{...}` string is an
-// expression not evaluated yet, or when the op executes, on the values the expressions
-// produced (then `{...}` is plain text).
-enum class When { kValidating, kExecuting };
-
-rapidjson::Document Parse(std::string_view json) {
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  INFO(json);
-  REQUIRE_FALSE(doc.HasParseError());
-  return doc;
-}
-
-// An op's `arguments` or `expect` and the reader its family's reader is given.
-class Part {
- public:
-  Part(std::string_view prefix, std::string_view json, When when)
-      : doc_(Parse(json)),
-        reader_(doc_, &problems_,
-                {.op_idx = kOpIdx,
-                 .prefix = std::string(prefix),
-                 .defer_expressions = when == When::kValidating}) {}
-
-  ParamReader& reader() { return reader_; }
-
-  // Every problem as "field: problem", each checked to name the op it is about.
-  std::vector<std::string> Problems() const {
-    std::vector<std::string> out;
-    for (const Problem& p : problems_) {
-      CHECK(p.op_idx == kOpIdx);
-      out.push_back(p.field + ": " + p.problem);
-    }
-    return out;
-  }
-
- private:
-  rapidjson::Document doc_;
-  ops::Problems problems_;
-  ParamReader reader_;
-};
-
-struct Arguments : Part {
-  explicit Arguments(std::string_view json, When when = When::kValidating)
-      : Part("arguments.", json, when) {}
-};
-
-struct Expect : Part {
-  explicit Expect(std::string_view json, When when = When::kValidating)
-      : Part("expect.", json, when) {}
-};
-
-using Lines = std::vector<std::string>;
+using test::Arguments;
+using test::Lines;
+using test::When;
+using testing::LuaFindError;
+using test::Expect;
 
 // What a reader leaves untouched is recognisable by these.
 constexpr std::string_view kUnreadHost = "unread";
@@ -297,19 +249,6 @@ TEST_CASE("ReadPayload: text an expression produced is sent as it is", "[unit]")
   CHECK(problems.empty());
 }
 
-// The error string.find(subject, pattern) raises in the Lua this links ("" when none).
-std::string LuaFindError(const char* subject, const char* pattern) {
-  lua_State* L = luaL_newstate();
-  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-  lua_getfield(L, -1, "find");
-  lua_pushstring(L, subject);
-  lua_pushstring(L, pattern);
-  std::string error;
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) error = lua_tostring(L, -1);
-  lua_close(L);
-  return error;
-}
-
 TEST_CASE("CheckMessageExpect: members and their types", "[unit]") {
   SECTION("all four, well formed") {
     CHECK(ExpectProblems(R"({"hex": "0aFF", "text": "x", "contains": "y",
@@ -362,6 +301,8 @@ TEST_CASE("CheckMessageExpect: pattern syntax errors in Lua's words", "[unit]") 
       {"(a))", "invalid pattern capture"},
       {"a%", "malformed pattern (ends with '%')"},
       {"%fx", "missing '[' after '%f' in pattern"},
+      {"%b(", "malformed pattern (missing arguments to '%b')"},
+      {"%1", "invalid capture index %1"},
   };
   for (auto& c : cases) {
     INFO(c[0]);
@@ -373,7 +314,7 @@ TEST_CASE("CheckMessageExpect: pattern syntax errors in Lua's words", "[unit]") 
   SECTION("more than Lua's 32 captures") {
     std::string many;
     for (int k = 0; k < 33; ++k) many += "()";
-    CHECK(LuaFindError("", many.c_str()) == "too many captures");
+    CHECK(LuaFindError("", many) == "too many captures");
     CHECK(ExpectProblems(R"({"pattern": ")" + many + "\"}") ==
           Lines{"expect.pattern: is not a valid Lua pattern: too many captures, got \"" +
                 many.substr(0, 60) + "...\""});
@@ -382,22 +323,6 @@ TEST_CASE("CheckMessageExpect: pattern syntax errors in Lua's words", "[unit]") 
     CHECK(ExpectProblems(R"({"pattern": "\\{%d+}"})").empty());
     CHECK(ExpectProblems(R"({"pattern": "\\{("})") ==
           Lines{R"(expect.pattern: is not a valid Lua pattern: unfinished capture, got "{(")"});
-  }
-}
-
-TEST_CASE("CheckMessageExpect: %b and capture index errors in Lua's words", "[unit]") {
-  // lua_pattern.h promises Lua's text for every malformed pattern; for these two the text
-  // is not the one of the Lua this links, which runs the match.
-  const char* cases[][2] = {
-      {"%b(", "malformed pattern (missing arguments to '%b')"},
-      {"%1", "invalid capture index %1"},
-  };
-  for (auto& c : cases) {
-    INFO(c[0]);
-    CHECK(LuaFindError("xa", c[0]) == c[1]);
-    CHECK(ExpectProblems(std::string(R"({"pattern": ")") + c[0] + "\"}") ==
-          Lines{std::string("expect.pattern: is not a valid Lua pattern: ") + c[1] + ", got " +
-                QuoteText(c[0])});
   }
 }
 
