@@ -188,6 +188,17 @@ class ResetServer {
   std::thread thread_;
 };
 
+// One http op of `url` (`more`: further arguments, each after a comma) as the operations.
+std::string HttpOp(std::string_view url, std::string_view more = "") {
+  return fmt::format(R"([{{"type": "http", "arguments": {{"url": "{}"{}}}}}])", url, more);
+}
+
+// The check_log of a lone http op that aborted: "HTTP <method> <url> <what>".
+std::string HttpAborted(std::string_view method, std::string_view url, std::string_view what) {
+  return fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP {} {} {}"}}])", method, url,
+                     what);
+}
+
 }  // namespace
 
 TEST_CASE("http: GET, expectations, i.http, trace hex and latency", "[integration]") {
@@ -370,39 +381,25 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
   LiveEngine engine;
   SECTION("refused") {
     std::string url = fmt::format("http://127.0.0.1:{}/x", RefusedPort());
-    CHECK(engine.RunOnce(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
-                      R"(connection refused"}}])",
-                      url));
+    CHECK(engine.RunOnce(HttpOp(url)) == HttpAborted("GET", url, "failed: connection refused"));
   }
   SECTION("reset") {
     ResetServer server;
     std::string url = fmt::format("http://127.0.0.1:{}/", server.port());
-    CHECK(engine.RunOnce(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}", "method": "POST",
-             "body": "0123456789"}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP POST {} failed: )"
-                      R"(connection reset by peer"}}])",
-                      url));
+    CHECK(engine.RunOnce(HttpOp(url, R"(, "method": "POST", "body": "0123456789")")) ==
+          HttpAborted("POST", url, "failed: connection reset by peer"));
   }
   SECTION("a response over the limit") {
     TestHttpServer server;
     std::string url = server.Url("/huge");
-    CHECK(engine.RunOnce(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
-                      R"(response over the limit of 16777216 bytes"}}])",
-                      url));
+    CHECK(engine.RunOnce(HttpOp(url)) ==
+          HttpAborted("GET", url, "failed: response over the limit of 16777216 bytes"));
   }
   SECTION("timeout, with the latency recorded") {
     TestHttpServer server;
     std::string url = server.Url("/slow");
-    CHECK(engine.RunOnceTimingOut(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}", "timeout": 0.3}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} timed out )"
-                      R"(after 0.3 seconds"}}])",
-                      url));
+    CHECK(engine.RunOnceTimingOut(HttpOp(url, R"(, "timeout": 0.3)")) ==
+          HttpAborted("GET", url, "timed out after 0.3 seconds"));
   }
 }
 
@@ -424,11 +421,8 @@ TEST_CASE("https: verified with the CA file, refused without it, unverified on r
           R"({"op_idx":0,"status":"pass","text":"body contains \"hello\""}])");
   }
   SECTION("untrusted certificate") {
-    CHECK(engine.RunOnce(fmt::format(R"([
-      {{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
-                      R"(TLS error: certificate verify failed"}}])",
-                      url));
+    CHECK(engine.RunOnce(HttpOp(url)) ==
+          HttpAborted("GET", url, "failed: TLS error: certificate verify failed"));
   }
   SECTION("verify false") {
     CHECK(engine.RunOnce(fmt::format(R"([
@@ -507,17 +501,15 @@ TEST_CASE("http: connections are pooled and every descriptor is released",
     CHECK(OpenDescriptors() <= before + testrund::ops::HttpPool::kMaxIdlePerTarget);
   }
   SECTION("cancelled instances release their sockets and timers") {
-    std::string id = engine.Execute(LoadOps(300, 300, fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", server.Url("/slow"))));
+    std::string id = engine.Execute(LoadOps(300, 300, HttpOp(server.Url("/slow"))));
     REQUIRE(!id.empty());
     engine.RunFor(0.5);
     CHECK(OpenDescriptors() >= before + 250);
     engine.CancelReleases(id, before);
   }
   SECTION("aborted (timed-out) instances release theirs") {
-    std::string id = engine.Execute(LoadOps(300, 300, fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}", "timeout": 0.2}}}}])",
-        server.Url("/slow"))));
+    std::string id =
+        engine.Execute(LoadOps(300, 300, HttpOp(server.Url("/slow"), R"(, "timeout": 0.2)")));
     engine.TimeoutsRelease(id, 300, before);
   }
 }
