@@ -9,10 +9,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/thread.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <csignal>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,12 +28,10 @@
 #include "ops/run_registry.h"
 #include "test/integration/harness.h"
 #include "test/integration/live_engine.h"
+#include "test/integration/server_loop.h"
 
 namespace testrund::test {
 namespace {
-
-// Servers run on their own threads: libevent must lock its bases before any is created.
-const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
 
 using testrund::ops::HexEncode;
 
@@ -46,31 +41,16 @@ class TestHttpServer {
   // `own_process`: serve from a forked child, so that the server's descriptors do not count
   // in this process's (the descriptor-release tests).
   explicit TestHttpServer(const TlsFiles* tls = nullptr, bool own_process = false) {
-    REQUIRE(kThreadsEnabled);
     int fd = BindLoopback(SOCK_STREAM | SOCK_NONBLOCK, &port_);
     REQUIRE(listen(fd, 1024) == 0);
-    if (own_process) {
-      child_ = fork();
-      REQUIRE(child_ >= 0);
-      if (child_ == 0) {
-        Setup(tls, fd);
-        event_base_dispatch(base_);
-        _exit(0);
-      }
-      close(fd);
-      return;
-    }
-    Setup(tls, fd);
-    thread_ = std::thread([this] { event_base_dispatch(base_); });
+    loop_.Start(own_process, fd, [&] {
+      Setup(tls, fd);
+      return base_;
+    });
   }
   ~TestHttpServer() {
-    if (child_ > 0) {
-      kill(child_, SIGKILL);
-      waitpid(child_, nullptr, 0);
-      return;
-    }
-    event_base_loopexit(base_, nullptr);
-    thread_.join();
+    loop_.Stop();
+    if (loop_.forked()) return;
     evhttp_free(http_);
     event_base_free(base_);
     if (ctx_ != nullptr) SSL_CTX_free(ctx_);
@@ -86,9 +66,7 @@ class TestHttpServer {
     base_ = event_base_new();
     http_ = evhttp_new(base_);
     if (tls != nullptr) {
-      ctx_ = SSL_CTX_new(TLS_server_method());
-      SSL_CTX_use_certificate_chain_file(ctx_, tls->cert.c_str());
-      SSL_CTX_use_PrivateKey_file(ctx_, tls->key.c_str(), SSL_FILETYPE_PEM);
+      ctx_ = NewServerTlsContext(*tls);
       evhttp_set_bevcb(http_, &TestHttpServer::OnNewTls, ctx_);
     }
     evhttp_set_gencb(http_, &TestHttpServer::OnRequest, this);
@@ -148,8 +126,7 @@ class TestHttpServer {
   SSL_CTX* ctx_ = nullptr;
   uint16_t port_ = 0;
   std::atomic<int> requests_{0};
-  std::thread thread_;
-  pid_t child_ = -1;
+  ServerLoop loop_;
 };
 
 // Accepts connections, reads a little, and resets them (SO_LINGER 0).
