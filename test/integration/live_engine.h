@@ -3,7 +3,8 @@
 // the engine running in process on a real event loop (EventClock + IoContext +
 // RunRegistry), as the daemon runs it, so that a test reads check_log texts, i.* values,
 // trace entries, latency counts and this process's descriptor count (OpenDescriptors,
-// harness.h) exactly.
+// harness.h) exactly. Also the steps every op family's tests take alike: a run whose op
+// times out, and the checks that a cancelled or timed-out run released its descriptors.
 //
 //   LiveEngine engine;
 //   std::string id = engine.Execute(Ops(R"([{"type": "http", ...}])"));
