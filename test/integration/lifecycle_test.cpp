@@ -59,21 +59,19 @@ class Client {
   }
   // The result; fails the test on an error response.
   rapidjson::Document Result(const std::string& method, const std::string& params = "{}") {
-    rapidjson::Document doc = Call(method, params);
-    INFO(method << " " << params << " -> " << Text(doc));
-    REQUIRE(doc.HasMember("result"));
-    rapidjson::Document result;
-    result.CopyFrom(doc["result"], result.GetAllocator());
-    return result;
+    return Member("result", method, params);
   }
   // The error object; fails the test on a result.
   rapidjson::Document Error(const std::string& method, const std::string& params) {
-    rapidjson::Document doc = Call(method, params);
-    INFO(method << " " << params << " -> " << Text(doc));
-    REQUIRE(doc.HasMember("error"));
-    rapidjson::Document error;
-    error.CopyFrom(doc["error"], error.GetAllocator());
-    return error;
+    return Member("error", method, params);
+  }
+  // Checks that `method` fails with `code` and exactly `message`.
+  void CheckError(const std::string& method, const std::string& params, int code,
+                  const std::string& message) {
+    rapidjson::Document error = Error(method, params);
+    INFO(method << " " << params);
+    CHECK(error["code"].GetInt() == code);
+    CHECK(Str(error["message"]) == message);
   }
   std::string Execute(const std::string& params) {
     return Str(Result("ExecuteTest", params)["run_id"]);
@@ -114,6 +112,17 @@ class Client {
   }
 
  private:
+  // The response's `name` member ("result" or "error"), which it must have.
+  rapidjson::Document Member(const char* name, const std::string& method,
+                             const std::string& params) {
+    rapidjson::Document doc = Call(method, params);
+    INFO(method << " " << params << " -> " << Text(doc));
+    REQUIRE(doc.HasMember(name));
+    rapidjson::Document member;
+    member.CopyFrom(doc[name], member.GetAllocator());
+    return member;
+  }
+
   HttpClient http_;
 };
 
@@ -141,24 +150,16 @@ TEST_CASE("PauseTest/UnpauseTest: states, errors and the status they leave", "[i
   Client c(d);
   std::string id = c.Execute(std::string(R"({"run_id":"pz","distribution":{"type":"linear",)") +
                              R"("rate":20,"total":0},)" + kComment + "}");
-  rapidjson::Document paused = c.Result("PauseTest", RunIdParam(id));
-  CHECK(Text(paused) == R"({"run_id":"pz","status":"paused"})");
+  CHECK(Text(c.Result("PauseTest", RunIdParam(id))) == R"({"run_id":"pz","status":"paused"})");
   CHECK(Str(c.Query(id)["status"]) == "paused");
-  rapidjson::Document again = c.Error("PauseTest", RunIdParam(id));
-  CHECK(again["code"].GetInt() == -32006);
-  CHECK(Str(again["message"]) == "run \"pz\" is paused, not running");
-  rapidjson::Document running = c.Result("UnpauseTest", RunIdParam(id));
-  CHECK(Text(running) == R"({"run_id":"pz","status":"running"})");
+  c.CheckError("PauseTest", RunIdParam(id), -32006, "run \"pz\" is paused, not running");
+  CHECK(Text(c.Result("UnpauseTest", RunIdParam(id))) == R"({"run_id":"pz","status":"running"})");
   CHECK(Str(c.Query(id)["status"]) == "running");
-  rapidjson::Document not_paused = c.Error("UnpauseTest", RunIdParam(id));
-  CHECK(not_paused["code"].GetInt() == -32006);
-  CHECK(Str(not_paused["message"]) == "run \"pz\" is running, not paused");
+  c.CheckError("UnpauseTest", RunIdParam(id), -32006, "run \"pz\" is running, not paused");
 
   for (const char* method : {"PauseTest", "UnpauseTest"}) {
-    rapidjson::Document unknown = c.Error(method, RunIdParam("nope"));
-    CHECK(unknown["code"].GetInt() == -32001);
-    CHECK(Str(unknown["message"]) ==
-          "unknown run_id \"nope\" (never existed, discarded, or cancelled)");
+    c.CheckError(method, RunIdParam("nope"), -32001,
+                 "unknown run_id \"nope\" (never existed, discarded, or cancelled)");
     CHECK(c.Error(method, "{}")["code"].GetInt() == -32602);
     rapidjson::Document wrong_type = c.Error(method, R"({"run_id":5})");
     CHECK(wrong_type["code"].GetInt() == -32602);
@@ -168,12 +169,8 @@ TEST_CASE("PauseTest/UnpauseTest: states, errors and the status they leave", "[i
   // A completed run (seen through ListTests, which does not discard it).
   std::string done = c.Execute(std::string(R"({"run_id":"done",)") + kComment + "}");
   c.WaitListed(done, [](const rapidjson::Value& e) { return Str(e["status"]) == "completed"; });
-  rapidjson::Document pause_done = c.Error("PauseTest", RunIdParam(done));
-  CHECK(pause_done["code"].GetInt() == -32006);
-  CHECK(Str(pause_done["message"]) == "run \"done\" is completed, not running");
-  rapidjson::Document unpause_done = c.Error("UnpauseTest", RunIdParam(done));
-  CHECK(unpause_done["code"].GetInt() == -32006);
-  CHECK(Str(unpause_done["message"]) == "run \"done\" is completed, not paused");
+  c.CheckError("PauseTest", RunIdParam(done), -32006, "run \"done\" is completed, not running");
+  c.CheckError("UnpauseTest", RunIdParam(done), -32006, "run \"done\" is completed, not paused");
   CHECK(c.Query(done)["completed"].GetInt() == 1);
   CHECK(c.Result("CancelTest", RunIdParam(id))["cancelled"].GetInt() == 1);
 }
@@ -612,9 +609,8 @@ TEST_CASE("completed_run_retention keeps a completed run queryable for a while",
     Client c(d);
     c.Execute(std::string(R"({"run_id":"r0",)") + kComment + "}");
     c.WaitCompleted("r0");
-    rapidjson::Document gone = c.Error("QueryTest", RunIdParam("r0"));
-    CHECK(gone["code"].GetInt() == -32001);
-    CHECK(Str(gone["message"]) == "unknown run_id \"r0\" (never existed, discarded, or cancelled)");
+    c.CheckError("QueryTest", RunIdParam("r0"), -32001,
+                 "unknown run_id \"r0\" (never existed, discarded, or cancelled)");
     CHECK(c.Listed("r0").IsNull());
     rapidjson::Document reuse = c.Error("ExecuteTest", std::string(R"({"run_id":"r0",)") +
                                                           kComment + "}");

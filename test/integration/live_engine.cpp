@@ -15,6 +15,12 @@
 #include "test/integration/harness.h"
 
 namespace testrund::test {
+namespace {
+
+// Descriptors a released run may leave above the settled baseline (live_engine.h).
+constexpr size_t kReleaseMargin = 2;
+
+}  // namespace
 
 std::string ToText(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
@@ -24,6 +30,12 @@ std::string ToText(const rapidjson::Value& value) {
 }
 
 std::string Ops(std::string_view ops) { return fmt::format(R"({{"operations": {}}})", ops); }
+
+std::string LoadOps(int total, int backlog, std::string_view ops) {
+  return fmt::format(
+      R"({{"distribution": {{"type": "load", "total": {}, "backlog": {}}}, "operations": {}}})",
+      total, backlog, ops);
+}
 
 LiveEngine::LiveEngine(ops::EngineLimits limits)
     : base_owner(event_base_new()),
@@ -93,6 +105,18 @@ std::string LiveEngine::RunOnce(std::string_view operations, std::string_view ex
   return CheckLog(id);
 }
 
+std::string LiveEngine::RunOnceTimingOut(std::string_view operations) {
+  auto before = std::chrono::steady_clock::now();
+  std::string log = RunOnce(operations);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+  CHECK(took >= 0.29);
+  CHECK(took < 1.5);
+  rapidjson::Document status = Status(last_id);
+  CHECK(status["latency"][0]["count"].GetUint64() == 1);
+  CHECK(status["latency"][0]["min"].GetDouble() >= 0.29);
+  return log;
+}
+
 rapidjson::Document LiveEngine::Status(const std::string& run_id) {
   rapidjson::Document doc;
   std::optional<ops::RunSnapshot> run =
@@ -117,6 +141,24 @@ std::string LiveEngine::Problems() const {
     all += fmt::format("{}|{}|{}\n", p.op_idx, p.field, p.problem);
   }
   return all;
+}
+
+size_t LiveEngine::SettledDescriptors() {
+  Turns(2);
+  return OpenDescriptors();
+}
+
+void LiveEngine::CancelReleases(const std::string& run_id, size_t baseline) {
+  CHECK(Cancel(run_id));
+  Turns(3);
+  CHECK(OpenDescriptors() <= baseline + kReleaseMargin);
+  CHECK(registry.instances_live() == 0);
+}
+
+void LiveEngine::TimeoutsRelease(const std::string& run_id, uint64_t total, size_t baseline) {
+  RunUntilDone(run_id);
+  CHECK(Status(run_id)["counts"]["aborted"].GetUint64() == total);
+  CHECK(OpenDescriptors() <= baseline + kReleaseMargin);
 }
 
 }  // namespace testrund::test

@@ -3,7 +3,8 @@
 // the engine running in process on a real event loop (EventClock + IoContext +
 // RunRegistry), as the daemon runs it, so that a test reads check_log texts, i.* values,
 // trace entries, latency counts and this process's descriptor count (OpenDescriptors,
-// harness.h) exactly.
+// harness.h) exactly. Also the steps every op family's tests take alike: a run whose op
+// times out, and the checks that a cancelled or timed-out run released its descriptors.
 //
 //   LiveEngine engine;
 //   std::string id = engine.Execute(Ops(R"([{"type": "http", ...}])"));
@@ -13,6 +14,8 @@
 
 #include <event2/event.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -32,6 +35,10 @@ std::string ToText(const rapidjson::Value& value);
 
 // `{"operations": <ops>}`.
 std::string Ops(std::string_view ops);
+
+// `{"distribution": {"type": "load", "total": <total>, "backlog": <backlog>},
+//   "operations": <ops>}`.
+std::string LoadOps(int total, int backlog, std::string_view ops);
 
 // The engine on a real event loop, as the daemon runs it.
 struct LiveEngine {
@@ -54,12 +61,28 @@ struct LiveEngine {
   // Runs `operations` (a JSON array; `extra`: more ExecuteTest members, each followed by a
   // comma) to completion and returns its CheckLog. Its run_id is kept in `last_id`.
   std::string RunOnce(std::string_view operations, std::string_view extra = "");
+  // RunOnce for `operations` whose op 0 gets no answer and gives up after its "timeout" of
+  // 0.3 seconds: also checks that the run took that long (but not much longer) and that op 0
+  // recorded the wait as one latency sample.
+  std::string RunOnceTimingOut(std::string_view operations);
   // The run's QueryTest status (without marking it returned).
   rapidjson::Document Status(const std::string& run_id);
   // The first call's check_log without its `step` members ("[]" when empty).
   std::string CheckLog(const std::string& run_id);
   // "op_idx|field|problem" lines of the last Execute's problems.
   std::string Problems() const;
+
+  // The descriptor-release tests: every socket and timer an instance opened must be closed
+  // when it ends, however it ends. They compare this process's descriptor count with a
+  // baseline taken once the loop has settled (its deferred closes done). A released run may
+  // leave at most 2 above the baseline, the margin these tests allow.
+  size_t SettledDescriptors();
+  // Cancels the run and checks that its instances gave back what they held: the descriptor
+  // count is back near `baseline` and no instance is live.
+  void CancelReleases(const std::string& run_id, size_t baseline);
+  // Runs the run, whose `total` instances all time out, to completion and checks that they
+  // all aborted and gave back their descriptors.
+  void TimeoutsRelease(const std::string& run_id, uint64_t total, size_t baseline);
 
   ops::EventBasePtr base_owner;  // freed last
   event_base* base;

@@ -9,10 +9,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/thread.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <csignal>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,12 +28,10 @@
 #include "ops/run_registry.h"
 #include "test/integration/harness.h"
 #include "test/integration/live_engine.h"
+#include "test/integration/server_loop.h"
 
 namespace testrund::test {
 namespace {
-
-// Servers run on their own threads: libevent must lock its bases before any is created.
-const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
 
 using testrund::ops::HexEncode;
 
@@ -46,31 +41,16 @@ class TestHttpServer {
   // `own_process`: serve from a forked child, so that the server's descriptors do not count
   // in this process's (the descriptor-release tests).
   explicit TestHttpServer(const TlsFiles* tls = nullptr, bool own_process = false) {
-    REQUIRE(kThreadsEnabled);
     int fd = BindLoopback(SOCK_STREAM | SOCK_NONBLOCK, &port_);
     REQUIRE(listen(fd, 1024) == 0);
-    if (own_process) {
-      child_ = fork();
-      REQUIRE(child_ >= 0);
-      if (child_ == 0) {
-        Setup(tls, fd);
-        event_base_dispatch(base_);
-        _exit(0);
-      }
-      close(fd);
-      return;
-    }
-    Setup(tls, fd);
-    thread_ = std::thread([this] { event_base_dispatch(base_); });
+    loop_.Start(own_process, fd, [&] {
+      Setup(tls, fd);
+      return base_;
+    });
   }
   ~TestHttpServer() {
-    if (child_ > 0) {
-      kill(child_, SIGKILL);
-      waitpid(child_, nullptr, 0);
-      return;
-    }
-    event_base_loopexit(base_, nullptr);
-    thread_.join();
+    loop_.Stop();
+    if (loop_.forked()) return;
     evhttp_free(http_);
     event_base_free(base_);
     if (ctx_ != nullptr) SSL_CTX_free(ctx_);
@@ -86,9 +66,7 @@ class TestHttpServer {
     base_ = event_base_new();
     http_ = evhttp_new(base_);
     if (tls != nullptr) {
-      ctx_ = SSL_CTX_new(TLS_server_method());
-      SSL_CTX_use_certificate_chain_file(ctx_, tls->cert.c_str());
-      SSL_CTX_use_PrivateKey_file(ctx_, tls->key.c_str(), SSL_FILETYPE_PEM);
+      ctx_ = NewServerTlsContext(*tls);
       evhttp_set_bevcb(http_, &TestHttpServer::OnNewTls, ctx_);
     }
     evhttp_set_gencb(http_, &TestHttpServer::OnRequest, this);
@@ -148,8 +126,7 @@ class TestHttpServer {
   SSL_CTX* ctx_ = nullptr;
   uint16_t port_ = 0;
   std::atomic<int> requests_{0};
-  std::thread thread_;
-  pid_t child_ = -1;
+  ServerLoop loop_;
 };
 
 // Accepts connections, reads a little, and resets them (SO_LINGER 0).
@@ -187,6 +164,17 @@ class ResetServer {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// One http op of `url` (`more`: further arguments, each after a comma) as the operations.
+std::string HttpOp(std::string_view url, std::string_view more = "") {
+  return fmt::format(R"([{{"type": "http", "arguments": {{"url": "{}"{}}}}}])", url, more);
+}
+
+// The check_log of a lone http op that aborted: "HTTP <method> <url> <what>".
+std::string HttpAborted(std::string_view method, std::string_view url, std::string_view what) {
+  return fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP {} {} {}"}}])", method, url,
+                     what);
+}
 
 }  // namespace
 
@@ -370,48 +358,25 @@ TEST_CASE("http: refused, reset and timed-out requests abort naming the URL and 
   LiveEngine engine;
   SECTION("refused") {
     std::string url = fmt::format("http://127.0.0.1:{}/x", RefusedPort());
-    CHECK(engine.RunOnce(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
-                      R"(connection refused"}}])",
-                      url));
+    CHECK(engine.RunOnce(HttpOp(url)) == HttpAborted("GET", url, "failed: connection refused"));
   }
   SECTION("reset") {
     ResetServer server;
     std::string url = fmt::format("http://127.0.0.1:{}/", server.port());
-    CHECK(engine.RunOnce(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}", "method": "POST",
-             "body": "0123456789"}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP POST {} failed: )"
-                      R"(connection reset by peer"}}])",
-                      url));
+    CHECK(engine.RunOnce(HttpOp(url, R"(, "method": "POST", "body": "0123456789")")) ==
+          HttpAborted("POST", url, "failed: connection reset by peer"));
   }
   SECTION("a response over the limit") {
     TestHttpServer server;
     std::string url = server.Url("/huge");
-    CHECK(engine.RunOnce(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
-                      R"(response over the limit of 16777216 bytes"}}])",
-                      url));
+    CHECK(engine.RunOnce(HttpOp(url)) ==
+          HttpAborted("GET", url, "failed: response over the limit of 16777216 bytes"));
   }
   SECTION("timeout, with the latency recorded") {
     TestHttpServer server;
     std::string url = server.Url("/slow");
-    std::string id = engine.Execute(Ops(fmt::format(
-        R"([{{"type": "http", "arguments": {{"url": "{}", "timeout": 0.3}}}}])", url)));
-    auto before = std::chrono::steady_clock::now();
-    engine.RunUntilDone(id);
-    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
-    CHECK(took >= 0.29);
-    CHECK(took < 1.5);
-    CHECK(engine.CheckLog(id) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} timed out )"
-                      R"(after 0.3 seconds"}}])",
-                      url));
-    rapidjson::Document status = engine.Status(id);
-    CHECK(status["latency"][0]["count"].GetUint64() == 1);
-    CHECK(status["latency"][0]["min"].GetDouble() >= 0.29);
+    CHECK(engine.RunOnceTimingOut(HttpOp(url, R"(, "timeout": 0.3)")) ==
+          HttpAborted("GET", url, "timed out after 0.3 seconds"));
   }
 }
 
@@ -433,11 +398,8 @@ TEST_CASE("https: verified with the CA file, refused without it, unverified on r
           R"({"op_idx":0,"status":"pass","text":"body contains \"hello\""}])");
   }
   SECTION("untrusted certificate") {
-    CHECK(engine.RunOnce(fmt::format(R"([
-      {{"type": "http", "arguments": {{"url": "{}"}}}}])", url)) ==
-          fmt::format(R"([{{"op_idx":0,"status":"abort","text":"HTTP GET {} failed: )"
-                      R"(TLS error: certificate verify failed"}}])",
-                      url));
+    CHECK(engine.RunOnce(HttpOp(url)) ==
+          HttpAborted("GET", url, "failed: TLS error: certificate verify failed"));
   }
   SECTION("verify false") {
     CHECK(engine.RunOnce(fmt::format(R"([
@@ -501,13 +463,11 @@ TEST_CASE("http: connections are pooled and every descriptor is released",
           "[integration]") {
   TestHttpServer server(nullptr, /*own_process=*/true);
   LiveEngine engine;
-  engine.Turns(2);
-  size_t before = OpenDescriptors();
+  size_t before = engine.SettledDescriptors();
   SECTION("10,000 instances reuse a bounded pool") {
-    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
-      "total": 10000, "backlog": 50}}, "operations": [
-      {{"type": "http", "arguments": {{"url": "{}"}}, "expect": {{"status": 200}}}}]}})",
-                                                server.Url("/hello")));
+    std::string id = engine.Execute(LoadOps(10000, 50, fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}"}}, "expect": {{"status": 200}}}}])",
+                                                   server.Url("/hello"))));
     REQUIRE(!id.empty());
     engine.RunUntilDone(id, 120);
     rapidjson::Document status = engine.Status(id);
@@ -518,25 +478,16 @@ TEST_CASE("http: connections are pooled and every descriptor is released",
     CHECK(OpenDescriptors() <= before + testrund::ops::HttpPool::kMaxIdlePerTarget);
   }
   SECTION("cancelled instances release their sockets and timers") {
-    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
-      "total": 300, "backlog": 300}}, "operations": [
-      {{"type": "http", "arguments": {{"url": "{}"}}}}]}})", server.Url("/slow")));
+    std::string id = engine.Execute(LoadOps(300, 300, HttpOp(server.Url("/slow"))));
     REQUIRE(!id.empty());
     engine.RunFor(0.5);
     CHECK(OpenDescriptors() >= before + 250);
-    CHECK(engine.Cancel(id));
-    engine.Turns(3);
-    CHECK(OpenDescriptors() <= before + 2);
-    CHECK(engine.registry.instances_live() == 0);
+    engine.CancelReleases(id, before);
   }
   SECTION("aborted (timed-out) instances release theirs") {
-    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
-      "total": 300, "backlog": 300}}, "operations": [
-      {{"type": "http", "arguments": {{"url": "{}", "timeout": 0.2}}}}]}})",
-                                                server.Url("/slow")));
-    engine.RunUntilDone(id);
-    CHECK(engine.Status(id)["counts"]["aborted"].GetUint64() == 300);
-    CHECK(OpenDescriptors() <= before + 2);
+    std::string id =
+        engine.Execute(LoadOps(300, 300, HttpOp(server.Url("/slow"), R"(, "timeout": 0.2)")));
+    engine.TimeoutsRelease(id, 300, before);
   }
 }
 

@@ -495,18 +495,16 @@ TEST_CASE("tcp/udp: every socket is released when instances end, are cancelled o
   TcpTestServer silent_server(silent);
   UdpEchoServer udp;
   LiveEngine engine;
-  engine.Turns(2);
-  size_t before = OpenDescriptors();
+  size_t before = engine.SettledDescriptors();
   SECTION("10,000 instances, each with a TCP connection and a UDP socket left open") {
-    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
-      "total": 10000, "backlog": 50}}, "operations": [
+    std::string id = engine.Execute(LoadOps(10000, 50, fmt::format(R"([
       {},
       {{"type": "tcp.send", "arguments": {{"text": "{{'n' .. instance .. ';'}}"}}}},
       {{"type": "tcp.receive", "arguments": {{"delimiter": ";"}},
         "expect": {{"text": "{{'n' .. instance .. ';'}}"}}}},
       {{"type": "udp.send", "arguments": {{"host": "127.0.0.1", "port": {}, "text": "u"}}}},
-      {{"type": "udp.receive", "expect": {{"text": "u"}}}}]}})",
-                                                Connect(server.port()), udp.port()));
+      {{"type": "udp.receive", "expect": {{"text": "u"}}}}])",
+                                                           Connect(server.port()), udp.port())));
     REQUIRE(!id.empty());
     engine.RunUntilDone(id, 120);
     rapidjson::Document status = engine.Status(id);
@@ -515,30 +513,23 @@ TEST_CASE("tcp/udp: every socket is released when instances end, are cancelled o
     CHECK(status["latency"][4]["count"].GetUint64() == 10000);
     CHECK(OpenDescriptors() <= before + 2);
   }
-  SECTION("cancelled instances release their sockets and timers") {
-    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
-      "total": 300, "backlog": 300}}, "operations": [
-      {},
+  // Holds a TCP connection (to the silent server) and a UDP socket, then waits on a receive
+  // that only its `timeout` ends.
+  auto held = [&](std::string_view timeout) {
+    return fmt::format(R"([{},
       {{"type": "udp.send", "arguments": {{"host": "127.0.0.1", "port": {}, "text": "u"}}}},
-      {{"type": "tcp.receive", "arguments": {{"length": 1, "timeout": 60}}}}]}})",
-                                                Connect(silent_server.port()), udp.port()));
+      {{"type": "tcp.receive", "arguments": {{"length": 1, "timeout": {}}}}}])",
+                       Connect(silent_server.port()), udp.port(), timeout);
+  };
+  SECTION("cancelled instances release their sockets and timers") {
+    std::string id = engine.Execute(LoadOps(300, 300, held("60")));
     REQUIRE(!id.empty());
     engine.RunUntil([&] { return OpenDescriptors() >= before + 600; });
-    CHECK(engine.Cancel(id));
-    engine.Turns(3);
-    CHECK(OpenDescriptors() <= before + 2);
-    CHECK(engine.registry.instances_live() == 0);
+    engine.CancelReleases(id, before);
   }
   SECTION("aborted (timed-out) instances release theirs") {
-    std::string id = engine.Execute(fmt::format(R"({{"distribution": {{"type": "load",
-      "total": 300, "backlog": 300}}, "operations": [
-      {},
-      {{"type": "udp.send", "arguments": {{"host": "127.0.0.1", "port": {}, "text": "u"}}}},
-      {{"type": "tcp.receive", "arguments": {{"length": 1, "timeout": 0.2}}}}]}})",
-                                                Connect(silent_server.port()), udp.port()));
-    engine.RunUntilDone(id);
-    CHECK(engine.Status(id)["counts"]["aborted"].GetUint64() == 300);
-    CHECK(OpenDescriptors() <= before + 2);
+    std::string id = engine.Execute(LoadOps(300, 300, held("0.2")));
+    engine.TimeoutsRelease(id, 300, before);
   }
 }
 

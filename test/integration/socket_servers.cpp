@@ -9,13 +9,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <event2/thread.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -23,9 +20,6 @@
 
 namespace testrund::test {
 namespace {
-
-// Servers run on their own threads: libevent must lock its bases before any is created.
-const bool kThreadsEnabled = [] { return evthread_use_pthreads() == 0; }();
 
 std::string Take(evbuffer* input, size_t n) {
   std::string bytes(n, '\0');
@@ -128,42 +122,20 @@ class TestConnection {
 };
 
 TcpTestServer::TcpTestServer(TcpServerOptions options) : options_(options) {
-  REQUIRE(kThreadsEnabled);
   int fd = BindLoopback(SOCK_STREAM, &port_);
   REQUIRE(listen(fd, 1024) == 0);
-  auto setup = [this, fd] {
+  loop_.Start(options_.own_process, fd, [this, fd] {
     base_ = event_base_new();
-    if (options_.tls != nullptr) {
-      ctx_ = SSL_CTX_new(TLS_server_method());
-      SSL_CTX_use_certificate_chain_file(ctx_, options_.tls->cert.c_str());
-      SSL_CTX_use_PrivateKey_file(ctx_, options_.tls->key.c_str(), SSL_FILETYPE_PEM);
-    }
+    if (options_.tls != nullptr) ctx_ = NewServerTlsContext(*options_.tls);
     evutil_make_socket_nonblocking(fd);
     listener_ = evconnlistener_new(base_, &OnListenerAccept, this, LEV_OPT_CLOSE_ON_FREE, -1, fd);
-  };
-  if (options_.own_process) {
-    child_ = fork();
-    REQUIRE(child_ >= 0);
-    if (child_ == 0) {
-      setup();
-      event_base_dispatch(base_);
-      _exit(0);
-    }
-    close(fd);
-    return;
-  }
-  setup();
-  thread_ = std::thread([this] { event_base_dispatch(base_); });
+    return base_;
+  });
 }
 
 TcpTestServer::~TcpTestServer() {
-  if (child_ > 0) {
-    kill(child_, SIGKILL);
-    waitpid(child_, nullptr, 0);
-    return;
-  }
-  event_base_loopexit(base_, nullptr);
-  thread_.join();
+  loop_.Stop();
+  if (loop_.forked()) return;
   evconnlistener_free(listener_);
   for (TestConnection* connection : connections_) delete connection;
   event_base_free(base_);

@@ -15,8 +15,6 @@
 // each datagram with the same bytes.
 #pragma once
 
-#include <sys/types.h>
-
 #include <atomic>
 #include <cstdint>
 #include <set>
@@ -24,6 +22,7 @@
 #include <thread>
 
 #include "test/integration/harness.h"
+#include "test/integration/server_loop.h"
 
 struct event_base;
 struct evconnlistener;
@@ -66,8 +65,7 @@ class TcpTestServer {
   uint16_t port_ = 0;
   std::atomic<int> accepted_{0};
   std::set<TestConnection*> connections_;  // open ones, freed with the server
-  std::thread thread_;
-  pid_t child_ = -1;
+  ServerLoop loop_;
 };
 
 class UdpEchoServer {

@@ -57,6 +57,13 @@ def _frame(body):
     return struct.pack(">I", len(body)) + body
 
 
+def _send_and_close(address, data):
+    """Sends `data` on a fresh connection and closes it: the daemon owes no answer."""
+    with _connect(address) as s:
+        s.sendall(data)
+    return None
+
+
 def huge_length_prefix(address, token):
     return _expect_framed_code(address, struct.pack(">I", 0xFFFFFFFF), -32700)
 
@@ -89,15 +96,11 @@ def wrong_token(address, token):
 
 def lying_length_prefix(address, token):
     """Announces 1000 bytes, sends 10 and closes: nothing to answer."""
-    with _connect(address) as s:
-        s.sendall(struct.pack(">I", 1000) + b'{"jsonrpc"')
-    return None
+    return _send_and_close(address, struct.pack(">I", 1000) + b'{"jsonrpc"')
 
 
 def half_prefix(address, token):
-    with _connect(address) as s:
-        s.sendall(b"\x00\x00")
-    return None
+    return _send_and_close(address, b"\x00\x00")
 
 
 def connect_and_close(address, token):
@@ -106,9 +109,8 @@ def connect_and_close(address, token):
 
 
 def http_truncated_body(address, token):
-    with _connect(address) as s:
-        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"")
-    return None
+    return _send_and_close(
+        address, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"")
 
 
 def http_garbage(address, token):

@@ -23,13 +23,11 @@
 using testrund::ops::FramedCall;
 using testrund::ops::FramedOutcome;
 using testrund::ops::FramedRequest;
-using testrund::ops::IoContext;
 using testrund::ops::ParseUrl;
+using testrund::test::ClientFixture;
 using testrund::test::LoopbackConnection;
-using testrund::test::LoopbackServer;
 using testrund::test::OpenDescriptors;
 using testrund::test::RefusingPort;
-using testrund::test::TestLoop;
 
 namespace {
 
@@ -40,14 +38,13 @@ std::string Prefix(uint32_t length) {
                      static_cast<char>((length >> 8) & 0xff), static_cast<char>(length & 0xff)};
 }
 
-// A test's loop, its framed server and the IoContext under test, plus the record of the
-// completion callbacks.
-struct FramedFixture {
+// ClientFixture (loopback_server.h) whose server answers one frame per connection, and
+// FramedCall's start.
+struct FramedFixture : ClientFixture<FramedOutcome> {
   // What the server does once it has read `request_bytes` bytes on a connection.
   using Responder = std::function<void(LoopbackConnection& connection)>;
 
-  FramedFixture()
-      : server(loop.base, [this](LoopbackConnection& c) { OnData(c); }), io(loop.base, loop.clock) {}
+  FramedFixture() : ClientFixture([this](LoopbackConnection& c) { OnData(c); }) {}
 
   // "tcp://127.0.0.1:<port>" (the server's port unless given).
   std::string Address(int port = -1) const {
@@ -67,25 +64,16 @@ struct FramedFixture {
 
   // Starts `request`; its completion is recorded in `outcome` and `completions`.
   std::unique_ptr<FramedCall> Start(FramedRequest request) {
-    int before = completions;
-    in_start = true;
-    auto call = FramedCall::Start(io, std::move(request), [this](FramedOutcome& result) {
-      if (in_start) completed_in_start = true;
-      ++completions;
-      outcome = result;
+    return Started([&](FramedCall::OnDone on_done) {
+      return FramedCall::Start(io, std::move(request), std::move(on_done));
     });
-    in_start = false;
-    CHECK(completions == before);
-    return call;
   }
 
   // Starts `request` and runs the loop until it completes (fails the test after 3 s).
   FramedOutcome Call(FramedRequest request) {
     int before = completions;
     auto call = Start(std::move(request));
-    REQUIRE(loop.RunUntil([&] { return completions > before; }));
-    CHECK(completions == before + 1);
-    CHECK_FALSE(completed_in_start);
+    RunUntilCompleted(before);
     return outcome;
   }
 
@@ -96,15 +84,8 @@ struct FramedFixture {
     }
   }
 
-  TestLoop loop;
-  LoopbackServer server;
-  IoContext io;
   size_t request_bytes = 1;  // the server answers once it has read this many bytes
   Responder respond = [](LoopbackConnection&) {};
-  int completions = 0;
-  bool in_start = false;
-  bool completed_in_start = false;
-  FramedOutcome outcome;  // the last completion's
 };
 
 // The request body most tests send, and the body of the server's reply.
@@ -123,8 +104,7 @@ TEST_CASE("a request is written as a length prefix and the body, the response re
 
   auto call = f.Start(FramedFixture::Request(f.Address(), kBody));
   CHECK(call->raw_request() == frame);
-  REQUIRE(f.loop.RunUntil([&] { return f.completions == 1; }));
-  CHECK_FALSE(f.completed_in_start);
+  f.RunUntilCompleted(0);
   CHECK(f.outcome.error == "");
   CHECK(f.outcome.frame == Prefix(kReply.size()) + kReply);
   CHECK(f.outcome.body() == kReply);
@@ -280,8 +260,7 @@ TEST_CASE("a refused connection fails the call with \"connection refused\"", "[u
           "connection refused");
   }
   CHECK(f.outcome.frame == "");
-  f.loop.RunFor(20);
-  CHECK(f.completions == 1);
+  f.CheckCompletionsStay(1);
 }
 
 TEST_CASE("a tls:// call whose CA file cannot be loaded fails from the loop", "[unit]") {
@@ -290,20 +269,7 @@ TEST_CASE("a tls:// call whose CA file cannot be loaded fails from the loop", "[
       "tls://127.0.0.1:" + std::to_string(f.server.port()), kBody);
   request.tls.ca_file = "/nonexistent/testrund-ca.pem";
   auto call = f.Start(request);
-
-  SECTION("reported on a later turn") {
-    REQUIRE(f.loop.RunUntil([&] { return f.completions == 1; }));
-    CHECK_FALSE(f.completed_in_start);
-    CHECK(f.outcome.error == "cannot load TLS CA file \"/nonexistent/testrund-ca.pem\"");
-    f.loop.RunFor(20);
-    CHECK(f.completions == 1);
-    CHECK(f.server.accepted() == 0);
-  }
-  SECTION("a call destroyed before the report gets no callback") {
-    call.reset();
-    f.loop.RunFor(20);
-    CHECK(f.completions == 0);
-  }
+  f.CheckStartFailsFromTheLoop(call, "cannot load TLS CA file \"/nonexistent/testrund-ca.pem\"");
 }
 
 TEST_CASE("destroying an unfinished call closes its connection, with no callback",
@@ -334,7 +300,6 @@ TEST_CASE("destroying an unfinished call closes its connection, with no callback
     call.reset();
   }
   CHECK(f.loop.RunUntil([&] { return OpenDescriptors() == baseline; }));
-  f.loop.RunFor(20);
-  CHECK(f.completions == 0);
+  f.CheckCompletionsStay(0);
   CHECK(OpenDescriptors() == baseline);
 }

@@ -25,14 +25,12 @@ using testrund::ops::HeaderList;
 using testrund::ops::HttpCall;
 using testrund::ops::HttpOutcome;
 using testrund::ops::HttpRequest;
-using testrund::ops::IoContext;
 using testrund::ops::ParseUrl;
 using testrund::ops::PrepareHttpRequest;
+using testrund::test::ClientFixture;
 using testrund::test::LoopbackConnection;
-using testrund::test::LoopbackServer;
 using testrund::test::OpenDescriptors;
 using testrund::test::RefusingPort;
-using testrund::test::TestLoop;
 
 namespace {
 
@@ -57,14 +55,13 @@ size_t RequestLength(std::string_view bytes) {
   return bytes.size() >= total ? total : 0;
 }
 
-// A test's loop, its HTTP server and the IoContext under test, plus the record of what the
-// server read and what the completion callbacks got.
-struct HttpFixture {
+// ClientFixture (loopback_server.h) whose server answers each complete HTTP request and
+// records them, and HttpCall's start.
+struct HttpFixture : ClientFixture<HttpOutcome> {
   // What the server does with each complete request it read on `connection`.
   using Responder = std::function<void(LoopbackConnection& connection, const std::string&)>;
 
-  HttpFixture()
-      : server(loop.base, [this](LoopbackConnection& c) { OnData(c); }), io(loop.base, loop.clock) {}
+  HttpFixture() : ClientFixture([this](LoopbackConnection& c) { OnData(c); }) {}
 
   // "http://127.0.0.1:<server port><path>".
   std::string Address(std::string_view path) const {
@@ -85,16 +82,10 @@ struct HttpFixture {
 
   // Starts `request`; its completion is recorded in `outcome` and `completions`.
   std::unique_ptr<HttpCall> Start(HttpRequest request, bool keep_raw = false) {
-    int before = completions;
-    in_start = true;
-    auto call = HttpCall::Start(io, PrepareHttpRequest(std::move(request)), keep_raw,
-                                [this](HttpOutcome& result) {
-                                  if (in_start) completed_in_start = true;
-                                  ++completions;
-                                  outcome = result;
-                                });
-    in_start = false;
-    CHECK(completions == before);
+    auto call = Started([&](HttpCall::OnDone on_done) {
+      return HttpCall::Start(io, PrepareHttpRequest(std::move(request)), keep_raw,
+                             std::move(on_done));
+    });
     CHECK_FALSE(call->done());
     return call;
   }
@@ -103,10 +94,8 @@ struct HttpFixture {
   HttpOutcome Call(HttpRequest request, bool keep_raw = false) {
     int before = completions;
     auto call = Start(std::move(request), keep_raw);
-    REQUIRE(loop.RunUntil([&] { return completions > before; }));
+    RunUntilCompleted(before);
     CHECK(call->done());
-    CHECK(completions == before + 1);
-    CHECK_FALSE(completed_in_start);
     return outcome;
   }
 
@@ -122,15 +111,8 @@ struct HttpFixture {
     }
   }
 
-  TestLoop loop;
-  LoopbackServer server;
-  IoContext io;
   Responder respond = [](LoopbackConnection& c, const std::string&) { c.Write(kOk); };
   std::vector<std::string> requests;  // every complete request the server read, in order
-  int completions = 0;
-  bool in_start = false;
-  bool completed_in_start = false;
-  HttpOutcome outcome;  // the last completion's
 };
 
 // A responder writing `response` to every request.
@@ -377,16 +359,14 @@ TEST_CASE("a refused connection fails the call with \"connection refused\"", "[u
   RefusingPort refusing;
   auto call = f.Start(HttpFixture::Request(
       "GET", "http://127.0.0.1:" + std::to_string(refusing.port()) + "/"));
-  REQUIRE(f.loop.RunUntil([&] { return f.completions == 1; }));
-  CHECK_FALSE(f.completed_in_start);
+  f.RunUntilCompleted(0);
   CHECK(f.outcome.error == "connection refused");
   CHECK(f.outcome.status == 0);
   CHECK(f.outcome.headers.empty());
   CHECK(f.outcome.body == "");
   CHECK(f.io.http().idle() == 0);
   // Exactly once.
-  f.loop.RunFor(20);
-  CHECK(f.completions == 1);
+  f.CheckCompletionsStay(1);
 }
 
 TEST_CASE("a start-up failure is reported from the loop, never inside Start", "[unit]") {
@@ -395,23 +375,12 @@ TEST_CASE("a start-up failure is reported from the loop, never inside Start", "[
       "GET", "https://127.0.0.1:" + std::to_string(f.server.port()) + "/");
   request.tls.ca_file = "/nonexistent/testrund-ca.pem";
   auto call = f.Start(request);
-
-  SECTION("reported on a later turn") {
-    REQUIRE(f.loop.RunUntil([&] { return f.completions == 1; }));
-    CHECK_FALSE(f.completed_in_start);
-    CHECK(call->done());
-    CHECK(f.outcome.error == "cannot load TLS CA file \"/nonexistent/testrund-ca.pem\"");
-    CHECK(f.outcome.status == 0);
-    CHECK(f.io.http().opened() == 0);
-    f.loop.RunFor(20);
-    CHECK(f.completions == 1);
-    CHECK(f.server.accepted() == 0);
-  }
-  SECTION("a call destroyed before the report gets no callback") {
-    call.reset();
-    f.loop.RunFor(20);
-    CHECK(f.completions == 0);
-  }
+  f.CheckStartFailsFromTheLoop(call, "cannot load TLS CA file \"/nonexistent/testrund-ca.pem\"",
+                               [&] {
+                                 CHECK(call->done());
+                                 CHECK(f.outcome.status == 0);
+                                 CHECK(f.io.http().opened() == 0);
+                               });
 }
 
 TEST_CASE("an invalid response fails the call and closes its connection", "[unit]") {
@@ -493,8 +462,7 @@ TEST_CASE("destroying an unfinished call closes its connection, with no callback
   }
   // Both ends of the connection closed (the server closes on the client's close).
   CHECK(f.loop.RunUntil([&] { return OpenDescriptors() == baseline; }));
-  f.loop.RunFor(20);
-  CHECK(f.completions == 0);
+  f.CheckCompletionsStay(0);
   CHECK(f.io.http().retired() == 0);
   CHECK(f.io.http().idle() == 0);
   CHECK(OpenDescriptors() == baseline);

@@ -6,14 +6,16 @@
 // answers (writes, writes in pieces, closes, or stays silent).
 //
 // Also here: the loop helpers, each with a time guard so that a client that never finishes
-// fails its test instead of hanging it, a port that refuses connections, and the count of
-// open descriptors (leak checks).
+// fails its test instead of hanging it, a port that refuses connections, the count of open
+// descriptors (leak checks), and what both tests' fixtures share: the loop, the server and
+// the IoContext under test, and the record of the completion callbacks.
 #pragma once
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -21,9 +23,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ops/net/event_clock.h"
+#include "ops/net/io_context.h"
 
 namespace testrund::test {
 
@@ -141,5 +145,70 @@ struct TestLoop {
 
 // Descriptors open in this process (/proc/self/fd).
 size_t OpenDescriptors();
+
+// The base of the client tests' fixtures: the test's loop, the scripted server on it, the
+// IoContext under test, and the record of the calls' completion callbacks (how many came,
+// the last outcome, and whether one came while Start was still running: a client must
+// report from the loop, never from inside Start).
+template <typename Outcome>
+struct ClientFixture {
+  explicit ClientFixture(LoopbackServer::OnData on_data)
+      : server(loop.base, std::move(on_data)), io(loop.base, loop.clock) {}
+
+  // Starts a call with `start(on_done)` and checks that it did not complete inside Start.
+  template <typename StartCall>
+  auto Started(StartCall start) {
+    int before = completions;
+    in_start = true;
+    auto call = start([this](Outcome& result) {
+      if (in_start) completed_in_start = true;
+      ++completions;
+      outcome = result;
+    });
+    in_start = false;
+    CHECK(completions == before);
+    return call;
+  }
+  // Runs the loop until the completion after the first `before` comes (fails the test after
+  // 3 s); checks that it came once, and from the loop.
+  void RunUntilCompleted(int before) {
+    REQUIRE(loop.RunUntil([&] { return completions > before; }));
+    CHECK(completions == before + 1);
+    CHECK_FALSE(completed_in_start);
+  }
+  // Runs the loop a little longer and checks that the completions are still `n`: no late
+  // or second callback came.
+  void CheckCompletionsStay(int n) {
+    loop.RunFor(20);
+    CHECK(completions == n);
+  }
+  // For `call`, just started and bound to fail before it connects (a CA file that cannot be
+  // loaded), one SECTION each: the failure `error` comes from the loop on a later turn, once
+  // and without a connection (`more` checks more of it); a call destroyed before that gets
+  // no callback.
+  template <typename Call>
+  void CheckStartFailsFromTheLoop(std::unique_ptr<Call>& call, const std::string& error,
+                                  const std::function<void()>& more = [] {}) {
+    SECTION("reported on a later turn") {
+      RunUntilCompleted(0);
+      CHECK(outcome.error == error);
+      more();
+      CheckCompletionsStay(1);
+      CHECK(server.accepted() == 0);
+    }
+    SECTION("a call destroyed before the report gets no callback") {
+      call.reset();
+      CheckCompletionsStay(0);
+    }
+  }
+
+  TestLoop loop;
+  LoopbackServer server;
+  ops::IoContext io;
+  int completions = 0;
+  bool in_start = false;
+  bool completed_in_start = false;
+  Outcome outcome;  // the last completion's
+};
 
 }  // namespace testrund::test
