@@ -128,7 +128,7 @@ void Run::Abort(Instance& instance, const Op& op, std::string_view text) {
 
 void Run::Trace(Instance& instance, const Op& op, std::string_view path, std::string_view text) {
   if (TraceLog* log = summary_logs_.TraceOf(instance.id, instance.logs)) {
-    (void)log->AddText(env_.clock->WallNow(), instance.step, op.idx, path, text);
+    (void)log->AddText(Wall(env_.clock->Now()), instance.step, op.idx, path, text);
   }
 }
 

@@ -37,6 +37,9 @@ class OpContext {
   const Op& op() const { return *op_; }
   inline LuaSandbox& lua() const;
   inline Clock& clock() const;
+  // The wall time of now as every time of the run reads it (derived from the run's start,
+  // so a trace entry never reads later than the run's finish).
+  inline WallTime wall_now() const;
   // The sockets of protocol ops; never null while an op whose type needs_io executes.
   inline IoContext* io() const;
   inline int trace_level() const;

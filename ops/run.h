@@ -218,6 +218,7 @@ class Run {
 // OpContext's accessors (see ops/op_context.h), inline: they run for every op executed.
 inline LuaSandbox& OpContext::lua() const { return *run_->def_.lua; }
 inline Clock& OpContext::clock() const { return *run_->env_.clock; }
+inline WallTime OpContext::wall_now() const { return run_->Wall(run_->env_.clock->Now()); }
 inline IoContext* OpContext::io() const { return run_->env_.io; }
 inline int OpContext::trace_level() const { return run_->def_.trace_level; }
 inline bool OpContext::turbo_skips_asserts() const {

@@ -218,7 +218,7 @@ TraceLog::EntryRef TraceMessage(OpContext& ctx, std::string_view protocol, bool 
   std::string path(protocol);
   path += to_sut ? ".tester_to_sut" : ".sut_to_tester";
   TraceLog::EntryRef entry =
-      log->Add(ctx.clock().WallNow(), ctx.instance().step, ctx.op().idx, path);
+      log->Add(ctx.wall_now(), ctx.instance().step, ctx.op().idx, path);
   entry.SetString("protocol", protocol);
   entry.SetHex(bytes.substr(0, kMaxTracedMessageBytes));
   entry.SetUint("length", bytes.size());

@@ -329,6 +329,16 @@ TEST_CASE("http: POST json/body and headers; failed and mandatory expectations",
           R"({"op_idx":1,"status":"pass","text":"status 200 as expected"}])");
     CHECK(engine.Status(id)["counts"]["failed"].GetUint64() == 1);
   }
+  SECTION("an expected header that is null, or a {...} that gives nil, expects nothing") {
+    std::string id = engine.Execute(Ops(fmt::format(R"([
+      {{"type": "http", "arguments": {{"url": "{}"}},
+        "expect": {{"header": {{"X-A": null, "X-B": "{{nil}}", "X-C": "{{v.none}}"}}}}}}
+    ])", server.Url("/hello"))));
+    REQUIRE(!id.empty());
+    engine.RunUntilDone(id);
+    CHECK(engine.CheckLog(id) == "[]");
+    CHECK(engine.Status(id)["counts"]["passed"].GetUint64() == 1);
+  }
   SECTION("mandatory: the first failed expectation aborts") {
     std::string id = engine.Execute(Ops(fmt::format(R"([
       {{"type": "http", "arguments": {{"url": "{}"}}, "mandatory": true,
