@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// ResultsWriter: the results_dir files (docs/configuration.md#results_dir). When a run
+// ResultsWriter: the results_dir files (docs/configuration.md#results-and-logging). When a run
 // completes, is cancelled or fails, its final QueryTest object (rpc/run_result.h) is written
 // to `<results_dir>/<run_id>.json`, from the registry's completion hook, before any
 // QueryTest can return the run as completed. The file holds exactly that object as one line

@@ -30,17 +30,22 @@ bool CandidatesTrace(const RunDefinition& def) {
   return false;
 }
 
+// `def`, once the invariants the members' initialisers rely on are checked.
+RunDefinition Checked(RunDefinition def, const RunEnvironment& env) {
+  CHECK(env.clock != nullptr && env.limits != nullptr && env.instances_live != nullptr);
+  CHECK(def.lua != nullptr && def.program != nullptr);
+  return def;
+}
+
 }  // namespace
 
 Run::Run(RunDefinition definition, RunEnvironment env)
-    : def_(std::move(definition)),
+    : def_(Checked(std::move(definition), env)),
       env_(std::move(env)),
       schedule_(def_.distribution),
       buckets_(0),
       summary_logs_(CandidatesTrace(def_)),
       finished_(*env_.clock) {
-  CHECK(env_.clock != nullptr && env_.limits != nullptr && env_.instances_live != nullptr);
-  CHECK(def_.lua != nullptr && def_.program != nullptr);
   tick_ = env_.clock->NewTimer([this] { OnTick(); });
   latency_.resize(def_.program->size());
 }

@@ -59,7 +59,7 @@ void RunRegistry::Sweep() {
       entry.doomed = true;
       discarded_[it->first] = now;
     }
-    if (entry.doomed && on_discarded_) on_discarded_(*entry.run);
+    if (entry.doomed) ReportDiscarded(entry);
     it = entry.doomed ? runs_.erase(it) : std::next(it);
   }
   for (auto it = discarded_.begin(); it != discarded_.end();) {
@@ -213,9 +213,16 @@ std::vector<RunSnapshot> RunRegistry::Runs() {
 }
 
 void RunRegistry::CancelAll(std::string_view reason) {
-  for (auto& [id, entry] : runs_) entry.run->Cancel(reason);
-  if (!on_discarded_) return;
-  for (auto& [id, entry] : runs_) on_discarded_(*entry.run);
+  for (auto& [id, entry] : runs_) {
+    bool completed_before = !entry.run->Cancel(reason);
+    if (completed_before) ReportDiscarded(entry);
+  }
+}
+
+void RunRegistry::ReportDiscarded(Entry& entry) {
+  if (entry.discard_reported) return;
+  entry.discard_reported = true;
+  if (on_discarded_) on_discarded_(*entry.run);
 }
 
 size_t RunRegistry::live_runs() const {

@@ -106,8 +106,9 @@ class RunRegistry {
   // Called at the start of every method; the daemon may also call it from a timer.
   void Sweep();
 
-  // Cancels every run (daemon shutdown) with `reason` as its status_reason, then reports
-  // every run as discarded (on_discarded), the daemon's last look at each.
+  // Cancels every run (daemon shutdown) with `reason` as its status_reason. A run that had
+  // completed before gets its last look (on_discarded); one cancelled now has just had
+  // on_completed.
   void CancelAll(std::string_view reason = "Cancelled because the daemon stopped.");
 
   // Called once when a run completes, is cancelled or fails, inside the engine's call that
@@ -115,7 +116,8 @@ class RunRegistry {
   void set_on_completed(std::function<void(const Run&)> hook) {
     on_completed_ = std::move(hook);
   }
-  // Called once for each run just before it is freed (and for every run at CancelAll).
+  // Called at most once per run: when retention or a sweep frees it, or at CancelAll for a
+  // run that had completed before (the results_dir writer's second chance).
   void set_on_discarded(std::function<void(const Run&)> hook) {
     on_discarded_ = std::move(hook);
   }
@@ -133,7 +135,9 @@ class RunRegistry {
     std::unique_ptr<Run> run;
     bool doomed = false;                // cancelled or retention ended: freed at the next sweep
     std::optional<MonoNs> returned_at{};  // when QueryTest first returned it completed
+    bool discard_reported = false;        // on_discarded has been called
   };
+  void ReportDiscarded(Entry& entry);
   // The live (not doomed) entry for run_id, or nullptr.
   Entry* Find(std::string_view run_id);
   // The live entry, or kUnknownRun in *status.

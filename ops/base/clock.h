@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The clock/timer seam between the engine and the event loop. The engine never calls
 // libevent or the system clock directly: it asks a Clock for the time and for Timers. The
-// daemon supplies the libevent implementation (daemon/event_clock.*); unit tests supply
+// daemon supplies the libevent implementation (ops/net/event_clock.*); unit tests supply
 // FakeClock (test/fakes/fake_clock.h), which runs hours of timers in microseconds.
 #pragma once
 

@@ -5,7 +5,7 @@
 // keeps ".0" on integral doubles so that a Lua float stays a float (docs/operations.md), and writes
 // NaN and infinities, which JSON cannot carry, as null. Strings and keys that are not
 // well-formed UTF-8 (Lua strings, peer bytes, error texts) are written with each ill-formed
-// part replaced by U+FFFD (ops/utf8.h), so that every JSON output is UTF-8.
+// part replaced by U+FFFD (ops/base/utf8.h), so that every JSON output is UTF-8.
 #pragma once
 
 #include <charconv>

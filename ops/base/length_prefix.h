@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Big-endian length prefixes: the N2SVCD framing (a 4-byte unsigned length, then that many
-// bytes of JSON; docs/api.md#transports), spoken by the daemon's framed transport and the
+// bytes of JSON; docs/api.md#1-transports), spoken by the daemon's framed transport and the
 // jsonrpc op's tcp:// and tls:// client, and the 1-, 2- or 4-byte prefixes of tcp.receive.
 #pragma once
 

@@ -10,7 +10,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cctype>
 
 #include "ops/base/check.h"
@@ -21,20 +20,6 @@ namespace {
 
 // Room reserved for a response's headers, so that a typical response does not grow the list.
 constexpr size_t kExpectedHeaders = 16;
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool HasHeader(const HeaderList& headers, std::string_view lower_name) {
-  for (const auto& [name, value] : headers) {
-    if (Lower(name) == lower_name) return true;
-  }
-  return false;
-}
 
 std::string PoolKey(const HttpRequest& request) {
   const TlsOptions& tls = request.tls;
@@ -61,6 +46,18 @@ std::string BuildRequest(const HttpRequest& request) {
 }
 
 }  // namespace
+
+bool HasHeader(const HeaderList& headers, std::string_view lower_name) {
+  for (const auto& [name, value] : headers) {
+    if (name.size() != lower_name.size()) continue;
+    bool same = true;
+    for (size_t k = 0; k < name.size() && same; ++k) {
+      same = std::tolower(static_cast<unsigned char>(name[k])) == lower_name[k];
+    }
+    if (same) return true;
+  }
+  return false;
+}
 
 // One keep-alive connection to one target.
 class HttpConnection final {

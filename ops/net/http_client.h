@@ -32,6 +32,8 @@
 namespace testrund::ops {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+// Whether `headers` has one named `lower_name` (given in lower case), in any case.
+bool HasHeader(const HeaderList& headers, std::string_view lower_name);
 
 struct HttpRequest {
   std::string method = "GET";

@@ -75,18 +75,6 @@ bool IsHttpToken(std::string_view text) {
   return true;
 }
 
-bool HasHeader(const HeaderList& headers, std::string_view lower_name) {
-  for (const auto& [name, value] : headers) {
-    if (name.size() != lower_name.size()) continue;
-    bool same = true;
-    for (size_t k = 0; k < name.size() && same; ++k) {
-      same = std::tolower(static_cast<unsigned char>(name[k])) == lower_name[k];
-    }
-    if (same) return true;
-  }
-  return false;
-}
-
 void ReadHttpTarget(ParamReader& args, bool allow_tcp, HttpTarget* out) {
   ReadUrl(args, allow_tcp, &out->url, &out->url_text);
   ReadTimeout(args, kDefaultHttpTimeout, &out->timeout, &out->timeout_text);

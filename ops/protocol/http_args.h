@@ -19,9 +19,6 @@ namespace testrund::ops {
 // True when `text` is a non-empty HTTP token (RFC 9110 tchar: method and header names).
 bool IsHttpToken(std::string_view text);
 
-// Whether `headers` has one named `lower_name` (given in lower case), in any case.
-bool HasHeader(const HeaderList& headers, std::string_view lower_name);
-
 // The request target of http and jsonrpc.
 struct HttpTarget {
   Url url;

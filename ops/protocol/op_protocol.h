@@ -23,7 +23,6 @@
 #include <rapidjson/document.h>
 
 #include "ops/base/clock.h"
-#include "ops/base/hex.h"
 #include "ops/base/param_reader.h"
 #include "ops/instance.h"
 #include "ops/net/client_socket.h"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The tcp.* ops (docs/protocol-ops.md#tcp): one TCP connection per instance, plain or TLS, kept in its
-// InstanceIo from tcp.connect to tcp.close or the end of the instance, whatever the end.
+// The tcp.* ops (docs/protocol-ops.md#tcpconnect-tcpsend-tcpreceive-tcpclose): one TCP connection
+// per instance, plain or TLS, kept in its InstanceIo from tcp.connect to tcp.close or the end of
+// the instance, whatever the end.
 //
 //   tcp.connect  arguments: host*, port*, tls (true/false or {"verify", "ca_file",
 //                "server_name"}), timeout (s, default 5). A second connect closes the first.
@@ -27,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include "ops/base/hex.h"
 #include "ops/base/json_numbers.h"
 #include "ops/base/length_prefix.h"
 #include "ops/op_table.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The udp.* ops (docs/protocol-ops.md#udp): datagrams on one UDP socket per instance, kept in its InstanceIo
-// until the instance ends. udp.send opens it (unconnected, so a reply from any address
-// comes back to it); udp.receive takes the next datagram that arrives on it.
+// The udp.* ops (docs/protocol-ops.md#udpsend-udpreceive): datagrams on one UDP socket per
+// instance, kept in its InstanceIo until the instance ends. udp.send opens it (unconnected, so a
+// reply from any address comes back to it); udp.receive takes the next datagram that arrives on it.
 //
 //   udp.send     arguments: host*, port*, hex | text (exactly one). Parks until the name
 //                is resolved and the socket took the datagram.

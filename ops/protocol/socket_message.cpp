@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "ops/base/hex.h"
 #include "ops/base/json_writer.h"
 #include "ops/base/param_reader.h"
 #include "ops/lua/lua_pattern.h"

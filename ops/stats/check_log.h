@@ -43,7 +43,7 @@ class CheckLog {
     uint64_t step;
     CheckStatus status;
     std::string owned;             // the text, when it was copied
-    std::string_view constant;     // the text, when it is a constant (see AddConstant)
+    std::string_view constant;     // the text, when it is a constant (see StaticText)
     std::string_view text() const { return constant.data() != nullptr ? constant : owned; }
   };
 

@@ -113,6 +113,20 @@ TEST_CASE("results_dir: a failed write is reported, counted and retried at stop"
   CHECK(Str(file["status"]) == "completed");
 }
 
+TEST_CASE("results_dir: a run the stop cancels is written once, however that goes", "[unit]") {
+  TempDir dir;
+  Engine e;
+  Writer w(dir.path() + "/missing", e);
+  e.Execute(R"J({"run_id": "rs", "operations": [{"type": "halt"}]})J");
+  e.clock.RunDue();
+  CHECK(w.reports.empty());
+  e.registry.CancelAll();
+  CHECK(w.reports.size() == 1);  // no second attempt right after the first
+  CHECK(w.writer.failures() == 1);
+  e.registry.Sweep();
+  CHECK(w.reports.size() == 1);
+}
+
 TEST_CASE("results_dir: files are 0640 and a symlink at the temporary name is not followed",
           "[unit]") {
   TempDir dir;
