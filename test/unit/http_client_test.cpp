@@ -6,6 +6,8 @@
 // the one retry after a server closed an idle connection, the failure texts (refused,
 // invalid response, over the size limit, a CA file that cannot be loaded), destroying an
 // unfinished call, and that no completion ever runs inside Start.
+#include <fmt/core.h>
+
 #include <catch2/catch.hpp>
 
 #include <cctype>
@@ -279,7 +281,7 @@ TEST_CASE("sequential calls reuse one keep-alive connection", "[unit]") {
   CHECK(f.io.http().idle() == 0);
   std::string all;
   for (int i = 1; i <= 3; ++i) {
-    std::string path = "/" + std::to_string(i);
+    std::string path = fmt::format("/{}", i);
     f.respond = Reply("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + std::to_string(i));
     HttpOutcome outcome = f.Call(HttpFixture::Request("GET", f.Address(path)));
     CHECK(outcome.error == "");
