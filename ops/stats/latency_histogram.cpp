@@ -6,6 +6,8 @@
 #include <bit>
 #include <cmath>
 
+#include "ops/base/check.h"
+
 namespace testrund::ops {
 
 LatencyHistogram::LatencyHistogram(const LatencyHistogram& other) { *this = other; }
@@ -83,6 +85,28 @@ MonoNs LatencyHistogram::Percentile(double q) const {
     }
   }
   return max_;  // not reached: the counters sum to count_
+}
+
+void LatencyHistogram::CountBelow(std::span<const MonoNs> edges, std::span<uint64_t> out) const {
+  CHECK(edges.size() == out.size());
+  uint64_t below = 0;
+  int group = 0;  // the first bucket not yet added to `below`
+  int sub = 0;
+  for (size_t k = 0; k < edges.size(); ++k) {
+    CHECK(IsBucketEdge(edges[k]) && (k == 0 || edges[k - 1] <= edges[k]));
+    int edge_group = 0;
+    int edge_sub = 0;
+    Locate(edges[k], &edge_group, &edge_sub);  // the bucket that starts at edges[k]
+    for (; group < edge_group; ++group, sub = 0) {
+      if (!groups_[group]) continue;
+      for (; sub < kSubBuckets; ++sub) below += (*groups_[group])[sub];
+    }
+    if (groups_[group]) {
+      for (; sub < edge_sub; ++sub) below += (*groups_[group])[sub];
+    }
+    sub = std::max(sub, edge_sub);
+    out[k] = below;
+  }
 }
 
 void LatencyHistogram::Merge(const LatencyHistogram& other) {

@@ -12,9 +12,11 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "ops/base/clock.h"
 
@@ -48,6 +50,22 @@ class LatencyHistogram {
   // smallest value, clamped to [min, max]; q <= 0 gives min, q >= 1 max; 0 when empty.
   // Relative error <= 1/128 for values >= 64 ns, exact below.
   MonoNs Percentile(double q) const;
+
+  // Exact sum of the recorded values (ns), negative ones as 0.
+  long double sum() const { return sum_; }
+
+  // Whether a bucket starts at `edge` (0 <= edge <= kMaxTracked): every integer below 64,
+  // above that the multiples of a power of two's bucket width. Counts below such an edge
+  // are exact.
+  static bool IsBucketEdge(MonoNs edge) {
+    if (edge < 0 || edge > kMaxTracked) return false;
+    if (edge <= kSubBuckets) return true;
+    int e = std::bit_width(static_cast<uint64_t>(edge)) - 1;
+    return edge % (MonoNs{1} << (e - kSubBits)) == 0;  // a multiple of the bucket width
+  }
+  // For each of `edges` (ascending bucket edges), how many recorded values are below it:
+  // exact and cumulative. out.size() must equal edges.size().
+  void CountBelow(std::span<const MonoNs> edges, std::span<uint64_t> out) const;
 
   // Adds every count of `other` (bucket-wise); min/max/count/sum combine exactly.
   void Merge(const LatencyHistogram& other);

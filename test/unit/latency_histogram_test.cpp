@@ -149,3 +149,53 @@ TEST_CASE("latency histogram: merge equals recording everything in one", "[unit]
   b.Merge(b);
   CHECK(b.count() == 100'000);
 }
+
+TEST_CASE("latency histogram: bucket edges", "[unit]") {
+  for (MonoNs v : {MonoNs{0}, MonoNs{1}, MonoNs{63}, MonoNs{64}, MonoNs{65}, MonoNs{127},
+                   MonoNs{128}, MonoNs{130}, MonoNs{1} << 20, (MonoNs{1} << 20) + (1 << 14),
+                   MonoNs{5} << 34}) {
+    INFO(v);
+    CHECK(LatencyHistogram::IsBucketEdge(v));
+  }
+  for (MonoNs v : {MonoNs{-1}, MonoNs{129}, MonoNs{131}, (MonoNs{1} << 20) + 1,
+                   (MonoNs{1} << 20) + (1 << 13), LatencyHistogram::kMaxTracked,
+                   LatencyHistogram::kMaxTracked + 1}) {
+    INFO(v);
+    CHECK_FALSE(LatencyHistogram::IsBucketEdge(v));
+  }
+}
+
+TEST_CASE("latency histogram: counts below bucket edges are exact", "[unit]") {
+  std::mt19937_64 random(7);
+  std::lognormal_distribution<double> latency(13.0, 2.5);  // ~0.4 ms, spread over decades
+  LatencyHistogram h;
+  std::vector<MonoNs> values;
+  for (int k = 0; k < 20000; ++k) {
+    values.push_back(static_cast<MonoNs>(latency(random)));
+    h.Record(values.back());
+  }
+  // Values exactly on edges, and ones past the tracked range, count on the right side.
+  for (MonoNs v : {MonoNs{1} << 14, (MonoNs{1} << 14) - 1, MonoNs{5} << 30, MonoNs{1} << 50}) {
+    values.push_back(v);
+    h.Record(v);
+  }
+  std::vector<MonoNs> edges = {0, 1, 63, 64};
+  for (int e = 7; e <= 42; ++e) {
+    for (MonoNs quarter = 4; quarter < 8; ++quarter) edges.push_back(quarter << (e - 2));
+  }
+  std::vector<uint64_t> below(edges.size());
+  h.CountBelow(edges, below);
+  for (size_t k = 0; k < edges.size(); ++k) {
+    INFO("edge " << edges[k]);
+    auto expected = std::count_if(values.begin(), values.end(),
+                                  [&](MonoNs v) { return v < edges[k]; });
+    CHECK(below[k] == static_cast<uint64_t>(expected));
+  }
+  std::vector<uint64_t> none(1);
+  LatencyHistogram().CountBelow(std::vector<MonoNs>{1 << 20}, none);
+  CHECK(none[0] == 0);
+  // The sum is of the values as recorded, also past the tracked range.
+  long double sum = 0;
+  for (MonoNs v : values) sum += static_cast<long double>(v);
+  CHECK(h.sum() == sum);
+}
