@@ -172,6 +172,10 @@ class Run {
 
   // Views (ops/run_snapshot.cpp).
   std::optional<double> PercentComplete() const;
+  // Active (unpaused) time since the start, up to the finish once completed.
+  MonoNs ActiveElapsed() const;
+  // Paced runs: instances due by now (see RunSnapshot::due).
+  std::optional<uint64_t> Due() const;
   MonoNs paused_ns() const;
   WallTime Wall(MonoNs t) const { return WallAt(t, start_, wall_start_); }
   InstanceRecord Record(const SummaryView& view,

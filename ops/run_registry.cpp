@@ -202,12 +202,13 @@ EngineStatus RunRegistry::Unpause(std::string_view run_id) {
   return status;
 }
 
-std::vector<RunSnapshot> RunRegistry::Runs() {
+std::vector<RunSnapshot> RunRegistry::Runs(unsigned parts,
+                                           rapidjson::Document::AllocatorType& alloc) {
   Sweep();
   std::vector<RunSnapshot> out;
-  rapidjson::Document::AllocatorType unused;  // a summary has no JSON values
+  out.reserve(runs_.size());
   for (const auto& [id, entry] : runs_) {
-    if (!entry.doomed) out.push_back(entry.run->Snapshot(0, unused));
+    if (!entry.doomed) out.push_back(entry.run->Snapshot(parts, alloc));
   }
   return out;
 }

@@ -99,8 +99,9 @@ class RunRegistry {
   EngineStatus Pause(std::string_view run_id);
   EngineStatus Unpause(std::string_view run_id);
 
-  // ListTests: the summary (SnapshotPart 0) of every live run, in run_id order.
-  std::vector<RunSnapshot> Runs();
+  // Every live run, in run_id order: its summary plus `parts` (SnapshotPart bits; JSON
+  // parts built in `alloc`). ListTests asks for the summary alone, /metrics for more.
+  std::vector<RunSnapshot> Runs(unsigned parts, rapidjson::Document::AllocatorType& alloc);
 
   // Frees runs whose retention ended and forgets discarded ids older than 10 minutes.
   // Called at the start of every method; the daemon may also call it from a timer.

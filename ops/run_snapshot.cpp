@@ -28,6 +28,8 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
   }
   out.counts = counts_;
   out.percent_complete = PercentComplete();
+  out.planned_total = schedule_.TotalPlanned();
+  out.due = Due();
   out.paused_ns = paused_ns();
   out.tags = def_.tags;
 
@@ -102,10 +104,21 @@ InstanceRecord Run::Record(const SummaryView& view,
   return record;
 }
 
+MonoNs Run::ActiveElapsed() const {
+  MonoNs end = completed() ? finish_ : status_ == RunStatus::kPaused ? paused_at_ : now();
+  return end - start_ - paused_total_;
+}
+
+std::optional<uint64_t> Run::Due() const {
+  if (!schedule_.Paced()) return std::nullopt;
+  uint64_t due = schedule_.DueCount(ActiveElapsed());
+  std::optional<uint64_t> total = schedule_.TotalPlanned();
+  return total ? std::min(due, *total) : due;
+}
+
 std::optional<double> Run::PercentComplete() const {
   if (completed()) return 100.0;
-  MonoNs end = status_ == RunStatus::kPaused ? paused_at_ : now();
-  MonoNs active = end - start_ - paused_total_;
+  MonoNs active = ActiveElapsed();
   // Without a total the run is bounded by time (duration or the end of the stages), so
   // progress is the active time elapsed, even where the schedule could count the starts.
   if (def_.distribution.type != DistributionType::kSingle && def_.distribution.total == 0) {

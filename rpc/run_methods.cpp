@@ -138,7 +138,7 @@ Outcome ListTests(const rapidjson::Value& params, MethodContext& ctx) {
   }
   if (!p.ok()) return InvalidParams(p.problems(), ctx.allocator);
   rapidjson::Value runs(rapidjson::kArrayType);
-  for (const ops::RunSnapshot& run : Runs(ctx).Runs()) {
+  for (const ops::RunSnapshot& run : Runs(ctx).Runs(0, ctx.allocator)) {
     if (status && run.status != *status) continue;
     if (tag && std::find(run.tags.begin(), run.tags.end(), *tag) == run.tags.end()) continue;
     runs.PushBack(ListTestsEntry(run, ctx.allocator), ctx.allocator);

@@ -29,6 +29,9 @@
 namespace testrund::ops {
 
 enum class RunStatus : uint8_t { kRunning, kPaused, kCompleted, kCancelled, kFailed };
+inline constexpr RunStatus kRunStatuses[] = {RunStatus::kRunning, RunStatus::kPaused,
+                                             RunStatus::kCompleted, RunStatus::kCancelled,
+                                             RunStatus::kFailed};
 // "running", "paused", "completed", "cancelled", "failed".
 std::string_view RunStatusName(RunStatus status);
 // The status named `name`, or nullopt.
@@ -120,6 +123,12 @@ struct RunSnapshot {
   MonoNs duration_ns = 0;  // when completed
   RunCounts counts;
   std::optional<double> percent_complete;
+  // Instances the distribution will start, when that is known (a total, or a paced run's
+  // duration or stages).
+  std::optional<uint64_t> planned_total;
+  // `linear` runs: instances due by now by the schedule (started, plus those a full backlog
+  // holds back); nullopt for `load` and `single`, whose instances are all due at once.
+  std::optional<uint64_t> due;
   MonoNs paused_ns = 0;  // time spent paused so far
   std::vector<std::string> tags;
 
