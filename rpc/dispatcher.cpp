@@ -187,12 +187,13 @@ class ResponseWriter {
 class RequestHandler {
  public:
   RequestHandler(const MethodTable& methods, const TokenLookup& lookup, const Caller& caller,
-                 Allocator& allocator, ResponseWriter& responses)
+                 Allocator& allocator, ResponseWriter& responses, CallCounts& calls)
       : methods_(methods),
         lookup_(lookup),
         caller_(caller),
         allocator_(allocator),
-        responses_(responses) {}
+        responses_(responses),
+        calls_(calls) {}
 
   void Handle(const rapidjson::Value& request) {
     if (!request.IsObject()) {
@@ -213,13 +214,14 @@ class RequestHandler {
     // From here the request is valid: without an id it is a notification, run but never
     // answered, even when it fails.
     notification_ = id == nullptr;
+    std::string_view name = View(*f.method);
+    const Method* method = methods_.Find(name);
+    counted_ = method != nullptr ? name : CallCounts::kUnknownMethod;
 
     Role role = CallerRole(f.auth);
     if (role == Role::kNone) {
       return Fail(RpcError(ErrorCode::kAuthRequired), id);
     }
-    std::string_view name = View(*f.method);
-    const Method* method = methods_.Find(name);
     if (method == nullptr) {
       return Fail(RpcError(ErrorCode::kMethodNotFound,
                            fmt::format("Method not found: \"{}\"", name)),
@@ -252,6 +254,7 @@ class RequestHandler {
     MethodContext ctx{allocator_, methods_.state(), role};
     try {
       Outcome outcome = method->handler(*params, ctx);
+      calls_.Add(counted_, outcome.ok() ? 0 : outcome.error().code);
       if (notification_) return;
       if (outcome.ok()) {
         responses_.Result(outcome.result(), id);
@@ -276,14 +279,17 @@ class RequestHandler {
   // Invalid requests are always answered: there is no telling whether one meant to be a
   // notification.
   void Invalid(std::string_view message, const rapidjson::Value* id) {
+    calls_.Add(CallCounts::kInvalidRequest, ToInt(ErrorCode::kInvalidRequest));
     responses_.Error(ToInt(ErrorCode::kInvalidRequest), message, nullptr, id);
   }
 
   void Fail(const RpcError& error, const rapidjson::Value* id) {
+    calls_.Add(counted_, error.code);
     if (!notification_) responses_.Error(error, id);
   }
 
   void BadParamsShape(const rapidjson::Value& params, const rapidjson::Value* id) {
+    calls_.Add(counted_, ToInt(ErrorCode::kInvalidParams));
     if (notification_) return;
     std::string problem = params.IsArray()
                               ? "must be an object (by-name); positional params are not supported"
@@ -296,7 +302,9 @@ class RequestHandler {
   const Caller& caller_;
   Allocator& allocator_;
   ResponseWriter& responses_;
+  CallCounts& calls_;
   bool notification_ = false;
+  std::string_view counted_ = CallCounts::kInvalidRequest;  // the method name calls_ counts
 };
 
 }  // namespace
@@ -324,22 +332,24 @@ std::optional<std::string> Dispatcher::Handle(std::string_view body, const Calle
     rapidjson::Document doc(&allocator);
     std::string parse_error = ParseJson(body, limits_.max_json_depth, doc);
     if (!parse_error.empty()) {
+      calls_.Add(CallCounts::kParseError, ToInt(ErrorCode::kParseError));
       return ErrorResponse(ErrorCode::kParseError, "Parse error: " + parse_error);
     }
 
     bool batch = doc.IsArray();
     ResponseWriter responses(b.out, b.writer, batch);
     if (!batch) {
-      RequestHandler(methods_, lookup_, caller, allocator, responses).Handle(doc);
+      RequestHandler(methods_, lookup_, caller, allocator, responses, calls_).Handle(doc);
     } else if (doc.Empty()) {
       // An empty batch is one error, not an empty array (JSON-RPC 2.0 §6).
+      calls_.Add(CallCounts::kInvalidRequest, ToInt(ErrorCode::kInvalidRequest));
       ResponseWriter single(b.out, b.writer, false);
       single.Error(ToInt(ErrorCode::kInvalidRequest), "Invalid Request: empty batch", nullptr,
                    nullptr);
       return std::string(b.out.GetString(), b.out.GetSize());
     } else {
       for (const rapidjson::Value& request : doc.GetArray()) {
-        RequestHandler(methods_, lookup_, caller, allocator, responses).Handle(request);
+        RequestHandler(methods_, lookup_, caller, allocator, responses, calls_).Handle(request);
       }
     }
     responses.Finish();

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "rpc/call_counts.h"
 #include "rpc/errors.h"
 #include "rpc/role.h"
 
@@ -55,6 +56,9 @@ class Dispatcher {
   // could be read, e.g. a bad length prefix (-32700).
   static std::string ErrorResponse(ErrorCode code, std::string_view message);
 
+  // Every request object handled so far, by method and outcome (docs/metrics.md).
+  const CallCounts& calls() const { return calls_; }
+
  private:
   struct Buffers;  // reused between calls, so that a small request allocates little
 
@@ -62,6 +66,7 @@ class Dispatcher {
   DispatchLimits limits_;
   TokenLookup lookup_;
   std::unique_ptr<Buffers> buffers_;
+  CallCounts calls_;
 };
 
 }  // namespace testrund::rpc

@@ -780,3 +780,41 @@ TEST_CASE("The dispatcher is reusable across many bodies", "[unit]") {
 
 }  // namespace
 }  // namespace testrund::rpc
+
+namespace testrund::rpc {
+namespace {
+
+// method -> code -> calls, as the dispatcher counted them.
+std::string Counted(const Fixture& f) {
+  std::string out;
+  for (const auto& [method, codes] : f.dispatcher->calls().counts()) {
+    for (const auto& [code, n] : codes) out += fmt::format("{} {} {}\n", method, code, n);
+  }
+  return out;
+}
+
+TEST_CASE("Every request object is counted by method and outcome, in a bounded set",
+          "[unit]") {
+  Fixture f;
+  (void)f.Raw(R"({"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 4, "subtrahend": 1}, "id": 1})");
+  (void)f.Raw(R"({"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": "x"}, "id": 2})");
+  (void)f.Raw(R"({"jsonrpc": "2.0", "method": "subtract", "params": 3, "id": 3})");
+  (void)f.Raw(R"({"jsonrpc": "2.0", "method": "update", "params": {}})");  // a notification
+  (void)f.Raw(R"({"jsonrpc": "2.0", "method": "no such method 1", "id": 4})");
+  (void)f.Raw(R"({"jsonrpc": "2.0", "method": "no such method 2", "id": 5})");
+  (void)f.Raw(R"({"jsonrpc": "2.0", "method": 7, "id": 6})");
+  (void)f.Raw(R"([1, {"jsonrpc": "2.0", "method": "sum", "params": {"a": 1}, "id": 7}])");
+  (void)f.Raw("[]");
+  (void)f.Raw("{not json");
+  CHECK(Counted(f) ==
+        "(invalid) -32600 3\n"
+        "(parse error) -32700 1\n"
+        "(unknown) -32601 2\n"
+        "subtract -32602 2\n"
+        "subtract 0 1\n"
+        "sum 0 1\n"
+        "update 0 1\n");
+}
+
+}  // namespace
+}  // namespace testrund::rpc
