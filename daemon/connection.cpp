@@ -227,13 +227,14 @@ void Connection::ServeHttp(const HttpRequest& request) {
       return;
     }
     ServeRpc(request);
-  } else if (request.path == "/health") {
+  } else if (request.path == "/health" || request.path == "/metrics") {
     if (request.method != "GET") {
       Respond(405, JsonError("method not allowed: use GET"), request.keep_alive,
               {{"Allow", "GET"}});
       return;
     }
-    Respond(200, services_.health_body(), request.keep_alive);
+    if (request.path == "/health") return Respond(200, services_.health_body(), request.keep_alive);
+    ServeMetrics(request);
   } else {
     Respond(404, JsonError("not found"), request.keep_alive);
   }
@@ -273,9 +274,36 @@ void Connection::ServeRpc(const HttpRequest& request) {
   }
 }
 
+void Connection::ServeMetrics(const HttpRequest& request) {
+  // Metrics show run ids and failure texts: a token of either role, like any RPC.
+  if (!RpcRole(request)) return RespondUnauthorized(request);
+  ExpositionFormat format = NegotiateExposition(request.accept);
+  RespondOwned(200, services_.metrics_body(format), request.keep_alive,
+               ExpositionContentType(format));
+}
+
+void Connection::RespondOwned(int status, std::string body, bool keep_alive,
+                              std::string_view content_type) {
+  Send(FormatHttpHead(status, body.size(), keep_alive, {}, content_type));
+  if (!body.empty()) {
+    // The output buffer refers to the string until it has been sent, then frees it.
+    auto* owned = new std::string(std::move(body));
+    auto release = [](const void*, size_t, void* string) {
+      delete static_cast<std::string*>(string);
+    };
+    if (evbuffer_add_reference(bufferevent_get_output(bev_.get()), owned->data(), owned->size(),
+                               release, owned) != 0) {
+      delete owned;
+      Close("cannot queue output");
+      return;
+    }
+  }
+  if (!keep_alive) CloseAfterWrite();
+}
+
 void Connection::Respond(int status, std::string_view body, bool keep_alive,
-                         const std::vector<std::pair<std::string, std::string>>& extra) {
-  Send(FormatHttpResponse(status, body, keep_alive, extra));
+                         const HttpHeaders& extra, std::string_view content_type) {
+  Send(FormatHttpResponse(status, body, keep_alive, extra, content_type));
   if (!keep_alive) CloseAfterWrite();
 }
 

@@ -18,9 +18,10 @@
 #include <vector>
 
 #include "daemon/auth.h"
-#include "ops/base/event_handles.h"
+#include "daemon/exposition.h"
 #include "daemon/http_framing.h"
 #include "daemon/transport_limits.h"
+#include "ops/base/event_handles.h"
 #include "rpc/dispatcher.h"
 
 namespace testrund::daemon {
@@ -36,6 +37,8 @@ struct ConnectionServices {
   std::function<std::string(rpc::ErrorCode code, std::string_view message)> error_response;
   // The body of GET /health.
   std::function<std::string()> health_body;
+  // The body of GET /metrics in `format` (docs/metrics.md).
+  std::function<std::string(ExpositionFormat format)> metrics_body;
 };
 
 class Connection {
@@ -83,8 +86,11 @@ class Connection {
   std::optional<rpc::Role> RpcRole(const HttpRequest& request) const;
   // 401 with an auth_required (-32010) body and WWW-Authenticate.
   void RespondUnauthorized(const HttpRequest& request);
-  void Respond(int status, std::string_view body, bool keep_alive,
-               const std::vector<std::pair<std::string, std::string>>& extra = {});
+  void ServeMetrics(const HttpRequest& request);
+  void Respond(int status, std::string_view body, bool keep_alive, const HttpHeaders& extra = {},
+               std::string_view content_type = kJsonContentType);
+  // The same for a large body, handed to the output buffer without a copy.
+  void RespondOwned(int status, std::string body, bool keep_alive, std::string_view content_type);
   void Send(std::string_view bytes);
   // Finishes writing what is queued, then half-closes, drains and closes.
   void CloseAfterWrite();

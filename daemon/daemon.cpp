@@ -7,7 +7,12 @@
 
 #include <csignal>
 
+#include <lua.hpp>
+
+#include "daemon/daemon_metrics.h"
 #include "daemon/log.h"
+#include "daemon/process_stats.h"
+#include "daemon/run_metrics.h"
 #include "daemon/tls.h"
 #include "ops/base/check.h"
 
@@ -36,6 +41,7 @@ Daemon::~Daemon() {
   registry_.reset();
   results_.reset();
   io_.reset();
+  loop_lag_.reset();
   clock_.reset();
 }
 
@@ -59,6 +65,7 @@ Status Daemon::Start() {
   clock_ = std::make_unique<ops::EventClock>(
       base_.get(), [](std::string_view what) { LogError("timer callback threw: {}", what); });
   started_mono_ = clock_->Now();
+  loop_lag_ = std::make_unique<LoopLagProbe>(*clock_);
 
   io_ = std::make_unique<ops::IoContext>(base_.get(), *clock_);
   registry_ = std::make_unique<ops::RunRegistry>(*clock_, config_.engine,
@@ -95,6 +102,7 @@ Status Daemon::Start() {
     return rpc::Dispatcher::ErrorResponse(code, message);
   };
   services_.health_body = [this] { return HealthBody(); };
+  services_.metrics_body = [this](ExpositionFormat format) { return MetricsBody(format); };
   connections_ = std::make_unique<ConnectionSet>(base_.get(), *clock_, services_);
 
   for (const std::string& address : config_.listen) {
@@ -174,6 +182,27 @@ std::string Daemon::HealthBody() const {
       "\"runs\":{},\"instances_live\":{}}}",
       TESTRUND_VERSION, uptime, connections_->size(), registry_->live_runs(),
       registry_->instances_live());
+}
+
+std::string Daemon::MetricsBody(ExpositionFormat format) {
+  rapidjson::Document::AllocatorType alloc;  // metrics parts hold no JSON values
+  std::vector<ops::RunSnapshot> runs = registry_->Runs(kRunMetricsParts, alloc);
+  DaemonFigures figures;
+  figures.version = TESTRUND_VERSION;
+  figures.libevent_version = event_get_version();
+  figures.lua_version = LUA_RELEASE;
+  figures.started = server_state_.time_start;
+  figures.process = ReadProcessStats();
+  figures.connections_open = connections_->size();
+  figures.instances_live = registry_->instances_live();
+  figures.calls = &dispatcher_->calls();
+  figures.loop_lag = &loop_lag_->histogram();
+  Exposition out(format, metrics_bytes_ + metrics_bytes_ / 8);
+  WriteDaemonMetrics(out, figures, runs);
+  WriteRunMetrics(out, runs);
+  std::string text = out.Finish();
+  metrics_bytes_ = text.size();
+  return text;
 }
 
 void Daemon::OnStopSignal(evutil_socket_t signal_number, short, void* arg) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Daemon: the whole running server. Owns the event_base and, in start-up order, the clock,
-// the engine (RunRegistry) and its housekeeping timer, the method table and dispatcher, the tokens,
+// the loop-lag probe, the engine (RunRegistry) and its housekeeping timer, the method table and dispatcher, the tokens,
 // the TLS context, the connections, the listeners and the signal events. Destruction runs in the
 // reverse order, so nothing outlives what it borrows.
 #pragma once
@@ -12,14 +12,16 @@
 #include "daemon/config.h"
 #include "daemon/connection.h"
 #include "daemon/connection_set.h"
-#include "ops/net/event_clock.h"
-#include "ops/base/event_handles.h"
+#include "daemon/exposition.h"
 #include "daemon/listener.h"
+#include "daemon/loop_lag.h"
 #include "daemon/results_writer.h"
+#include "ops/base/event_handles.h"
+#include "ops/base/status.h"
+#include "ops/net/event_clock.h"
 #include "ops/net/io_context.h"
 #include "ops/protocol/protocol_ops.h"
 #include "ops/run_registry.h"
-#include "ops/base/status.h"
 #include "rpc/dispatcher.h"
 #include "rpc/methods.h"
 
@@ -43,6 +45,7 @@ class Daemon {
   explicit Daemon(const Config& config);
   Status Start();
   std::string HealthBody() const;
+  std::string MetricsBody(ExpositionFormat format);
   void Stop(const char* why);
 
   static void OnStopSignal(evutil_socket_t signal, short, void* arg);
@@ -55,6 +58,8 @@ class Daemon {
   std::unique_ptr<ops::EventClock> clock_;
   std::unique_ptr<ops::IoContext> io_;  // sockets of protocol ops; outlives the registry
   ops::MonoNs started_mono_ = 0;
+  std::unique_ptr<LoopLagProbe> loop_lag_;
+  size_t metrics_bytes_ = 0;  // the last /metrics text's size
   std::unique_ptr<ops::RunRegistry> registry_;
   std::unique_ptr<ResultsWriter> results_;
   std::unique_ptr<ops::Timer> housekeeping_;

@@ -131,6 +131,8 @@ int HttpRequestParser::OnHeaderValue(http_parser* parser, const char* at, size_t
 void HttpRequestParser::FinishHeader() {
   if (EqualsIgnoreCase(field_, "authorization")) {
     request_.authorization = value_;
+  } else if (EqualsIgnoreCase(field_, "accept")) {
+    request_.accept = value_;
   } else if (EqualsIgnoreCase(field_, "expect") && EqualsIgnoreCase(value_, "100-continue")) {
     continue_requested_ = true;
   }
@@ -201,16 +203,22 @@ std::string_view HttpReason(int status) {
   return "Unknown";
 }
 
-std::string FormatHttpResponse(int status, std::string_view body, bool keep_alive,
-                               const std::vector<std::pair<std::string, std::string>>& extra) {
+std::string FormatHttpHead(int status, size_t body_size, bool keep_alive,
+                           const HttpHeaders& extra, std::string_view content_type) {
   std::string out = fmt::format("HTTP/1.1 {} {}\r\n", status, HttpReason(status));
   for (const auto& [name, value] : extra) out += fmt::format("{}: {}\r\n", name, value);
   if (status >= 200 && status != 204) {
-    if (!body.empty()) out += "Content-Type: application/json\r\n";
-    out += fmt::format("Content-Length: {}\r\n", body.size());
+    if (body_size > 0) out += fmt::format("Content-Type: {}\r\n", content_type);
+    out += fmt::format("Content-Length: {}\r\n", body_size);
   }
   if (!keep_alive) out += "Connection: close\r\n";
   out += "\r\n";
+  return out;
+}
+
+std::string FormatHttpResponse(int status, std::string_view body, bool keep_alive,
+                               const HttpHeaders& extra, std::string_view content_type) {
+  std::string out = FormatHttpHead(status, body.size(), keep_alive, extra, content_type);
   if (status >= 200 && status != 204) out.append(body);
   return out;
 }

@@ -20,6 +20,7 @@ struct HttpRequest {
   std::string method;         // "POST", "GET", ...
   std::string path;           // the URL's path, without query or fragment
   std::string authorization;  // the Authorization header value ("" when absent)
+  std::string accept;         // the Accept header value ("" when absent)
   std::string body;           // kept for POST only; other methods' bodies are skipped
   bool keep_alive = true;     // HTTP/1.1 default, `Connection: close`, HTTP/1.0 rules
 };
@@ -95,9 +96,19 @@ class HttpRequestParser {
 // The reason phrase of a status code this daemon sends ("OK", "Not Found", ...).
 std::string_view HttpReason(int status);
 
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr std::string_view kJsonContentType = "application/json";
+
 // A whole HTTP/1.1 response: status line, Content-Length (omitted for 1xx/204),
 // Content-Type when there is a body, `Connection: close` when !keep_alive, extra headers.
 std::string FormatHttpResponse(int status, std::string_view body, bool keep_alive,
-                               const std::vector<std::pair<std::string, std::string>>& extra = {});
+                               const HttpHeaders& extra = {},
+                               std::string_view content_type = kJsonContentType);
+// The same response's status line and headers alone, for a body of `body_size` bytes sent
+// separately.
+std::string FormatHttpHead(int status, size_t body_size, bool keep_alive,
+                           const HttpHeaders& extra = {},
+                           std::string_view content_type = kJsonContentType);
 
 }  // namespace testrund::daemon

@@ -164,12 +164,17 @@ void Run::FinishIo(Instance& instance, const std::function<bool()>& complete) {
 void Run::RecordLatency(Instance& instance, MonoNs now_ns) {
   auto idx = static_cast<size_t>(instance.pc);
   if (idx >= latency_.size()) return;
-  if (!latency_[idx]) latency_[idx] = std::make_unique<LatencyHistogram>();
+  std::shared_ptr<LatencyHistogram>& histogram = latency_[idx];
+  if (!histogram) {
+    histogram = std::make_shared<LatencyHistogram>();
+  } else if (histogram.use_count() > 1) {
+    histogram = std::make_shared<LatencyHistogram>(*histogram);  // a snapshot holds this one
+  }
   // An instance's first wait is measured from its planned start, so that a late start
   // (a stalled system) shows in the figures instead of hiding (the open model).
   MonoNs from = instance.waited ? instance.park_start
                                 : std::min(instance.park_start, instance.planned_start);
-  latency_[idx]->Record(now_ns - from);
+  histogram->Record(now_ns - from);
   // Set here, where it is read, so that every kind of wait (wait, halt, I/O) counts.
   instance.waited = true;
 }

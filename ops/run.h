@@ -211,7 +211,9 @@ class Run {
   std::vector<int64_t> runnable_;   // FIFO via head index
   size_t runnable_head_ = 0;
   std::vector<Parked> parked_;      // min-heap (std::push_heap with greater)
-  std::vector<std::unique_ptr<LatencyHistogram>> latency_;  // by op_idx, lazily
+  // By op_idx, created on the first sample. Shared with snapshots, which hold them without
+  // a copy: a histogram a snapshot still holds is copied before it records again.
+  std::vector<std::shared_ptr<LatencyHistogram>> latency_;
   // Finished instances, freed after the callback that ended them returns: at the end of the
   // work turn, or on the next loop turn when an I/O callback or a method call ended them.
   DeferredFree<Instance> finished_;

@@ -64,7 +64,7 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
         summary.quantiles[j] = h->Percentile(kReportedQuantiles[j].q);
       }
     }
-    if (parts & kSnapshotHistograms) out.histograms.push_back(OpHistogram{op_idx, *h});
+    if (parts & kSnapshotHistograms) out.histograms.push_back(OpHistogram{op_idx, latency_[idx]});
   }
   if (parts & kSnapshotLogs) {
     if (auto view = summary_logs_.FirstCall()) out.first_call = Record(*view, alloc);

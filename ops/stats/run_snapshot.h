@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,10 +68,11 @@ struct LatencySummary {
   std::array<MonoNs, std::size(kReportedQuantiles)> quantiles{};  // as kReportedQuantiles
 };
 
-// One op's whole latency histogram (for views that need its buckets).
+// One op's whole latency histogram (for views that need its buckets). Shared with the run,
+// not copied: the run copies it before recording into it again while a snapshot holds it.
 struct OpHistogram {
   int op_idx = 0;
-  LatencyHistogram histogram;
+  std::shared_ptr<const LatencyHistogram> histogram;
 };
 
 // One time bucket: starts and finishes in [start, start + width).
