@@ -13,6 +13,8 @@ side in the same run, because absolute figures on a shared machine drift by +-30
   5 rate         `linear` 10,000/s for 10 s: start-count accuracy and p99 start lag
   6 rpc          GetServerInfo / QueryTest calls/s over 50 keep-alive connections vs a bare
                  libevent evhttp server answering a body of the same size
+  7 metrics      daemon CPU per GET /metrics with 100 live runs of 10 ops (2, then 9 of
+                 them with a latency histogram)
 
 Python 3 standard library only; rpc_load and floor_server (built by meson from this folder)
 generate the load Python cannot. Prints one table; exits 1 when a scenario could not run.
@@ -50,10 +52,12 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 SIZES = {
     "full": {"engine": 1_000_000, "callgrind": 20_000, "parked": 200_000, "few": 1_000,
              "many": 100_000, "queries": 200, "http_seconds": 5.0, "rate": 10_000,
-             "rate_seconds": 10.0, "rpc_seconds": 3.0, "repeat": 3},
+             "rate_seconds": 10.0, "rpc_seconds": 3.0, "metrics_runs": 100, "scrapes": 50,
+             "repeat": 3},
     "tiny": {"engine": 20_000, "callgrind": 200, "parked": 2_000, "few": 1_000,
              "many": 3_000, "queries": 10, "http_seconds": 0.5, "rate": 1_000,
-             "rate_seconds": 1.0, "rpc_seconds": 0.3, "repeat": 1},
+             "rate_seconds": 1.0, "rpc_seconds": 0.3, "metrics_runs": 5, "scrapes": 3,
+             "repeat": 1},
 }
 
 ENGINE_OPS = [
@@ -534,6 +538,53 @@ def scenario_rpc(args, size, table):
                       si(o, "/s"), f"bare evhttp: {si(f, '/s')}", o / f, "(informative)")
 
 
+# --------------------------------------------------------------------------------------------
+# Scenario 7: the cost of a /metrics scrape
+
+
+def metrics_runs(daemon, runs, waiting_ops):
+    """`runs` runs of 10 ops, `waiting_ops` of them waits (each with a latency histogram),
+    the rest evals, then a halt: once every instance has halted the daemon is idle, so a
+    scrape's CPU is measured alone."""
+    ops = [{"type": "wait", "arguments": {"seconds": 0.001 * (k + 1)}} for k in range(waiting_ops)]
+    ops += [{"type": "eval", "expression": f"v.x{k} = {k}"} for k in range(9 - waiting_ops)]
+    ops.append({"type": "halt", "arguments": {"seconds": 600}})
+    ids = [daemon.client.call("ExecuteTest", operations=ops,
+                              distribution={"type": "load", "total": 5, "backlog": 5})["run_id"]
+           for _ in range(runs)]
+    for run_id in ids:
+        wait_for(lambda: daemon.client.call("QueryTest", run_id=run_id)["counts"]["halted"] == 5,
+                 f"run {run_id} to halt")
+    return ids
+
+
+def scrape(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/metrics")
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    if response.status != 200:
+        raise BenchError(f"/metrics: HTTP {response.status}")
+    return len(body)
+
+
+def scenario_metrics(args, size, table):
+    for waiting in (2, 9):
+        with Daemon(args.binary) as daemon:
+            metrics_runs(daemon, size["metrics_runs"], waiting)
+            costs = []
+            for _ in range(size["repeat"]):
+                cpu0 = daemon.cpu_seconds()
+                for _ in range(size["scrapes"]):
+                    length = scrape(daemon.port)
+                costs.append((daemon.cpu_seconds() - cpu0) / size["scrapes"])
+            cost = statistics.median(costs)
+            table.add("7 metrics", f"daemon CPU per scrape, {size['metrics_runs']} runs x 10 ops, "
+                      f"{waiting} with latency ({length / 1e6:.2f} MB)",
+                      f"{cost * 1000:.2f} ms", "", None, "< 5 ms", cost < 0.005)
+
+
 SCENARIOS = {
     "1": scenario_engine,
     "2": scenario_parked,
@@ -541,6 +592,7 @@ SCENARIOS = {
     "4": scenario_http,
     "5": scenario_rate,
     "6": scenario_rpc,
+    "7": scenario_metrics,
 }
 
 
@@ -551,7 +603,7 @@ def main(argv):
     parser.add_argument("--tools", default=os.path.join(SOURCE_ROOT, "build-release/test/bench"),
                         help="folder with rpc_load and floor_server")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--scenarios", default="1,2,3,5,6",
+    parser.add_argument("--scenarios", default="1,2,3,5,6,7",
                         help="comma-separated scenario numbers (4 needs --peers)")
     parser.add_argument("--peers", action="store_true",
                         help="also run scenario 4 (nginx and wrk on PATH)")
@@ -567,7 +619,7 @@ def main(argv):
         chosen.append("4")
     unknown = [s for s in chosen if s not in SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-6")
+        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-7")
     table = Table()
     failed = []
     for number in sorted(chosen):
