@@ -39,17 +39,6 @@ std::string_view View(const rapidjson::Value& s) {
   return std::string_view(s.GetString(), s.GetStringLength());
 }
 
-std::string_view RoleName(Role role) {
-  switch (role) {
-    case Role::kOperator:
-      return "operator";
-    case Role::kObserver:
-      return "observer";
-    case Role::kNone:
-      break;
-  }
-  return "none";
-}
 
 // The parts of a request object the envelope reads, found in one pass over its members.
 struct RequestFields {

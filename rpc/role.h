@@ -11,6 +11,19 @@ namespace testrund::rpc {
 
 enum class Role { kNone, kObserver, kOperator };
 
+// "operator", "observer", "none".
+inline std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kOperator:
+      return "operator";
+    case Role::kObserver:
+      return "observer";
+    case Role::kNone:
+      break;
+  }
+  return "none";
+}
+
 // Looks a token up; nullopt when it is unknown. Supplied by the daemon (daemon/auth.*), which
 // compares in constant time. Never logs the token.
 using TokenLookup = std::function<std::optional<Role>(std::string_view token)>;

@@ -66,6 +66,8 @@ Outcome GetServerInfo(const rapidjson::Value& /*params*/, MethodContext& ctx) {
   r.AddMember("instances_live", instances, a);
   r.AddMember("memory_bytes", ResidentBytes(), a);
   r.AddMember("lua_version", rapidjson::StringRef(LUA_RELEASE), a);
+  std::string_view role = RoleName(ctx.role);
+  r.AddMember("role", rapidjson::StringRef(role.data(), role.size()), a);
   return Outcome(std::move(r));
 }
 

@@ -37,11 +37,13 @@ void LatencyHistogram::Locate(MonoNs v, int* group, int* sub) {
   *sub = static_cast<int>((v >> (e - kSubBits)) - kSubBuckets);
 }
 
-MonoNs LatencyHistogram::Midpoint(int group, int sub) {
+MonoNs LatencyHistogram::BucketLow(int group, int sub) {
   if (group == 0) return sub;
-  int shift = group - 1;  // bucket width is 2^shift
-  MonoNs low = static_cast<MonoNs>(kSubBuckets + sub) << shift;
-  return low + ((MonoNs{1} << shift) >> 1);
+  return static_cast<MonoNs>(kSubBuckets + sub) << (group - 1);
+}
+
+MonoNs LatencyHistogram::Midpoint(int group, int sub) {
+  return BucketLow(group, sub) + BucketWidth(group) / 2;
 }
 
 void LatencyHistogram::Record(MonoNs latency, uint64_t n) {
@@ -107,6 +109,28 @@ void LatencyHistogram::CountBelow(std::span<const MonoNs> edges, std::span<uint6
     sub = std::max(sub, edge_sub);
     out[k] = below;
   }
+}
+
+LatencyHistogram LatencyHistogram::Since(const LatencyHistogram& earlier) const {
+  LatencyHistogram out;
+  CHECK(earlier.count_ <= count_);
+  if (earlier.count_ == count_) return out;
+  for (int g = 0; g < kGroups; ++g) {
+    if (!groups_[g]) continue;
+    for (int s = 0; s < kSubBuckets; ++s) {
+      uint64_t before = earlier.groups_[g] ? (*earlier.groups_[g])[s] : 0;
+      CHECK(before <= (*groups_[g])[s]);
+      uint64_t gained = (*groups_[g])[s] - before;
+      if (gained == 0) continue;
+      if (!out.groups_[g]) out.groups_[g] = std::make_unique<Group>();
+      (*out.groups_[g])[s] = gained;
+      if (out.count_ == 0) out.min_ = BucketLow(g, s);
+      out.max_ = BucketLow(g, s) + BucketWidth(g) - 1;
+      out.count_ += gained;
+    }
+  }
+  out.sum_ = sum_ - earlier.sum_;
+  return out;
 }
 
 void LatencyHistogram::Merge(const LatencyHistogram& other) {

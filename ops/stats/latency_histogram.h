@@ -67,6 +67,11 @@ class LatencyHistogram {
   // exact and cumulative. out.size() must equal edges.size().
   void CountBelow(std::span<const MonoNs> edges, std::span<uint64_t> out) const;
 
+  // What was recorded after `earlier`, a copy of this histogram taken before (bucket-wise
+  // differences; count and sum exact). min and max are the edges of the lowest and highest
+  // bucket that gained values, so percentiles keep their bucket error.
+  LatencyHistogram Since(const LatencyHistogram& earlier) const;
+
   // Adds every count of `other` (bucket-wise); min/max/count/sum combine exactly.
   void Merge(const LatencyHistogram& other);
 
@@ -77,6 +82,9 @@ class LatencyHistogram {
   using Group = std::array<uint64_t, kSubBuckets>;
   static void Locate(MonoNs v, int* group, int* sub);
   static MonoNs Midpoint(int group, int sub);
+  // The smallest value of bucket (group, sub), and the width of a bucket of `group`.
+  static MonoNs BucketLow(int group, int sub);
+  static MonoNs BucketWidth(int group) { return group == 0 ? 1 : MonoNs{1} << (group - 1); }
 
   std::array<std::unique_ptr<Group>, kGroups> groups_{};
   uint64_t count_ = 0;

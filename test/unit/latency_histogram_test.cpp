@@ -199,3 +199,33 @@ TEST_CASE("latency histogram: counts below bucket edges are exact", "[unit]") {
   for (MonoNs v : values) sum += static_cast<long double>(v);
   CHECK(h.sum() == sum);
 }
+
+TEST_CASE("latency histogram: what was recorded since an earlier copy", "[unit]") {
+  LatencyHistogram h;
+  for (MonoNs v : {MonoNs{100}, MonoNs{5'000}, MonoNs{1'000'000}}) h.Record(v);
+  LatencyHistogram earlier = h;
+  CHECK(h.Since(earlier).count() == 0);
+  std::vector<MonoNs> later = {2'000'000, 2'100'000, 3'000'000, 90};
+  LatencyHistogram only_later;
+  for (MonoNs v : later) {
+    h.Record(v);
+    only_later.Record(v);
+  }
+  LatencyHistogram since = h.Since(earlier);
+  CHECK(since.count() == 4);
+  CHECK(since.sum() == only_later.sum());
+  // Bucket for bucket the same as recording only the later values: the same percentiles,
+  // except that min and max are the edges of their buckets.
+  for (double q : {0.25, 0.5, 0.75, 0.99}) {
+    INFO(q);
+    CHECK(since.Percentile(q) == only_later.Percentile(q));
+  }
+  CHECK(since.min() == 90);  // below 64 ns buckets are exact; 90 is in a 1 ns bucket
+  CHECK(since.max() >= 3'000'000);
+  CHECK(since.max() < 3'000'000 * 129 / 128);
+  std::vector<MonoNs> edges = {64, 1 << 20, 1 << 22};
+  std::vector<uint64_t> a(3), b(3);
+  since.CountBelow(edges, a);
+  only_later.CountBelow(edges, b);
+  CHECK(a == b);
+}

@@ -60,7 +60,7 @@ TEST_CASE("GetServerInfo", "[unit]") {
     REQUIRE(r.HasMember("result"));
     const rapidjson::Value& info = r["result"];
     REQUIRE(info.IsObject());
-    CHECK(info.MemberCount() == 6);
+    CHECK(info.MemberCount() == 7);
     CHECK(info["version"] == TESTRUND_VERSION);
     REQUIRE(info["time_start"].IsArray());
     REQUIRE(info["time_start"].Size() == 2);
@@ -72,6 +72,7 @@ TEST_CASE("GetServerInfo", "[unit]") {
     CHECK(info["memory_bytes"].GetUint64() > 1'000'000);  // a live process has some RSS
     CHECK(info["lua_version"] == LUA_RELEASE);
     CHECK(std::string(LUA_RELEASE).rfind("Lua 5.4", 0) == 0);
+    CHECK(info["role"] == "operator");  // no tokens: every caller is an operator
     CHECK(r["id"].GetInt() == 1);
   }
 
@@ -85,7 +86,8 @@ TEST_CASE("GetServerInfo", "[unit]") {
     const Caller framed{.auth_required = true, .role = std::nullopt};
     rapidjson::Document r =
         Call(d, R"({"jsonrpc":"2.0","method":"GetServerInfo","auth":"obs","id":1})", framed);
-    CHECK(r.HasMember("result"));
+    REQUIRE(r.HasMember("result"));
+    CHECK(r["result"]["role"] == "observer");
     r = Call(d, R"({"jsonrpc":"2.0","method":"GetServerInfo","id":1})", framed);
     CHECK(r["error"]["code"].GetInt() == -32010);
   }
