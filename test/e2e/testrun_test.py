@@ -337,7 +337,7 @@ class PlainDaemonTest(CliTestCase):
         self.assertExit(info, 0)
         self.assertEqual(set(json.loads(info.stdout)),
                          {"version", "time_start", "runs", "instances_live", "memory_bytes",
-                          "lua_version"})
+                          "lua_version", "role"})
 
     def test_definition_with_errors_prints_every_problem(self):
         proc = self.cli("execute", self.write("broken.json", BROKEN))
