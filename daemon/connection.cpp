@@ -14,6 +14,8 @@
 
 #include "daemon/framed_reader.h"
 #include "daemon/log.h"
+#include "daemon/static_files.h"
+#include "ops/base/json_writer.h"
 
 namespace testrund::daemon {
 namespace {
@@ -39,6 +41,32 @@ std::string JsonError(std::string_view message) {
   return fmt::format("{{\"error\":\"{}\"}}", message);
 }
 
+// The operator page runs no script but its own files, cannot be framed by another site and
+// sends no Referer with its requests (docs/security.md).
+const HttpHeaders& UiHeaders() {
+  static const HttpHeaders headers = {
+      {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+  };
+  return headers;
+}
+
+constexpr std::string_view kUiPrefix = "/ui/";
+constexpr std::string_view kEventsPath = "/ui/events";
+
+// A Last-Event-ID the daemon sent: decimal digits that fit. Anything else is ignored (the
+// stream then starts with a snapshot, as for a first connection).
+std::optional<uint64_t> ParseEventId(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  uint64_t id = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return id;
+}
+
 }  // namespace
 
 Connection::Connection(const ConnectionServices& services, ops::BuffereventPtr bev, uint64_t id,
@@ -50,7 +78,9 @@ Connection::Connection(const ConnectionServices& services, ops::BuffereventPtr b
       tls_(tls),
       on_closed_(std::move(on_closed)) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (phase_ == Phase::kStreaming) services_.live_view->Unsubscribe(*this);
+}
 
 void Connection::Start() {
   bufferevent_setcb(bev_.get(), &Connection::OnReadable, &Connection::OnWritable,
@@ -235,9 +265,85 @@ void Connection::ServeHttp(const HttpRequest& request) {
     }
     if (request.path == "/health") return Respond(200, services_.health_body(), request.keep_alive);
     ServeMetrics(request);
+  } else if (request.path == "/ui" || request.path.compare(0, kUiPrefix.size(), kUiPrefix) == 0) {
+    if (request.method != "GET") {
+      Respond(405, JsonError("method not allowed: use GET"), request.keep_alive,
+              {{"Allow", "GET"}});
+      return;
+    }
+    if (request.path == "/ui") {
+      return Respond(308, "", request.keep_alive, {{"Location", std::string(kUiPrefix)}});
+    }
+    if (request.path == kEventsPath) return ServeEvents(request);
+    ServeUiFile(request);
   } else {
     Respond(404, JsonError("not found"), request.keep_alive);
   }
+}
+
+void Connection::ServeUiFile(const HttpRequest& request) {
+  // The files hold no data: no token is needed to load the page that asks for one.
+  std::string_view path = std::string_view(request.path).substr(kUiPrefix.size());
+  const StaticFile* file = FindUiFile(path.empty() ? "index.html" : path);
+  HttpHeaders headers = UiHeaders();
+  if (file == nullptr) return Respond(404, JsonError("not found"), request.keep_alive, headers);
+  headers.emplace_back("ETag", file->etag);
+  // Revalidated on every load, so a new binary's page is never mixed with an old one's.
+  headers.emplace_back("Cache-Control", "no-cache");
+  if (request.if_none_match == file->etag) {
+    return Respond(304, "", request.keep_alive, headers);
+  }
+  Respond(200, file->body, request.keep_alive, headers, file->content_type);
+}
+
+void Connection::ServeEvents(const HttpRequest& request) {
+  if (!RpcRole(request)) return RespondUnauthorized(request);
+  std::string run_id = QueryParameter(request.query, "run_id").value_or("");
+  if (QueryParameter(request.query, "run_id") && run_id.empty()) {
+    return Respond(400, JsonError("run_id is empty"), request.keep_alive, UiHeaders());
+  }
+  if (!run_id.empty() && !services_.live_view->Knows(run_id)) {
+    std::string message = fmt::format("unknown run \"{}\"", run_id);
+    return Respond(404, fmt::format("{{\"error\":{}}}", ops::JsonString(message)),
+                   request.keep_alive, UiHeaders());
+  }
+  // No length: the body is the stream, and it ends when the connection closes.
+  HttpHeaders headers = UiHeaders();
+  headers.emplace_back("Content-Type", "text/event-stream");
+  headers.emplace_back("Cache-Control", "no-cache");
+  headers.emplace_back("Connection", "close");
+  std::string head = "HTTP/1.1 200 OK\r\n";
+  for (const auto& [name, value] : headers) head += fmt::format("{}: {}\r\n", name, value);
+  head += "\r\n";
+  Send(head);
+  phase_ = Phase::kStreaming;
+  if (!services_.live_view->Subscribe(*this, run_id, ParseEventId(request.last_event_id))) {
+    return Close("event stream: run gone");
+  }
+  // Nothing more is read: the stream ends when the client closes or the run is discarded.
+  // Writes still time out, so a client that stops reading is closed either way.
+  struct timeval idle = ToTimeval(services_.limits.idle_timeout);
+  bufferevent_set_timeouts(bev_.get(), nullptr, &idle);
+  evtimer_del(request_deadline_.get());
+  LogDebug("connection {}: event stream{}{}", id_, run_id.empty() ? "" : " of run ", run_id);
+}
+
+void Connection::Push(std::string_view event) {
+  if (phase_ != Phase::kStreaming) return;
+  size_t unsent = evbuffer_get_length(bufferevent_get_output(bev_.get()));
+  if (unsent > kMaxUnsentEvents) {
+    LogInfo("connection {}: event stream closed: the client is not reading ({} bytes unsent)",
+            id_, unsent);
+    Close("event stream: client not reading");
+    return;
+  }
+  Send(event);
+}
+
+void Connection::End() {
+  if (phase_ != Phase::kStreaming) return;
+  phase_ = Phase::kOpen;  // no longer subscribed; CloseAfterWrite takes it from here
+  CloseAfterWrite();
 }
 
 std::optional<rpc::Role> Connection::RpcRole(const HttpRequest& request) const {
@@ -341,6 +447,7 @@ void Connection::StartDraining() {
 
 void Connection::Close(std::string_view reason) {
   if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kStreaming) services_.live_view->Unsubscribe(*this);
   phase_ = Phase::kClosed;
   if (request_deadline_) evtimer_del(request_deadline_.get());
   bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);

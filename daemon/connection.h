@@ -20,6 +20,7 @@
 #include "daemon/auth.h"
 #include "daemon/exposition.h"
 #include "daemon/http_framing.h"
+#include "daemon/live_view.h"
 #include "daemon/transport_limits.h"
 #include "ops/base/event_handles.h"
 #include "rpc/dispatcher.h"
@@ -39,15 +40,21 @@ struct ConnectionServices {
   std::function<std::string()> health_body;
   // The body of GET /metrics in `format` (docs/metrics.md).
   std::function<std::string(ExpositionFormat format)> metrics_body;
+  // The operator page's event streams (GET /ui/events).
+  LiveView* live_view = nullptr;
 };
 
-class Connection {
+class Connection final : public EventSink {
  public:
+  // A client of an event stream that does not read is closed when an event is due while
+  // this much of the earlier ones is still unsent (docs/ui.md#live-data).
+  static constexpr size_t kMaxUnsentEvents = 1u << 20;
+
   // Takes ownership of `bev`. `on_closed` is called once, from inside a callback of this
   // connection, when it is finished; the owner must free it later, not inside that call.
   Connection(const ConnectionServices& services, ops::BuffereventPtr bev, uint64_t id, std::string peer,
              bool tls, std::function<void(Connection&)> on_closed);
-  ~Connection();
+  ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -58,10 +65,15 @@ class Connection {
 
   uint64_t id() const { return id_; }
 
+  // EventSink: an event of the stream this connection serves (GET /ui/events).
+  void Push(std::string_view event) override;
+  void End() override;
+
  private:
   enum class Mode { kUnknown, kFramed, kHttp };
   enum class Phase {
     kOpen,      // reading requests
+    kStreaming, // serving an event stream until it ends or the client leaves; input is ignored
     kFlushing,  // the last response is being written; input is ignored
     kDraining,  // written and half-closed; reading and dropping until EOF (lingering close)
     kClosed,    // done; waiting to be freed
@@ -87,6 +99,10 @@ class Connection {
   // 401 with an auth_required (-32010) body and WWW-Authenticate.
   void RespondUnauthorized(const HttpRequest& request);
   void ServeMetrics(const HttpRequest& request);
+  // GET /ui/ and its files (docs/ui.md).
+  void ServeUiFile(const HttpRequest& request);
+  // GET /ui/events[?run_id=X]: Server-Sent Events until the client leaves or the run ends.
+  void ServeEvents(const HttpRequest& request);
   void Respond(int status, std::string_view body, bool keep_alive, const HttpHeaders& extra = {},
                std::string_view content_type = kJsonContentType);
   // The same for a large body, handed to the output buffer without a copy.

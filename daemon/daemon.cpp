@@ -38,6 +38,7 @@ Daemon::~Daemon() {
   dispatcher_.reset();
   methods_.reset();
   housekeeping_.reset();
+  live_view_.reset();
   registry_.reset();
   results_.reset();
   io_.reset();
@@ -79,6 +80,7 @@ Status Daemon::Start() {
   server_state_.time_start = clock_->WallNow();
   housekeeping_ = clock_->NewTimer([this] { OnHousekeeping(); });
   housekeeping_->ArmAt(clock_->Now() + kHousekeepingInterval);
+  live_view_ = std::make_unique<LiveView>(*registry_, *clock_, [this] { return LiveServerJson(); });
   methods_ = std::make_unique<rpc::MethodTable>(rpc::BuildDefaultMethods(server_state_));
 
   Result<TokenTable> tokens = TokenTable::Create(config_.token);
@@ -103,6 +105,7 @@ Status Daemon::Start() {
   };
   services_.health_body = [this] { return HealthBody(); };
   services_.metrics_body = [this](ExpositionFormat format) { return MetricsBody(format); };
+  services_.live_view = live_view_.get();
   connections_ = std::make_unique<ConnectionSet>(base_.get(), *clock_, services_);
 
   for (const std::string& address : config_.listen) {
@@ -175,13 +178,26 @@ void Daemon::Stop(const char* why) {
   event_base_loopexit(base_.get(), nullptr);
 }
 
+double Daemon::UptimeSeconds() const {
+  return static_cast<double>(clock_->Now() - started_mono_) / ops::kNsPerSecond;
+}
+
 std::string Daemon::HealthBody() const {
-  double uptime = static_cast<double>(clock_->Now() - started_mono_) / ops::kNsPerSecond;
+  double uptime = UptimeSeconds();
   return fmt::format(
       "{{\"status\":\"ok\",\"version\":\"{}\",\"uptime_seconds\":{:.3f},\"connections\":{},"
       "\"runs\":{},\"instances_live\":{}}}",
       TESTRUND_VERSION, uptime, connections_->size(), registry_->live_runs(),
       registry_->instances_live());
+}
+
+std::string Daemon::LiveServerJson() const {
+  std::optional<uint64_t> memory = ReadProcessStats().resident_bytes;
+  return fmt::format(
+      "{{\"version\":\"{}\",\"uptime_seconds\":{:.3f},\"memory_bytes\":{},\"runs\":{},"
+      "\"instances_live\":{},\"connections\":{}}}",
+      TESTRUND_VERSION, UptimeSeconds(), memory.value_or(0), registry_->live_runs(),
+      registry_->instances_live(), connections_->size());
 }
 
 std::string Daemon::MetricsBody(ExpositionFormat format) {

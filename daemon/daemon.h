@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Daemon: the whole running server. Owns the event_base and, in start-up order, the clock,
-// the loop-lag probe, the engine (RunRegistry) and its housekeeping timer, the method table and dispatcher, the tokens,
+// the loop-lag probe, the engine (RunRegistry), its housekeeping timer and the operator page's LiveView, the method table and dispatcher, the tokens,
 // the TLS context, the connections, the listeners and the signal events. Destruction runs in the
 // reverse order, so nothing outlives what it borrows.
 #pragma once
@@ -14,6 +14,7 @@
 #include "daemon/connection_set.h"
 #include "daemon/exposition.h"
 #include "daemon/listener.h"
+#include "daemon/live_view.h"
 #include "daemon/loop_lag.h"
 #include "daemon/results_writer.h"
 #include "ops/base/event_handles.h"
@@ -46,6 +47,9 @@ class Daemon {
   Status Start();
   std::string HealthBody() const;
   std::string MetricsBody(ExpositionFormat format);
+  // The server block of the operator page's runs stream.
+  std::string LiveServerJson() const;
+  double UptimeSeconds() const;
   void Stop(const char* why);
 
   static void OnStopSignal(evutil_socket_t signal, short, void* arg);
@@ -63,6 +67,7 @@ class Daemon {
   std::unique_ptr<ops::RunRegistry> registry_;
   std::unique_ptr<ResultsWriter> results_;
   std::unique_ptr<ops::Timer> housekeeping_;
+  std::unique_ptr<LiveView> live_view_;  // outlives the connections that stream from it
   rpc::ServerState server_state_;
   std::unique_ptr<rpc::MethodTable> methods_;
   TokenTable tokens_;

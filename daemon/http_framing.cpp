@@ -29,6 +29,8 @@ constexpr StatusReason kReasons[] = {
     {100, "Continue"},
     {200, "OK"},
     {204, "No Content"},
+    {304, "Not Modified"},
+    {308, "Permanent Redirect"},
     {400, "Bad Request"},
     {401, "Unauthorized"},
     {404, "Not Found"},
@@ -39,7 +41,49 @@ constexpr StatusReason kReasons[] = {
     {503, "Service Unavailable"},
 };
 
+// 1xx, 204 and 304 responses end with their headers (RFC 9110, 6.4.1).
+bool HasBody(int status) { return status >= 200 && status != 204 && status != 304; }
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t k = 0; k < text.size(); ++k) {
+    char c = text[k];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%' && k + 2 < text.size() && HexDigit(text[k + 1]) >= 0 && HexDigit(text[k + 2]) >= 0) {
+      out += static_cast<char>(HexDigit(text[k + 1]) * 16 + HexDigit(text[k + 2]));
+      k += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t end = query.find('&');
+    std::string_view pair = query.substr(0, end);
+    size_t equals = pair.find('=');
+    if (PercentDecode(pair.substr(0, equals)) == name) {
+      if (equals == std::string_view::npos) return std::string();
+      return PercentDecode(pair.substr(equals + 1));
+    }
+    if (end == std::string_view::npos) break;
+    query.remove_prefix(end + 1);
+  }
+  return std::nullopt;
+}
 
 HttpRequestParser::HttpRequestParser(size_t max_header_bytes, size_t max_body_bytes,
                                      HeaderGate gate)
@@ -133,6 +177,10 @@ void HttpRequestParser::FinishHeader() {
     request_.authorization = value_;
   } else if (EqualsIgnoreCase(field_, "accept")) {
     request_.accept = value_;
+  } else if (EqualsIgnoreCase(field_, "last-event-id")) {
+    request_.last_event_id = value_;
+  } else if (EqualsIgnoreCase(field_, "if-none-match")) {
+    request_.if_none_match = value_;
   } else if (EqualsIgnoreCase(field_, "expect") && EqualsIgnoreCase(value_, "100-continue")) {
     continue_requested_ = true;
   }
@@ -158,6 +206,10 @@ int HttpRequestParser::OnHeadersComplete(http_parser* parser) {
     // assign(count, char), not = "/": GCC 12 at -O3 raises a false -Wrestrict on the
     // literal assignment (GCC bug 105329), which breaks the release build.
     self->request_.path.assign(1, '/');
+  }
+  if (url.field_set & (1 << UF_QUERY)) {
+    self->request_.query =
+        self->url_.substr(url.field_data[UF_QUERY].off, url.field_data[UF_QUERY].len);
   }
   if (parser->content_length != std::numeric_limits<uint64_t>::max() &&
       parser->content_length > self->max_body_bytes_) {
@@ -207,7 +259,7 @@ std::string FormatHttpHead(int status, size_t body_size, bool keep_alive,
                            const HttpHeaders& extra, std::string_view content_type) {
   std::string out = fmt::format("HTTP/1.1 {} {}\r\n", status, HttpReason(status));
   for (const auto& [name, value] : extra) out += fmt::format("{}: {}\r\n", name, value);
-  if (status >= 200 && status != 204) {
+  if (HasBody(status)) {
     if (body_size > 0) out += fmt::format("Content-Type: {}\r\n", content_type);
     out += fmt::format("Content-Length: {}\r\n", body_size);
   }
@@ -219,7 +271,7 @@ std::string FormatHttpHead(int status, size_t body_size, bool keep_alive,
 std::string FormatHttpResponse(int status, std::string_view body, bool keep_alive,
                                const HttpHeaders& extra, std::string_view content_type) {
   std::string out = FormatHttpHead(status, body.size(), keep_alive, extra, content_type);
-  if (status >= 200 && status != 204) out.append(body);
+  if (HasBody(status)) out.append(body);
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,8 +20,11 @@ namespace testrund::daemon {
 struct HttpRequest {
   std::string method;         // "POST", "GET", ...
   std::string path;           // the URL's path, without query or fragment
+  std::string query;          // the URL's query, without the '?' ("" when absent)
   std::string authorization;  // the Authorization header value ("" when absent)
   std::string accept;         // the Accept header value ("" when absent)
+  std::string last_event_id;  // the Last-Event-ID header value (Server-Sent Events)
+  std::string if_none_match;  // the If-None-Match header value (an ETag)
   std::string body;           // kept for POST only; other methods' bodies are skipped
   bool keep_alive = true;     // HTTP/1.1 default, `Connection: close`, HTTP/1.0 rules
 };
@@ -92,6 +96,10 @@ class HttpRequestParser {
   int error_status_ = 0;
   std::string error_reason_;
 };
+
+// The value of parameter `name` in a URL query ("a=1&b=x%20y"), percent-decoded ('+' is a
+// space); nullopt when absent. A malformed escape is kept as it is.
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view name);
 
 // The reason phrase of a status code this daemon sends ("OK", "Not Found", ...).
 std::string_view HttpReason(int status);
