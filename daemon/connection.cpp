@@ -16,6 +16,7 @@
 #include "daemon/log.h"
 #include "daemon/static_files.h"
 #include "ops/base/json_writer.h"
+#include "ops/base/problem.h"
 
 namespace testrund::daemon {
 namespace {
@@ -303,7 +304,8 @@ void Connection::ServeEvents(const HttpRequest& request) {
     return Respond(400, JsonError("run_id is empty"), request.keep_alive, UiHeaders());
   }
   if (!run_id.empty() && !services_.live_view->Knows(run_id)) {
-    std::string message = fmt::format("unknown run \"{}\"", run_id);
+    std::string message = fmt::format(
+        "unknown run_id {} (never existed, discarded, or cancelled)", ops::QuoteText(run_id));
     return Respond(404, fmt::format("{{\"error\":{}}}", ops::JsonString(message)),
                    request.keep_alive, UiHeaders());
   }
