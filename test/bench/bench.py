@@ -15,6 +15,10 @@ side in the same run, because absolute figures on a shared machine drift by +-30
                  libevent evhttp server answering a body of the same size
   7 metrics      daemon CPU per GET /metrics with 100 live runs of 10 ops (2, then 9 of
                  them with a latency histogram)
+  8 live page    scenario 1's instances per CPU-second (5x longer, so each run spans several intervals)
+                 with 50 operator pages streaming the run (GET /ui/events?run_id=) vs with
+                 none, alternated; daemon CPU share of 50 pages on a run with 1,000 halted
+                 instances (each event then lists them all)
 
 Python 3 standard library only; rpc_load and floor_server (built by meson from this folder)
 generate the load Python cannot. Prints one table; exits 1 when a scenario could not run.
@@ -53,11 +57,11 @@ SIZES = {
     "full": {"engine": 1_000_000, "callgrind": 20_000, "parked": 200_000, "few": 1_000,
              "many": 100_000, "queries": 200, "http_seconds": 5.0, "rate": 10_000,
              "rate_seconds": 10.0, "rpc_seconds": 3.0, "metrics_runs": 100, "scrapes": 50,
-             "repeat": 3},
+             "watchers": 50, "watch_seconds": 10.0, "repeat": 3},
     "tiny": {"engine": 20_000, "callgrind": 200, "parked": 2_000, "few": 1_000,
              "many": 3_000, "queries": 10, "http_seconds": 0.5, "rate": 1_000,
              "rate_seconds": 1.0, "rpc_seconds": 0.3, "metrics_runs": 5, "scrapes": 3,
-             "repeat": 1},
+             "watchers": 3, "watch_seconds": 1.0, "repeat": 1},
 }
 
 ENGINE_OPS = [
@@ -585,6 +589,96 @@ def scenario_metrics(args, size, table):
                       f"{cost * 1000:.2f} ms", "", None, "< 5 ms", cost < 0.005)
 
 
+# --------------------------------------------------------------------------------------------
+# Scenario 8: operator pages watching a busy run
+
+
+class Watchers:
+    """`count` clients of GET /ui/events?run_id=RUN, each a thread that reads and drops what
+    the daemon streams (as a browser tab would, without drawing)."""
+
+    def __init__(self, port, run_id, count):
+        self.received = [0] * count
+        self.sockets = []
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(f"GET /ui/events?run_id={run_id} HTTP/1.1\r\nHost: bench\r\n\r\n"
+                         .encode())
+            self.sockets.append(sock)
+        self.threads = [threading.Thread(target=self._read, args=(k,), daemon=True)
+                        for k in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _read(self, k):
+        try:
+            while chunk := self.sockets[k].recv(1 << 16):
+                self.received[k] += len(chunk)
+        except OSError:
+            pass
+
+    def close(self):
+        for sock in self.sockets:
+            sock.close()
+        for thread in self.threads:
+            thread.join(5)
+
+
+def watched_run(daemon, total, watchers):
+    """Scenario 1's run with `watchers` streams open on it; (instances per daemon
+    CPU-second, bytes streamed). CPU time, not run duration: on a shared machine the wall
+    time of a run drifts by +-25 % between runs, the CPU it took far less."""
+    cpu0 = daemon.cpu_seconds()
+    run_id = daemon.client.call("ExecuteTest", operations=ENGINE_OPS,
+                                distribution={"type": "load", "total": total})["run_id"]
+    pages = Watchers(daemon.port, run_id, watchers) if watchers else None
+    try:
+        run_to_completion(daemon.client, run_id, interval=0.05)
+    finally:
+        if pages:
+            pages.close()
+    cpu = daemon.cpu_seconds() - cpu0
+    if watchers and min(pages.received) == 0:
+        raise BenchError("a watcher received nothing")
+    return total / max(cpu, 1e-9), sum(pages.received) if pages else 0
+
+
+def streaming_cpu_share(daemon, watchers, seconds):
+    """Daemon CPU per wall second with `watchers` pages on a run of 1,000 halted instances;
+    (share of one core, bytes per second streamed)."""
+    run_id = park(daemon, 1_000)
+    pages = Watchers(daemon.port, run_id, watchers)
+    time.sleep(1.5)  # past the snapshots
+    received0, cpu0, wall0 = sum(pages.received), daemon.cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    cpu, wall = daemon.cpu_seconds() - cpu0, time.monotonic() - wall0
+    streamed = sum(pages.received) - received0
+    pages.close()
+    daemon.client.call("CancelTest", run_id=run_id)
+    return cpu / wall, streamed / wall
+
+
+def scenario_live_page(args, size, table):
+    total, watchers = size["engine"] * 5, size["watchers"]
+    alone, watched, streamed = [], [], 0
+    with Daemon(args.binary) as daemon:
+        engine_run(daemon, min(total, 10_000))  # warm-up
+        for _ in range(size["repeat"]):
+            alone.append(watched_run(daemon, total, 0)[0])
+            rate, streamed = watched_run(daemon, total, watchers)
+            watched.append(rate)
+    a, w = statistics.median(alone), statistics.median(watched)
+    drop = 1 - w / a
+    table.add("8 live page", f"instances per CPU-second, {watchers} pages streaming the run "
+              f"({si(streamed)}B streamed)", si(w, "/s"), f"no page {si(a, '/s')}", w / a,
+              "drop < 5 %", drop < 0.05)
+    with Daemon(args.binary) as daemon:
+        share, rate = streaming_cpu_share(daemon, watchers, size["watch_seconds"])
+    table.add("8 live page", f"daemon CPU, {watchers} pages on a run of 1,000 halted "
+              f"({si(rate, 'B/s')} streamed)", f"{share * 100:.2f} % of a core", "", None,
+              "< 5 %", share < 0.05)
+
+
 SCENARIOS = {
     "1": scenario_engine,
     "2": scenario_parked,
@@ -593,6 +687,7 @@ SCENARIOS = {
     "5": scenario_rate,
     "6": scenario_rpc,
     "7": scenario_metrics,
+    "8": scenario_live_page,
 }
 
 
@@ -603,7 +698,7 @@ def main(argv):
     parser.add_argument("--tools", default=os.path.join(SOURCE_ROOT, "build-release/test/bench"),
                         help="folder with rpc_load and floor_server")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--scenarios", default="1,2,3,5,6,7",
+    parser.add_argument("--scenarios", default="1,2,3,5,6,7,8",
                         help="comma-separated scenario numbers (4 needs --peers)")
     parser.add_argument("--peers", action="store_true",
                         help="also run scenario 4 (nginx and wrk on PATH)")
@@ -619,7 +714,7 @@ def main(argv):
         chosen.append("4")
     unknown = [s for s in chosen if s not in SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-7")
+        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-8")
     table = Table()
     failed = []
     for number in sorted(chosen):
