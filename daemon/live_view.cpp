@@ -141,14 +141,18 @@ std::vector<ops::RunSnapshot> LiveView::SampleRuns() {
 
 void LiveView::SendRunDeltas() {
   for (auto& [run_id, watched] : runs_) {
-    if (watched.sinks.empty()) continue;
     const RunHistory& history = watched.history;
     std::vector<const IntervalPoint*> fresh;
     if (!history.points().empty() && history.points().back().id > watched.sent_id) {
       fresh.push_back(&history.points().back());
     }
+    // Moves on unwatched too: a first page's snapshot holds every point so far.
     watched.sent_id = LastId(history);
-    std::optional<std::string> data = RunData(run_id, fresh);
+    if (watched.sinks.empty()) {
+      watched.logs_sent.reset();
+      continue;
+    }
+    std::optional<std::string> data = RunData(run_id, fresh, &watched.logs_sent);
     if (!data) continue;
     std::string event = FormatEvent("delta", LastId(history), *data);
     for (EventSink* sink : std::vector<EventSink*>(watched.sinks)) sink->Push(event);
@@ -156,11 +160,24 @@ void LiveView::SendRunDeltas() {
 }
 
 std::optional<std::string> LiveView::RunData(std::string_view run_id,
-                                             const std::vector<const IntervalPoint*>& points) {
+                                             const std::vector<const IntervalPoint*>& points,
+                                             std::optional<ops::LogsVersion>* logs_sent) {
   rapidjson::Document::AllocatorType alloc;
-  std::optional<ops::RunSnapshot> run = registry_.Peek(run_id, ops::kSnapshotQueryTest, alloc);
+  unsigned parts = ops::kSnapshotQueryTest;
+  if (logs_sent != nullptr && logs_sent->has_value()) {
+    // The logs can be megabytes (every traced message): copied and sent when they changed.
+    std::optional<ops::RunSnapshot> summary = registry_.Peek(run_id, 0, alloc);
+    if (!summary) return std::nullopt;
+    if (summary->logs_version == **logs_sent) parts &= ~ops::kSnapshotLogs;
+  }
+  std::optional<ops::RunSnapshot> run = registry_.Peek(run_id, parts, alloc);
   if (!run) return std::nullopt;
+  if (logs_sent != nullptr) *logs_sent = run->logs_version;
   rapidjson::Value result = rpc::QueryTestResult(std::move(*run), alloc);
+  if (!(parts & ops::kSnapshotLogs)) {
+    result.RemoveMember("first_call_summary");
+    result.RemoveMember("first_fail_summary");
+  }
   return fmt::format(R"({{"run":{},"points":{}}})", ops::JsonText(result), PointsJson(points));
 }
 

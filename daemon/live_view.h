@@ -8,7 +8,8 @@
 //                             with the last interval's start rate), each interval.
 //   GET /ui/events?run_id=X   `event: snapshot` first (the run as QueryTest shows it, and
 //                             every point of its history), then `event: delta` each interval
-//                             (the run again, and the new point). Each event's `id:` is its
+//                             (the run again, and the new point; without its two summaries'
+//                             logs when they did not change). Each event's `id:` is its
 //                             last point's; a client that reconnects with Last-Event-ID gets
 //                             one delta with every point it missed (a snapshot when they are
 //                             no longer held). When the run is discarded: `event: end`, and
@@ -76,6 +77,8 @@ class LiveView {
     RunHistory history;
     std::vector<EventSink*> sinks;
     uint64_t sent_id = 0;   // the last point sent to every sink
+    // The logs every sink has (nullopt: send them with the next delta).
+    std::optional<ops::LogsVersion> logs_sent;
     double start_rate = 0;  // instances started per second in the last interval
   };
 
@@ -85,9 +88,12 @@ class LiveView {
   std::vector<ops::RunSnapshot> SampleRuns();
   std::vector<ops::RunSnapshot> CurrentRuns();
   void SendRunDeltas();
-  // {"run": <QueryTest object>, "points": [...]}; nullopt when the run is gone.
+  // {"run": <QueryTest object>, "points": [...]}; nullopt when the run is gone. With
+  // `logs_sent`: the object lacks first_call_summary and first_fail_summary when the logs
+  // are those of *logs_sent, which is then set to the logs' version.
   std::optional<std::string> RunData(std::string_view run_id,
-                                     const std::vector<const IntervalPoint*>& points);
+                                     const std::vector<const IntervalPoint*>& points,
+                                     std::optional<ops::LogsVersion>* logs_sent = nullptr);
   // {"server": {...}, "runs": [ListTests entry + percent_complete? + start_rate, ...]}.
   std::string RunsListData(const std::vector<ops::RunSnapshot>& runs);
 

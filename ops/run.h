@@ -181,6 +181,7 @@ class Run {
   InstanceRecord Record(const SummaryView& view,
                         rapidjson::Document::AllocatorType& alloc) const;
   void AddHalted(RunSnapshot& out, rapidjson::Document::AllocatorType& alloc) const;
+  LogsVersion CurrentLogsVersion() const;
 
   RunDefinition def_;
   RunEnvironment env_;

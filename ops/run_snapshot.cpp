@@ -32,6 +32,7 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
   out.due = Due();
   out.paused_ns = paused_ns();
   out.tags = def_.tags;
+  out.logs_version = CurrentLogsVersion();
 
   if (parts & kSnapshotGlobals) {
     lua_State* L = def_.lua->state();
@@ -71,6 +72,26 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
     if (auto view = summary_logs_.FirstFail()) out.first_fail = Record(*view, alloc);
   }
   return out;
+}
+
+LogsVersion Run::CurrentLogsVersion() const {
+  // Logs only grow, and a record changes once more, when its instance completes: presence,
+  // instance, completion and sizes tell every change.
+  LogsVersion version;
+  size_t k = 0;
+  for (const std::optional<SummaryView>& view :
+       {summary_logs_.FirstCall(), summary_logs_.FirstFail()}) {
+    if (!view) {
+      k += 5;
+      continue;
+    }
+    version.parts[k++] = 1;
+    version.parts[k++] = static_cast<uint64_t>(view->idx);
+    version.parts[k++] = view->completed ? 1 : 0;
+    version.parts[k++] = view->check_log->size();
+    version.parts[k++] = view->trace_log ? view->trace_log->size() : 0;
+  }
+  return version;
 }
 
 void Run::AddHalted(RunSnapshot& out, rapidjson::Document::AllocatorType& alloc) const {

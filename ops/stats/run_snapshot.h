@@ -114,6 +114,14 @@ enum SnapshotPart : unsigned {
                        kSnapshotBuckets | kSnapshotLatency | kSnapshotLogs,
 };
 
+// Where the summary logs are: for first_call and first_fail each, whether it exists, its
+// instance, whether that completed, and its check and trace log sizes. Equal versions mean
+// equal logs (they only grow, and a record changes once more, when it completes).
+struct LogsVersion {
+  std::array<uint64_t, 10> parts{};
+  bool operator==(const LogsVersion&) const = default;
+};
+
 struct RunSnapshot {
   std::string run_id;
   RunStatus status = RunStatus::kRunning;
@@ -133,6 +141,9 @@ struct RunSnapshot {
   std::optional<uint64_t> due;
   MonoNs paused_ns = 0;  // time spent paused so far
   std::vector<std::string> tags;
+  // Changes whenever first_call or first_fail (kSnapshotLogs) would: a view that already
+  // sent the logs skips copying them again while this stays the same.
+  LogsVersion logs_version;
 
   rapidjson::Value globals;  // kSnapshotGlobals: an object
   std::vector<HaltedInstance> halted;  // kSnapshotHalted

@@ -244,6 +244,36 @@ TEST_CASE("LiveView: unknown runs are refused, discarded runs end their streams"
   CHECK(v.view.subscribers() == 1);
 }
 
+TEST_CASE("LiveView: deltas carry the summaries' logs only when they changed", "[unit]") {
+  View v;
+  // Instance 0 checks once, waits 1.5 s, checks again; later instances halt.
+  v.e.Execute(R"J({"run_id": "logs", "distribution": {"type": "load", "total": 2},
+    "operations": [{"type": "assert", "expression": "true"},
+                   {"type": "branch", "expression": "instance ~= 0", "on_true": "park"},
+                   {"type": "wait", "arguments": {"seconds": 1.5}},
+                   {"type": "assert", "expression": "true"},
+                   {"type": "halt", "label": "park", "arguments": {"seconds": 600}}]})J");
+  RecordingSink sink;
+  REQUIRE(v.view.Subscribe(sink, "logs", std::nullopt));
+  auto has_logs = [&](size_t k) {
+    return sink.events[k].data["run"].HasMember("first_call_summary");
+  };
+  CHECK(has_logs(0));  // the snapshot has them
+  v.Tick();            // 1.05 s: nothing new (the first delta says what it holds)
+  CHECK(has_logs(1));
+  v.Tick();            // 2.05 s: instance 0 checked again and went on to its halt
+  REQUIRE(sink.events.size() == 3);
+  CHECK(has_logs(2));
+  CHECK(sink.events[2].data["run"]["first_call_summary"]["check_log"].Size() == 2);
+  v.Tick();  // unchanged: left out
+  CHECK_FALSE(has_logs(3));
+  CHECK_FALSE(sink.events[3].data["run"].HasMember("first_fail_summary"));
+  CHECK(sink.events[3].data["run"]["counts"]["halted"].GetUint64() == 2);
+  RecordingSink late;  // a new page gets them in its snapshot whatever the others have
+  REQUIRE(v.view.Subscribe(late, "logs", std::nullopt));
+  CHECK(late.events[0].data["run"].HasMember("first_call_summary"));
+}
+
 TEST_CASE("QueryParameter finds and percent-decodes one parameter", "[unit]") {
   CHECK(QueryParameter("run_id=a", "run_id") == "a");
   CHECK(QueryParameter("x=1&run_id=a%20b+c&y", "run_id") == "a b c");
