@@ -100,11 +100,15 @@ void Run::AddHalted(RunSnapshot& out, rapidjson::Document::AllocatorType& alloc)
   size_t bytes = 0;
   for (int64_t id : halted_ids_) {
     if (out.halted.size() >= kMaxHaltedListed) break;
-    const Op& op = def_.program->op(static_cast<size_t>(instances_.at(id)->pc));
+    const Instance& instance = *instances_.at(id);
+    const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
     bytes += op.echo_bytes;
     // The first is always listed, however large its operation.
     if (bytes > kMaxHaltedListedBytes && !out.halted.empty()) break;
-    out.halted.push_back(HaltedInstance{id, rapidjson::Value(op.echo, alloc)});
+    MonoNs deadline = instance.park_start + instance.park_duration;
+    out.halted.push_back(HaltedInstance{id, rapidjson::Value(op.echo, alloc),
+                                        Wall(instance.park_start),
+                                        std::max<MonoNs>(0, deadline - now())});
   }
 }
 

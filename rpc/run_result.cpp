@@ -128,7 +128,9 @@ rapidjson::Value Halted(std::vector<ops::HaltedInstance>& halted, Allocator& all
     rapidjson::Value item;
     ObjectBuilder(item, alloc)
         .Add("instance_id", entry.instance_id)
-        .AddValue("operation", std::move(entry.operation));
+        .AddValue("operation", std::move(entry.operation))
+        .AddValue("time_halted", Wall(entry.halted_at, alloc))
+        .Add("time_left", static_cast<double>(entry.left_ns) / ops::kNsPerSecond);
     array.PushBack(item, alloc);
   }
   return array;

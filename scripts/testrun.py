@@ -631,11 +631,12 @@ def _print_halted(entries, out, indent=""):
         row = [e.get("instance_id"), op.get("idx"), op.get("label", ""),
                args.get("seconds", 60), _halt_comment(op)]
         if with_time:
-            row.append(_clock(e.get("time_halted")))
+            left = e.get("time_left")
+            row += [_clock(e.get("time_halted")), "" if left is None else f"{left:.1f}"]
         rows.append(row)
     headers = ["instance", "op", "label", "timeout_s", "comment"]
     if with_time:
-        headers.append("halted at")
+        headers += ["halted at", "left_s"]
     _table(rows, headers, out, indent=indent)
 
 

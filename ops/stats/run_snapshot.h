@@ -86,6 +86,8 @@ struct BucketCounts {
 struct HaltedInstance {
   int64_t instance_id = 0;
   rapidjson::Value operation;
+  WallTime halted_at;  // when it reached the halt
+  MonoNs left_ns = 0;  // until the halt's timeout aborts it
 };
 
 // first_call_summary / first_fail_summary.

@@ -408,9 +408,13 @@ class PlainDaemonTest(CliTestCase):
         table = self.cli("halted", "halt-1")
         self.assertExit(table, 0)
         lines = table.stdout.splitlines()
-        self.assertRegex(lines[0], r"^instance\s+op\s+label\s+timeout_s\s+comment$")
-        self.assertEqual([re.split(r"\s+", line) for line in lines[1:]],
-                         [[str(i), "1", "30", "check"] for i in range(3)])
+        self.assertRegex(lines[0],
+                         r"^instance\s+op\s+label\s+timeout_s\s+comment\s+halted at\s+left_s$")
+        rows = [re.split(r"\s+", line) for line in lines[1:]]
+        self.assertEqual([row[:4] for row in rows], [[str(i), "1", "30", "check"] for i in range(3)])
+        for row in rows:  # halted at (date, time), then the seconds left of the 30
+            self.assertRegex(row[4] + " " + row[5], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
+            self.assertTrue(0 < float(row[6]) <= 30, row)
         resumed = self.cli("resume", "halt-1", "0", "--set", "v.answer=42")
         self.assertExit(resumed, 0)
         self.assertEqual(resumed.stdout, "resumed instance 0 of run halt-1\n")
@@ -473,7 +477,7 @@ class PlainDaemonTest(CliTestCase):
             self.assertExit(proc, 0)
             self.assertIn("run query-1: running", proc.stdout)
             self.assertIn("halted: 3 instance(s)", proc.stdout)
-            self.assertRegex(proc.stdout, r"\n  0\s+1\s+30\s+check\n")
+            self.assertRegex(proc.stdout, r"\n  0\s+1\s+30\s+check\s+\S+ \S+\s+[\d.]+\n")
         finally:
             self.cli("cancel", "query-1")
 

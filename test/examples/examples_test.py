@@ -166,10 +166,12 @@ class ExamplesTest(unittest.TestCase):
                     break
                 time.sleep(0.2)
             self.assertEqual(len(rows), 2, result[1])
-            self.assertRegex(result[1], r"instance +op +label +timeout_s +comment")
+            self.assertRegex(result[1],
+                             r"instance +op +label +timeout_s +comment +halted at +left_s")
             for instance, row in enumerate(rows):
                 self.assertRegex(row, rf"^{instance} +1 +ask-operator +300 +check the SUT, "
-                                      r"then: testrun resume RUN_ID INSTANCE --set v\.code=42$")
+                                      r"then: testrun resume RUN_ID INSTANCE --set v\.code=42 +"
+                                      r"\d{4}-\d\d-\d\d [\d:.]+ +[\d.]+$")
             result = self.run_cli("resume", run_id, "0", "--set", "v.code=42")
             self.assertExit(result, 0)
             self.assertEqual(result[1], f"resumed instance 0 of run {run_id}\n")

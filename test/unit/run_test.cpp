@@ -196,6 +196,21 @@ TEST_CASE("a wait seconds expression over 100,000,000 s aborts at execution", "[
         R"J([{"op_idx":0,"text":"arguments.seconds must be greater than 0 and at most 100000000, got 1e+10","count":1}])J");
 }
 
+TEST_CASE("a halted instance says when it halted and how long it has left", "[unit]") {
+  Engine e;
+  auto id = e.Execute(Single(R"J([
+    {"type": "wait", "arguments": {"seconds": 0.5}},
+    {"type": "halt", "arguments": {"seconds": 5}}])J"));
+  e.clock.AdvanceSeconds(0.5);
+  e.clock.AdvanceSeconds(1.25);
+  rapidjson::Document status = e.Status(id);
+  const rapidjson::Value& halted = status["halted"][0];
+  CHECK(ToText(halted["time_halted"]) == "[1700000000,500000]");
+  CHECK(halted["time_left"].GetDouble() == 3.75);
+  e.clock.AdvanceSeconds(3.75);  // the timeout aborts it: no longer listed
+  CHECK(e.Status(id)["halted"].Size() == 0);
+}
+
 TEST_CASE("halted instances are listed, resumed with vars, and errors are distinct", "[unit]") {
   Engine e;
   auto id = e.Execute(Single(R"J([
@@ -207,7 +222,8 @@ TEST_CASE("halted instances are listed, resumed with vars, and errors are distin
   rapidjson::Document status = e.Status(id);
   CHECK(ToText(status["halted"]) ==
         R"J([{"instance_id":0,"operation":{"type":"halt","static":1,)J"
-        R"J("arguments":{"seconds":5,"comment":"{'waiting ' .. v.x}"},"idx":1}}])J");
+        R"J("arguments":{"seconds":5,"comment":"{'waiting ' .. v.x}"},"idx":1},)J"
+        R"J("time_halted":[1700000000,0],"time_left":5.0}])J");
   CHECK(status["halted_total"].GetInt() == 1);
   const auto& trace = status["first_call_summary"]["trace_log"];
   REQUIRE(trace.Size() == 1);
