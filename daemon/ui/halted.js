@@ -5,7 +5,7 @@
 
 import { call, describeError } from './api.js';
 import { el, setText } from './dom.js';
-import { duration } from './format.js';
+import { duration, localTime } from './format.js';
 
 // A halt op's timeout: `arguments.seconds` as a number or numeric string, else 60 (the
 // default). A `{...}` expression is only known to the daemon: null.
@@ -39,7 +39,6 @@ export class HaltedPanel {
     this.onResumed = onResumed;
     this.onAuth = onAuth;
     this.rows = new Map();       // instance_id → {tr, cells}
-    this.firstSeen = new Map();  // instance_id → Date.now() when this page first saw it halted
     this.form = null;            // {instanceId, tr, textarea, error, submit}
     this.element = this.build();
   }
@@ -54,7 +53,8 @@ export class HaltedPanel {
         el('th', { scope: 'col', class: 'num' }, 'Instance'), el('th', { scope: 'col', class: 'num' }, 'Op'),
         el('th', { scope: 'col' }, 'Label'), el('th', { scope: 'col' }, 'Comment'),
         el('th', { scope: 'col', class: 'num' }, 'Timeout'),
-        el('th', { scope: 'col', class: 'num', title: 'counted from when this page first saw the instance halted: the daemon does not say when the halt began' }, 'Time left'),
+        el('th', { scope: 'col' }, 'Halted at'),
+        el('th', { scope: 'col', class: 'num', title: 'until the halt times out and the instance aborts (as of the last update)' }, 'Time left'),
         this.canResume ? el('th', { scope: 'col' }, el('span', { class: 'visually-hidden' }, 'Action')) : null)),
       this.tbody));
     return el('section', { id: 'halted', class: 'panel', 'aria-labelledby': 'halted-title' },
@@ -76,7 +76,6 @@ export class HaltedPanel {
       if (seen.has(id)) continue;
       row.tr.remove();
       this.rows.delete(id);
-      this.firstSeen.delete(id);
       if (this.form && this.form.instanceId === id) {
         this.closeForm();
         this.say(`Instance ${id} is no longer halted (resumed, timed out or cancelled).`, false);
@@ -86,7 +85,6 @@ export class HaltedPanel {
     const wanted = [];
     for (const entry of halted) {
       const id = entry.instance_id;
-      if (!this.firstSeen.has(id)) this.firstSeen.set(id, Date.now());
       let row = this.rows.get(id);
       if (!row) {
         row = this.makeRow(id);
@@ -105,14 +103,15 @@ export class HaltedPanel {
   makeRow(id) {
     const cells = {
       op: el('td', { class: 'num' }), label: el('td', {}), comment: el('td', { class: 'text' }),
-      timeout: el('td', { class: 'num' }), left: el('td', { class: 'num', 'data-time-left': '' }),
+      timeout: el('td', { class: 'num' }), since: el('td', {}),
+      left: el('td', { class: 'num', 'data-time-left': '' }),
     };
     const resume = this.canResume
       ? el('td', {}, el('button', { type: 'button', class: 'resume', 'data-action': 'resume',
         'data-instance': id, onclick: () => this.openForm(id) }, 'Resume…'))
       : null;
     const tr = el('tr', { 'data-instance': id }, el('td', { class: 'num' }, String(id)),
-      cells.op, cells.label, cells.comment, cells.timeout, cells.left, resume);
+      cells.op, cells.label, cells.comment, cells.timeout, cells.since, cells.left, resume);
     return { tr, cells };
   }
 
@@ -125,12 +124,8 @@ export class HaltedPanel {
     setText(cells.comment, args.comment === undefined ? '' : String(args.comment));
     const seconds = haltSeconds(op);
     setText(cells.timeout, seconds === null ? String(args.seconds) : duration(seconds));
-    if (seconds === null) {
-      setText(cells.left, '?');
-    } else {
-      const waited = (Date.now() - this.firstSeen.get(entry.instance_id)) / 1000;
-      setText(cells.left, `≤ ${duration(Math.max(0, seconds - waited))}`);
-    }
+    setText(cells.since, entry.time_halted ? localTime(entry.time_halted) : '–');
+    setText(cells.left, Number.isFinite(entry.time_left) ? duration(entry.time_left) : '–');
   }
 
   openForm(id) {

@@ -207,9 +207,10 @@ export class RunView {
       : 'no planned end (runs until cancelled)');
     setText(this.facts.started, localTime(run.time_start));
     setText(this.facts.finished, run.time_finish ? localTime(run.time_finish) : '–');
-    // Like QueryTest's duration, which only a completed run has: paused time left out.
-    const elapsed = Number.isFinite(run.duration) ? run.duration
-      : timevalSeconds(run.time_now) - timevalSeconds(run.time_start) - (run.paused_seconds || 0);
+    // QueryTest's duration (start to finish, only once completed) counts pauses: left out here.
+    const wall = Number.isFinite(run.duration) ? run.duration
+      : timevalSeconds(run.time_now) - timevalSeconds(run.time_start);
+    const elapsed = wall - (run.paused_seconds || 0);
     setText(this.facts.elapsed, duration(elapsed));
     // Paused time does not count toward the run's duration; say how much there was.
     const paused = run.paused_seconds > 0;

@@ -462,6 +462,9 @@ class OperatorPageTest(UiTestCase):
         cells = page.all('#halted-body tr[data-instance="0"] td')
         self.assertEqual([c.text for c in cells[1:4]],
                          ["2", "ask-operator", 'resume with vars {"x": 5}'])
+        # When it halted (today, local time) and the daemon's time left of the 600 s.
+        self.assertRegex(cells[5].text, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+        self.assertRegex(cells[6].text, r"^9 min \d\d s$")
         page.find('button[data-action=resume][data-instance="0"]').click()
         vars_box = wait_for(lambda: page.find("#resume-vars"), "the resume form")
         # Not an object, not JSON: refused in the page, nothing sent.
