@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import time
 import unittest
 
 from daemon_process import DaemonProcess
+from polling import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -83,13 +83,6 @@ USES_VARS = {
         {"type": "assert", "expression": "g.limit == 3", "fail": "global not as set"},
     ],
 }
-
-
-def free_port():
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class CliTestCase(unittest.TestCase):

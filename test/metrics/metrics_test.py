@@ -21,10 +21,8 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import unittest
 import urllib.parse
 
@@ -33,6 +31,7 @@ from prometheus_client.openmetrics import parser as openmetrics_parser
 
 from child_process import ChildProcess
 from daemon_process import DaemonProcess
+from polling import free_port, wait_for
 
 OPERATOR = "op-token-123"
 OBSERVER = "obs-token-456"
@@ -40,22 +39,6 @@ OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 TEXT_004 = "text/plain; version=0.0.4; charset=utf-8"
 # The worst relative width of a bucket of the latency histograms (edges 2^e·(1 + j/4)).
 BUCKET_ERROR = 0.25
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, what, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Client:

@@ -19,21 +19,12 @@ import time
 import unittest
 
 from daemon_process import DaemonProcess
+from polling import wait_for
 
 OPERATOR = "ui-operator-token"
 OBSERVER = "ui-observer-token"
 CHART_JS = "/usr/share/javascript/chart.js/chart.min.js"
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-
-def wait_for(predicate, what, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class EventStream:
