@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Connection: one client on one bufferevent (plain or OpenSSL). Its first byte decides the framing
-// (docs/api.md#1-transports): an ASCII letter means HTTP/1.1 (keep-alive, routes /, /jsonrpc and
-// /health, Bearer authentication), anything else the 4-byte length prefix (one request, then
-// close). Enforces the body/header limits and the idle timeout. A connection never frees itself:
+// (docs/api.md#1-transports): an ASCII letter means HTTP/1.1 (keep-alive, routes /, /jsonrpc,
+// /health, /metrics, and /ui/ with its event streams; Bearer authentication), anything else the
+// 4-byte length prefix (one request, then close). A connection that serves an event stream
+// is an EventSink of the LiveView until the stream ends or the client leaves. Enforces the body/header limits and the idle timeout. A connection never frees itself:
 // when it is done it reports to its owner, which frees it after the current callback has returned.
 #pragma once
 

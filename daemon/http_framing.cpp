@@ -9,6 +9,8 @@
 
 #include <limits>
 
+#include "ops/base/hex.h"
+
 namespace testrund::daemon {
 namespace {
 
@@ -44,25 +46,18 @@ constexpr StatusReason kReasons[] = {
 // 1xx, 204 and 304 responses end with their headers (RFC 9110, 6.4.1).
 bool HasBody(int status) { return status >= 200 && status != 204 && status != 304; }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string PercentDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t k = 0; k < text.size(); ++k) {
-    char c = text[k];
-    if (c == '+') {
+    std::string byte;
+    if (text[k] == '+') {
       out += ' ';
-    } else if (c == '%' && k + 2 < text.size() && HexDigit(text[k + 1]) >= 0 && HexDigit(text[k + 2]) >= 0) {
-      out += static_cast<char>(HexDigit(text[k + 1]) * 16 + HexDigit(text[k + 2]));
+    } else if (text[k] == '%' && ops::HexDecode(text.substr(k + 1, 2), &byte) && byte.size() == 1) {
+      out += byte;
       k += 2;
     } else {
-      out += c;
+      out += text[k];
     }
   }
   return out;
