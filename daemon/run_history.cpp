@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include <optional>
+#include <algorithm>
 
 namespace testrund::daemon {
 namespace {
