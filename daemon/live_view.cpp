@@ -24,6 +24,19 @@ std::string PointsJson(const std::vector<const IntervalPoint*>& points) {
   return out;
 }
 
+// [{"type": "http", "label": "login"}, {"type": "wait"}, ...]: the run's ops by index.
+std::string OpsJson(const std::vector<ops::OpSummary>& ops) {
+  std::string out = "[";
+  for (size_t k = 0; k < ops.size(); ++k) {
+    if (k) out += ',';
+    out += fmt::format(R"({{"type":{})", ops::JsonString(ops[k].type));
+    if (!ops[k].label.empty()) out += fmt::format(R"(,"label":{})", ops::JsonString(ops[k].label));
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
 std::vector<const IntervalPoint*> AllPoints(const RunHistory& history) {
   std::vector<const IntervalPoint*> out;
   out.reserve(history.points().size());
@@ -78,7 +91,8 @@ bool LiveView::Subscribe(EventSink& sink, std::string_view run_id,
   const RunHistory& history = it->second.history;
   std::optional<std::vector<const IntervalPoint*>> missed;
   if (last_event_id) missed = history.After(*last_event_id);
-  std::optional<std::string> data = RunData(run_id, missed ? *missed : AllPoints(history));
+  std::optional<std::string> data =
+      RunData(run_id, missed ? *missed : AllPoints(history), nullptr, /*with_ops=*/true);
   if (!data) return false;
   it->second.sinks.push_back(&sink);
   sink.Push(FormatEvent(missed ? "delta" : "snapshot", LastId(history), *data));
@@ -161,9 +175,10 @@ void LiveView::SendRunDeltas() {
 
 std::optional<std::string> LiveView::RunData(std::string_view run_id,
                                              const std::vector<const IntervalPoint*>& points,
-                                             std::optional<ops::LogsVersion>* logs_sent) {
+                                             std::optional<ops::LogsVersion>* logs_sent,
+                                             bool with_ops) {
   rapidjson::Document::AllocatorType alloc;
-  unsigned parts = ops::kSnapshotQueryTest;
+  unsigned parts = ops::kSnapshotQueryTest | (with_ops ? ops::kSnapshotOps : 0u);
   if (logs_sent != nullptr && logs_sent->has_value()) {
     // The logs can be megabytes (every traced message): copied and sent when they changed.
     std::optional<ops::RunSnapshot> summary = registry_.Peek(run_id, 0, alloc);
@@ -173,12 +188,14 @@ std::optional<std::string> LiveView::RunData(std::string_view run_id,
   std::optional<ops::RunSnapshot> run = registry_.Peek(run_id, parts, alloc);
   if (!run) return std::nullopt;
   if (logs_sent != nullptr) *logs_sent = run->logs_version;
+  std::string ops_member = with_ops ? fmt::format(R"("ops":{},)", OpsJson(run->ops)) : "";
   rapidjson::Value result = rpc::QueryTestResult(std::move(*run), alloc);
   if (!(parts & ops::kSnapshotLogs)) {
     result.RemoveMember("first_call_summary");
     result.RemoveMember("first_fail_summary");
   }
-  return fmt::format(R"({{"run":{},"points":{}}})", ops::JsonText(result), PointsJson(points));
+  return fmt::format(R"({{"run":{},{}"points":{}}})", ops::JsonText(result), ops_member,
+                     PointsJson(points));
 }
 
 std::string LiveView::RunsListData(const std::vector<ops::RunSnapshot>& runs) {

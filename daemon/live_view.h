@@ -6,17 +6,18 @@
 //
 //   GET /ui/events            `event: runs`, the server and every run (ListTests entries,
 //                             with the last interval's start rate), each interval.
-//   GET /ui/events?run_id=X   `event: snapshot` first (the run as QueryTest shows it, and
-//                             every point of its history), then `event: delta` each interval
-//                             (the run again, and the new point; without its two summaries'
-//                             logs when they did not change). Each event's `id:` is its
+//   GET /ui/events?run_id=X   `event: snapshot` first (the run as QueryTest shows it, its
+//                             ops' types and labels, and every point of its history), then
+//                             `event: delta` each interval (the run again, and the new
+//                             point; without its two summaries' logs when they did not
+//                             change). Each event's `id:` is its
 //                             last point's; a client that reconnects with Last-Event-ID gets
 //                             one delta with every point it missed (a snapshot when they are
 //                             no longer held). When the run is discarded: `event: end`, and
 //                             the stream closes.
 //
 // A subscriber that does not read is not buffered for without end: its connection closes
-// once kMaxUnsent bytes wait for it (Connection::Push), so a stalled browser never grows the
+// once Connection::kMaxUnsentEvents bytes wait for it (Connection::Push), so a stalled browser never grows the
 // daemon's memory.
 #pragma once
 
@@ -88,12 +89,14 @@ class LiveView {
   std::vector<ops::RunSnapshot> SampleRuns();
   std::vector<ops::RunSnapshot> CurrentRuns();
   void SendRunDeltas();
-  // {"run": <QueryTest object>, "points": [...]}; nullopt when the run is gone. With
-  // `logs_sent`: the object lacks first_call_summary and first_fail_summary when the logs
-  // are those of *logs_sent, which is then set to the logs' version.
+  // {"run": <QueryTest object>, "ops": [...]?, "points": [...]}; nullopt when the run is
+  // gone. With `logs_sent`: the object lacks first_call_summary and first_fail_summary
+  // when the logs are those of *logs_sent, which is then set to the logs' version. With
+  // `with_ops`: "ops", each op's type and label (a stream's first event).
   std::optional<std::string> RunData(std::string_view run_id,
                                      const std::vector<const IntervalPoint*>& points,
-                                     std::optional<ops::LogsVersion>* logs_sent = nullptr);
+                                     std::optional<ops::LogsVersion>* logs_sent = nullptr,
+                                     bool with_ops = false);
   // {"server": {...}, "runs": [ListTests entry + percent_complete? + start_rate, ...]}.
   std::string RunsListData(const std::vector<ops::RunSnapshot>& runs);
 

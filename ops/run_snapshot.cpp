@@ -67,6 +67,14 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
     }
     if (parts & kSnapshotHistograms) out.histograms.push_back(OpHistogram{op_idx, latency_[idx]});
   }
+  if (parts & kSnapshotOps) {
+    const Program& program = *def_.program;
+    out.ops.reserve(program.size());
+    for (size_t idx = 0; idx < program.size(); ++idx) {
+      const Op& op = program.op(idx);
+      out.ops.push_back(OpSummary{std::string(op.type->name), op.label});
+    }
+  }
   if (parts & kSnapshotLogs) {
     if (auto view = summary_logs_.FirstCall()) out.first_call = Record(*view, alloc);
     if (auto view = summary_logs_.FirstFail()) out.first_fail = Record(*view, alloc);

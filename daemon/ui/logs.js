@@ -134,14 +134,3 @@ export class LogsPanel {
     this.firstFail.update(run.first_fail_summary);
   }
 }
-
-// What the logs say about ops (QueryTest has no list of ops): "op 3 (wait)" debug
-// traces and protocol messages' protocol. Adds to `names` (op_idx → text).
-export function learnOpNames(summary, names) {
-  for (const entry of (summary && summary.trace_log) || []) {
-    if (!Number.isInteger(entry.op_idx) || names.has(entry.op_idx)) continue;
-    const match = /^op \d+ \(([\w.]+)\)$/.exec(entry.text || '');
-    if (match) names.set(entry.op_idx, match[1]);
-    else if (typeof entry.protocol === 'string') names.set(entry.op_idx, entry.protocol);
-  }
-}

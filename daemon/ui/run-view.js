@@ -9,7 +9,7 @@ import { count, duration, localTime, percent, timevalSeconds } from './format.js
 import { RunActions } from './actions.js';
 import { chartLibraryLoaded, MAX_POINTS, RunCharts } from './charts.js';
 import { HaltedPanel } from './halted.js';
-import { learnOpNames, LogsPanel } from './logs.js';
+import { LogsPanel } from './logs.js';
 import { LatencyPanel, ReasonsPanel } from './results.js';
 import { statusBadge, updateStatusBadge } from './status.js';
 
@@ -28,7 +28,7 @@ export class RunView {
     this.ctx = ctx;
     this.runId = runId;
     this.operator = ctx.role === 'operator';
-    this.opTypes = new Map();  // op_idx → what the logs and halted ops say it is
+    this.opTypes = new Map();  // op_idx → its type (and label), from the stream's first event
     this.stream = null;
     this.charts = null;
     this.ended = false;
@@ -149,6 +149,7 @@ export class RunView {
     }
     if (event.type !== 'snapshot' && event.type !== 'delta') return;
     const data = JSON.parse(event.data);
+    if (data.ops) this.setOps(data.ops);
     if (data.run) this.update(data.run);
     if (event.type === 'snapshot') this.replacePoints(data.points || []);
     else this.appendPoints(data.points || []);
@@ -190,7 +191,6 @@ export class RunView {
     }
     this.updateSummary(run);
     if (this.actions && !this.ended) this.actions.setStatus(run.status);
-    this.learnOps(run);
     this.halted.update(run);
     this.reasons.update(run);
     this.latency.update(run);
@@ -224,19 +224,12 @@ export class RunView {
     }
   }
 
-  learnOps(run) {
-    const before = this.opTypes.size;
-    for (const entry of run.halted || []) {
-      const op = entry.operation || {};
-      if (Number.isInteger(op.idx) && !this.opTypes.has(op.idx)) {
-        this.opTypes.set(op.idx, op.label ? `${op.type} "${op.label}"` : String(op.type));
-      }
-    }
-    learnOpNames(run.first_call_summary, this.opTypes);
-    if (this.opTypes.size !== before) {
-      if (this.charts) this.charts.relabel();
-      this.latency.relabel();
-    }
+  // The run's ops, by index: [{type, label?}] (the first event of each connection).
+  setOps(ops) {
+    this.opTypes = new Map(ops.map((op, idx) =>
+      [idx, op.label ? `${op.type} "${op.label}"` : String(op.type)]));
+    if (this.charts) this.charts.relabel();
+    this.latency.relabel();
   }
 
   opName(opIdx) {

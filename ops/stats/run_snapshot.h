@@ -111,9 +111,16 @@ enum SnapshotPart : unsigned {
   kSnapshotLatency = 1u << 4,     // latency summaries per op
   kSnapshotLogs = 1u << 5,        // first_call / first_fail records
   kSnapshotHistograms = 1u << 6,  // whole latency histograms per op
+  kSnapshotOps = 1u << 7,         // each op's type and label
   // What QueryTest shows.
   kSnapshotQueryTest = kSnapshotGlobals | kSnapshotHalted | kSnapshotReasons |
                        kSnapshotBuckets | kSnapshotLatency | kSnapshotLogs,
+};
+
+// One op of the run's definition, as a view names it.
+struct OpSummary {
+  std::string type;
+  std::string label;  // empty: none
 };
 
 // Where the summary logs are: for first_call and first_fail each, whether it exists, its
@@ -156,6 +163,7 @@ struct RunSnapshot {
   std::vector<OpHistogram> histograms;            // kSnapshotHistograms: ops with a sample
   std::optional<InstanceRecord> first_call;       // kSnapshotLogs: once instance 0 started
   std::optional<InstanceRecord> first_fail;       // kSnapshotLogs: once one failed
+  std::vector<OpSummary> ops;                     // kSnapshotOps: every op, by index
 };
 
 }  // namespace testrund::ops

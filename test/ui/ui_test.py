@@ -202,7 +202,7 @@ BUSY = {
     "distribution": {"type": "linear", "rate": 40, "duration": 600},
     "operations": [
         {"type": "wait", "arguments": {"seconds": "{0.05 + math.random() * 0.1}"}},
-        {"type": "wait", "arguments": {"seconds": 0.02}},
+        {"type": "wait", "label": "settle", "arguments": {"seconds": 0.02}},
         {"type": "assert", "expression": "math.random() > 0.05", "fail": "unlucky"},
     ],
 }
@@ -443,7 +443,9 @@ class OperatorPageTest(UiTestCase):
         # The data lines are drawn: pixels of their colours, not just the axes and grid.
         wait_for(lambda: page.pixels("#chart-rates", RATE_COLOURS) > 100, "the rate lines")
         wait_for(lambda: len(page.all("canvas[id^=chart-latency-]")) == 2, "a chart per op")
-        self.assertEqual([e.text for e in page.all("#latency-charts h4")], ["op 0", "op 1"])
+        # Named from the stream's list of ops: type, and label when the op has one.
+        self.assertEqual([e.text for e in page.all("#latency-charts h4")],
+                         ["op 0 (wait)", 'op 1 (wait "settle")'])
         for canvas in ("#chart-latency-0", "#chart-latency-1"):
             self.assertGreater(page.pixels(canvas), 1000, f"{canvas} drawn")
         ids = page.debug()["pointIds"]

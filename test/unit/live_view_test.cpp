@@ -176,11 +176,17 @@ TEST_CASE("LiveView: a run's stream is a snapshot, then one delta per interval",
   CHECK(sink.events[0].data["points"].Size() == 2);
   CHECK(sink.events[0].data["run"]["run_id"] == "paced");
   CHECK(sink.events[0].data["run"]["counts"]["started"].GetUint64() == 21);  // at 2.05 s
+  // The first event names the ops; deltas do not repeat them.
+  const rapidjson::Value& ops = sink.events[0].data["ops"];
+  REQUIRE(ops.Size() == 1);
+  CHECK(ops[0]["type"] == "wait");
+  CHECK_FALSE(ops[0].HasMember("label"));
   v.Tick();
   REQUIRE(sink.events.size() == 2);
   CHECK(sink.events[1].name == "delta");
   CHECK(sink.events[1].id == "3");
   REQUIRE(sink.events[1].data["points"].Size() == 1);
+  CHECK_FALSE(sink.events[1].data.HasMember("ops"));
   CHECK(sink.events[1].data["points"][0]["id"].GetUint64() == 3);
   CHECK(sink.events[1].data["points"][0]["started"].GetUint64() == 10);
   CHECK(sink.events[1].data["run"]["counts"]["started"].GetUint64() == 30);
