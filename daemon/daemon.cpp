@@ -179,7 +179,7 @@ void Daemon::Stop(const char* why) {
 }
 
 double Daemon::UptimeSeconds() const {
-  return static_cast<double>(clock_->Now() - started_mono_) / ops::kNsPerSecond;
+  return ops::ToSeconds(clock_->Now() - started_mono_);
 }
 
 std::string Daemon::HealthBody() const {

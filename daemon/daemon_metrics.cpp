@@ -34,8 +34,7 @@ void WriteProcess(Exposition& out, const DaemonFigures& daemon) {
   }
   out.Family("process_start_time_seconds", MetricType::kGauge,
              "Start time of the process since unix epoch in seconds.", "seconds");
-  out.Sample("", Labels(),
-             static_cast<double>(daemon.started.sec) + daemon.started.usec / 1e6);
+  out.Sample("", Labels(), ops::ToSeconds(daemon.started));
 }
 
 void WriteRuns(Exposition& out, const std::vector<ops::RunSnapshot>& runs) {

@@ -9,8 +9,6 @@
 namespace testrund::daemon {
 namespace {
 
-double Seconds(ops::MonoNs ns) { return static_cast<double>(ns) / ops::kNsPerSecond; }
-
 double Between(ops::WallTime from, ops::WallTime to) {
   return static_cast<double>(to.sec - from.sec) + (to.usec - from.usec) / 1e6;
 }
@@ -25,8 +23,8 @@ std::string IntervalPoint::Json() const {
   for (size_t k = 0; k < latency.size(); ++k) {
     const OpLatency& op = latency[k];
     out += fmt::format(R"({}{{"op_idx":{},"count":{},"p50":{},"p90":{},"p99":{}}})",
-                       k ? "," : "", op.op_idx, op.count, Seconds(op.p50), Seconds(op.p90),
-                       Seconds(op.p99));
+                       k ? "," : "", op.op_idx, op.count, ops::ToSeconds(op.p50), ops::ToSeconds(op.p90),
+                       ops::ToSeconds(op.p99));
   }
   out += "]}";
   return out;

@@ -44,8 +44,6 @@ constexpr CountFamily kCountFamilies[] = {
      "Instances of the run stopped at a halt operation now."},
 };
 
-double Seconds(ops::WallTime t) { return static_cast<double>(t.sec) + t.usec / 1e6; }
-
 void WriteProgress(Exposition& out, const std::vector<RunSnapshot>& runs,
                    const std::vector<Labels>& labels) {
   out.Family("testrund_run_instances_planned", MetricType::kGauge,
@@ -67,7 +65,7 @@ void WriteProgress(Exposition& out, const std::vector<RunSnapshot>& runs,
   out.Family("testrund_run_start_time_seconds", MetricType::kGauge,
              "When the run started, in seconds since the Unix epoch.", "seconds");
   for (size_t k = 0; k < runs.size(); ++k) {
-    out.Sample("", labels[k], Seconds(runs[k].time_start));
+    out.Sample("", labels[k], ops::ToSeconds(runs[k].time_start));
   }
 }
 

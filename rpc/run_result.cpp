@@ -47,7 +47,6 @@ rapidjson::Value Wall(ops::WallTime wall, Allocator& alloc) {
   return out;
 }
 
-double Seconds(ops::MonoNs ns) { return static_cast<double>(ns) / ops::kNsPerSecond; }
 
 rapidjson::Value String(std::string_view s, Allocator& alloc) {
   return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
@@ -115,7 +114,7 @@ rapidjson::Value Summary(ops::InstanceRecord&& record, Allocator& alloc) {
   b.AddValue("time_start", Wall(record.start, alloc));
   if (record.completed) {
     b.AddValue("time_finish", Wall(record.finish, alloc));
-    b.Add("duration", Seconds(record.duration_ns));
+    b.Add("duration", ops::ToSeconds(record.duration_ns));
   }
   if (!record.check_log.empty()) b.AddValue("check_log", CheckLogJson(record.check_log, alloc));
   if (record.trace_log.IsArray()) b.AddValue("trace_log", std::move(record.trace_log));
@@ -130,7 +129,7 @@ rapidjson::Value Halted(std::vector<ops::HaltedInstance>& halted, Allocator& all
         .Add("instance_id", entry.instance_id)
         .AddValue("operation", std::move(entry.operation))
         .AddValue("time_halted", Wall(entry.halted_at, alloc))
-        .Add("time_left", static_cast<double>(entry.left_ns) / ops::kNsPerSecond);
+        .Add("time_left", ops::ToSeconds(entry.left_ns));
     array.PushBack(item, alloc);
   }
   return array;
@@ -155,11 +154,11 @@ rapidjson::Value Latency(const std::vector<ops::LatencySummary>& latency, Alloca
   for (const ops::LatencySummary& l : latency) {
     rapidjson::Value item;
     ObjectBuilder b(item, alloc);
-    b.Add("op_idx", l.op_idx).Add("count", l.count).Add("min", Seconds(l.min));
+    b.Add("op_idx", l.op_idx).Add("count", l.count).Add("min", ops::ToSeconds(l.min));
     for (size_t j = 0; j < l.quantiles.size(); ++j) {
-      b.Add(ops::kReportedQuantiles[j].name.data(), Seconds(l.quantiles[j]));
+      b.Add(ops::kReportedQuantiles[j].name.data(), ops::ToSeconds(l.quantiles[j]));
     }
-    b.Add("max", Seconds(l.max));
+    b.Add("max", ops::ToSeconds(l.max));
     array.PushBack(item, alloc);
   }
   return array;
@@ -178,11 +177,11 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc) {
   b.AddValue("time_start", Wall(s.time_start, alloc));
   if (s.completed) {
     b.AddValue("time_finish", Wall(s.time_finish, alloc));
-    b.Add("duration", Seconds(s.duration_ns));
+    b.Add("duration", ops::ToSeconds(s.duration_ns));
   }
   b.AddValue("counts", Counts(s.counts, alloc));
   if (s.percent_complete) b.Add("percent_complete", *s.percent_complete);
-  b.Add("paused_seconds", Seconds(s.paused_ns));
+  b.Add("paused_seconds", ops::ToSeconds(s.paused_ns));
   b.AddValue("tags", Tags(s, alloc));
   if (!s.globals.IsObject()) s.globals.SetObject();
   b.AddValue("globals", std::move(s.globals));

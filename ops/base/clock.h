@@ -21,6 +21,13 @@ struct WallTime {
   int64_t usec = 0;
 };
 
+// A duration in seconds, as results show durations and latencies.
+inline double ToSeconds(MonoNs ns) { return static_cast<double>(ns) / kNsPerSecond; }
+// Epoch seconds of a wall time.
+inline double ToSeconds(WallTime t) {
+  return static_cast<double>(t.sec) + static_cast<double>(t.usec) / 1e6;
+}
+
 // A one-shot timer. Re-arming replaces the previous deadline. Destroying it cancels it.
 // The callback runs on the event loop, never inside ArmAt/Cancel.
 class Timer {
