@@ -18,6 +18,7 @@ parse_set() and main(argv) (the CLI, returning its exit status).
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -852,8 +853,25 @@ def _parse_p99(items):
     return limits
 
 
-def _watch(client, run_id, args, progress_out, vanished_ok=True):
-    """Runs the watch loop and prints the final summary; returns the exit status."""
+def _open_save(args):
+    """Opens --save's file before anything starts: a path that cannot be written is a usage
+    error (exit 64), not a traceback after the run ended. None without --save."""
+    if not args.save:
+        return None
+    try:
+        return open(args.save, "w", encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"--save {args.save}: {e.strerror}") from None
+
+
+def _watch(client, run_id, args, progress_out, save_file=None):
+    """Runs the watch loop and prints the final summary; returns the exit status. Writes
+    the final result to `save_file` (from _open_save) and closes it."""
+    with save_file or contextlib.nullcontext():
+        return _watch_and_save(client, run_id, args, progress_out, save_file)
+
+
+def _watch_and_save(client, run_id, args, progress_out, save_file):
     limits = _parse_p99(args.max_p99)
     interval = args.interval if args.interval is not None else 1.0
     progress = None
@@ -868,10 +886,9 @@ def _watch(client, run_id, args, progress_out, vanished_ok=True):
     finally:
         if progress:
             progress.finish()
-    if args.save:
-        with open(args.save, "w", encoding="utf-8") as f:
-            json.dump(final, f, indent=2)
-            f.write("\n")
+    if save_file:
+        json.dump(final, save_file, indent=2)
+        save_file.write("\n")
     code, reasons = verdict(final, args.max_failed_ratio, limits, vanished=vanished)
     if args.json:
         _dump(final)
@@ -901,6 +918,7 @@ def run_command(args):
             _parse_p99(args.max_p99)  # report a bad threshold before starting anything
             if not args.watch and _has_watch_options(args):
                 raise ValueError("watch options need --watch")
+            save_file = _open_save(args)
             params = apply_overrides(definition, run_id=args.run_id, total=args.total,
                                      rate=args.rate, backlog=args.backlog,
                                      duration=args.duration, sets=sets, tags=args.tag)
@@ -914,10 +932,11 @@ def run_command(args):
             progress_out = sys.stderr if args.json else sys.stdout
             if not args.json:
                 print(f"started run {result['run_id']}")
-            return _watch(client, result["run_id"], args, progress_out)
+            return _watch(client, result["run_id"], args, progress_out, save_file)
         if cmd == "watch":
             _parse_p99(args.max_p99)
-            return _watch(client, args.run_id, args, sys.stderr if args.json else sys.stdout)
+            return _watch(client, args.run_id, args, sys.stderr if args.json else sys.stdout,
+                          _open_save(args))
         if cmd in ("query", "cancel"):
             result = client.call("QueryTest" if cmd == "query" else "CancelTest",
                                  run_id=args.run_id)

@@ -492,6 +492,17 @@ class PlainDaemonTest(CliTestCase):
         self.assertExit(gone, 5)
         self.assertIn("error -32001", gone.stderr)
 
+    def test_save_to_an_unwritable_path_is_a_usage_error_before_the_run_starts(self):
+        saved = os.path.join(self.tmp, "no-such-dir", "final.json")
+        proc = self.cli("execute", self.write("fail.json", FAILING), "--run-id", "save-2",
+                        "--watch", "--save", saved)
+        self.assertExit(proc, 64)
+        self.assertIn(f"--save {saved}: No such file or directory", proc.stderr)
+        self.assertNotIn("Traceback", proc.stderr)
+        never = self.cli("query", "save-2")
+        self.assertExit(never, 5)
+        self.assertIn("error -32001", never.stderr)
+
 
 class SecureDaemonTest(CliTestCase):
     """Tokens with roles, and TLS (a self-signed certificate made with the openssl CLI)."""
