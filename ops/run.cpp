@@ -52,6 +52,7 @@ Run::Run(RunDefinition definition, RunEnvironment env)
 
 Run::~Run() {
   tick_.reset();
+  threshold_timer_.reset();
   // Instances still alive leave the server-wide gauge; their Lua refs die with the state.
   *env_.instances_live -= instances_.size();
   instances_.clear();
@@ -62,6 +63,11 @@ void Run::Start() {
   start_ = now();
   wall_start_ = env_.clock->WallNow();
   buckets_ = Buckets(start_);
+  if (!def_.thresholds.empty()) {
+    thresholds_ = ThresholdChecks(def_.thresholds, start_);
+    threshold_timer_ = env_.clock->NewTimer([this] { OnThresholdTimer(); });
+    threshold_timer_->ArmAt(thresholds_.next_check());
+  }
   ArmTick();
   // A schedule that starts nothing at all (stages whose rate stays 0) leaves ArmTick nothing
   // to wait for; one tick at once completes the run instead of leaving it running forever.
@@ -326,7 +332,39 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
 
 void Run::MaybeComplete() {
   if (completed() || !instances_.empty() || MoreStarts()) return;
+  CheckThresholdsAtEnd();
   Complete(stop_starting_ ? RunStatus::kFailed : RunStatus::kCompleted);
+}
+
+// --- Thresholds --------------------------------------------------------------------------
+
+void Run::OnThresholdTimer() {
+  if (completed()) return;
+  MonoNs now_ns = now();
+  if (status_ == RunStatus::kPaused) {
+    thresholds_.SkipDue(now_ns, counts_);
+  } else {
+    std::vector<const ThresholdResult*> ending =
+        thresholds_.CheckDue(now_ns, ActiveElapsed(), counts_, latency_);
+    if (!ending.empty()) {
+      std::string when =
+          fmt::format("after {:.1f} s; the run was ended", ToSeconds(ActiveElapsed()));
+      End(RunStatus::kFailed, ThresholdFailureReason(ending, when));
+      return;
+    }
+  }
+  threshold_timer_->ArmAt(thresholds_.next_check());
+}
+
+void Run::CheckThresholdsAtEnd() {
+  if (thresholds_.empty()) return;
+  std::vector<const ThresholdResult*> failed =
+      thresholds_.CheckFinal(ActiveElapsed(), counts_, latency_);
+  if (failed.empty()) return;
+  std::string reason = ThresholdFailureReason(failed, "at the end");
+  // max_failures' reason comes first when it tripped too.
+  failed_reason_ = stop_starting_ ? fmt::format("{} {}", failed_reason_, reason) : reason;
+  stop_starting_ = true;
 }
 
 void Run::Complete(RunStatus status) {
@@ -335,13 +373,16 @@ void Run::Complete(RunStatus status) {
   status_ = status;
   if (status == RunStatus::kFailed) status_reason_ = failed_reason_;
   tick_->Cancel();
+  if (threshold_timer_) threshold_timer_->Cancel();
   parked_.clear();
   runnable_.clear();
   runnable_head_ = 0;
   if (env_.on_completed) env_.on_completed(*this);
 }
 
-bool Run::Cancel(std::string_view reason) {
+bool Run::Cancel(std::string_view reason) { return End(RunStatus::kCancelled, reason); }
+
+bool Run::End(RunStatus status, std::string_view reason) {
   if (completed()) return false;
   std::vector<int64_t> ids;
   ids.reserve(instances_.size());
@@ -351,8 +392,8 @@ bool Run::Cancel(std::string_view reason) {
     auto it = instances_.find(id);
     if (it != instances_.end()) FinishInstance(*it->second, Outcome::kCancel);
   }
-  status_reason_ = std::string(reason);
-  Complete(RunStatus::kCancelled);
+  (status == RunStatus::kFailed ? failed_reason_ : status_reason_) = std::string(reason);
+  Complete(status);
   finished_.Flush();
   return true;
 }

@@ -18,7 +18,8 @@
 // Parked instances sit in one min-heap of (deadline, id, generation) per run, not in a Timer
 // each; a resume or cancel leaves a stale heap entry that is skipped by its generation.
 //
-// State machine: running -> (paused <-> running) -> completed | cancelled | failed.
+// State machine: running -> (paused <-> running) -> completed | cancelled | failed
+// (max_failures exceeded, or a threshold failed: ops/stats/threshold_checks.h).
 //
 // Counting rules (docs/api.md#querytest `counts`), applied when an instance finishes:
 //   pass   -> finished, passed          fail (>=1 failed check, no abort) -> finished, failed
@@ -53,6 +54,7 @@
 #include "ops/stats/latency_histogram.h"
 #include "ops/stats/run_snapshot.h"
 #include "ops/stats/summary_logs.h"
+#include "ops/stats/threshold_checks.h"
 
 namespace testrund::ops {
 
@@ -150,6 +152,14 @@ class Run {
   void FinishInstance(Instance& instance, Outcome outcome);
   void MaybeComplete();
   void Complete(RunStatus status);
+  // Ends every unfinished instance as cancelled and the run with `status` (cancelled, or
+  // failed by a threshold) and `reason`. False when the run had completed already.
+  bool End(RunStatus status, std::string_view reason);
+
+  // Thresholds (ops/stats/threshold_checks.h): checked on their own timer while running,
+  // and once more when the run would complete, where a failed one makes it `failed`.
+  void OnThresholdTimer();
+  void CheckThresholdsAtEnd();
   void ArmTick();
   bool MoreStarts() const;
   uint64_t backlog_room() const;
@@ -187,9 +197,11 @@ class Run {
   RunEnvironment env_;
   Schedule schedule_;
   std::unique_ptr<Timer> tick_;
+  ThresholdChecks thresholds_;
+  std::unique_ptr<Timer> threshold_timer_;  // only when there are thresholds
   RunStatus status_ = RunStatus::kRunning;
   std::string status_reason_;
-  bool stop_starting_ = false;  // max_failures tripped
+  bool stop_starting_ = false;  // max_failures tripped, or a threshold failed at the end
   std::string failed_reason_;   // the status_reason once the run completes as failed
   MonoNs start_ = 0;
   MonoNs finish_ = 0;

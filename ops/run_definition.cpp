@@ -49,6 +49,20 @@ void LoadJsonTables(ParamReader& p, const rapidjson::Value* vars,
   }
 }
 
+// For each operation, whether it records a latency (a threshold's op_idx must name one). When
+// the operations did not compile, every index is taken as one: they have their own problems.
+std::vector<bool> LatencyOps(const rapidjson::Value* operations, const Program* program) {
+  if (program == nullptr) {
+    bool array = operations != nullptr && operations->IsArray();
+    return std::vector<bool>(array ? operations->Size() : 0, true);
+  }
+  std::vector<bool> latency(program->size());
+  for (size_t idx = 0; idx < program->size(); ++idx) {
+    latency[idx] = program->op(idx).type->records_latency;
+  }
+  return latency;
+}
+
 }  // namespace
 
 bool ValidRunId(std::string_view run_id) {
@@ -115,6 +129,7 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
     def.program =
         Program::Build(*operations, *def.lua, op_types, limits.max_operations, problems);
   }
+  def.thresholds = ReadThresholds(p, LatencyOps(operations, def.program.get()));
   LoadJsonTables(p, vars, globals, *def.lua);
   if (problems->size() != problems_before) return std::nullopt;
   if (def.program == nullptr && def.too_many_operations == 0) return std::nullopt;

@@ -18,6 +18,7 @@
 #include "ops/lua/lua_sandbox.h"
 #include "ops/base/problem.h"
 #include "ops/program.h"
+#include "ops/stats/threshold.h"
 
 namespace testrund::ops {
 
@@ -29,6 +30,7 @@ struct RunDefinition {
   bool turbo = false;          // instances after the first skip assert evaluation
   std::optional<uint64_t> max_failures;
   std::vector<std::string> tags;
+  std::vector<Threshold> thresholds;  // checked by the run (ops/stats/threshold.h)
   uint64_t seed = 0;
   std::unique_ptr<LuaSandbox> lua;   // holds the compiled program, vars template and `g`
   std::unique_ptr<Program> program;  // compiled into `lua`

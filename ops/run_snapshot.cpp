@@ -32,6 +32,7 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
   out.due = Due();
   out.paused_ns = paused_ns();
   out.tags = def_.tags;
+  out.thresholds = thresholds_.results();
   out.logs_version = CurrentLogsVersion();
 
   if (parts & kSnapshotGlobals) {

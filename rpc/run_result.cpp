@@ -164,6 +164,35 @@ rapidjson::Value Latency(const std::vector<ops::LatencySummary>& latency, Alloca
   return array;
 }
 
+// Each threshold as given, with its latest check: `value` (null before the first check, or
+// without latency samples), `ok`, and `text`, the rule as one line.
+rapidjson::Value Thresholds(const std::vector<ops::ThresholdResult>& results, Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  for (const ops::ThresholdResult& r : results) {
+    const ops::Threshold& t = r.threshold;
+    rapidjson::Value item;
+    ObjectBuilder b(item, alloc);
+    b.AddString("metric", ops::ThresholdMetricName(t.metric));
+    if (t.op_idx >= 0) b.Add("op_idx", t.op_idx);
+    if (t.max) b.Add("max", *t.max);
+    if (t.min) b.Add("min", *t.min);
+    if (t.abort) b.Add("abort", true).Add("after", t.after);
+    b.Add("interval", t.interval);
+    b.AddValue("value", r.value ? rapidjson::Value(*r.value) : rapidjson::Value());
+    b.Add("ok", r.ok);
+    b.AddString("text", ops::ThresholdText(t));
+    array.PushBack(item, alloc);
+  }
+  return array;
+}
+
+bool ThresholdsOk(const std::vector<ops::ThresholdResult>& results) {
+  for (const ops::ThresholdResult& r : results) {
+    if (!r.ok) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc) {
@@ -191,6 +220,7 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc) {
   b.AddValue("first_aborts", Reasons(s.first_aborts, alloc));
   b.AddValue("buckets", Buckets(s.buckets, alloc));
   if (!s.latency.empty()) b.AddValue("latency", Latency(s.latency, alloc));
+  if (!s.thresholds.empty()) b.AddValue("thresholds", Thresholds(s.thresholds, alloc));
   if (s.first_call) {
     b.AddValue("first_call_summary", Summary(std::move(*s.first_call), alloc));
   } else {
@@ -207,9 +237,11 @@ rapidjson::Value ListTestsEntry(const ops::RunSnapshot& s, Allocator& alloc) {
   ObjectBuilder b(out, alloc);
   b.AddString("run_id", s.run_id);
   b.AddString("status", ops::RunStatusName(s.status));
+  if (!s.status_reason.empty()) b.AddString("status_reason", s.status_reason);
   b.AddValue("time_start", Wall(s.time_start, alloc));
   b.AddValue("counts", Counts(s.counts, alloc));
   b.AddValue("tags", Tags(s, alloc));
+  if (!s.thresholds.empty()) b.Add("thresholds_ok", ThresholdsOk(s.thresholds));
   return out;
 }
 

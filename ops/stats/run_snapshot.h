@@ -26,6 +26,7 @@
 #include "ops/stats/check_log.h"
 #include "ops/stats/first_reasons.h"
 #include "ops/stats/latency_histogram.h"
+#include "ops/stats/threshold.h"
 
 namespace testrund::ops {
 
@@ -150,6 +151,8 @@ struct RunSnapshot {
   std::optional<uint64_t> due;
   MonoNs paused_ns = 0;  // time spent paused so far
   std::vector<std::string> tags;
+  // Every threshold of the definition with its latest check (always: a few per run).
+  std::vector<ThresholdResult> thresholds;
   // Changes whenever first_call or first_fail (kSnapshotLogs) would: a view that already
   // sent the logs skips copying them again while this stays the same.
   LogsVersion logs_version;
