@@ -82,6 +82,14 @@ const OptionSpec kOptions[] = {
   {"completed_run_retention", OptionType::kSeconds, "0", 0, 7 * 86400.0,
    "seconds a completed run stays queryable after QueryTest returned it",
    &At<&Config::engine, &ops::EngineLimits::completed_run_retention>},
+  {"data_dir", OptionType::kString, "", kNoMin, kNoMax,
+   "directory of the CSV files ExecuteTest's data may name (empty = none may be named)",
+   &At<&Config::engine, &ops::EngineLimits::data_dir>},
+  {"max_data_bytes", OptionType::kSize, "256M", 1024, 2.0 * kKi * kKi * kKi,
+   "largest data of one run: CSV text or file, or the cells of JSON rows",
+   &At<&Config::engine, &ops::EngineLimits::data, &ops::DataLimits::max_bytes>},
+  {"max_data_rows", OptionType::kCount, "10000000", 1, 1e9,
+   "most data rows of one run", &At<&Config::engine, &ops::EngineLimits::data, &ops::DataLimits::max_rows>},
 };
 // clang-format on
 

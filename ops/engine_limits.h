@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
+#include "ops/data/data_limits.h"
 #include "ops/lua/lua_sandbox.h"
 
 namespace testrund::ops {
@@ -29,6 +31,8 @@ struct EngineLimits {
   LuaLimits lua;                        // instructions per evaluation, memory per run
   uint64_t max_steps_without_wait = 0;  // per instance
   double completed_run_retention = 0;   // seconds a returned completed run is kept
+  DataLimits data{};                    // max_data_bytes, max_data_rows
+  std::string data_dir;                 // where `data: {"file": NAME}` reads; empty: nowhere
   TurnBudget turn;
 };
 

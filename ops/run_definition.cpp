@@ -111,6 +111,7 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
     def.seed = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
   def.tags = ReadTags(p);
+  def.data = ReadRunData(p, limits, def.seed, &def.distribution);
   const rapidjson::Value* vars = p.OptionalObject("vars");
   const rapidjson::Value* globals = p.OptionalObject("globals");
   const rapidjson::Value* operations = p.Get("operations");
@@ -122,6 +123,12 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
     return std::nullopt;
   }
   def.lua = std::move(lua.value());
+  if (def.data != nullptr) {
+    if (Status status = def.lua->SetRowSource(def.data.get()); !status.ok()) {
+      p.AddProblem("data", status.message());
+      return std::nullopt;
+    }
+  }
   if (operations != nullptr && operations->IsArray() &&
       operations->Size() > limits.max_operations) {
     def.too_many_operations = operations->Size();

@@ -18,6 +18,7 @@
 #include "ops/lua/lua_sandbox.h"
 #include "ops/base/problem.h"
 #include "ops/program.h"
+#include "ops/run_data.h"
 #include "ops/stats/threshold.h"
 
 namespace testrund::ops {
@@ -32,6 +33,8 @@ struct RunDefinition {
   std::vector<std::string> tags;
   std::vector<Threshold> thresholds;  // checked by the run (ops/stats/threshold.h)
   uint64_t seed = 0;
+  // `data` rows (nullptr: none); the sandbox's `d` reads them, so they outlive it.
+  std::unique_ptr<RunData> data;
   std::unique_ptr<LuaSandbox> lua;   // holds the compiled program, vars template and `g`
   std::unique_ptr<Program> program;  // compiled into `lua`
   // More operations than max_operations were given (their number; 0 otherwise). That is a server

@@ -33,6 +33,10 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
   out.paused_ns = paused_ns();
   out.tags = def_.tags;
   out.thresholds = thresholds_.results();
+  if (const RunData* data = def_.data.get()) {
+    out.data = DataSummary{data->table().rows(), data->table().columns(),
+                           std::string(DataModeName(data->mode())), data->source()};
+  }
   out.logs_version = CurrentLogsVersion();
 
   if (parts & kSnapshotGlobals) {

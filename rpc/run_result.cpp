@@ -186,6 +186,19 @@ rapidjson::Value Thresholds(const std::vector<ops::ThresholdResult>& results, Al
   return array;
 }
 
+// `data`: {rows, columns, mode, source}.
+rapidjson::Value Data(const ops::DataSummary& data, Allocator& alloc) {
+  rapidjson::Value columns(rapidjson::kArrayType);
+  for (const std::string& name : data.columns) columns.PushBack(String(name, alloc), alloc);
+  rapidjson::Value out;
+  ObjectBuilder(out, alloc)
+      .Add("rows", data.rows)
+      .AddValue("columns", std::move(columns))
+      .AddString("mode", data.mode)
+      .AddString("source", data.source);
+  return out;
+}
+
 bool ThresholdsOk(const std::vector<ops::ThresholdResult>& results) {
   for (const ops::ThresholdResult& r : results) {
     if (!r.ok) return false;
@@ -221,6 +234,7 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc) {
   b.AddValue("buckets", Buckets(s.buckets, alloc));
   if (!s.latency.empty()) b.AddValue("latency", Latency(s.latency, alloc));
   if (!s.thresholds.empty()) b.AddValue("thresholds", Thresholds(s.thresholds, alloc));
+  if (s.data) b.AddValue("data", Data(*s.data, alloc));
   if (s.first_call) {
     b.AddValue("first_call_summary", Summary(std::move(*s.first_call), alloc));
   } else {

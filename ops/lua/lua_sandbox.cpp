@@ -170,6 +170,17 @@ bool MentionsInbound(std::string_view code) {
 
 }  // namespace
 
+Status LuaSandbox::RunProtected(int (*fn)(lua_State*), void* arg) {
+  alloc_->refused = false;
+  lua_pushcfunction(L_, fn);
+  lua_pushlightuserdata(L_, arg);
+  int status = lua_pcall(L_, 1, 0, 0);
+  if (status == LUA_OK) return Status::Ok();
+  std::string error;
+  Fail(status, &error);
+  return Status::Error(std::move(error));
+}
+
 Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_name,
                                 CompileMode mode) {
   may_read_inbound_ = may_read_inbound_ || MentionsInbound(code);

@@ -43,6 +43,7 @@
 #include <string_view>
 
 #include "ops/base/status.h"
+#include "ops/lua/row_source.h"
 
 struct lua_State;
 
@@ -125,6 +126,15 @@ class LuaSandbox {
   // Pushes the run's `g` table.
   void PushGlobals();
 
+  // Gives the run data rows (ops/lua/row_source.h): `d` reads the evaluating instance's row
+  // (d.msisdn, d["a column"]; read-only), `d_row` its 1-based number. Once, before any
+  // evaluation; `rows` must outlive the sandbox. A run without rows has no `d` (nil) and
+  // pays nothing. Error: the memory limit's sentence. Defined in ops/lua/data_proxy.cpp.
+  Status SetRowSource(const RowSource* rows);
+  // The instance whose evaluation runs now (the environment's C functions read it).
+  int64_t current_instance() const { return bound_.instance_id; }
+  const RowSource* row_source() const { return row_source_; }
+
   int Ref();            // pops the top value into the registry; LUA_NOREF on memory limit
   void Unref(int ref);  // LUA_NOREF / LUA_REFNIL are ignored
   void PushRef(int ref);
@@ -158,6 +168,8 @@ class LuaSandbox {
   explicit LuaSandbox(const LuaLimits& limits, uint64_t seed);
   Status Setup(std::string_view run_id);
   LuaFailure Fail(int status, std::string* error);
+  // Calls `fn(arg)` (a light userdata) in protected mode; an error is Fail's sentence.
+  Status RunProtected(int (*fn)(lua_State*), void* arg);
   // Points base.v / base.i / base.instance at `scope` (raw sets of existing keys).
   void BindScope(const EvalScope& scope);
 
@@ -182,6 +194,7 @@ class LuaSandbox {
     int64_t instance_id = -1;
   } bound_;
   bool may_read_inbound_ = false;
+  const RowSource* row_source_ = nullptr;
 };
 
 }  // namespace testrund::ops

@@ -128,14 +128,6 @@ int ReadOnlyPairs(lua_State* L) {
   return 3;
 }
 
-// Sets the protecting fields every sandbox metatable shares on the table at the top.
-void ProtectMetatable(lua_State* L) {
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "__metatable");
-  lua_pushboolean(L, 1);
-  lua_rawsetp(L, -2, &kSandboxMark);
-}
-
 // Replaces the value at the top (the upvalue of `newindex`) with a protected metatable whose
 // reads go to the table at `backing` and whose writes call `newindex`.
 void PushGuardMetatable(lua_State* L, int backing, lua_CFunction newindex) {
@@ -210,6 +202,13 @@ void CopyAllowed(lua_State* L, lua_CFunction open, const char* const* fields) {
 }
 
 }  // namespace
+
+void ProtectMetatable(lua_State* L) {
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pushboolean(L, 1);
+  lua_rawsetp(L, -2, &kSandboxMark);
+}
 
 int SetupProtected(lua_State* L) {
   auto* args = static_cast<SetupArgs*>(lua_touserdata(L, 1));

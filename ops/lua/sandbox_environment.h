@@ -22,4 +22,8 @@ struct SetupArgs {
 // Builds the environment in the state it runs in (under lua_pcall: every step may allocate).
 int SetupProtected(lua_State* L);
 
+// Sets the fields every sandbox metatable shares on the table at the top: hidden from
+// getmetatable, and marked so that rawset and setmetatable refuse what it protects.
+void ProtectMetatable(lua_State* L);
+
 }  // namespace testrund::ops::sandbox

@@ -132,6 +132,14 @@ struct LogsVersion {
   bool operator==(const LogsVersion&) const = default;
 };
 
+// The run's data rows (ExecuteTest `data`), as QueryTest describes them.
+struct DataSummary {
+  uint64_t rows = 0;
+  std::vector<std::string> columns;
+  std::string mode;    // "sequential", "random" or "unique"
+  std::string source;  // "rows", "csv" or "file:NAME"
+};
+
 struct RunSnapshot {
   std::string run_id;
   RunStatus status = RunStatus::kRunning;
@@ -153,6 +161,7 @@ struct RunSnapshot {
   std::vector<std::string> tags;
   // Every threshold of the definition with its latest check (always: a few per run).
   std::vector<ThresholdResult> thresholds;
+  std::optional<DataSummary> data;  // when the run has data rows
   // Changes whenever first_call or first_fail (kSnapshotLogs) would: a view that already
   // sent the logs skips copying them again while this stays the same.
   LogsVersion logs_version;

@@ -27,6 +27,7 @@ inline ops::EngineLimits TestEngineLimits() {
   limits.lua = TestLuaLimits();
   limits.max_steps_without_wait = 100'000;
   limits.completed_run_retention = 0;
+  limits.data = {.max_bytes = 256u << 20, .max_rows = 10'000'000};
   return limits;
 }
 
