@@ -10,18 +10,20 @@ harness script can drive the daemon without a subprocess:
     client = testrun.Client("http://127.0.0.1:9009", token="SECRET")
     run_id = client.call("ExecuteTest", operations=[...], distribution={...})["run_id"]
     final = client.wait(run_id, interval=0.5)          # the last QueryTest result
-    code, reasons = testrun.verdict(final, max_failed_ratio=0.01)
+    code, reasons = testrun.verdict(final)             # the daemon's thresholds count
 
 Everything a harness needs is: Client, TestrunError and its subclasses (RpcError,
 Unreachable, BadResponse, RunVanished), verdict(), load_definition(), apply_overrides(),
-parse_set() and main(argv) (the CLI, returning its exit status).
+parse_set(), parse_threshold() and main(argv) (the CLI, returning its exit status).
 """
 
 import argparse
 import contextlib
 import http.client
 import json
+import math
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -32,7 +34,7 @@ import urllib.parse
 
 __all__ = [
     "Client", "TestrunError", "RpcError", "Unreachable", "BadResponse", "RunVanished",
-    "verdict", "load_definition", "apply_overrides", "parse_set", "main",
+    "verdict", "load_definition", "apply_overrides", "parse_set", "parse_threshold", "main",
     "DEFAULT_URL", "EXIT_CODES",
 ]
 
@@ -407,6 +409,73 @@ def parse_set(text, prefixes=("v",)):
     return prefix, keys, value
 
 
+THRESHOLD_FORM = ("METRIC[OP]<BOUND or METRIC>BOUND, then optionally :abort, :after=SECONDS "
+                  "and :every=SECONDS (e.g. 'latency_p99[3]<0.25', "
+                  "'failed_ratio<0.01:abort:after=10')")
+_THRESHOLD_RE = re.compile(r"\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*"
+                           r"(?:\[\s*(?P<op>[0-9]+)\s*\])?\s*"
+                           r"(?P<cmp><=?|>=?)\s*(?P<bound>[^:\s]+)\s*"
+                           r"(?P<suffixes>(?::[^:]*)*)")
+
+
+def _json_number(value):
+    """A float that is a whole number as an int, so that the daemon echoes `2`, not `2.0`."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _threshold_number(text, what, expr):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"--threshold {expr!r}: {what} {text.strip()!r} is not a number; "
+                         f"expected {THRESHOLD_FORM}")
+    return _json_number(value)
+
+
+def parse_threshold(text):
+    """Parses a --threshold expression into the daemon's threshold object (docs/api.md,
+    Thresholds): `METRIC[OP]<BOUND` or `METRIC<BOUND` sets `max` (the value must be at most
+    BOUND), `METRIC>BOUND` sets `min` (at least BOUND); `<=`/`>=` mean the same. Suffixes:
+    `:abort` (`"abort": true`), `:after=SECONDS` (only with :abort), `:every=SECONDS`
+    (`interval`). Only the form is checked here; the daemon checks the metric's name, the
+    op and the bounds' ranges. Raises ValueError naming the expression and the form.
+
+    parse_threshold("latency_p99[3]<0.25") == {"metric": "latency_p99", "op_idx": 3, "max": 0.25}
+    """
+    m = _THRESHOLD_RE.fullmatch(text)
+    if not m:
+        raise ValueError(f"--threshold {text!r}: expected {THRESHOLD_FORM}")
+    threshold = {"metric": m.group("metric")}
+    if m.group("op") is not None:
+        threshold["op_idx"] = int(m.group("op"))
+    bound = _threshold_number(m.group("bound"), "bound", text)
+    threshold["max" if m.group("cmp").startswith("<") else "min"] = bound
+    suffixes = m.group("suffixes").split(":")[1:]
+    seen = set()
+    for suffix in suffixes:
+        name, sep, value = (part.strip() for part in suffix.partition("="))
+        key = {"abort": "abort", "after": "after", "every": "interval"}.get(name)
+        problem = None
+        if key is None:
+            problem = f"unknown suffix {':' + suffix.strip()!r}"
+        elif key in seen:
+            problem = f"{':' + name!r} is given twice"
+        elif key == "abort" and sep:
+            problem = "':abort' takes no value"
+        elif key != "abort" and not sep:
+            problem = f"{':' + name!r} needs =SECONDS"
+        if problem:
+            raise ValueError(f"--threshold {text!r}: {problem}; expected {THRESHOLD_FORM}")
+        seen.add(key)
+        threshold[key] = True if key == "abort" else _threshold_number(value, name, text)
+    if "after" in threshold and not threshold.get("abort"):
+        raise ValueError(f"--threshold {text!r}: :after= is the warm-up of an :abort "
+                         f"threshold and needs :abort; expected {THRESHOLD_FORM}")
+    return threshold
+
+
 def _assign(target, keys, value):
     for key in keys[:-1]:
         if not isinstance(target.get(key), dict):
@@ -416,10 +485,12 @@ def _assign(target, keys, value):
 
 
 def apply_overrides(definition, run_id=None, total=None, rate=None, backlog=None,
-                    duration=None, sets=(), tags=()):
+                    duration=None, sets=(), tags=(), thresholds=()):
     """Returns a copy of the ExecuteTest params with command-line overrides applied.
     `--rate` makes a `single`/`load` distribution `linear`; `--total`/`--duration` make a
-    `single` one `load`. `sets` are parse_set() triples ("v" -> vars, "g" -> globals)."""
+    `single` one `load`. `sets` are parse_set() triples ("v" -> vars, "g" -> globals).
+    `thresholds` (daemon threshold objects, e.g. from parse_threshold()) are appended to the
+    definition's own `thresholds`; ValueError if the definition's is not an array."""
     params = json.loads(json.dumps(definition))  # deep copy
     if run_id is not None:
         params["run_id"] = run_id
@@ -444,6 +515,12 @@ def apply_overrides(definition, run_id=None, total=None, rate=None, backlog=None
         _assign(params[member], keys, value)
     if tags:
         params["tags"] = list(params.get("tags") or []) + list(tags)
+    if thresholds:
+        own = params.get("thresholds")
+        if own is not None and not isinstance(own, list):
+            raise ValueError("the definition's thresholds is not an array, so no threshold "
+                             "can be added to it")
+        params["thresholds"] = list(own or []) + [dict(t) for t in thresholds]
     return params
 
 
@@ -451,15 +528,59 @@ def apply_overrides(definition, run_id=None, total=None, rate=None, backlog=None
 # Verdict
 
 
+def _threshold_value(threshold):
+    """A threshold's latest value as text: `value 0.0312`, or why it has none."""
+    value = threshold.get("value")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"value {value:.6g}"
+    if threshold.get("metric", "").startswith("latency_"):
+        return "no samples"
+    return "not checked yet"
+
+
+# The daemon's status_reason for failed thresholds: "Threshold failed at the end: A (value
+# x)." or "Thresholds failed after 3.0 s; the run was ended: A (value x); B (value y).",
+# after max_failures' reason when that tripped too.
+_THRESHOLD_STATUS_REASON = re.compile(
+    r"\s*Thresholds? failed (?:at the end|after (?P<after>[0-9.]+) s; the run was ended):")
+
+
+def _failed_run_reasons(status_reason, thresholds_failed):
+    """The reasons a run the daemon ended as "failed" gives in the verdict. The failed
+    thresholds give their own reason lines, so the part of status_reason that repeats them
+    is left out (what is left: max_failures' reason, and when an abort threshold ended the
+    run)."""
+    text = status_reason or "run failed"
+    m = _THRESHOLD_STATUS_REASON.search(text) if thresholds_failed else None
+    if not m:
+        return [text.rstrip(".")]
+    reasons = []
+    head = text[:m.start()].strip().rstrip(".")
+    if head:
+        reasons.append(head)
+    if m.group("after"):
+        reasons.append(f"a threshold ended the run after {m.group('after')} s")
+    return reasons
+
+
 def verdict(result, max_failed_ratio=None, max_p99=None, vanished=False):
     """The exit status for a final QueryTest result, and the reasons (list of str).
 
-    3 when the run was cancelled (or vanished); else, without thresholds, 2 when any instance
-    aborted, 1 when any failed, 0 otherwise. max_failed_ratio (0..1): failed+aborted up to
-    that share of finished instances is tolerated (over it: 2 if any aborted, else 1).
-    max_p99 {op_idx: seconds}: an op whose p99 latency is above its limit, or that has no
-    latency samples, makes the status at least 1. A run the daemon ended as "failed"
-    (max_failures) is at least 1 (2 if any instance aborted), thresholds or not."""
+    3 when the run was cancelled (or vanished). Else the failed/aborted rule: 2 when any
+    instance aborted, 1 when any failed, 0 otherwise -- unless a failed ratio replaces it:
+    the run's own `failed_ratio` threshold(s) (from its definition, `testrun --threshold` or
+    `execute --watch --max-failed-ratio`, checked by the daemon), or the client-side
+    max_failed_ratio (0..1): failed+aborted up to that share of finished instances is
+    tolerated (over it: 2 if any aborted, else 1).
+
+    The daemon's thresholds (the result's `thresholds`) count: each with `ok` false makes
+    the status at least 1 and adds a reason (`threshold failed: TEXT (value X)`). A run the
+    daemon ended as "failed" (max_failures, or a failed threshold) is at least 1 (2 if any
+    instance aborted), whatever a ratio tolerates.
+
+    max_failed_ratio and max_p99 {op_idx: seconds} are judged here, on the client, for runs
+    started without those thresholds (`testrun watch RUN_ID`): an op whose p99 latency is
+    above its limit, or that has no latency samples, makes the status at least 1."""
     counts = result.get("counts", {})
     status = result.get("status")
     failed = counts.get("failed", 0)
@@ -468,6 +589,9 @@ def verdict(result, max_failed_ratio=None, max_p99=None, vanished=False):
     reasons = []
     if vanished or status == "cancelled" or "cancelled" in result and result["cancelled"] == 1:
         return EXIT_CANCELLED, ["run cancelled"]
+    thresholds = [t for t in result.get("thresholds") or [] if isinstance(t, dict)]
+    ratio_thresholds = [t for t in thresholds if t.get("metric") == "failed_ratio"]
+    thresholds_failed = [t for t in thresholds if t.get("ok") is False]
     bad = failed + aborted
     code = EXIT_PASSED
     if max_failed_ratio is not None:
@@ -478,6 +602,12 @@ def verdict(result, max_failed_ratio=None, max_p99=None, vanished=False):
                            f"({failed} failed, {aborted} aborted of {finished})")
         elif bad:
             reasons.append(f"failed ratio {ratio:.4f} <= {max_failed_ratio:g}: tolerated")
+    elif ratio_thresholds:
+        # The daemon judged the ratio: a failed one made the run "failed" (below).
+        if bad and all(t.get("ok") for t in ratio_thresholds):
+            reasons.append(f"{bad} of {finished} instance(s) failed or aborted, tolerated by "
+                           + ", ".join(f"{t.get('text', 'failed_ratio')} "
+                                       f"({_threshold_value(t)})" for t in ratio_thresholds))
     elif aborted:
         code = EXIT_ABORTED
         reasons.append(f"{aborted} instance(s) aborted")
@@ -485,9 +615,14 @@ def verdict(result, max_failed_ratio=None, max_p99=None, vanished=False):
         code = EXIT_FAILED
         reasons.append(f"{failed} instance(s) failed")
     if status == "failed":
-        # The daemon stopped the run (max_failures): never a pass, whatever the ratio says.
+        # The daemon stopped the run (max_failures) or a threshold failed: never a pass,
+        # whatever the ratio says.
         code = max(code, EXIT_ABORTED if aborted else EXIT_FAILED)
-        reasons.append(result.get("status_reason", "run failed").rstrip("."))
+        reasons += _failed_run_reasons(result.get("status_reason"), bool(thresholds_failed))
+    for t in thresholds_failed:
+        code = max(code, EXIT_FAILED)
+        reasons.append(f"threshold failed: {t.get('text', t.get('metric'))} "
+                       f"({_threshold_value(t)})")
     latency = {entry.get("op_idx"): entry for entry in result.get("latency", [])}
     for op_idx, limit in sorted((max_p99 or {}).items()):
         entry = latency.get(op_idx)
@@ -588,6 +723,7 @@ def print_summary(result, out, vanished=False):
                 + [f"{e[k]:.6f}" for k in ("min", "p50", "p90", "p99", "p999", "max")]
                 for e in result["latency"]],
                ["op", "count", "min", "p50", "p90", "p99", "p999", "max"], out, indent="  ")
+    _print_thresholds(result, out)
     for key, title in (("first_call_summary", "first call"),
                        ("first_fail_summary", "first failed instance")):
         summary = result.get(key)
@@ -596,6 +732,28 @@ def print_summary(result, out, vanished=False):
         print(f"{title} (instance {summary.get('idx')}) check_log:", file=out)
         _table([[c.get("step"), c.get("op_idx"), c.get("status"), c.get("text")]
                 for c in summary["check_log"]], ["step", "op", "status", "text"], out, indent="  ")
+
+
+def _print_thresholds(result, out):
+    """One line per threshold of the run: ok or FAILED (at its latest check), the rule, its
+    value, and how it is checked when that is not the default (abort, after, interval)."""
+    thresholds = [t for t in result.get("thresholds") or [] if isinstance(t, dict)]
+    if not thresholds:
+        return
+    rows = []
+    for t in thresholds:
+        how = []
+        if t.get("abort"):
+            how.append("abort" + (f" after {t['after']:g}s" if t.get("after") else ""))
+        if t.get("interval") not in (None, 1, 1.0):
+            how.append(f"every {t['interval']:g}s")
+        rows.append(["ok" if t.get("ok") else "FAILED", t.get("text", t.get("metric", "")),
+                     _threshold_value(t), ", ".join(how)])
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print("thresholds:", file=out)
+    for row in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths + [0])).rstrip(),
+              file=out)
 
 
 def _print_buckets(result, out, width=20):
@@ -676,6 +834,10 @@ class Progress:
         parts.append(f"elapsed {_hms(elapsed)}")
         if pct and 0 < pct < 100 and result.get("status") == "running":
             parts.append(f"remaining {_hms(elapsed * (100 - pct) / pct)}")
+        failing = [t.get("text", "?") for t in result.get("thresholds") or []
+                   if isinstance(t, dict) and t.get("ok") is False]
+        if failing:
+            parts.append(f"failing: {', '.join(failing)}")
         line = "  ".join(parts)
         if self.tty:
             # Rewriting in place only works while the line does not wrap.
@@ -693,8 +855,10 @@ class Progress:
             self.drawn = False
 
 
-def print_rpc_error(err, method, out=None):
-    """One line with the code; for -32602 with a data list, one line per problem."""
+def print_rpc_error(err, method, out=None, sources=None):
+    """One line with the code; for -32602 with a data list, one line per problem.
+    `sources` {index: "--threshold '...'"}: the command-line option each entry of the
+    request's `thresholds` came from, named after a problem's `thresholds[N]` field."""
     out = out or sys.stderr
     name = ERROR_NAMES.get(err.code)
     message = err.message
@@ -711,6 +875,9 @@ def print_rpc_error(err, method, out=None):
             where = f"op {p['op_idx']}: " if p.get("op_idx") is not None else ""
             # A problem text never repeats its field: "<field> <problem>" reads as a sentence.
             field = p.get("field", "")
+            m = re.match(r"thresholds\[(\d+)\]", field)
+            if m and sources and int(m.group(1)) in sources:
+                field += f" (from {sources[int(m.group(1))]})"
             print(f"  {where}{field + ' ' if field else ''}{p.get('problem', '')}", file=out)
     elif err.data is not None:
         print(f"  data: {json.dumps(err.data)}", file=out)
@@ -754,10 +921,12 @@ def _add_watch_options(parser):
     w.add_argument("--save", metavar="FILE", help="write the final QueryTest result as JSON")
     w.add_argument("--max-failed-ratio", type=float, metavar="RATIO",
                    help="tolerate failed+aborted instances up to this share (0..1) of the "
-                        "finished ones; above it exit 1 (2 if any aborted)")
+                        "finished ones; above it exit 1 (2 if any aborted). With execute "
+                        "--watch: sent to the daemon as the threshold failed_ratio<RATIO")
     w.add_argument("--max-p99", action="append", default=[], metavar="OP_IDX=SECONDS",
                    help="exit 1 if op OP_IDX's p99 latency exceeds SECONDS (or it has no "
-                        "samples); repeatable")
+                        "samples); repeatable. With execute --watch: sent to the daemon as the "
+                        "threshold latency_p99[OP_IDX]<SECONDS")
     w.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
 
 
@@ -803,7 +972,13 @@ def build_parser():
     p.add_argument("--set", action="append", default=[], metavar="v.NAME=VALUE",
                    help="set an initial var (v.NAME) or global (g.NAME); VALUE is JSON if it "
                         "parses, else a string (v.a.b=1 nests); repeatable")
-    p.add_argument("--watch", action="store_true", help="then watch the run (as `watch`); with --json only the final "
+    p.add_argument("--threshold", action="append", default=[], metavar="EXPR",
+                   help="add a threshold for the daemon to check: METRIC[OP]<BOUND (at "
+                        "most BOUND) or METRIC>BOUND (at least), then optionally :abort, "
+                        ":after=SECONDS, :every=SECONDS; e.g. 'latency_p99[3]<0.25', "
+                        "'failed_ratio<0.01:abort:after=10'; repeatable")
+    p.add_argument("--watch", action="store_true",
+                   help="then watch the run (as `watch`); with --json only the final "
                         "QueryTest result is printed")
     _add_watch_options(p)
 
@@ -853,6 +1028,20 @@ def _parse_p99(items):
     return limits
 
 
+def _command_line_thresholds(args):
+    """The thresholds `execute` adds to the definition, each with the option it came from:
+    every --threshold, then (with --watch) --max-failed-ratio and --max-p99. Raises
+    ValueError for a malformed one."""
+    out = [(parse_threshold(expr), f"--threshold {expr!r}") for expr in args.threshold]
+    if args.max_failed_ratio is not None:
+        out.append(({"metric": "failed_ratio", "max": _json_number(args.max_failed_ratio)},
+                    f"--max-failed-ratio {args.max_failed_ratio:g}"))
+    for op_idx, seconds in sorted(_parse_p99(args.max_p99).items()):
+        out.append(({"metric": "latency_p99", "op_idx": op_idx, "max": _json_number(seconds)},
+                    f"--max-p99 {op_idx}={seconds:g}"))
+    return out
+
+
 def _open_save(args):
     """Opens --save's file before anything starts: a path that cannot be written is a usage
     error (exit 64), not a traceback after the run ended. None without --save."""
@@ -864,15 +1053,18 @@ def _open_save(args):
         raise ValueError(f"--save {args.save}: {e.strerror}") from None
 
 
-def _watch(client, run_id, args, progress_out, save_file=None):
+def _watch(client, run_id, args, progress_out, save_file=None, client_side=True):
     """Runs the watch loop and prints the final summary; returns the exit status. Writes
-    the final result to `save_file` (from _open_save) and closes it."""
+    the final result to `save_file` (from _open_save) and closes it. `client_side`: judge
+    --max-failed-ratio and --max-p99 here (watch RUN_ID); execute --watch sent them to the
+    daemon as thresholds instead."""
     with save_file or contextlib.nullcontext():
-        return _watch_and_save(client, run_id, args, progress_out, save_file)
+        return _watch_and_save(client, run_id, args, progress_out, save_file, client_side)
 
 
-def _watch_and_save(client, run_id, args, progress_out, save_file):
-    limits = _parse_p99(args.max_p99)
+def _watch_and_save(client, run_id, args, progress_out, save_file, client_side):
+    limits = _parse_p99(args.max_p99) if client_side else None
+    max_failed_ratio = args.max_failed_ratio if client_side else None
     interval = args.interval if args.interval is not None else 1.0
     progress = None
     if not args.quiet:
@@ -889,7 +1081,7 @@ def _watch_and_save(client, run_id, args, progress_out, save_file):
     if save_file:
         json.dump(final, save_file, indent=2)
         save_file.write("\n")
-    code, reasons = verdict(final, args.max_failed_ratio, limits, vanished=vanished)
+    code, reasons = verdict(final, max_failed_ratio, limits, vanished=vanished)
     if args.json:
         _dump(final)
     else:
@@ -915,14 +1107,23 @@ def run_command(args):
         if cmd == "execute":
             definition = load_definition(args.file)
             sets = [parse_set(s, prefixes=("v", "g")) for s in args.set]
-            _parse_p99(args.max_p99)  # report a bad threshold before starting anything
+            # A bad threshold is reported before anything starts.
+            added = _command_line_thresholds(args)
             if not args.watch and _has_watch_options(args):
                 raise ValueError("watch options need --watch")
-            save_file = _open_save(args)
             params = apply_overrides(definition, run_id=args.run_id, total=args.total,
                                      rate=args.rate, backlog=args.backlog,
-                                     duration=args.duration, sets=sets, tags=args.tag)
-            result = client.call("ExecuteTest", params)
+                                     duration=args.duration, sets=sets, tags=args.tag,
+                                     thresholds=[t for t, _ in added])
+            save_file = _open_save(args)
+            try:
+                result = client.call("ExecuteTest", params)
+            except RpcError as e:
+                if save_file:
+                    save_file.close()
+                first = len(params.get("thresholds", [])) - len(added)
+                e.sources = {first + i: source for i, (_, source) in enumerate(added)}
+                raise
             if not args.watch:
                 if args.json:
                     _dump(result)
@@ -932,7 +1133,8 @@ def run_command(args):
             progress_out = sys.stderr if args.json else sys.stdout
             if not args.json:
                 print(f"started run {result['run_id']}")
-            return _watch(client, result["run_id"], args, progress_out, save_file)
+            return _watch(client, result["run_id"], args, progress_out, save_file,
+                          client_side=False)
         if cmd == "watch":
             _parse_p99(args.max_p99)
             return _watch(client, args.run_id, args, sys.stderr if args.json else sys.stdout,
@@ -989,12 +1191,23 @@ def run_command(args):
             if not runs:
                 print("no runs")
                 return EXIT_PASSED
+            # The thresholds column only when some run has thresholds (ok or FAILED at
+            # their latest check, - for a run without).
+            with_thresholds = any("thresholds_ok" in r for r in runs)
             _table([[r.get("run_id"), r.get("status"), _clock(r.get("time_start"))]
                     + [r.get("counts", {}).get(k, 0)
                        for k in ("started", "finished", "failed", "aborted", "halted")]
+                    + ([{True: "ok", False: "FAILED"}.get(r.get("thresholds_ok"), "-")]
+                       if with_thresholds else [])
                     + [",".join(r.get("tags") or [])] for r in runs],
                    ["run_id", "status", "started at", "started", "finished", "failed",
-                    "aborted", "halted", "tags"], sys.stdout)
+                    "aborted", "halted"] + (["thresholds"] if with_thresholds else [])
+                   + ["tags"], sys.stdout)
+            explained = [r for r in runs if r.get("status_reason")]
+            if explained:
+                print("reasons:")
+                for r in explained:
+                    print(f"  {r.get('run_id')}: {r['status_reason']}")
             return EXIT_PASSED
         if cmd == "info":
             result = client.server_info()
@@ -1016,7 +1229,7 @@ def main(argv=None):
     except RpcError as e:
         if args.json:
             _dump(e.error)
-        print_rpc_error(e, e.method or args.command)
+        print_rpc_error(e, e.method or args.command, sources=getattr(e, "sources", None))
         return EXIT_RPC_ERROR
     except Unreachable as e:
         print(f"testrun: cannot reach the daemon: {e}", file=sys.stderr)

@@ -60,6 +60,19 @@ ONE_IN_FIVE_FAILS = {
     ],
     "distribution": {"type": "load", "total": 50},
 }
+# Op 0 waits 50 ms; 20 instances a second for 5 s.
+SLOW = {
+    "operations": [{"type": "wait", "arguments": {"seconds": 0.05}}],
+    "distribution": {"type": "linear", "rate": 20, "total": 100},
+}
+# Op 1 (a wait) is never reached: every instance aborts at op 0.
+NEVER_WAITS = {
+    "operations": [
+        {"type": "assert", "expression": "false", "abort": "boom"},
+        {"type": "wait", "arguments": {"seconds": 0.01}},
+    ],
+    "distribution": {"type": "load", "total": 5},
+}
 HALTING = {
     "operations": [
         {"type": "eval", "expression": "v.x = 1"},
@@ -225,19 +238,47 @@ class PlainDaemonTest(CliTestCase):
 
     # -- thresholds -------------------------------------------------------------------------
 
-    def test_max_failed_ratio_threshold(self):
+    def test_max_failed_ratio_is_a_daemon_threshold(self):
         path = self.write("fifth.json", ONE_IN_FIVE_FAILS)
+        saved = os.path.join(self.tmp, "within.json")
         within = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
-                          "--max-failed-ratio", "0.25")
+                          "--max-failed-ratio", "0.25", "--save", saved)
+        # The tolerated case: 10 of 50 failed, under the ratio, exit 0 as always.
         self.assertExit(within, 0)
+        self.assertIn(": completed in ", within.stdout)
         self.assertIn("failed 10", within.stdout)
-        self.assertIn("failed ratio 0.2000 <= 0.25: tolerated", within.stdout)
+        self.assertRegex(within.stdout, r"\nthresholds:\n  ok  failed_ratio <= 0\.25  value 0\.2\n")
+        self.assertIn("result: PASSED (exit 0): 10 of 50 instance(s) failed or aborted, "
+                      "tolerated by failed_ratio <= 0.25 (value 0.2)", within.stdout)
+        with open(saved, encoding="utf-8") as f:
+            final = json.load(f)
+        self.assertEqual(final["status"], "completed")
+        self.assertEqual(final["thresholds"],
+                         [{"metric": "failed_ratio", "max": 0.25, "interval": 1, "value": 0.2,
+                           "ok": True, "text": "failed_ratio <= 0.25"}])
         over = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
                         "--max-failed-ratio", "0.1")
         self.assertExit(over, 1)
-        self.assertIn("failed ratio 0.2000 > 0.1 (10 failed, 0 aborted of 50)", over.stdout)
+        self.assertRegex(over.stdout, r"run tr_\d+: failed in ")
+        self.assertIn("  reason: Threshold failed at the end: failed_ratio <= 0.1 (value 0.2).\n",
+                      over.stdout)
+        self.assertRegex(over.stdout,
+                         r"\nthresholds:\n  FAILED  failed_ratio <= 0\.1  value 0\.2\n")
+        self.assertIn("result: FAILED (exit 1): threshold failed: failed_ratio <= 0.1 "
+                      "(value 0.2)\n", over.stdout)
         plain = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05")
         self.assertExit(plain, 1)
+        self.assertNotIn("thresholds:", plain.stdout)
+        self.assertIn("result: FAILED (exit 1): 10 instance(s) failed", plain.stdout)
+        # A failed_ratio from --threshold (or the definition) tolerates just the same.
+        same = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
+                        "--threshold", "failed_ratio<=0.2")
+        self.assertExit(same, 0)
+        own = self.cli("execute", self.write("fifth-own.json", dict(
+            ONE_IN_FIVE_FAILS, thresholds=[{"metric": "failed_ratio", "max": 0.3}])),
+            "--watch", "--quiet", "--interval", "0.05")
+        self.assertExit(own, 0)
+        self.assertIn("tolerated by failed_ratio <= 0.3 (value 0.2)", own.stdout)
 
     def test_a_run_stopped_by_max_failures_never_passes(self):
         # A tolerant ratio must not turn a run the daemon ended as "failed" into a pass.
@@ -248,7 +289,213 @@ class PlainDaemonTest(CliTestCase):
                         "--max-failed-ratio", "0.9")
         self.assertExit(proc, 1)
         self.assertIn("max_failures (1)", proc.stdout)
+        self.assertRegex(proc.stdout, r"  ok  failed_ratio <= 0\.9  value 0\.\d+\n")
         self.assertNotIn(".;", proc.stdout)
+        # With a threshold failing as well, each reason once, max_failures' first.
+        proc = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
+                        "--threshold", "latency_p99[1]<0.000001")
+        self.assertExit(proc, 1)
+        self.assertIn("no further instances were started. Threshold failed at the end: "
+                      "latency_p99[1] <= 1e-06 (value 0.01", proc.stdout)
+        self.assertRegex(proc.stdout, r"result: FAILED \(exit 1\): 2 instance\(s\) failed; "
+                                      r"Failed or aborted instances "
+                                      r"\(\d+\) exceeded max_failures \(1\); no further instances "
+                                      r"were started; threshold failed: latency_p99\[1\] <= 1e-06 "
+                                      r"\(value 0\.01\d*\)\n")
+        self.assertNotIn(".;", proc.stdout)
+
+    def test_max_p99_is_a_daemon_threshold(self):
+        path = self.write("pass.json", PASSING)
+        ok = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
+                      "--max-p99", "1=5")
+        self.assertExit(ok, 0)
+        self.assertRegex(ok.stdout, r"\nthresholds:\n  ok  latency_p99\[1\] <= 5  value 0\.0\d+\n")
+        self.assertIn("result: PASSED (exit 0)\n", ok.stdout)
+        slow = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
+                        "--max-p99", "1=0.001")
+        self.assertExit(slow, 1)
+        self.assertRegex(slow.stdout, r"reason: Threshold failed at the end: "
+                                      r"latency_p99\[1\] <= 0\.001 \(value 0\.0\d+\)\.")
+        self.assertRegex(slow.stdout, r"result: FAILED \(exit 1\): threshold failed: "
+                                      r"latency_p99\[1\] <= 0\.001 \(value 0\.0\d+\)\n")
+        # op 0 is an eval: it records no latency, and the daemon refuses the threshold before
+        # anything starts, naming the option it came from.
+        unknown = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
+                           "--max-p99", "0=1", "--run-id", "p99-op0")
+        self.assertExit(unknown, 5)
+        self.assertEqual(unknown.stdout, "")
+        self.assertIn("error -32602 (invalid params): 1 problem(s):\n"
+                      "  thresholds[0].op_idx (from --max-p99 0=1) names op 0, which records no "
+                      "latency", unknown.stderr)
+        self.assertExit(self.cli("query", "p99-op0"), 5)
+        # An op that records latency but never ran: no samples, the threshold fails.
+        never = self.cli("execute", self.write("never.json", NEVER_WAITS), "--watch", "--quiet",
+                         "--interval", "0.05", "--max-p99", "1=1")
+        self.assertExit(never, 2)  # every instance aborted
+        self.assertIn("  FAILED  latency_p99[1] <= 1  no samples\n", never.stdout)
+        self.assertIn("threshold failed: latency_p99[1] <= 1 (no samples)", never.stdout)
+
+    def test_threshold_option_is_sent_to_the_daemon(self):
+        # HALTING's instances wait at their halt (op 1, which records latency), so the run is
+        # still going when QueryTest shows the thresholds it was given.
+        definition = dict(HALTING, thresholds=[{"metric": "aborted_ratio", "max": 0}])
+        proc = self.cli("execute", self.write("halt-th.json", definition), "--run-id", "th-1",
+                        "--threshold", "latency_p99[1]<0.25",
+                        "--threshold", "failed_ratio<=0.01:abort:after=10",
+                        "--threshold", "started_rate>2:every=0.5",
+                        "--threshold", " latency_max [1] >= 0.001 ",
+                        "--threshold", "late_ratio<0.5:every=2:abort")
+        self.assertExit(proc, 0)
+        self.assertEqual(proc.stdout, "th-1\n")
+        try:
+            result = self.wait_halted("th-1", 3)
+            given = [{k: v for k, v in t.items() if k not in ("value", "ok")}
+                     for t in result["thresholds"]]
+            self.assertEqual(given, [
+                {"metric": "aborted_ratio", "max": 0, "interval": 1,
+                 "text": "aborted_ratio <= 0"},
+                {"metric": "latency_p99", "op_idx": 1, "max": 0.25, "interval": 1,
+                 "text": "latency_p99[1] <= 0.25"},
+                {"metric": "failed_ratio", "max": 0.01, "abort": True, "after": 10,
+                 "interval": 1, "text": "failed_ratio <= 0.01"},
+                {"metric": "started_rate", "min": 2, "interval": 0.5,
+                 "text": "started_rate >= 2"},
+                {"metric": "latency_max", "op_idx": 1, "min": 0.001, "interval": 1,
+                 "text": "latency_max[1] >= 0.001"},
+                {"metric": "late_ratio", "max": 0.5, "abort": True, "after": 0, "interval": 2,
+                 "text": "late_ratio <= 0.5"},
+            ])
+            summary = self.cli("query", "th-1")
+            self.assertExit(summary, 0)
+            self.assertRegex(summary.stdout, r"\nthresholds:\n  ok  aborted_ratio <= 0 ")
+            self.assertRegex(summary.stdout,
+                             r"\n  ok  failed_ratio <= 0\.01 +(value 0|not checked yet) +"
+                             r"abort after 10s\n")
+            self.assertRegex(summary.stdout, r"\n  ok  latency_p99\[1\] <= 0\.25 +no samples\n")
+            self.assertRegex(summary.stdout,
+                             r"\n  \w+ +late_ratio <= 0\.5 +\S.* +abort, every 2s\n")
+        finally:
+            self.cli("cancel", "th-1")
+
+    def test_malformed_threshold_is_a_usage_error_before_anything_starts(self):
+        path = self.write("pass.json", PASSING)
+        form = ("expected METRIC[OP]<BOUND or METRIC>BOUND, then optionally :abort, "
+                ":after=SECONDS and :every=SECONDS")
+        for i, (expr, problem) in enumerate((
+                ("latency_p99[1]", ""),
+                ("latency_p99[1]=0.25", ""),
+                ("latency_p99[x]<0.25", ""),
+                ("<0.25", ""),
+                ("latency_p99[1]<<0.25", "bound '<0.25' is not a number; "),
+                ("latency_p99[1]<0.25s", "bound '0.25s' is not a number; "),
+                ("failed_ratio<nan", "bound 'nan' is not a number; "),
+                ("failed_ratio<0.01:sometimes", "unknown suffix ':sometimes'; "),
+                ("failed_ratio<0.01:abort=yes", "':abort' takes no value; "),
+                ("failed_ratio<0.01:abort:abort", "':abort' is given twice; "),
+                ("failed_ratio<0.01:every", "':every' needs =SECONDS; "),
+                ("failed_ratio<0.01:every=often", "every 'often' is not a number; "),
+                ("failed_ratio<0.01:after=10", ":after= is the warm-up of an :abort threshold "
+                                               "and needs :abort; "))):
+            for watch in ([], ["--watch"]):
+                with self.subTest(expr=expr, watch=watch):
+                    run_id = f"bad-threshold-{i}"
+                    proc = self.cli("execute", path, "--run-id", run_id, "--threshold",
+                                    "started_rate>1", "--threshold", expr, *watch)
+                    self.assertExit(proc, 64)
+                    self.assertEqual(proc.stdout, "")
+                    self.assertEqual(proc.stderr,
+                                     f"testrun: --threshold {expr!r}: {problem}{form} (e.g. "
+                                     "'latency_p99[3]<0.25', 'failed_ratio<0.01:abort:after=10')\n")
+                    self.assertExit(self.cli("query", run_id), 5)  # never started
+        # Thresholds are added to the definition's array; anything else there is an error.
+        odd = self.write("odd.json", dict(PASSING, thresholds={"metric": "failed_ratio"}))
+        proc = self.cli("execute", odd, "--threshold", "failed_ratio<0.1", "--run-id", "odd-1")
+        self.assertExit(proc, 64)
+        self.assertIn("thresholds is not an array", proc.stderr)
+        self.assertExit(self.cli("query", "odd-1"), 5)
+        # What only the daemon knows (metric names, ranges, ops) is its -32602, each problem
+        # with the option it came from.
+        proc = self.cli("execute", path, "--threshold", "p99[1]<0.25", "--threshold",
+                        "failed_ratio<2", "--threshold", "latency_p99<1", "--watch")
+        self.assertExit(proc, 5)
+        lines = proc.stderr.splitlines()
+        self.assertEqual(lines[0], "testrun: ExecuteTest failed: error -32602 (invalid params): "
+                                   "3 problem(s):")
+        self.assertTrue(lines[1].startswith("  thresholds[0].metric (from --threshold "
+                                            "'p99[1]<0.25') must be one of "), lines[1])
+        self.assertEqual(lines[2], "  thresholds[1].max (from --threshold 'failed_ratio<2') "
+                                   "must be between 0 and 1, got 2")
+        self.assertEqual(lines[3], "  thresholds[2].op_idx (from --threshold 'latency_p99<1') "
+                                   'is required for "latency_p99" (the op whose latency it '
+                                   "bounds)")
+
+    def test_abort_threshold_ends_the_run(self):
+        proc = self.cli("execute", self.write("slow.json", SLOW), "--watch", "--interval", "0.1",
+                        "--threshold", "latency_max[0]<0.01:abort:after=0.5:every=0.1")
+        self.assertExit(proc, 1)
+        out = proc.stdout
+        self.assertRegex(out, r"run tr_\d+: failed in [01]\.\d+s\n")
+        self.assertRegex(out, r"  reason: Threshold failed after \d\.\d s; the run was ended: "
+                              r"latency_max\[0\] <= 0\.01 \(value 0\.05\d*\)\.\n")
+        self.assertRegex(out, r"\n  FAILED  latency_max\[0\] <= 0\.01  value 0\.05\d*  "
+                              r"abort after 0\.5s, every 0\.1s\n")
+        self.assertRegex(out, r"result: FAILED \(exit 1\): a threshold ended the run after "
+                              r"\d\.\d s; threshold failed: latency_max\[0\] <= 0\.01 "
+                              r"\(value 0\.05\d*\)\n")
+        started = int(re.search(r"counts: started (\d+)", out).group(1))
+        self.assertLess(started, 50)  # of 100 planned over 5 s
+        # The progress lines named the failing threshold before it ended the run.
+        self.assertIn("failing: latency_max[0] <= 0.01", out)
+
+    def test_watch_judges_its_thresholds_on_the_client(self):
+        path = self.write("fifth.json", ONE_IN_FIVE_FAILS)
+        self.assertExit(self.cli("execute", path, "--run-id", "client-1"), 0)
+        proc = self.cli("watch", "client-1", "--quiet", "--interval", "0.05",
+                        "--max-failed-ratio", "0.25", "--max-p99", "1=5")
+        self.assertExit(proc, 0)
+        self.assertNotIn("thresholds:", proc.stdout)  # nothing was sent to the daemon
+        self.assertRegex(proc.stdout, r"result: PASSED \(exit 0\): failed ratio 0\.2000 <= 0\.25: "
+                                      r"tolerated; op 1: p99 0\.0\d+s <= 5s\n")
+        self.assertExit(self.cli("execute", path, "--run-id", "client-2"), 0)
+        proc = self.cli("watch", "client-2", "--quiet", "--interval", "0.05",
+                        "--max-failed-ratio", "0.1", "--max-p99", "1=0.001", "--max-p99", "0=1")
+        self.assertExit(proc, 1)
+        self.assertRegex(proc.stdout, r"result: FAILED \(exit 1\): failed ratio 0\.2000 > 0\.1 "
+                                      r"\(10 failed, 0 aborted of 50\); op 0: no latency samples "
+                                      r"to check p99 <= 1s; op 1: p99 0\.0\d+s > 0\.001s\n")
+        # A run started with thresholds: watch shows the daemon's verdict.
+        self.assertExit(self.cli("execute", path, "--run-id", "client-3", "--threshold",
+                                 "failed_ratio<0.05"), 0)
+        proc = self.cli("watch", "client-3", "--quiet", "--interval", "0.05")
+        self.assertExit(proc, 1)
+        self.assertIn("result: FAILED (exit 1): threshold failed: failed_ratio <= 0.05 "
+                      "(value 0.2)\n", proc.stdout)
+
+    def test_list_shows_thresholds_and_reasons(self):
+        definition = dict(FAILING, thresholds=[{"metric": "failed_ratio", "max": 0.5}])
+        self.assertExit(self.cli("execute", self.write("gate.json", definition), "--run-id",
+                                 "gate-1", "--tag", "gate"), 0)
+        self.assertExit(self.cli("execute", self.write("pass.json", PASSING), "--run-id",
+                                 "gate-2", "--tag", "gate"), 0)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            runs = json.loads(self.cli("--json", "list", "--tag", "gate").stdout)["runs"]
+            if [r["status"] for r in runs] == ["failed", "completed"]:
+                break
+            time.sleep(0.05)
+        listed = self.cli("list", "--tag", "gate")
+        self.assertExit(listed, 0)
+        rows = listed.stdout.splitlines()
+        self.assertRegex(rows[0], r"^run_id\s+status\s+started at\s+started\s+finished\s+failed\s+"
+                                  r"aborted\s+halted\s+thresholds\s+tags$")
+        self.assertRegex(rows[1], r"^gate-1\s+failed\s+\S+ \S+\s+20\s+20\s+20\s+0\s+0\s+"
+                                  r"FAILED\s+gate$")
+        self.assertRegex(rows[2], r"^gate-2\s+completed\s+\S+ \S+\s+50\s+50\s+0\s+0\s+0\s+"
+                                  r"-\s+gate$")
+        self.assertEqual(rows[3:], ["reasons:", "  gate-1: Threshold failed at the end: "
+                                    "failed_ratio <= 0.5 (value 1)."])
+        self.assertExit(self.cli("query", "gate-1"), 0)
+        self.assertExit(self.cli("query", "gate-2"), 0)
 
     def test_a_non_testrund_http_server_is_one_line_exit_6(self):
         html = b"<html>\n<head><title>Not found</title></head>\n<body>\n<h1>404</h1>\n</body>\n</html>\n"
@@ -275,22 +522,6 @@ class PlainDaemonTest(CliTestCase):
         self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
         self.assertIn("HTTP 404", proc.stderr)
         self.assertIn("<h1>404</h1>", proc.stderr)
-
-    def test_max_p99_threshold(self):
-        path = self.write("pass.json", PASSING)
-        ok = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
-                      "--max-p99", "1=5")
-        self.assertExit(ok, 0)
-        self.assertRegex(ok.stdout, r"op 1: p99 0\.0\d+s <= 5s")
-        slow = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
-                        "--max-p99", "1=0.001")
-        self.assertExit(slow, 1)
-        self.assertRegex(slow.stdout, r"result: FAILED \(exit 1\): op 1: p99 0\.0\d+s > 0\.001s")
-        # op 0 is an eval: it records no latency, so its threshold cannot hold.
-        unknown = self.cli("execute", path, "--watch", "--quiet", "--interval", "0.05",
-                           "--max-p99", "0=1")
-        self.assertExit(unknown, 1)
-        self.assertIn("op 0: no latency samples", unknown.stdout)
 
     # -- framing, machine output, errors ----------------------------------------------------
 
@@ -599,6 +830,23 @@ class ModuleTest(unittest.TestCase):
             self.assertEqual(len(cm.exception.data), 4)
         with tr.Client(framed=f"127.0.0.1:{self.daemon.port}") as client:
             self.assertEqual(client.list_tests(tag="none-such"), [])
+            # A run's own thresholds: the daemon's verdict counts, its failed_ratio replaces
+            # the failed/aborted rule.
+            tolerant = tr.apply_overrides(ONE_IN_FIVE_FAILS, thresholds=[
+                tr.parse_threshold("failed_ratio<0.25"), tr.parse_threshold("latency_p99[1]<5")])
+            final = client.wait(client.execute_test(tolerant), interval=0.05)
+            self.assertEqual(final["status"], "completed")
+            self.assertEqual(tr.verdict(final), (0, [
+                "10 of 50 instance(s) failed or aborted, tolerated by failed_ratio <= 0.25 "
+                "(value 0.2)"]))
+            strict = tr.apply_overrides(ONE_IN_FIVE_FAILS, thresholds=[
+                tr.parse_threshold("failed_ratio<0.1")])
+            final = client.wait(client.execute_test(strict), interval=0.05)
+            self.assertEqual(final["status"], "failed")
+            self.assertEqual(tr.verdict(final),
+                             (1, ["threshold failed: failed_ratio <= 0.1 (value 0.2)"]))
+            # A client-side ratio still works on top (and is what it judges by).
+            self.assertEqual(tr.verdict(final, max_failed_ratio=0.3)[0], 1)
         with self.assertRaises(ConnectionError):
             tr.Client(f"http://127.0.0.1:{free_port()}").server_info()
 
@@ -614,6 +862,26 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual(params, {"operations": [], "run_id": "r",
                                   "distribution": {"type": "linear", "rate": 5.0, "total": 10},
                                   "vars": {"n": 1}, "globals": {"m": 2}, "tags": ["t"]})
+        mine = {"metric": "aborted_ratio", "max": 0}
+        params = tr.apply_overrides({"operations": [], "thresholds": [mine]},
+                                    thresholds=[{"metric": "failed_ratio", "max": 0.1}])
+        self.assertEqual(params["thresholds"], [mine, {"metric": "failed_ratio", "max": 0.1}])
+
+    def test_parse_threshold(self):
+        tr = self.testrun
+        for text, threshold in (
+                ("latency_p99[3]<0.25", {"metric": "latency_p99", "op_idx": 3, "max": 0.25}),
+                ("latency_p99[3]<=0.25", {"metric": "latency_p99", "op_idx": 3, "max": 0.25}),
+                ("started_rate>100", {"metric": "started_rate", "min": 100}),
+                ("started_rate>=1e2", {"metric": "started_rate", "min": 100}),
+                ("failed_ratio<0.01:abort:after=10",
+                 {"metric": "failed_ratio", "max": 0.01, "abort": True, "after": 10}),
+                (" latency_mean [0] < 0.5 : every=0.25 ",
+                 {"metric": "latency_mean", "op_idx": 0, "max": 0.5, "interval": 0.25})):
+            with self.subTest(text=text):
+                self.assertEqual(tr.parse_threshold(text), threshold)
+        with self.assertRaisesRegex(ValueError, r"--threshold 'p99': expected METRIC\[OP\]<BOUND"):
+            tr.parse_threshold("p99")
 
 
 if __name__ == "__main__":

@@ -197,8 +197,10 @@ class ExamplesTest(unittest.TestCase):
         out = result[1]
         self.assertIn("counts: started 175  finished 175  passed 172  failed 3  aborted 0", out)
         self.assertIn("tags: ci, ramp", out)
-        self.assertRegex(out, r"result: PASSED \(exit 0\): failed ratio 0\.0171 <= 0\.05: "
-                              r"tolerated; op 1: p99 [0-9.]+s <= 0\.25s")
+        self.assertRegex(out, r"\nthresholds:\n  ok  failed_ratio <= 0\.05    value 0\.0171429\n"
+                              r"  ok  latency_p99\[1\] <= 0\.25  value 0\.0\d+\n")
+        self.assertIn("result: PASSED (exit 0): 3 of 175 instance(s) failed or aborted, "
+                      "tolerated by failed_ratio <= 0.05 (value 0.0171429)\n", out)
         final = self.saved("ci.json")
         self.assertEqual(final["status"], "completed")
         self.assertEqual([f["text"] for f in final["first_fails"]],
@@ -214,8 +216,10 @@ class ExamplesTest(unittest.TestCase):
         self.assertExit(result, 1)
         out = result[1]
         self.assertRegex(out, r"run tr_\d+: failed in ")
-        self.assertRegex(out, r"result: FAILED \(exit 1\): failed ratio 0\.\d+ > 0\.05 "
-                              r"\(1\d failed, 0 aborted of \d+\)")
+        self.assertRegex(out, r"result: FAILED \(exit 1\): Failed or aborted instances \(1\d\) "
+                              r"exceeded max_failures \(10\); no further instances were "
+                              r"started; threshold failed: failed_ratio <= 0\.05 "
+                              r"\(value 0\.\d+\)\n")
         final = self.saved("ci-fail.json")
         self.assertEqual(final["status"], "failed")
         # The 11th failure stops the starting; one started just before may fail too.
