@@ -12,6 +12,7 @@ import { HaltedPanel } from './halted.js';
 import { LogsPanel } from './logs.js';
 import { LatencyPanel, ReasonsPanel } from './results.js';
 import { statusBadge, updateStatusBadge } from './status.js';
+import { ThresholdsPanel } from './thresholds.js';
 
 const COUNTS = [
   ['started', 'instances started'], ['finished', 'instances ended, whatever the outcome'],
@@ -90,6 +91,7 @@ export class RunView {
       started: el('dd', { id: 'run-started' }), finished: el('dd', { id: 'run-finished' }),
       elapsed: el('dd', { id: 'run-elapsed' }),
       paused: el('dd', { id: 'run-paused', 'data-fact': 'paused' }),
+      data: el('dd', { id: 'run-data', 'data-fact': 'data' }),
     };
     this.countTiles = {};
     this.chartsBox = el('div', { id: 'charts', class: 'charts', 'data-points': '0' });
@@ -101,6 +103,7 @@ export class RunView {
     this.halted = new HaltedPanel(this.runId, {
       canResume: this.operator, onResumed: () => {}, onAuth: (error) => this.ctx.authLost(error),
     });
+    this.thresholds = new ThresholdsPanel();
     this.reasons = new ReasonsPanel();
     this.latency = new LatencyPanel((i) => this.opName(i));
     this.logs = new LogsPanel();
@@ -112,7 +115,9 @@ export class RunView {
           el('dt', {}, 'started at'), this.facts.started,
           el('dt', {}, 'finished at'), this.facts.finished,
           el('dt', { title: 'time since the start, pauses not counted' }, 'run time'), this.facts.elapsed,
-          el('dt', { 'data-fact': 'paused' }, 'paused for'), this.facts.paused),
+          el('dt', { 'data-fact': 'paused' }, 'paused for'), this.facts.paused,
+          el('dt', { 'data-fact': 'data', title: 'the rows the instances read (ExecuteTest data)' },
+            'data'), this.facts.data),
         el('div', { id: 'counts', class: 'counts' }, COUNTS.map(([name, help]) => {
           const value = el('span', { class: 'count-value' }, '–');
           this.countTiles[name] = value;
@@ -121,7 +126,7 @@ export class RunView {
         }))),
       el('section', { class: 'panel', 'aria-labelledby': 'charts-title' },
         el('h2', { id: 'charts-title' }, 'Live'), this.chartsBox),
-      this.halted.element, this.reasons.element, this.latency.element, this.logs.element,
+      this.thresholds.element, this.halted.element, this.reasons.element, this.latency.element, this.logs.element,
       el('section', { class: 'panel' }, el('details', {}, el('summary', {}, 'globals (g)'), this.globals)));
     return el('section', { class: 'view run-view', 'aria-labelledby': 'run-title' },
       el('nav', { class: 'crumbs' }, el('a', { href: '#/', id: 'back' }, '← All runs')),
@@ -191,6 +196,7 @@ export class RunView {
     }
     this.updateSummary(run);
     if (this.actions && !this.ended) this.actions.setStatus(run.status);
+    this.thresholds.update(run);
     this.halted.update(run);
     this.reasons.update(run);
     this.latency.update(run);
@@ -216,6 +222,12 @@ export class RunView {
     const paused = run.paused_seconds > 0;
     for (const node of this.body.querySelectorAll('[data-fact="paused"]')) node.hidden = !paused;
     if (paused) setText(this.facts.paused, duration(run.paused_seconds));
+    const data = run.data;
+    for (const node of this.body.querySelectorAll('[data-fact="data"]')) node.hidden = !data;
+    if (data) {
+      setText(this.facts.data, `${count(data.rows)} rows of ${data.columns.join(', ')}`
+        + ` (${data.source}, ${data.mode})`);
+    }
     for (const [name, node] of Object.entries(this.countTiles)) {
       const value = (run.counts || {})[name] ?? 0;
       setText(node, count(value));

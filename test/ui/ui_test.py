@@ -205,6 +205,10 @@ BUSY = {
         {"type": "wait", "label": "settle", "arguments": {"seconds": 0.02}},
         {"type": "assert", "expression": "math.random() > 0.05", "fail": "unlucky"},
     ],
+    # One rule that holds, one that fails (the first wait takes 50-150 ms) without ending
+    # the run: the page shows the daemon's verdict of each.
+    "thresholds": [{"metric": "failed_ratio", "max": 0.5},
+                   {"metric": "latency_p99", "op_idx": 0, "max": 0.01}],
 }
 
 
@@ -455,6 +459,14 @@ class OperatorPageTest(UiTestCase):
         self.assertEqual(page.attribute("#charts", "data-points"),
                          str(len(page.debug()["pointIds"])))
         self.assertIn("unlucky", page.text("#first-fails"))
+        # The daemon's thresholds, as it judged them at its latest check.
+        wait_for(lambda: [r.get_attribute("data-ok") for r in page.all("#threshold-table tbody tr")]
+                 == ["true", "false"], "one threshold holding, one failing")
+        rows = [r.text for r in page.all("#threshold-table tbody tr")]
+        self.assertIn("failed_ratio <= 0.5", rows[0])
+        self.assertIn("holds", rows[0])
+        self.assertIn("latency_p99[0] <= 0.01", rows[1])
+        self.assertIn("fails", rows[1])
         page.screenshot("run.png")
 
     def test_3_resume_an_instance_with_vars(self):
