@@ -485,12 +485,14 @@ def _assign(target, keys, value):
 
 
 def apply_overrides(definition, run_id=None, total=None, rate=None, backlog=None,
-                    duration=None, sets=(), tags=(), thresholds=()):
+                    duration=None, sets=(), tags=(), thresholds=(), data=None,
+                    data_mode=None):
     """Returns a copy of the ExecuteTest params with command-line overrides applied.
     `--rate` makes a `single`/`load` distribution `linear`; `--total`/`--duration` make a
     `single` one `load`. `sets` are parse_set() triples ("v" -> vars, "g" -> globals).
     `thresholds` (daemon threshold objects, e.g. from parse_threshold()) are appended to the
-    definition's own `thresholds`; ValueError if the definition's is not an array."""
+    definition's own `thresholds`; ValueError if the definition's is not an array. `data`
+    and `data_mode` replace the definition's (docs/api.md, Data rows)."""
     params = json.loads(json.dumps(definition))  # deep copy
     if run_id is not None:
         params["run_id"] = run_id
@@ -521,6 +523,10 @@ def apply_overrides(definition, run_id=None, total=None, rate=None, backlog=None
             raise ValueError("the definition's thresholds is not an array, so no threshold "
                              "can be added to it")
         params["thresholds"] = list(own or []) + [dict(t) for t in thresholds]
+    if data is not None:
+        params["data"] = data
+    if data_mode is not None:
+        params["data_mode"] = data_mode
     return params
 
 
@@ -977,6 +983,16 @@ def build_parser():
                         "most BOUND) or METRIC>BOUND (at least), then optionally :abort, "
                         ":after=SECONDS, :every=SECONDS; e.g. 'latency_p99[3]<0.25', "
                         "'failed_ratio<0.01:abort:after=10'; repeatable")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--data", metavar="FILE.csv",
+                      help="feed the instances the rows of this local CSV file (sent as the "
+                           "definition's data: {\"csv\": its text}; the header names the "
+                           "columns, read in Lua as d.NAME)")
+    data.add_argument("--data-file", metavar="NAME",
+                      help="feed the instances the rows of the CSV file NAME in the daemon's "
+                           "data_dir (data: {\"file\": NAME})")
+    p.add_argument("--data-mode", choices=("sequential", "random", "unique"),
+                   help="which row an instance reads (data_mode; default sequential)")
     p.add_argument("--watch", action="store_true",
                    help="then watch the run (as `watch`); with --json only the final "
                         "QueryTest result is printed")
@@ -1040,6 +1056,21 @@ def _command_line_thresholds(args):
         out.append(({"metric": "latency_p99", "op_idx": op_idx, "max": _json_number(seconds)},
                     f"--max-p99 {op_idx}={seconds:g}"))
     return out
+
+
+def _command_line_data(args):
+    """The `data` that --data (a local CSV file, sent inline) or --data-file (a file in the
+    daemon's data_dir) gives, or None. An unreadable file is a usage error."""
+    if args.data_file:
+        return {"file": args.data_file}
+    if not args.data:
+        return None
+    try:
+        with open(args.data, encoding="utf-8", newline="") as f:
+            return {"csv": f.read()}
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise ValueError(f"--data {args.data}: {reason}") from None
 
 
 def _open_save(args):
@@ -1114,7 +1145,8 @@ def run_command(args):
             params = apply_overrides(definition, run_id=args.run_id, total=args.total,
                                      rate=args.rate, backlog=args.backlog,
                                      duration=args.duration, sets=sets, tags=args.tag,
-                                     thresholds=[t for t, _ in added])
+                                     thresholds=[t for t, _ in added],
+                                     data=_command_line_data(args), data_mode=args.data_mode)
             save_file = _open_save(args)
             try:
                 result = client.call("ExecuteTest", params)

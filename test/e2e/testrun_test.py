@@ -735,6 +735,65 @@ class PlainDaemonTest(CliTestCase):
         self.assertIn("error -32001", never.stderr)
 
 
+class DataRowsTest(CliTestCase):
+    """--data (a local CSV sent inline), --data-file (a file in the daemon's data_dir) and
+    --data-mode."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.data_dir = tempfile.mkdtemp(prefix="testrun_data_")
+        with open(os.path.join(cls.data_dir, "users.csv"), "w", encoding="utf-8") as f:
+            f.write("user,name\nalice,Alice\nbob,\"Bob, B.\"\n")
+        cls.daemon = DaemonProcess({"data_dir": cls.data_dir})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop_clean()
+        shutil.rmtree(cls.data_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    READ_ROW = {"distribution": {"type": "load", "total": 2},
+                "operations": [{"type": "eval",
+                                "expression": "g[d.user] = d.name .. ' ' .. d_row"}]}
+
+    def final(self, *args):
+        proc = self.cli("--json", "execute", self.write("rows.json", self.READ_ROW), *args,
+                        "--watch", "--interval", "0.05")
+        self.assertExit(proc, 0)
+        return json.loads(proc.stdout)
+
+    def test_a_local_csv_is_sent_inline(self):
+        csv = os.path.join(self.tmp, "local.csv")
+        with open(csv, "w", encoding="utf-8") as f:
+            f.write("user,name\ncarol,Carol\ndave,Dave\n")
+        result = self.final("--data", csv, "--data-mode", "unique")
+        self.assertEqual(result["globals"], {"carol": "Carol 1", "dave": "Dave 2"})
+        self.assertEqual(result["data"], {"rows": 2, "columns": ["user", "name"],
+                                          "mode": "unique", "source": "csv"})
+
+    def test_a_file_in_the_daemons_data_dir(self):
+        result = self.final("--data-file", "users.csv")
+        self.assertEqual(result["globals"], {"alice": "Alice 1", "bob": "Bob, B. 2"})
+        self.assertEqual(result["data"]["source"], "file:users.csv")
+
+    def test_bad_data_options_are_usage_errors_and_start_nothing(self):
+        definition = self.write("rows.json", self.READ_ROW)
+        missing = os.path.join(self.tmp, "missing.csv")
+        proc = self.cli("execute", definition, "--data", missing)
+        self.assertExit(proc, 64)
+        self.assertIn(f"--data {missing}: No such file or directory", proc.stderr)
+        proc = self.cli("execute", definition, "--data", missing, "--data-file", "users.csv")
+        self.assertExit(proc, 64)
+        self.assertIn("not allowed with argument", proc.stderr)
+        proc = self.cli("execute", definition, "--data-mode", "shuffled")
+        self.assertExit(proc, 64)
+        proc = self.cli("execute", definition, "--data-file", "../etc/passwd")
+        self.assertExit(proc, 5)
+        self.assertIn("data.file", proc.stderr)
+        self.assertEqual(json.loads(self.cli("--json", "list").stdout)["runs"], [])
+
+
 class SecureDaemonTest(CliTestCase):
     """Tokens with roles, and TLS (a self-signed certificate made with the openssl CLI)."""
 
