@@ -60,8 +60,18 @@ Run::~Run() {
 }
 
 void Run::Start() {
-  start_ = now();
-  wall_start_ = env_.clock->WallNow();
+  MonoNs now_ns = now();
+  WallTime wall_now = env_.clock->WallNow();
+  start_ = now_ns;
+  wall_start_ = wall_now;
+  if (def_.start_at) {
+    // The schedule is anchored at start_at, on the monotonic clock: a start_at in the past
+    // (at most a minute, ExecuteTest checks) makes the instances planned before now due at
+    // once; one in the future waits, `scheduled`.
+    wall_start_ = WallFromSeconds(*def_.start_at);
+    start_ = now_ns + static_cast<MonoNs>((*def_.start_at - ToSeconds(wall_now)) * kNsPerSecond);
+    if (start_ > now_ns) status_ = RunStatus::kScheduled;
+  }
   buckets_ = Buckets(start_);
   if (!def_.thresholds.empty()) {
     thresholds_ = ThresholdChecks(def_.thresholds, start_);
@@ -70,8 +80,9 @@ void Run::Start() {
   }
   ArmTick();
   // A schedule that starts nothing at all (stages whose rate stays 0) leaves ArmTick nothing
-  // to wait for; one tick at once completes the run instead of leaving it running forever.
-  if (!MoreStarts()) tick_->ArmAt(start_);
+  // to wait for; one tick at its start completes the run instead of leaving it running
+  // forever. A scheduled run's first tick is its start.
+  if (!MoreStarts() || status_ == RunStatus::kScheduled) tick_->ArmAt(start_);
 }
 
 // --- Scheduling --------------------------------------------------------------------------
@@ -154,8 +165,15 @@ void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
 
 void Run::OnTick() {
   if (completed()) return;
-  in_tick_ = true;
   MonoNs now_ns = now();
+  if (status_ == RunStatus::kScheduled) {
+    if (now_ns < start_) {
+      tick_->ArmAt(start_);
+      return;
+    }
+    status_ = RunStatus::kRunning;
+  }
+  in_tick_ = true;
   turn_deadline_ = now_ns + env_.limits->turn.ns;
   ExpireParked(now_ns);
   uint64_t budget = env_.limits->turn.steps;

@@ -63,6 +63,26 @@ std::vector<bool> LatencyOps(const rapidjson::Value* operations, const Program* 
   return latency;
 }
 
+// `start_at`: Unix seconds (a number or numeric string), within kStartAtPast before `now`
+// and kStartAtAhead after it.
+std::optional<double> ReadStartAt(ParamReader& p, std::optional<WallTime> now) {
+  std::optional<double> start_at =
+      p.OptionalNumber("start_at", {.min = 0}, "a Unix time in seconds");
+  if (!start_at || !now) return start_at;
+  double ahead = *start_at - ToSeconds(*now);
+  if (ahead < -kStartAtPast) {
+    p.AddProblem("start_at", fmt::format("is {:.1f} s in the past; at most {:.0f} s back is "
+                                         "allowed (the run then starts at once)",
+                                         -ahead, kStartAtPast));
+    return std::nullopt;
+  }
+  if (ahead > kStartAtAhead) {
+    p.AddProblem("start_at", fmt::format("is more than {:.0f} days ahead", kStartAtAhead / 86400));
+    return std::nullopt;
+  }
+  return start_at;
+}
+
 }  // namespace
 
 bool ValidRunId(std::string_view run_id) {
@@ -79,7 +99,8 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
                                                 const EngineLimits& limits,
                                                 const OpTable& op_types,
                                                 std::string_view assigned_run_id,
-                                                Problems* problems) {
+                                                Problems* problems,
+                                                std::optional<WallTime> now) {
   size_t problems_before = problems->size();
   if (!params.IsObject()) {
     problems->push_back({-1, "params", "must be an object, got " + QuoteValue(params)});
@@ -101,6 +122,7 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
   def.trace_level = static_cast<int>(p.OptionalInt("trace_level", {.min = 0, .max = 3}).value_or(0));
   def.trace_messages = p.OptionalFlag("trace_messages").value_or(true);
   def.turbo = p.OptionalFlag("turbo").value_or(false);
+  def.start_at = ReadStartAt(p, now);
   if (auto max_failures = p.OptionalInt("max_failures", {.min = 0})) {
     def.max_failures = static_cast<uint64_t>(*max_failures);
   }

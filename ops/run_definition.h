@@ -32,6 +32,8 @@ struct RunDefinition {
   std::optional<uint64_t> max_failures;
   std::vector<std::string> tags;
   std::vector<Threshold> thresholds;  // checked by the run (ops/stats/threshold.h)
+  // When the run starts (Unix seconds); until then it is `scheduled`. nullopt: at once.
+  std::optional<double> start_at;
   uint64_t seed = 0;
   // `data` rows (nullptr: none); the sandbox's `d` reads them, so they outlive it.
   std::unique_ptr<RunData> data;
@@ -48,12 +50,19 @@ struct RunDefinition {
 // small) is a Problem on field "lua". `run_id` is only checked for form here; uniqueness is the
 // registry's (the check order of docs/api.md#error-codes). `assigned_run_id` is used when the
 // params have none (the sandbox's `run_id` is fixed at creation). Without `seed` a random one is
-// drawn.
+// drawn. `now` (the wall clock) bounds `start_at`: at most kStartAtPast seconds before it and
+// kStartAtAhead after; without it only the form of `start_at` is checked.
 std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
                                                 const EngineLimits& limits,
                                                 const OpTable& op_types,
                                                 std::string_view assigned_run_id,
-                                                Problems* problems);
+                                                Problems* problems,
+                                                std::optional<WallTime> now = std::nullopt);
+
+// How far `start_at` may lie in the past (the run then starts at once, its schedule
+// anchored at start_at) and in the future.
+constexpr double kStartAtPast = 60;
+constexpr double kStartAtAhead = 366 * 86400.0;
 
 // True when `run_id` is 1-64 chars of [A-Za-z0-9_.:-].
 bool ValidRunId(std::string_view run_id);

@@ -110,7 +110,8 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
                      !params["run_id"].IsNull();
   std::string assigned = explicit_id ? std::string() : NextRunId();
   std::optional<RunDefinition> def =
-      ParseRunDefinition(params, limits_, op_types_, assigned, &result.problems);
+      ParseRunDefinition(params, limits_, op_types_, assigned, &result.problems,
+                         clock_.WallNow());
   if (!def) {
     result.error = EngineError::kInvalidParams;
     result.message = "Invalid params";

@@ -144,11 +144,12 @@ InstanceRecord Run::Record(const SummaryView& view,
 
 MonoNs Run::ActiveElapsed() const {
   MonoNs end = completed() ? finish_ : status_ == RunStatus::kPaused ? paused_at_ : now();
-  return end - start_ - paused_total_;
+  return std::max<MonoNs>(0, end - start_ - paused_total_);  // 0 while scheduled
 }
 
 std::optional<uint64_t> Run::Due() const {
   if (!schedule_.Paced()) return std::nullopt;
+  if (status_ == RunStatus::kScheduled) return 0;
   uint64_t due = schedule_.DueCount(ActiveElapsed());
   std::optional<uint64_t> total = schedule_.TotalPlanned();
   return total ? std::min(due, *total) : due;
@@ -156,6 +157,7 @@ std::optional<uint64_t> Run::Due() const {
 
 std::optional<double> Run::PercentComplete() const {
   if (completed()) return 100.0;
+  if (status_ == RunStatus::kScheduled) return 0.0;
   MonoNs active = ActiveElapsed();
   // Without a total the run is bounded by time (duration or the end of the stages), so
   // progress is the active time elapsed, even where the schedule could count the starts.

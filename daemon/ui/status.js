@@ -19,7 +19,7 @@ export function updateStatusBadge(badge, status) {
   badge.dataset.status = status;
 }
 
-// Statuses in which a run still starts or runs instances.
+// Statuses in which a run still starts or runs instances (or will: scheduled).
 export function isLive(status) {
-  return status === 'running' || status === 'paused';
+  return status === 'running' || status === 'paused' || status === 'scheduled';
 }

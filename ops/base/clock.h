@@ -5,6 +5,7 @@
 // FakeClock (test/fakes/fake_clock.h), which runs hours of timers in microseconds.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +27,11 @@ inline double ToSeconds(MonoNs ns) { return static_cast<double>(ns) / kNsPerSeco
 // Epoch seconds of a wall time.
 inline double ToSeconds(WallTime t) {
   return static_cast<double>(t.sec) + static_cast<double>(t.usec) / 1e6;
+}
+// The wall time of `seconds` since the epoch (non-negative), to the microsecond.
+inline WallTime WallFromSeconds(double seconds) {
+  auto us = static_cast<int64_t>(std::llround(seconds * 1e6));
+  return WallTime{us / 1'000'000, us % 1'000'000};
 }
 
 // A one-shot timer. Re-arming replaces the previous deadline. Destroying it cancels it.

@@ -7,8 +7,8 @@
 namespace testrund::ops {
 namespace {
 
-constexpr std::array<std::string_view, 5> kStatusNames = {"running", "paused", "completed",
-                                                          "cancelled", "failed"};
+constexpr std::array<std::string_view, 6> kStatusNames = {"running",   "paused", "completed",
+                                                          "cancelled", "failed", "scheduled"};
 
 }  // namespace
 

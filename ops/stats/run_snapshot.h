@@ -30,11 +30,12 @@
 
 namespace testrund::ops {
 
-enum class RunStatus : uint8_t { kRunning, kPaused, kCompleted, kCancelled, kFailed };
-inline constexpr RunStatus kRunStatuses[] = {RunStatus::kRunning, RunStatus::kPaused,
-                                             RunStatus::kCompleted, RunStatus::kCancelled,
-                                             RunStatus::kFailed};
-// "running", "paused", "completed", "cancelled", "failed".
+// kScheduled: waiting for its start_at (the value is last, so the others keep theirs).
+enum class RunStatus : uint8_t { kRunning, kPaused, kCompleted, kCancelled, kFailed, kScheduled };
+inline constexpr RunStatus kRunStatuses[] = {RunStatus::kScheduled, RunStatus::kRunning,
+                                             RunStatus::kPaused,    RunStatus::kCompleted,
+                                             RunStatus::kCancelled, RunStatus::kFailed};
+// "running", "paused", "completed", "cancelled", "failed", "scheduled".
 std::string_view RunStatusName(RunStatus status);
 // The status named `name`, or nullopt.
 std::optional<RunStatus> RunStatusFromName(std::string_view name);

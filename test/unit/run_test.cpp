@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Run semantics on a fake clock: every logic op, steps, limits, counting rules, halts and
 // resumes, cancel, first reasons, buckets, the scheduler (rate, backlog, late, load),
-// max_failures and turbo.
+// max_failures and turbo; start_at.
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <string>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "test/unit/engine_test_util.h"
 
@@ -517,6 +520,97 @@ TEST_CASE("performance: a 3-op load run on the fake clock", "[unit][perf]") {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   CHECK(e.Counts(id).passed == 100000);
   WARN("3-op load run: " << static_cast<int64_t>(100000 / seconds) << " instances/s");
+}
+
+}  // namespace
+}  // namespace testrund::ops
+
+namespace testrund::ops {
+namespace {
+
+using testing::Engine;
+
+// FakeClock's wall clock starts at 1,700,000,000 s.
+constexpr double kWallNow = 1'700'000'000;
+
+std::string StartAtRun(std::string_view id, double start_at) {
+  return fmt::format(R"J({{"run_id": "{}", "start_at": {:.3f}, "distribution": {{"type":
+    "linear", "rate": 10, "total": 10}}, "operations": [{{"type": "eval", "expression":
+    "g['at' .. instance] = os.time()"}}]}})J", id, start_at);
+}
+
+TEST_CASE("start_at: the run is scheduled until then and its time_start is start_at",
+          "[unit]") {
+  Engine e;
+  std::string id = e.Execute(StartAtRun("later", kWallNow + 5.25));
+  REQUIRE(id == "later");
+  e.clock.AdvanceSeconds(5);
+  RunSnapshot run = e.Peek(id);
+  CHECK(run.status == RunStatus::kScheduled);
+  CHECK(run.counts.started == 0);
+  CHECK(run.percent_complete == 0.0);
+  CHECK(run.time_start.sec == 1'700'000'005);
+  CHECK(run.time_start.usec == 250'000);
+  rapidjson::Document status = e.Status(id);
+  CHECK(std::string(status["status"].GetString()) == "scheduled");
+  CHECK(status["completed"].GetInt() == 0);
+  // Not running yet: PauseTest is refused, and nothing can be resumed.
+  CHECK(e.registry.Pause(id).error == EngineError::kBadState);
+  e.clock.AdvanceSeconds(0.25);  // start_at: instance 0 starts
+  CHECK(e.Peek(id).status == RunStatus::kRunning);
+  CHECK(e.Counts(id).started == 1);
+  e.clock.AdvanceSeconds(1);  // the schedule runs from start_at: 10 per second
+  run = e.Peek(id);
+  CHECK(run.completed);
+  CHECK(run.counts.started == 10);
+  CHECK(run.time_start.sec == 1'700'000'005);
+}
+
+TEST_CASE("start_at up to a minute back starts at once, catching up its schedule", "[unit]") {
+  Engine e;
+  std::string id = e.Execute(StartAtRun("past", kWallNow - 0.55));
+  REQUIRE(id == "past");
+  e.clock.RunDue();
+  RunSnapshot run = e.Peek(id);
+  CHECK(run.status == RunStatus::kRunning);
+  CHECK(run.counts.started == 6);  // instances 0-5 were planned before now
+  CHECK(run.time_start.sec == 1'699'999'999);
+  CHECK(run.time_start.usec == 450'000);
+}
+
+TEST_CASE("a scheduled run can be cancelled, and start_at is checked", "[unit]") {
+  Engine e;
+  std::string id = e.Execute(StartAtRun("cancel-me", kWallNow + 3600));
+  REQUIRE(id == "cancel-me");
+  EngineResult<CancelResult> cancelled = e.Cancel(id);
+  REQUIRE(cancelled.error == EngineError::kNone);
+  CHECK(cancelled.value.was_running);
+  CHECK(cancelled.value.snapshot.status == RunStatus::kCancelled);
+  CHECK(cancelled.value.snapshot.counts.started == 0);
+  e.clock.AdvanceSeconds(4000);  // its start_at passes: nothing happens
+  CHECK(e.clock.pending_timers() == 0);
+
+  struct Case {
+    std::string start_at;
+    std::string problem;
+  };
+  std::vector<Case> cases = {
+      {"1699999930", "is 70.0 s in the past; at most 60 s back is allowed (the run then "
+                     "starts at once)"},
+      {"1800000000", "is more than 366 days ahead"},
+      {R"("soon")", R"(must be a Unix time in seconds, got "soon")"},
+      {"-1", "must be at least 0, got -1"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.start_at);
+    Engine bad;
+    CHECK(bad.Execute(R"J({"start_at": )J" + c.start_at +
+                      R"J(, "operations": [{"type": "eval", "expression": "1"}]})J")
+              .empty());
+    REQUIRE(bad.last.problems.size() == 1);
+    CHECK(bad.last.problems[0].field == "start_at");
+    CHECK(bad.last.problems[0].problem == c.problem);
+  }
 }
 
 }  // namespace
