@@ -486,13 +486,14 @@ def _assign(target, keys, value):
 
 def apply_overrides(definition, run_id=None, total=None, rate=None, backlog=None,
                     duration=None, sets=(), tags=(), thresholds=(), data=None,
-                    data_mode=None):
+                    data_mode=None, start_at=None):
     """Returns a copy of the ExecuteTest params with command-line overrides applied.
     `--rate` makes a `single`/`load` distribution `linear`; `--total`/`--duration` make a
     `single` one `load`. `sets` are parse_set() triples ("v" -> vars, "g" -> globals).
     `thresholds` (daemon threshold objects, e.g. from parse_threshold()) are appended to the
     definition's own `thresholds`; ValueError if the definition's is not an array. `data`
-    and `data_mode` replace the definition's (docs/api.md, Data rows)."""
+    and `data_mode` replace the definition's (docs/api.md, Data rows), and so does `start_at`
+    (Unix seconds)."""
     params = json.loads(json.dumps(definition))  # deep copy
     if run_id is not None:
         params["run_id"] = run_id
@@ -527,6 +528,8 @@ def apply_overrides(definition, run_id=None, total=None, rate=None, backlog=None
         params["data"] = data
     if data_mode is not None:
         params["data_mode"] = data_mode
+    if start_at is not None:
+        params["start_at"] = round(start_at, 6)
     return params
 
 
@@ -991,6 +994,9 @@ def build_parser():
     data.add_argument("--data-file", metavar="NAME",
                       help="feed the instances the rows of the CSV file NAME in the daemon's "
                            "data_dir (data: {\"file\": NAME})")
+    p.add_argument("--start-at", metavar="TIME",
+                   help="start the run at TIME: Unix seconds, or +SECONDS from now (until "
+                        "then it is scheduled)")
     p.add_argument("--data-mode", choices=("sequential", "random", "unique"),
                    help="which row an instance reads (data_mode; default sequential)")
     p.add_argument("--watch", action="store_true",
@@ -1024,7 +1030,8 @@ def build_parser():
     p.add_argument("run_id", metavar="RUN_ID")
 
     p = command("list", "list live runs (ListTests)")
-    p.add_argument("--status", choices=["running", "paused", "completed", "cancelled", "failed"])
+    p.add_argument("--status", choices=["scheduled", "running", "paused", "completed",
+                                        "cancelled", "failed"])
     p.add_argument("--tag")
 
     command("info", "print the daemon's GetServerInfo")
@@ -1056,6 +1063,19 @@ def _command_line_thresholds(args):
         out.append(({"metric": "latency_p99", "op_idx": op_idx, "max": _json_number(seconds)},
                     f"--max-p99 {op_idx}={seconds:g}"))
     return out
+
+
+def _start_at(text):
+    """--start-at: Unix seconds, or +SECONDS from now; None without it."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"--start-at wants Unix seconds or +SECONDS, got {text!r}")
+    return time.time() + value if text.strip().startswith("+") else value
 
 
 def _command_line_data(args):
@@ -1146,7 +1166,8 @@ def run_command(args):
                                      rate=args.rate, backlog=args.backlog,
                                      duration=args.duration, sets=sets, tags=args.tag,
                                      thresholds=[t for t, _ in added],
-                                     data=_command_line_data(args), data_mode=args.data_mode)
+                                     data=_command_line_data(args), data_mode=args.data_mode,
+                                     start_at=_start_at(args.start_at))
             save_file = _open_save(args)
             try:
                 result = client.call("ExecuteTest", params)

@@ -794,6 +794,47 @@ class DataRowsTest(CliTestCase):
         self.assertEqual(json.loads(self.cli("--json", "list").stdout)["runs"], [])
 
 
+class StartAtTest(CliTestCase):
+    """--start-at: the run is scheduled until then, listed as such, and can be cancelled."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.daemon = DaemonProcess()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop_clean()
+        super().tearDownClass()
+
+    def test_a_run_waits_for_its_start(self):
+        definition = self.write("later.json", PASSING)
+        proc = self.cli("execute", definition, "--run-id", "later", "--start-at", "+3")
+        self.assertExit(proc, 0)
+        query = json.loads(self.cli("--json", "query", "later").stdout)
+        self.assertEqual(query["status"], "scheduled")
+        self.assertEqual(query["counts"]["started"], 0)
+        listed = json.loads(self.cli("--json", "list", "--status", "scheduled").stdout)
+        self.assertEqual([r["run_id"] for r in listed["runs"]], ["later"])
+        proc = self.cli("watch", "later", "--interval", "0.05")
+        self.assertExit(proc, 0)
+        self.assertIn("passed", proc.stdout)
+
+    def test_a_scheduled_run_is_cancelled_and_bad_times_refused(self):
+        definition = self.write("much-later.json", PASSING)
+        self.assertExit(self.cli("execute", definition, "--run-id", "much-later",
+                                 "--start-at", "+3600"), 0)
+        proc = self.cli("--json", "cancel", "much-later")
+        self.assertExit(proc, 0)
+        self.assertEqual(json.loads(proc.stdout)["status"], "cancelled")
+        proc = self.cli("execute", definition, "--start-at", "tomorrow")
+        self.assertExit(proc, 64)
+        self.assertIn("--start-at wants Unix seconds or +SECONDS, got 'tomorrow'", proc.stderr)
+        proc = self.cli("execute", definition, "--start-at", "1000000000")
+        self.assertExit(proc, 5)
+        self.assertIn("start_at is", proc.stderr)
+
+
 class SecureDaemonTest(CliTestCase):
     """Tokens with roles, and TLS (a self-signed certificate made with the openssl CLI)."""
 
