@@ -305,5 +305,30 @@ TEST_CASE("The request parser keeps the query, Last-Event-ID and If-None-Match",
   CHECK(request.if_none_match == "\"abc\"");
 }
 
+TEST_CASE("LiveView: a scheduled run streams its state but no point until it starts",
+          "[unit]") {
+  View v;
+  // FakeClock's wall clock starts at 1,700,000,000 s: this run starts 2.5 s later.
+  v.e.Execute(R"J({"run_id": "later", "start_at": 1700000002.5,
+    "distribution": {"type": "linear", "rate": 10, "duration": 60},
+    "operations": [{"type": "wait", "arguments": {"seconds": 0.02}}]})J");
+  RecordingSink sink;
+  REQUIRE(v.view.Subscribe(sink, "later", std::nullopt));
+  v.Tick();
+  v.Tick();
+  REQUIRE(sink.events.size() == 3);
+  for (const Event& event : sink.events) {
+    CHECK(event.data["points"].Size() == 0);
+    CHECK(event.data["run"]["status"] == "scheduled");
+  }
+  v.Tick();  // 3 s: running since 2.5 s
+  REQUIRE(sink.events.size() == 4);
+  CHECK(sink.events[3].data["run"]["status"] == "running");
+  REQUIRE(sink.events[3].data["points"].Size() == 1);
+  // The first point spans the run's own time, from its start: 5 starts in 0.5 s.
+  CHECK(sink.events[3].data["points"][0]["started"].GetUint64() == 5);
+  CHECK(sink.events[3].data["points"][0]["seconds"].GetDouble() == Approx(0.5).margin(0.06));
+}
+
 }  // namespace
 }  // namespace testrund::daemon

@@ -522,14 +522,6 @@ TEST_CASE("performance: a 3-op load run on the fake clock", "[unit][perf]") {
   WARN("3-op load run: " << static_cast<int64_t>(100000 / seconds) << " instances/s");
 }
 
-}  // namespace
-}  // namespace testrund::ops
-
-namespace testrund::ops {
-namespace {
-
-using testing::Engine;
-
 // FakeClock's wall clock starts at 1,700,000,000 s.
 constexpr double kWallNow = 1'700'000'000;
 
