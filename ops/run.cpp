@@ -402,6 +402,12 @@ bool Run::Cancel(std::string_view reason) { return End(RunStatus::kCancelled, re
 
 bool Run::End(RunStatus status, std::string_view reason) {
   if (completed()) return false;
+  if (status_ == RunStatus::kScheduled) {
+    // It never started: it starts and ends now, rather than finishing before its start.
+    start_ = now();
+    wall_start_ = env_.clock->WallNow();
+    buckets_ = Buckets(start_);
+  }
   std::vector<int64_t> ids;
   ids.reserve(instances_.size());
   for (const auto& [id, instance] : instances_) ids.push_back(id);

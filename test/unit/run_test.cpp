@@ -579,6 +579,9 @@ TEST_CASE("a scheduled run can be cancelled, and start_at is checked", "[unit]")
   CHECK(cancelled.value.was_running);
   CHECK(cancelled.value.snapshot.status == RunStatus::kCancelled);
   CHECK(cancelled.value.snapshot.counts.started == 0);
+  // It never started: it starts and ends at the cancel, not an hour after its finish.
+  CHECK(cancelled.value.snapshot.duration_ns == 0);
+  CHECK(cancelled.value.snapshot.time_start.sec == 1'700'000'000);
   e.clock.AdvanceSeconds(4000);  // its start_at passes: nothing happens
   CHECK(e.clock.pending_timers() == 0);
 
