@@ -132,10 +132,7 @@ std::vector<ops::RunSnapshot> LiveView::SampleRuns() {
     auto before = runs_.find(run.run_id);
     Watched watched = before == runs_.end() ? Watched{} : std::move(before->second);
     if (before != runs_.end()) runs_.erase(before);
-    // A scheduled run has no history before its start: no point until it runs.
-    const IntervalPoint* point = run.status == ops::RunStatus::kScheduled
-                                     ? nullptr
-                                     : watched.history.Sample(run);
+    const IntervalPoint* point = watched.history.Sample(run);
     if (point != nullptr) {
       watched.start_rate = point->seconds > 0 ? point->started / point->seconds : 0;
     }

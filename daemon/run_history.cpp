@@ -31,7 +31,7 @@ std::string IntervalPoint::Json() const {
 }
 
 const IntervalPoint* RunHistory::Sample(const ops::RunSnapshot& run) {
-  if (done_) return nullptr;
+  if (done_ || run.status == ops::RunStatus::kScheduled) return nullptr;
   ops::WallTime now = run.completed ? run.time_finish : run.time_now;
   IntervalPoint point;
   point.id = next_id_++;

@@ -49,8 +49,9 @@ class RunHistory {
 
   // Adds the interval since the previous sample (the first: since the run's start) from
   // `run` (a snapshot with ops::kSnapshotHistograms). After the run completed, one last
-  // point covers up to its finish and later calls add nothing. Returns the new point, or
-  // nullptr when none was added.
+  // point covers up to its finish and later calls add nothing; a scheduled run (waiting for
+  // its start_at) has no history yet, so its first point starts at its start. Returns the
+  // new point, or nullptr when none was added.
   const IntervalPoint* Sample(const ops::RunSnapshot& run);
 
   const std::deque<IntervalPoint>& points() const { return points_; }
