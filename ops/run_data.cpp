@@ -119,47 +119,76 @@ Form FormOf(ParamReader& d) {
   return rows ? Form::kRows : csv ? Form::kCsv : Form::kFile;
 }
 
-// The table of `data` (an object) with its source name; problems go to `p` under `field`.
-std::optional<std::pair<DataTable, std::string>> ReadTable(ParamReader& d,
-                                                           const EngineLimits& limits) {
-  Form form = FormOf(d);
-  std::vector<std::string> problems;
-  std::optional<Result<DataTable>> table;
-  std::string source;
-  std::string field = "";
-  if (form == Form::kRows) {
-    const rapidjson::Value* columns = d.RequiredArray("columns");
-    const rapidjson::Value* rows = d.RequiredArray("rows");
-    if (columns == nullptr || rows == nullptr) return std::nullopt;
-    table = ReadJsonRows(*columns, *rows, limits.data, &problems);
-    source = "rows";
-  } else if (form == Form::kCsv) {
-    std::optional<std::string_view> csv = d.OptionalString("csv");
-    if (!csv) return std::nullopt;
-    table = ReadCsv(*csv, limits.data, &problems);
-    source = "csv";
-    field = "csv";
-  } else if (form == Form::kFile) {
-    std::optional<std::string_view> name = d.OptionalString("file");
-    if (!name) return std::nullopt;
-    field = "file";
-    Result<std::string> text = ReadDataFile(limits.data_dir, *name, limits.data.max_bytes);
-    if (!text.ok()) {
-      d.AddProblem(field, text.message());
-      return std::nullopt;
-    }
-    table = ReadCsv(*text, limits.data, &problems);
-    source = fmt::format("file:{}", *name);
-  } else {
-    return std::nullopt;
-  }
+// A reader's result as the run takes it: its problems recorded under `field` ("" for `data`
+// itself), and a table without rows refused.
+std::optional<DataTable> Accepted(ParamReader& d, std::string_view field,
+                                  Result<DataTable> table, std::vector<std::string> problems) {
   for (std::string& problem : problems) d.AddProblem(field, std::move(problem));
-  if (!table->ok()) return std::nullopt;
-  if (table->value().rows() == 0) {
+  if (!table.ok()) return std::nullopt;
+  if (table->rows() == 0) {
     d.AddProblem(field, "has no rows (only the header)");
     return std::nullopt;
   }
-  return std::pair{std::move(table->value()), std::move(source)};
+  return std::move(table.value());
+}
+
+// {"columns": [...], "rows": [...]}.
+std::optional<DataTable> ReadRowsForm(ParamReader& d, const DataLimits& limits) {
+  const rapidjson::Value* columns = d.RequiredArray("columns");
+  const rapidjson::Value* rows = d.RequiredArray("rows");
+  if (columns == nullptr || rows == nullptr) return std::nullopt;
+  std::vector<std::string> problems;
+  Result<DataTable> table = ReadJsonRows(*columns, *rows, limits, &problems);
+  return Accepted(d, "", std::move(table), std::move(problems));
+}
+
+// CSV `text`, from the member `field` ("csv", or "file" for the file's text).
+std::optional<DataTable> ReadCsvText(ParamReader& d, std::string_view field,
+                                     std::string_view text, const DataLimits& limits) {
+  std::vector<std::string> problems;
+  Result<DataTable> table = ReadCsv(text, limits, &problems);
+  return Accepted(d, field, std::move(table), std::move(problems));
+}
+
+// {"file": NAME}: the CSV file NAME under data_dir.
+std::optional<DataTable> ReadFileForm(ParamReader& d, std::string_view name,
+                                      const EngineLimits& limits) {
+  Result<std::string> text = ReadDataFile(limits.data_dir, name, limits.data.max_bytes);
+  if (!text.ok()) {
+    d.AddProblem("file", text.message());
+    return std::nullopt;
+  }
+  return ReadCsvText(d, "file", *text, limits.data);
+}
+
+// The table of `data` (an object) with its source name ("rows", "csv", "file:NAME"); every
+// problem recorded on `d`.
+std::optional<std::pair<DataTable, std::string>> ReadTable(ParamReader& d,
+                                                           const EngineLimits& limits) {
+  std::optional<DataTable> table;
+  std::string source;
+  switch (FormOf(d)) {
+    case Form::kRows:
+      table = ReadRowsForm(d, limits.data);
+      source = "rows";
+      break;
+    case Form::kCsv:
+      if (std::optional<std::string_view> csv = d.OptionalString("csv")) {
+        table = ReadCsvText(d, "csv", *csv, limits.data);
+      }
+      source = "csv";
+      break;
+    case Form::kFile:
+      if (std::optional<std::string_view> name = d.OptionalString("file")) {
+        table = ReadFileForm(d, *name, limits);
+        source = fmt::format("file:{}", *name);
+      }
+      break;
+    case Form::kNone:
+      break;
+  }
+  if (!table) return std::nullopt;
+  return std::pair{std::move(*table), std::move(source)};
 }
 
 std::optional<DataMode> ReadMode(ParamReader& p) {
