@@ -3,7 +3,6 @@
 #include "ops/stats/threshold.h"
 
 #include <array>
-#include <cmath>
 #include <limits>
 #include <utility>
 

@@ -259,7 +259,8 @@ class NoDataDirTest(unittest.TestCase):
 
 class SharedRowsTest(unittest.TestCase):
     """One copy of the rows for the run: 100,000 halted instances reading a 20,000-row data
-    set cost at most 2x the data's size plus 600 B per instance (the issue's budget)."""
+    set cost at most 2x the data's size plus 600 B per instance (docs/performance.md,
+    scenario 9)."""
 
     def test_halted_instances_share_one_copy(self):
         folder = tempfile.mkdtemp(prefix="testrund_data_")

@@ -705,6 +705,39 @@ class PlainDaemonTest(CliTestCase):
         finally:
             self.cli("cancel", "query-1")
 
+    # -- --start-at: scheduled until then, listed as such, cancellable ----------------------
+
+    def test_a_run_waits_for_its_start(self):
+        definition = self.write("later.json", PASSING)
+        proc = self.cli("execute", definition, "--run-id", "later", "--start-at", "+3")
+        self.assertExit(proc, 0)
+        query = json.loads(self.cli("--json", "query", "later").stdout)
+        self.assertEqual(query["status"], "scheduled")
+        self.assertEqual(query["counts"]["started"], 0)
+        listed = json.loads(self.cli("--json", "list", "--status", "scheduled").stdout)
+        self.assertEqual([r["run_id"] for r in listed["runs"]], ["later"])
+        proc = self.cli("watch", "later", "--interval", "0.05")
+        self.assertExit(proc, 0)
+        self.assertIn("passed", proc.stdout)
+
+    def test_a_scheduled_run_is_cancelled_and_bad_times_refused(self):
+        definition = self.write("much-later.json", PASSING)
+        self.assertExit(self.cli("execute", definition, "--run-id", "much-later",
+                                 "--start-at", "+3600"), 0)
+        proc = self.cli("--json", "cancel", "much-later")
+        self.assertExit(proc, 0)
+        cancelled = json.loads(proc.stdout)
+        self.assertEqual(cancelled["status"], "cancelled")
+        # It never started: it starts and ends at the cancel, not an hour before its start.
+        self.assertGreaterEqual(cancelled["duration"], 0)
+        self.assertLess(cancelled["duration"], 1)
+        proc = self.cli("execute", definition, "--start-at", "tomorrow")
+        self.assertExit(proc, 64)
+        self.assertIn("--start-at wants Unix seconds or +SECONDS, got 'tomorrow'", proc.stderr)
+        proc = self.cli("execute", definition, "--start-at", "1000000000")
+        self.assertExit(proc, 5)
+        self.assertIn("start_at is", proc.stderr)
+
     # -- --save -----------------------------------------------------------------------------
 
     def test_save_keeps_the_final_result(self):
@@ -792,47 +825,6 @@ class DataRowsTest(CliTestCase):
         self.assertExit(proc, 5)
         self.assertIn("data.file", proc.stderr)
         self.assertEqual(json.loads(self.cli("--json", "list").stdout)["runs"], [])
-
-
-class StartAtTest(CliTestCase):
-    """--start-at: the run is scheduled until then, listed as such, and can be cancelled."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.daemon = DaemonProcess()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.daemon.stop_clean()
-        super().tearDownClass()
-
-    def test_a_run_waits_for_its_start(self):
-        definition = self.write("later.json", PASSING)
-        proc = self.cli("execute", definition, "--run-id", "later", "--start-at", "+3")
-        self.assertExit(proc, 0)
-        query = json.loads(self.cli("--json", "query", "later").stdout)
-        self.assertEqual(query["status"], "scheduled")
-        self.assertEqual(query["counts"]["started"], 0)
-        listed = json.loads(self.cli("--json", "list", "--status", "scheduled").stdout)
-        self.assertEqual([r["run_id"] for r in listed["runs"]], ["later"])
-        proc = self.cli("watch", "later", "--interval", "0.05")
-        self.assertExit(proc, 0)
-        self.assertIn("passed", proc.stdout)
-
-    def test_a_scheduled_run_is_cancelled_and_bad_times_refused(self):
-        definition = self.write("much-later.json", PASSING)
-        self.assertExit(self.cli("execute", definition, "--run-id", "much-later",
-                                 "--start-at", "+3600"), 0)
-        proc = self.cli("--json", "cancel", "much-later")
-        self.assertExit(proc, 0)
-        self.assertEqual(json.loads(proc.stdout)["status"], "cancelled")
-        proc = self.cli("execute", definition, "--start-at", "tomorrow")
-        self.assertExit(proc, 64)
-        self.assertIn("--start-at wants Unix seconds or +SECONDS, got 'tomorrow'", proc.stderr)
-        proc = self.cli("execute", definition, "--start-at", "1000000000")
-        self.assertExit(proc, 5)
-        self.assertIn("start_at is", proc.stderr)
 
 
 class SecureDaemonTest(CliTestCase):
