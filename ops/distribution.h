@@ -13,6 +13,7 @@
 #include <rapidjson/document.h>
 
 #include "ops/base/problem.h"
+#include "ops/stats/shard.h"
 
 namespace testrund::ops {
 
@@ -57,5 +58,6 @@ struct Distribution {
 // - `stages` (`linear` only): non-empty array of {"duration" > 0, "rate" 0..1,000,000};
 //   fields are named like "distribution.stages[2].rate".
 Distribution ParseDistribution(const rapidjson::Value* value, Problems& problems);
+
 
 }  // namespace testrund::ops

@@ -111,7 +111,7 @@ void Run::Check(Instance& instance, const Op& op, CheckStatus status, CheckText 
   }
   if (status == CheckStatus::kFail && !instance.had_fail) {
     instance.had_fail = true;
-    first_fails_.Add(op.idx, text.text);
+    first_fails_.Add(op.idx, text.text, 1, instance.id);
     summary_logs_.OnFail(instance.id, instance.actual_start, instance.logs);
   }
 }
@@ -121,7 +121,7 @@ void Run::Abort(Instance& instance, const Op& op, std::string_view text) {
     log->Add(op.idx, instance.step, CheckStatus::kAbort, text);
   }
   instance.aborted = true;
-  first_aborts_.Add(op.idx, text);
+  first_aborts_.Add(op.idx, text, 1, instance.id);
   summary_logs_.OnFail(instance.id, instance.actual_start, instance.logs);
   FinishInstance(instance, Outcome::kAbort);
 }

@@ -47,6 +47,7 @@ Run::Run(RunDefinition definition, RunEnvironment env)
       summary_logs_(CandidatesTrace(def_)),
       finished_(*env_.clock) {
   tick_ = env_.clock->NewTimer([this] { OnTick(); });
+  next_k_ = def_.shard.index;  // a shard starts every count-th instance from its index
   latency_.resize(def_.program->size());
 }
 
@@ -131,7 +132,7 @@ void Run::StartDue(MonoNs now_ns) {
       planned = schedule_.PlannedAt(next_k_, start_, paused_total_).value_or(now_ns);
     }
     StartInstance(next_k_, planned, now_ns);
-    ++next_k_;
+    next_k_ += def_.shard.count;
     --room;
     --budget;
   }
@@ -446,6 +447,7 @@ Status Run::Unpause() {
 ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
   if (instance_id < 0) return ResumeError::kNoSuchInstance;
   auto k = static_cast<uint64_t>(instance_id);
+  if (k % def_.shard.count != def_.shard.index) return ResumeError::kNoSuchInstance;
   if (k >= next_k_) {
     // Not started: will it ever be?
     if (!MoreStarts()) return ResumeError::kNoSuchInstance;

@@ -182,6 +182,8 @@ class Run {
 
   // Views (ops/run_snapshot.cpp).
   std::optional<double> PercentComplete() const;
+  // Whether progress is active time / the end (no total given), not started / planned.
+  bool ProgressByTime() const;
   // Active (unpaused) time since the start, up to the finish once completed.
   MonoNs ActiveElapsed() const;
   // Paced runs: instances due by now (see RunSnapshot::due).

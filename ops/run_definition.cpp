@@ -83,6 +83,24 @@ std::optional<double> ReadStartAt(ParamReader& p, std::optional<WallTime> now) {
   return start_at;
 }
 
+// `shard`: {index, count} with 0 <= index < count <= kMaxShards.
+Shard ReadShard(ParamReader& p) {
+  const rapidjson::Value* object = p.OptionalObject("shard");
+  if (object == nullptr) return Shard{};
+  ParamReader s(*object, p, "shard");
+  std::optional<int64_t> count = s.OptionalInt("count", {.min = 1, .max = kMaxShards});
+  std::optional<int64_t> index = s.OptionalInt("index", {.min = 0, .max = kMaxShards - 1});
+  if (s.Get("count") == nullptr) s.Missing("count");
+  if (s.Get("index") == nullptr) s.Missing("index");
+  s.UnknownMembers({"index", "count"});
+  if (!index || !count) return Shard{};
+  if (*index >= *count) {
+    s.AddProblem("index", fmt::format("must be less than shard.count ({}), got {}", *count, *index));
+    return Shard{};
+  }
+  return Shard{static_cast<uint32_t>(*index), static_cast<uint32_t>(*count)};
+}
+
 }  // namespace
 
 bool ValidRunId(std::string_view run_id) {
@@ -123,6 +141,7 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
   def.trace_messages = p.OptionalFlag("trace_messages").value_or(true);
   def.turbo = p.OptionalFlag("turbo").value_or(false);
   def.start_at = ReadStartAt(p, now);
+  def.shard = ReadShard(p);
   if (auto max_failures = p.OptionalInt("max_failures", {.min = 0})) {
     def.max_failures = static_cast<uint64_t>(*max_failures);
   }

@@ -34,6 +34,7 @@ struct RunDefinition {
   std::vector<Threshold> thresholds;  // checked by the run (ops/stats/threshold.h)
   // When the run starts (Unix seconds); until then it is `scheduled`. nullopt: at once.
   std::optional<double> start_at;
+  Shard shard;
   uint64_t seed = 0;
   // `data` rows (nullptr: none); the sandbox's `d` reads them, so they outlive it.
   std::unique_ptr<RunData> data;

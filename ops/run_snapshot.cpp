@@ -28,7 +28,9 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
   }
   out.counts = counts_;
   out.percent_complete = PercentComplete();
-  out.planned_total = schedule_.TotalPlanned();
+  if (auto total = schedule_.TotalPlanned()) out.planned_total = def_.shard.Share(*total);
+  out.shard = def_.shard;
+  out.progress_by_time = ProgressByTime();
   out.due = Due();
   out.paused_ns = paused_ns();
   out.tags = def_.tags;
@@ -52,7 +54,9 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
     out.first_aborts = first_aborts_.Entries();
   }
   if (parts & kSnapshotBuckets) {
-    for (const Buckets::Bucket& bucket : buckets_.Snapshot(completed() ? finish_ : now_ns)) {
+    std::vector<Buckets::Bucket> buckets =
+        buckets_.Snapshot(completed() ? finish_ : now_ns, &out.bucket_width_ns);
+    for (const Buckets::Bucket& bucket : buckets) {
       out.buckets.push_back(BucketCounts{Wall(bucket.start), bucket.started, bucket.finished});
     }
   }
@@ -60,16 +64,7 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
     const LatencyHistogram* h = latency_[idx].get();
     if (h == nullptr || h->count() == 0) continue;
     int op_idx = static_cast<int>(idx);
-    if (parts & kSnapshotLatency) {
-      LatencySummary& summary = out.latency.emplace_back();
-      summary.op_idx = op_idx;
-      summary.count = h->count();
-      summary.min = h->min();
-      summary.max = h->max();
-      for (size_t j = 0; j < summary.quantiles.size(); ++j) {
-        summary.quantiles[j] = h->Percentile(kReportedQuantiles[j].q);
-      }
-    }
+    if (parts & kSnapshotLatency) out.latency.push_back(SummarizeLatency(op_idx, *h));
     if (parts & kSnapshotHistograms) out.histograms.push_back(OpHistogram{op_idx, latency_[idx]});
   }
   if (parts & kSnapshotOps) {
@@ -152,7 +147,7 @@ std::optional<uint64_t> Run::Due() const {
   if (status_ == RunStatus::kScheduled) return 0;
   uint64_t due = schedule_.DueCount(ActiveElapsed());
   std::optional<uint64_t> total = schedule_.TotalPlanned();
-  return total ? std::min(due, *total) : due;
+  return def_.shard.Share(total ? std::min(due, *total) : due);
 }
 
 std::optional<double> Run::PercentComplete() const {
@@ -161,13 +156,17 @@ std::optional<double> Run::PercentComplete() const {
   MonoNs active = ActiveElapsed();
   // Without a total the run is bounded by time (duration or the end of the stages), so
   // progress is the active time elapsed, even where the schedule could count the starts.
-  if (def_.distribution.type != DistributionType::kSingle && def_.distribution.total == 0) {
+  if (ProgressByTime()) {
     std::optional<MonoNs> run_end = schedule_.EndOffset();
     if (!run_end) return std::nullopt;
     return std::clamp(100.0 * static_cast<double>(active) / static_cast<double>(*run_end), 0.0,
                       100.0);
   }
-  return schedule_.PercentComplete(counts_.started, active);
+  return schedule_.PercentComplete(counts_.started, active, def_.shard);
+}
+
+bool Run::ProgressByTime() const {
+  return def_.distribution.type != DistributionType::kSingle && def_.distribution.total == 0;
 }
 
 MonoNs Run::paused_ns() const {

@@ -143,14 +143,18 @@ uint64_t Schedule::DueCount(MonoNs offset) const {
   return std::min(limit_, CountBefore(end));
 }
 
-std::optional<double> Schedule::PercentComplete(uint64_t started, MonoNs active_elapsed) const {
+std::optional<double> Schedule::PercentComplete(uint64_t started, MonoNs active_elapsed,
+                                                Shard shard) const {
   auto clamp = [](double p) { return std::clamp(p, 0.0, 100.0); };
   if (total_planned_) {
-    if (*total_planned_ == 0) return 100.0;
-    return clamp(100.0 * static_cast<double>(started) / static_cast<double>(*total_planned_));
+    uint64_t planned = shard.Share(*total_planned_);
+    if (planned == 0) return 100.0;
+    return clamp(100.0 * static_cast<double>(started) / static_cast<double>(planned));
   }
   std::optional<double> best;
-  if (total_ > 0) best = 100.0 * static_cast<double>(started) / static_cast<double>(total_);
+  if (uint64_t total = shard.Share(total_); total > 0) {
+    best = 100.0 * static_cast<double>(started) / static_cast<double>(total);
+  }
   if (end_offset_) {
     double by_time =
         100.0 * static_cast<double>(active_elapsed) / static_cast<double>(*end_offset_);

@@ -59,8 +59,10 @@ class Schedule {
   bool Finite() const { return total_planned_.has_value(); }
 
   // percent_complete: by started / TotalPlanned() when known, else by elapsed active time /
-  // EndOffset(); nullopt when neither is known. Clamped to [0, 100].
-  std::optional<double> PercentComplete(uint64_t started, MonoNs active_elapsed) const;
+  // EndOffset(); nullopt when neither is known. Clamped to [0, 100]. For a shard, `started`
+  // counts its own starts and is compared with its share of the totals.
+  std::optional<double> PercentComplete(uint64_t started, MonoNs active_elapsed,
+                                        Shard shard = {}) const;
 
   // The monotonic time instance k is planned for, given the run's monotonic start and the
   // total time paused so far: run_start + PlannedOffset(k) + paused_total.

@@ -86,11 +86,16 @@ Outcome ExecuteTest(const rapidjson::Value& params, MethodContext& ctx) {
 }
 
 Outcome QueryTest(const rapidjson::Value& params, MethodContext& ctx) {
-  RunIdParam id = ReadRunId(params, ctx.allocator);
-  if (id.error) return std::move(*id.error);
-  auto query = Runs(ctx).Query(id.run_id, ops::kSnapshotQueryTest, ctx.allocator);
+  ops::ParamReader p(params);
+  std::string_view run_id = p.RequiredString("run_id");
+  // mergeable: 1 adds what an exact merge of shards needs (docs/api.md#mergeable-results).
+  bool mergeable = p.OptionalFlag("mergeable").value_or(false);
+  if (!p.ok()) return InvalidParams(p.problems(), ctx.allocator);
+  unsigned parts = ops::kSnapshotQueryTest | (mergeable ? ops::kSnapshotHistograms : 0u);
+  auto query = Runs(ctx).Query(run_id, parts, ctx.allocator);
   if (!query.ok()) return EngineFailure(std::move(query));
-  return Outcome(QueryTestResult(std::move(query.value), ctx.allocator));
+  ResultDetail detail = mergeable ? ResultDetail::kMergeable : ResultDetail::kStandard;
+  return Outcome(QueryTestResult(std::move(query.value), ctx.allocator, detail));
 }
 
 Outcome CancelTest(const rapidjson::Value& params, MethodContext& ctx) {

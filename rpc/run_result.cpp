@@ -73,16 +73,16 @@ rapidjson::Value Tags(const ops::RunSnapshot& snapshot, Allocator& alloc) {
   return tags;
 }
 
-// first_fails / first_aborts: [{"op_idx", "text", "count"}, ...].
+// first_fails / first_aborts: [{"op_idx", "text", "count"}, ...], mergeable with
+// "first_instance".
 rapidjson::Value Reasons(const std::vector<ops::FirstReasons::Entry>& entries,
-                         Allocator& alloc) {
+                         ResultDetail detail, Allocator& alloc) {
   rapidjson::Value array(rapidjson::kArrayType);
   for (const ops::FirstReasons::Entry& e : entries) {
     rapidjson::Value item;
-    ObjectBuilder(item, alloc)
-        .Add("op_idx", e.op_idx)
-        .AddString("text", e.text)
-        .Add("count", e.count);
+    ObjectBuilder b(item, alloc);
+    b.Add("op_idx", e.op_idx).AddString("text", e.text).Add("count", e.count);
+    if (detail == ResultDetail::kMergeable) b.Add("first_instance", e.first_instance);
     array.PushBack(item, alloc);
   }
   return array;
@@ -149,9 +149,29 @@ rapidjson::Value Buckets(const std::vector<ops::BucketCounts>& buckets, Allocato
   return array;
 }
 
-rapidjson::Value Latency(const std::vector<ops::LatencySummary>& latency, Allocator& alloc) {
+// An op's whole histogram in integer nanoseconds: {"count", "sum", "min", "max",
+// "buckets": [[low, count], ...]} with each non-empty bucket named by its lowest value.
+rapidjson::Value HistogramJson(const ops::LatencyHistogram& h, Allocator& alloc) {
+  rapidjson::Value buckets(rapidjson::kArrayType);
+  h.ForEachBucket([&buckets, &alloc](ops::MonoNs low, uint64_t count) {
+    rapidjson::Value pair(rapidjson::kArrayType);
+    pair.PushBack(static_cast<int64_t>(low), alloc).PushBack(count, alloc);
+    buckets.PushBack(pair, alloc);
+  });
+  rapidjson::Value out;
+  ObjectBuilder(out, alloc)
+      .Add("count", h.count())
+      .Add("sum", static_cast<uint64_t>(h.sum()))
+      .Add("min", static_cast<int64_t>(h.min()))
+      .Add("max", static_cast<int64_t>(h.max()))
+      .AddValue("buckets", std::move(buckets));
+  return out;
+}
+
+// `latency`, in seconds; mergeable with each op's "histogram".
+rapidjson::Value Latency(const ops::RunSnapshot& s, ResultDetail detail, Allocator& alloc) {
   rapidjson::Value array(rapidjson::kArrayType);
-  for (const ops::LatencySummary& l : latency) {
+  for (const ops::LatencySummary& l : s.latency) {
     rapidjson::Value item;
     ObjectBuilder b(item, alloc);
     b.Add("op_idx", l.op_idx).Add("count", l.count).Add("min", ops::ToSeconds(l.min));
@@ -159,9 +179,25 @@ rapidjson::Value Latency(const std::vector<ops::LatencySummary>& latency, Alloca
       b.Add(ops::kReportedQuantiles[j].name.data(), ops::ToSeconds(l.quantiles[j]));
     }
     b.Add("max", ops::ToSeconds(l.max));
+    if (detail == ResultDetail::kMergeable) {
+      for (const ops::OpHistogram& h : s.histograms) {
+        if (h.op_idx == l.op_idx) b.AddValue("histogram", HistogramJson(*h.histogram, alloc));
+      }
+    }
     array.PushBack(item, alloc);
   }
   return array;
+}
+
+// The mergeable members: which shard, how many instances it plans when its progress counts
+// them (null when it counts time), the buckets' width.
+void AddMergeable(const ops::RunSnapshot& s, ObjectBuilder& b, Allocator& alloc) {
+  rapidjson::Value shard;
+  ObjectBuilder(shard, alloc).Add("index", s.shard.index).Add("count", s.shard.count);
+  b.AddValue("shard", std::move(shard));
+  bool counted = s.planned_total && !s.progress_by_time;
+  b.AddValue("planned_total", counted ? rapidjson::Value(*s.planned_total) : rapidjson::Value());
+  b.Add("bucket_width", ops::ToSeconds(s.bucket_width_ns));
 }
 
 // Each threshold as given, with its latest check: `value` (null before the first check, or
@@ -208,7 +244,7 @@ bool ThresholdsOk(const std::vector<ops::ThresholdResult>& results) {
 
 }  // namespace
 
-rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc) {
+rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc, ResultDetail detail) {
   rapidjson::Value out;
   ObjectBuilder b(out, alloc);
   b.AddString("run_id", s.run_id);
@@ -229,10 +265,11 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc) {
   b.AddValue("globals", std::move(s.globals));
   b.AddValue("halted", Halted(s.halted, alloc));
   b.Add("halted_total", s.counts.halted);
-  b.AddValue("first_fails", Reasons(s.first_fails, alloc));
-  b.AddValue("first_aborts", Reasons(s.first_aborts, alloc));
+  b.AddValue("first_fails", Reasons(s.first_fails, detail, alloc));
+  b.AddValue("first_aborts", Reasons(s.first_aborts, detail, alloc));
   b.AddValue("buckets", Buckets(s.buckets, alloc));
-  if (!s.latency.empty()) b.AddValue("latency", Latency(s.latency, alloc));
+  if (detail == ResultDetail::kMergeable) AddMergeable(s, b, alloc);
+  if (!s.latency.empty()) b.AddValue("latency", Latency(s, detail, alloc));
   if (!s.thresholds.empty()) b.AddValue("thresholds", Thresholds(s.thresholds, alloc));
   if (s.data) b.AddValue("data", Data(*s.data, alloc));
   if (s.first_call) {

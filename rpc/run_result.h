@@ -5,6 +5,8 @@
 // entries. This is the only place that knows their field names and shapes.
 #pragma once
 
+#include <cstdint>
+
 #include <rapidjson/document.h>
 
 #include "ops/stats/run_snapshot.h"
@@ -17,8 +19,13 @@ namespace testrund::rpc {
 // (+ passed, late, halted, running), percent_complete?, paused_seconds, tags, globals,
 // halted (<= 1,000) + halted_total, first_fails, first_aborts, buckets (the first without
 // time_start), latency? (seconds), first_call_summary, first_fail_summary?.
+// kMergeable adds what an exact merge of shards needs (docs/api.md#mergeable-results):
+// `shard`, `planned_total`, `bucket_width`, each reason's `first_instance` and each op's
+// latency `histogram` (the snapshot must then hold kSnapshotHistograms).
+enum class ResultDetail : uint8_t { kStandard, kMergeable };
 rapidjson::Value QueryTestResult(ops::RunSnapshot&& snapshot,
-                                 rapidjson::Document::AllocatorType& alloc);
+                                 rapidjson::Document::AllocatorType& alloc,
+                                 ResultDetail detail = ResultDetail::kStandard);
 
 // A ListTests entry: {"run_id", "status", "time_start", "counts", "tags"}.
 rapidjson::Value ListTestsEntry(const ops::RunSnapshot& snapshot,

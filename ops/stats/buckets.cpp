@@ -43,7 +43,7 @@ void Buckets::AddFinished(MonoNs t, uint64_t n) {
   total_finished_ += n;
 }
 
-std::vector<Buckets::Bucket> Buckets::Snapshot(MonoNs end) const {
+std::vector<Buckets::Bucket> Buckets::Snapshot(MonoNs end, MonoNs* width) const {
   Buckets copy = *this;
   MonoNs span = std::max<MonoNs>(end - start_, 0);
   auto needed = [&copy, span]() {
@@ -52,6 +52,7 @@ std::vector<Buckets::Bucket> Buckets::Snapshot(MonoNs end) const {
   };
   while (needed() > static_cast<MonoNs>(kMaxBuckets)) copy.Coarsen();
   size_t count = static_cast<size_t>(needed());
+  if (width != nullptr) *width = copy.width_;
   std::vector<Bucket> out;
   out.reserve(count);
   for (size_t i = 0; i < count; ++i) {

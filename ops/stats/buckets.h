@@ -36,8 +36,8 @@ class Buckets {
   // 1..20 buckets covering [start, end): max(1, ceil((end - start) / w)) buckets at the
   // current width w, coarsened (on a copy) while that is more than 20. Never fewer buckets
   // than those holding events, so the counts always sum to the totals even when an event
-  // was recorded at t >= end.
-  std::vector<Bucket> Snapshot(MonoNs end) const;
+  // was recorded at t >= end. `width`, when given, receives their width.
+  std::vector<Bucket> Snapshot(MonoNs end, MonoNs* width = nullptr) const;
 
   // Adds `other`'s counts. Both must have the same start (CHECKed); the result has the
   // wider of the two widths.

@@ -23,10 +23,15 @@ class FirstReasons {
   static constexpr int kOtherOpIdx = -1;
   static constexpr std::string_view kOtherText = "(other reasons)";
 
+  static constexpr int64_t kNoInstance = -1;
+
   struct Entry {
     int op_idx;
     std::string text;
     uint64_t count;
+    // The lowest instance number counted in it (kNoInstance: not known): unlike the
+    // order of first occurrence, it does not depend on timing, so shards merge it exactly.
+    int64_t first_instance = kNoInstance;
   };
 
   explicit FirstReasons(size_t max_distinct = kDefaultMaxDistinct);
@@ -35,9 +40,14 @@ class FirstReasons {
   FirstReasons(FirstReasons&&) noexcept = default;
   FirstReasons& operator=(FirstReasons&&) noexcept = default;
 
-  // Counts `n` instances whose first fail/abort was (op_idx, text). A new key beyond
-  // max_distinct goes to "(other reasons)". `text` is copied only when the key is new.
-  void Add(int op_idx, std::string_view text, uint64_t n = 1);
+  // Counts `n` instances whose first fail/abort was (op_idx, text), the lowest of them
+  // `instance`. A new key beyond max_distinct goes to "(other reasons)". `text` is copied
+  // only when the key is new.
+  void Add(int op_idx, std::string_view text, uint64_t n = 1, int64_t instance = kNoInstance);
+
+  // Counts `n` instances into "(other reasons)" itself (a merge of tables that each
+  // overflowed), the lowest of them `instance`.
+  void AddOther(uint64_t n, int64_t instance);
 
   // Adds every entry of `other` as if Add()ed in its order after ours; its "(other
   // reasons)" count is added to ours. Our entries keep their positions.
@@ -45,8 +55,9 @@ class FirstReasons {
 
   // The distinct entries in first-occurrence order, without "(other reasons)".
   const std::deque<Entry>& distinct_entries() const { return entries_; }
-  // Instances summed into "(other reasons)".
+  // Instances summed into "(other reasons)", and the lowest of them.
   uint64_t other_count() const { return other_count_; }
+  int64_t other_first_instance() const { return other_first_; }
   // The QueryTest list: distinct entries, then "(other reasons)" when other_count() > 0.
   std::vector<Entry> Entries() const;
   // Sum of every count, "(other reasons)" included.
@@ -73,6 +84,7 @@ class FirstReasons {
   std::deque<Entry> entries_;
   std::unordered_map<KeyView, size_t, KeyHash> index_;  // -> position in entries_
   uint64_t other_count_ = 0;
+  int64_t other_first_ = kNoInstance;
   uint64_t total_ = 0;
 };
 

@@ -6,6 +6,8 @@
 #include <bit>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "ops/base/check.h"
 
 namespace testrund::ops {
@@ -162,6 +164,39 @@ size_t LatencyHistogram::allocated_bytes() const {
     if (g) bytes += sizeof(Group);
   }
   return bytes;
+}
+
+Result<LatencyHistogram> LatencyHistogram::FromBuckets(std::span<const BucketCount> buckets,
+                                                       uint64_t count, long double sum,
+                                                       MonoNs min, MonoNs max) {
+  LatencyHistogram out;
+  uint64_t total = 0;
+  for (const BucketCount& b : buckets) {
+    int group = 0;
+    int sub = 0;
+    if (b.low < 0 || b.low > kMaxTracked) {
+      return Status::Error(fmt::format("bucket {} is out of range", b.low));
+    }
+    Locate(b.low, &group, &sub);
+    if (BucketLow(group, sub) != b.low) {
+      return Status::Error(fmt::format("{} is not the lowest value of a bucket", b.low));
+    }
+    if (b.count == 0) continue;
+    if (!out.groups_[group]) out.groups_[group] = std::make_unique<Group>();
+    (*out.groups_[group])[sub] += b.count;
+    total += b.count;
+  }
+  if (total != count) {
+    return Status::Error(fmt::format("the buckets hold {} values, count says {}", total, count));
+  }
+  if (count > 0 && (min < 0 || max < min)) {
+    return Status::Error(fmt::format("min {} and max {} do not fit", min, max));
+  }
+  out.count_ = count;
+  out.min_ = count > 0 ? min : 0;
+  out.max_ = count > 0 ? max : 0;
+  out.sum_ = sum;
+  return out;
 }
 
 }  // namespace testrund::ops

@@ -19,6 +19,7 @@
 #include <span>
 
 #include "ops/base/clock.h"
+#include "ops/base/status.h"
 
 namespace testrund::ops {
 
@@ -74,6 +75,29 @@ class LatencyHistogram {
 
   // Adds every count of `other` (bucket-wise); min/max/count/sum combine exactly.
   void Merge(const LatencyHistogram& other);
+
+  // Calls f(low, count) for every bucket holding values, ascending; `low` is the bucket's
+  // smallest value, which names it.
+  template <typename F>
+  void ForEachBucket(F f) const {
+    for (int g = 0; g < kGroups; ++g) {
+      if (!groups_[g]) continue;
+      for (int s = 0; s < kSubBuckets; ++s) {
+        if ((*groups_[g])[s] != 0) f(BucketLow(g, s), (*groups_[g])[s]);
+      }
+    }
+  }
+
+  // A histogram as ForEachBucket and the exact count, sum, min and max described it (what
+  // a shard sends: docs/api.md#mergeable-results). Error: a `low` that names no bucket, or
+  // a count, min or max that does not fit the buckets.
+  struct BucketCount {
+    MonoNs low;
+    uint64_t count;
+  };
+  static Result<LatencyHistogram> FromBuckets(std::span<const BucketCount> buckets,
+                                              uint64_t count, long double sum, MonoNs min,
+                                              MonoNs max);
 
   // Bytes allocated for counters (not counting sizeof(*this)).
   size_t allocated_bytes() const;

@@ -26,6 +26,7 @@
 #include "ops/stats/check_log.h"
 #include "ops/stats/first_reasons.h"
 #include "ops/stats/latency_histogram.h"
+#include "ops/stats/shard.h"
 #include "ops/stats/threshold.h"
 
 namespace testrund::ops {
@@ -51,6 +52,14 @@ struct RunCounts {
   uint64_t late = 0;     // starts that were due while the backlog was full
   uint64_t halted = 0;   // halted now
   uint64_t running = 0;  // in progress now (started - finished)
+
+  // Adds `other`'s counters (a merge of shards).
+  RunCounts& operator+=(const RunCounts& o) {
+    started += o.started, finished += o.finished, failed += o.failed, aborted += o.aborted;
+    cancelled += o.cancelled, passed += o.passed, late += o.late, halted += o.halted;
+    running += o.running;
+    return *this;
+  }
 };
 
 // The quantiles a latency summary holds, and their names in QueryTest.
@@ -69,6 +78,9 @@ struct LatencySummary {
   MonoNs max = 0;
   std::array<MonoNs, std::size(kReportedQuantiles)> quantiles{};  // as kReportedQuantiles
 };
+
+// The summary QueryTest shows of `histogram` (not empty).
+LatencySummary SummarizeLatency(int op_idx, const LatencyHistogram& histogram);
 
 // One op's whole latency histogram (for views that need its buckets). Shared with the run,
 // not copied: the run copies it before recording into it again while a snapshot holds it.
@@ -155,10 +167,13 @@ struct RunSnapshot {
   // Instances the distribution will start, when that is known (a total, or a paced run's
   // duration or stages).
   std::optional<uint64_t> planned_total;
+  // percent_complete counts active time, not instances (a run bounded by time only).
+  bool progress_by_time = false;
   // `linear` runs: instances due by now by the schedule (started, plus those a full backlog
   // holds back); nullopt for `load` and `single`, whose instances are all due at once.
   std::optional<uint64_t> due;
   MonoNs paused_ns = 0;  // time spent paused so far
+  Shard shard;           // which part of the run this is ({0, 1}: all of it)
   std::vector<std::string> tags;
   // Every threshold of the definition with its latest check (always: a few per run).
   std::vector<ThresholdResult> thresholds;
@@ -172,6 +187,7 @@ struct RunSnapshot {
   std::vector<FirstReasons::Entry> first_fails;   // kSnapshotReasons
   std::vector<FirstReasons::Entry> first_aborts;  // kSnapshotReasons
   std::vector<BucketCounts> buckets;              // kSnapshotBuckets: 1 to 20
+  MonoNs bucket_width_ns = 0;                     // kSnapshotBuckets: each bucket's width
   std::vector<LatencySummary> latency;            // kSnapshotLatency: ops with a sample
   std::vector<OpHistogram> histograms;            // kSnapshotHistograms: ops with a sample
   std::optional<InstanceRecord> first_call;       // kSnapshotLogs: once instance 0 started
