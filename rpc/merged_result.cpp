@@ -22,6 +22,12 @@ namespace {
 using Allocator = rapidjson::Document::AllocatorType;
 using Value = rapidjson::Value;
 
+// What a worker may send: times before 2096 and durations within that (so sums of
+// nanoseconds stay in int64), bucket widths of runs up to 10^8 s, at most 20 buckets.
+constexpr int64_t kMaxSeconds = 4'000'000'000;
+constexpr double kMaxBucketWidth = 1e8;
+constexpr size_t kMaxBuckets = 20;
+
 // Reads one shard's result; the first problem found is kept and names shard and field.
 class ShardReader {
  public:
@@ -45,11 +51,16 @@ class ShardReader {
     if (!v->IsInt64()) return Fail(field, "is not an integer"), 0;
     return v->GetInt64();
   }
-  double Number(const Value& object, const char* name, const char* field) {
+  // A number in [min, max]: the bounds keep every time a worker sends within what int64
+  // nanoseconds hold once offsets are added up.
+  double Number(const Value& object, const char* name, const char* field, double min,
+                double max) {
     const Value* v = Member(object, name, field);
     if (v == nullptr) return 0;
     if (!v->IsNumber()) return Fail(field, "is not a number"), 0;
-    return v->GetDouble();
+    double d = v->GetDouble();
+    if (d < min || d > max) return Fail(field, fmt::format("is out of [{}, {}]", min, max)), 0;
+    return d;
   }
   std::string String(const Value& object, const char* name, const char* field) {
     const Value* v = Member(object, name, field);
@@ -65,8 +76,10 @@ class ShardReader {
   ops::WallTime Wall(const Value& object, const char* name, const char* field) {
     const Value* v = Member(object, name, field);
     if (v == nullptr) return {};
-    if (!v->IsArray() || v->Size() != 2 || !(*v)[0].IsInt64() || !(*v)[1].IsInt64()) {
-      return Fail(field, "is not [sec, usec]"), ops::WallTime{};
+    if (!v->IsArray() || v->Size() != 2 || !(*v)[0].IsInt64() || !(*v)[1].IsInt64() ||
+        (*v)[0].GetInt64() < 0 || (*v)[0].GetInt64() > kMaxSeconds || (*v)[1].GetInt64() < 0 ||
+        (*v)[1].GetInt64() >= 1'000'000) {
+      return Fail(field, "is not [sec, usec] of a time before 2096"), ops::WallTime{};
     }
     return ops::WallTime{(*v)[0].GetInt64(), (*v)[1].GetInt64()};
   }
@@ -120,18 +133,22 @@ void ReadHalted(ShardReader& r, Allocator& alloc, ops::RunSnapshot& s) {
       h.operation.CopyFrom(*op, alloc);
     }
     h.halted_at = r.Wall(e, "time_halted", "halted[].time_halted");
-    h.left_ns = std::llround(r.Number(e, "time_left", "halted[].time_left") * 1e9);
+    double left = r.Number(e, "time_left", "halted[].time_left", 0, kMaxSeconds);
+    h.left_ns = std::llround(left * 1e9);
     s.halted.push_back(std::move(h));
   }
 }
 
 void ReadBuckets(ShardReader& r, ops::RunSnapshot& s) {
   // Widths are 100 ms x 2^k: the nearest microsecond is exact.
-  double width = r.Number(r.result(), "bucket_width", "bucket_width");
+  double width = r.Number(r.result(), "bucket_width", "bucket_width", 0.1, kMaxBucketWidth);
   s.bucket_width_ns = std::llround(width * 1e6) * 1000;
-  if (r.ok() && s.bucket_width_ns <= 0) r.Fail("bucket_width", "is not positive");
   const Value* list = r.Array(r.result(), "buckets", "buckets");
   if (list == nullptr) return;
+  if (list->Size() > kMaxBuckets) {
+    r.Fail("buckets", fmt::format("holds more than {} buckets", kMaxBuckets));
+    return;
+  }
   for (const Value& b : list->GetArray()) {
     s.buckets.push_back(ops::BucketCounts{{},
                                           r.Uint(b, "num_calls_started", "buckets[]"),
@@ -176,6 +193,8 @@ void ReadLatency(ShardReader& r, ops::RunSnapshot& s) {
 Result<ops::RunSnapshot> ReadShard(const ShardAnswer& answer, Allocator& alloc) {
   ShardReader r(answer.index, *answer.result);
   const Value& v = *answer.result;
+  if (!v.IsObject()) return Status::Error(fmt::format("shard {}: the result is not an object",
+                                                      answer.index));
   ops::RunSnapshot s;
   s.run_id = r.String(v, "run_id", "run_id");
   std::string status = r.String(v, "status", "status");
@@ -192,11 +211,11 @@ Result<ops::RunSnapshot> ReadShard(const ShardAnswer& answer, Allocator& alloc) 
   s.time_start = r.Wall(v, "time_start", "time_start");
   if (s.completed) {
     s.time_finish = r.Wall(v, "time_finish", "time_finish");
-    s.duration_ns = std::llround(r.Number(v, "duration", "duration") * 1e9);
+    s.duration_ns = std::llround(r.Number(v, "duration", "duration", 0, kMaxSeconds) * 1e9);
   }
   if (const Value* counts = r.Member(v, "counts", "counts")) s.counts = ReadCounts(r, *counts);
   if (v.IsObject() && v.HasMember("percent_complete")) {
-    s.percent_complete = r.Number(v, "percent_complete", "percent_complete");
+    s.percent_complete = r.Number(v, "percent_complete", "percent_complete", 0, 100);
   }
   // Null: the shard's progress counts time (ops::RunSnapshot::progress_by_time).
   if (const Value* planned = r.Member(v, "planned_total", "planned_total")) {
@@ -206,7 +225,8 @@ Result<ops::RunSnapshot> ReadShard(const ShardAnswer& answer, Allocator& alloc) 
       s.planned_total = r.Uint(v, "planned_total", "planned_total");
     }
   }
-  s.paused_ns = std::llround(r.Number(v, "paused_seconds", "paused_seconds") * 1e9);
+  s.paused_ns =
+      std::llround(r.Number(v, "paused_seconds", "paused_seconds", 0, kMaxSeconds) * 1e9);
   if (const Value* g = r.Member(v, "globals", "globals")) s.globals.CopyFrom(*g, alloc);
   ReadHalted(r, alloc, s);
   s.first_fails = ReadReasons(r, "first_fails");
@@ -245,10 +265,10 @@ void AddChosenParts(std::span<const ShardAnswer> present, Value& out, Allocator&
       SetMember(out, "first_call_summary", Value(call->value, alloc), alloc);
     }
     auto fail = v.FindMember("first_fail_summary");
-    if (fail == v.MemberEnd() || !fail->value.IsObject() || !fail->value.HasMember("idx")) {
-      continue;
-    }
-    if (first_fail == nullptr || fail->value["idx"].GetInt64() < (*first_fail)["idx"].GetInt64()) {
+    if (fail == v.MemberEnd() || !fail->value.IsObject()) continue;
+    auto idx = fail->value.FindMember("idx");
+    if (idx == fail->value.MemberEnd() || !idx->value.IsInt64()) continue;
+    if (first_fail == nullptr || idx->value.GetInt64() < (*first_fail)["idx"].GetInt64()) {
       first_fail = &fail->value;
     }
   }
@@ -263,10 +283,12 @@ void AddChosenParts(std::span<const ShardAnswer> present, Value& out, Allocator&
     for (rapidjson::SizeType i = 0; i < thresholds->Size() && i < theirs->value.Size(); ++i) {
       Value& mine = (*thresholds)[i];
       const Value& other = theirs->value[i];
-      if (mine.HasMember("ok") && other.HasMember("ok") && other["ok"].IsFalse()) {
-        mine["ok"].SetBool(false);
-        if (other.HasMember("value")) mine["value"].CopyFrom(other["value"], alloc);
-      }
+      if (!mine.IsObject() || !other.IsObject()) continue;
+      auto ok = other.FindMember("ok");
+      if (ok == other.MemberEnd() || !ok->value.IsFalse()) continue;
+      SetMember(mine, "ok", Value(false), alloc);
+      auto value = other.FindMember("value");
+      if (value != other.MemberEnd()) SetMember(mine, "value", Value(value->value, alloc), alloc);
     }
   }
   SetMember(out, "thresholds", std::move(*thresholds), alloc);
@@ -307,6 +329,7 @@ Value MergedListTestsEntry(std::span<const Value* const> entries, Allocator& all
   std::vector<ops::RunStatus> statuses;
   bool first = true;
   for (const Value* entry : entries) {
+    if (!entry->IsObject()) continue;
     ShardReader r(0, *entry);
     if (auto status = ops::RunStatusFromName(r.String(*entry, "status", "status"))) {
       statuses.push_back(*status);
@@ -327,7 +350,7 @@ Value MergedListTestsEntry(std::span<const Value* const> entries, Allocator& all
         }
       }
     }
-    if (merged.status_reason.empty() && entry->IsObject() && entry->HasMember("status_reason")) {
+    if (merged.status_reason.empty() && entry->HasMember("status_reason")) {
       merged.status_reason = r.String(*entry, "status_reason", "status_reason");
     }
     first = false;
@@ -336,6 +359,7 @@ Value MergedListTestsEntry(std::span<const Value* const> entries, Allocator& all
   Value out = ListTestsEntry(merged, alloc);
   // thresholds_ok: false when any shard's is.
   for (const Value* entry : entries) {
+    if (!entry->IsObject()) continue;
     auto ok = entry->FindMember("thresholds_ok");
     if (ok == entry->MemberEnd()) continue;
     bool value = ok->value.IsTrue();

@@ -231,6 +231,16 @@ TEST_CASE("a merge with a shard missing says so; a result that is not mergeable 
   CHECK(ToText(merged.value()["shards"]) == R"J({"count":3,"missing":[1]})J");
   CHECK(merged.value()["counts"]["started"].GetUint64() == 8);
 
+  // What a worker sends is read with care (a fuzz finding: an array instead of a result).
+  rapidjson::Value array(rapidjson::kArrayType);
+  answers[1].result = &array;
+  auto not_object = rpc::MergedQueryTestResult(answers, none, doc.GetAllocator());
+  REQUIRE(!not_object.ok());
+  CHECK(not_object.message() == "shard 1: the result is not an object");
+  rapidjson::Value entry = rpc::MergedListTestsEntry(
+      std::vector<const rapidjson::Value*>{&r0, &array}, doc.GetAllocator());
+  CHECK(entry["counts"]["started"].GetUint64() == r0["counts"]["started"].GetUint64());
+
   rapidjson::Value plain = Result(*cluster.shards[1], doc, false);
   answers[1].result = &plain;
   auto refused = rpc::MergedQueryTestResult(answers, none, doc.GetAllocator());
