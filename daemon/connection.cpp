@@ -167,6 +167,7 @@ void Connection::OnEvent(bufferevent*, short what, void* arg) {
 
 void Connection::HandleInput() {
   evbuffer* input = bufferevent_get_input(bev_.get());
+  if (phase_ == Phase::kWaiting) return;  // pipelined requests stay queued
   if (phase_ != Phase::kOpen) {
     evbuffer_drain(input, evbuffer_get_length(input));
     return;
@@ -213,9 +214,9 @@ void Connection::HandleFramed() {
     }
     case FrameStatus::kFrame: {
       rpc::Caller caller{services_.tokens->auth_required(), std::nullopt};
-      std::optional<std::string> response = services_.handle_rpc(body, caller);
-      if (response) Send(ops::EncodeFrame(*response));
-      CloseAfterWrite();
+      rpc::Answer answer = services_.handle_rpc(body, caller, *this);
+      if (answer.pending) return Wait(std::move(answer.pending), false);
+      RespondRpc(answer.response, false);
       return;
     }
   }
@@ -374,11 +375,50 @@ void Connection::ServeRpc(const HttpRequest& request) {
     if (!role) return RespondUnauthorized(request);
     caller.role = role;
   }
-  std::optional<std::string> response = services_.handle_rpc(request.body, caller);
-  if (response) {
-    Respond(200, *response, request.keep_alive);
+  rpc::Answer answer = services_.handle_rpc(request.body, caller, *this);
+  if (answer.pending) return Wait(std::move(answer.pending), request.keep_alive);
+  RespondRpc(answer.response, request.keep_alive);
+}
+
+void Connection::RespondRpc(const std::optional<std::string>& response, bool keep_alive) {
+  if (mode_ == Mode::kFramed) {
+    if (response) Send(ops::EncodeFrame(*response));
+    CloseAfterWrite();
+  } else if (response) {
+    Respond(200, *response, keep_alive);
   } else {
-    Respond(204, "", request.keep_alive);
+    Respond(204, "", keep_alive);
+  }
+}
+
+void Connection::Wait(rpc::PendingResponse pending, bool keep_alive) {
+  pending_ = std::move(pending);
+  pending_keep_alive_ = keep_alive;
+  phase_ = Phase::kWaiting;
+  // Not reading also stops the read timeout: the wait is bounded by the coordinator's
+  // worker_timeout, not by the client's idleness (docs/scale-out.md).
+  bufferevent_disable(bev_.get(), EV_READ);
+  evtimer_del(request_deadline_.get());
+}
+
+void Connection::OnResponse(std::optional<std::string> response) {
+  if (phase_ != Phase::kWaiting) return;
+  // The caller (the pending body) keeps itself alive until it returns.
+  pending_ = rpc::PendingResponse();
+  phase_ = Phase::kOpen;
+  try {
+    RespondRpc(response, pending_keep_alive_);
+    if (phase_ != Phase::kOpen) return;
+    ArmRequestDeadline();
+    if (read_paused_) return;  // OnWritable reads again once the output drains
+    bufferevent_enable(bev_.get(), EV_READ);
+    // Requests that were pipelined behind this one may be buffered already.
+    HandleInput();
+  } catch (const std::exception& e) {
+    LogError("connection {}: {}", id_, e.what());
+    Close("internal error");
+  } catch (...) {
+    Close("internal error");
   }
 }
 
@@ -451,6 +491,7 @@ void Connection::Close(std::string_view reason) {
   if (phase_ == Phase::kClosed) return;
   if (phase_ == Phase::kStreaming) services_.live_view->Unsubscribe(*this);
   phase_ = Phase::kClosed;
+  pending_ = rpc::PendingResponse();  // a late response is dropped
   if (request_deadline_) evtimer_del(request_deadline_.get());
   bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
   bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);

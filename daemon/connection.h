@@ -3,8 +3,11 @@
 // (docs/api.md#1-transports): an ASCII letter means HTTP/1.1 (keep-alive, routes /, /jsonrpc,
 // /health, /metrics, and /ui/ with its event streams; Bearer authentication), anything else the
 // 4-byte length prefix (one request, then close). A connection that serves an event stream
-// is an EventSink of the LiveView until the stream ends or the client leaves. Enforces the body/header limits and the idle timeout. A connection never frees itself:
-// when it is done it reports to its owner, which frees it after the current callback has returned.
+// is an EventSink of the LiveView until the stream ends or the client leaves. A request a
+// coordinator answers later (docs/scale-out.md) makes the connection wait: it reads nothing
+// more until the response is sent, so pipelined responses keep their order. Enforces the
+// body/header limits and the idle timeout. A connection never frees itself: when it is done
+// it reports to its owner, which frees it after the current callback has returned.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -32,8 +35,10 @@ namespace testrund::daemon {
 struct ConnectionServices {
   TransportLimits limits;
   const TokenTable* tokens = nullptr;
-  // A JSON-RPC body in, a response body out (nullopt: nothing to send). Never throws.
-  std::function<std::optional<std::string>(std::string_view body, const rpc::Caller& caller)>
+  // A JSON-RPC body in, a response body out now (nullopt: nothing to send) or later through
+  // the sink (rpc::Dispatcher::Handle). Never throws.
+  std::function<rpc::Answer(std::string_view body, const rpc::Caller& caller,
+                            rpc::ResponseSink& sink)>
       handle_rpc;
   // A standalone JSON-RPC error response (id null).
   std::function<std::string(rpc::ErrorCode code, std::string_view message)> error_response;
@@ -45,7 +50,7 @@ struct ConnectionServices {
   LiveView* live_view = nullptr;
 };
 
-class Connection final : public EventSink {
+class Connection final : public EventSink, public rpc::ResponseSink {
  public:
   // A client of an event stream that does not read is closed when an event is due while
   // this much of the earlier ones is still unsent (docs/ui.md#live-data).
@@ -70,11 +75,15 @@ class Connection final : public EventSink {
   void Push(std::string_view event) override;
   void End() override;
 
+  // ResponseSink: the response of the request this connection waits for.
+  void OnResponse(std::optional<std::string> response) override;
+
  private:
   enum class Mode { kUnknown, kFramed, kHttp };
   enum class Phase {
     kOpen,      // reading requests
     kStreaming, // serving an event stream until it ends or the client leaves; input is ignored
+    kWaiting,   // a response comes later (a coordinator's call); input is not read meanwhile
     kFlushing,  // the last response is being written; input is ignored
     kDraining,  // written and half-closed; reading and dropping until EOF (lingering close)
     kClosed,    // done; waiting to be freed
@@ -104,6 +113,10 @@ class Connection final : public EventSink {
   void ServeUiFile(const HttpRequest& request);
   // GET /ui/events[?run_id=X]: Server-Sent Events until the client leaves or the run ends.
   void ServeEvents(const HttpRequest& request);
+  // Sends a JSON-RPC response (HTTP 200, or 204 without one; framed: one frame, then close).
+  void RespondRpc(const std::optional<std::string>& response, bool keep_alive);
+  // Stops reading until `pending` delivers the response (OnResponse).
+  void Wait(rpc::PendingResponse pending, bool keep_alive);
   void Respond(int status, std::string_view body, bool keep_alive, const HttpHeaders& extra = {},
                std::string_view content_type = kJsonContentType);
   // The same for a large body, handed to the output buffer without a copy.
@@ -124,6 +137,8 @@ class Connection final : public EventSink {
   Phase phase_ = Phase::kOpen;
   bool read_paused_ = false;  // output backlog: stop reading until it drains
   std::unique_ptr<HttpRequestParser> http_;
+  rpc::PendingResponse pending_;  // kWaiting: the response being prepared
+  bool pending_keep_alive_ = true;
   ops::EventPtr request_deadline_;  // declared after bev_: freed first
 };
 

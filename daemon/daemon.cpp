@@ -97,8 +97,9 @@ Status Daemon::Start() {
 
   services_.limits = config_.transport;
   services_.tokens = &tokens_;
-  services_.handle_rpc = [this](std::string_view body, const rpc::Caller& caller) {
-    return dispatcher_->Handle(body, caller);
+  services_.handle_rpc = [this](std::string_view body, const rpc::Caller& caller,
+                                rpc::ResponseSink& sink) {
+    return dispatcher_->Handle(body, caller, sink);
   };
   services_.error_response = [](rpc::ErrorCode code, std::string_view message) {
     return rpc::Dispatcher::ErrorResponse(code, message);

@@ -7,6 +7,8 @@
 #include "ops/base/json_writer.h"
 
 #include <cstring>
+#include <deque>
+#include <memory>
 #include <exception>
 #include <new>
 #include <utility>
@@ -21,6 +23,7 @@
 #include "rpc/json_parse.h"
 #include "rpc/methods.h"
 #include "rpc/params.h"
+#include "rpc/reply.h"
 
 namespace testrund::rpc {
 namespace {
@@ -172,17 +175,29 @@ class ResponseWriter {
   size_t count_ = 0;
 };
 
+// Where a request of a deferred row goes: the body that waits for its Reply.
+class Deferral {
+ public:
+  virtual ~Deferral() = default;
+  // The request's slot waits; the Reply that completes it.
+  virtual Reply Wait(const rapidjson::Value* id, bool notification,
+                     std::string_view counted) = 0;
+};
+
 // One request object of a body (the whole body, or one element of a batch).
 class RequestHandler {
  public:
+  // `deferral` nullptr: the table has no deferred rows.
   RequestHandler(const MethodTable& methods, const TokenLookup& lookup, const Caller& caller,
-                 Allocator& allocator, ResponseWriter& responses, CallCounts& calls)
+                 Allocator& allocator, ResponseWriter& responses, CallCounts& calls,
+                 Deferral* deferral = nullptr)
       : methods_(methods),
         lookup_(lookup),
         caller_(caller),
         allocator_(allocator),
         responses_(responses),
-        calls_(calls) {}
+        calls_(calls),
+        deferral_(deferral) {}
 
   void Handle(const rapidjson::Value& request) {
     if (!request.IsObject()) {
@@ -241,6 +256,7 @@ class RequestHandler {
     }
 
     MethodContext ctx{allocator_, methods_.state(), role};
+    if (method->deferred != nullptr) return Defer(*method->deferred, *params, ctx, id);
     try {
       Outcome outcome = method->handler(*params, ctx);
       calls_.Add(counted_, outcome.ok() ? 0 : outcome.error().code);
@@ -258,6 +274,19 @@ class RequestHandler {
   }
 
  private:
+  void Defer(const DeferredHandler& handler, const rapidjson::Value& params,
+             MethodContext& ctx, const rapidjson::Value* id) {
+    if (deferral_ == nullptr) {
+      return Fail(RpcError(ErrorCode::kInternalError, "Internal error: deferred method"), id);
+    }
+    Reply reply = deferral_->Wait(id, notification_, counted_);
+    try {
+      handler(params, ctx, std::move(reply));
+    } catch (const std::exception& e) {
+      // The reply (if the handler had not sent it) answered -32603 as it was destroyed.
+    }
+  }
+
   Role CallerRole(const rapidjson::Value* auth) const {
     if (!caller_.auth_required) return Role::kOperator;
     if (caller_.role.has_value()) return *caller_.role;
@@ -292,11 +321,111 @@ class RequestHandler {
   Allocator& allocator_;
   ResponseWriter& responses_;
   CallCounts& calls_;
+  Deferral* deferral_;
   bool notification_ = false;
   std::string_view counted_ = CallCounts::kInvalidRequest;  // the method name calls_ counts
 };
 
 }  // namespace
+
+// A body of a table with deferred rows: it owns its document (ids and params point into it)
+// and one response buffer per request, written when that request is answered; the
+// response is assembled in request order once none waits.
+class PendingResponse::Body final : public ReplyTarget,
+                                    public Deferral,
+                                    public std::enable_shared_from_this<Body> {
+ public:
+  explicit Body(CallCounts& calls) : doc_(&allocator_), writer_(scratch_), calls_(calls) {}
+
+  rapidjson::Document& doc() { return doc_; }
+  Allocator& allocator() override { return allocator_; }
+
+  // The next request's response buffer (a request answered at once writes into it).
+  ResponseWriter NextSlot() {
+    slots_.emplace_back();
+    return ResponseWriter(slots_.back().out, writer_, false);
+  }
+
+  Reply Wait(const rapidjson::Value* id, bool notification, std::string_view counted) override {
+    Slot& slot = slots_.back();
+    slot.id = id;
+    slot.notification = notification;
+    slot.counted = counted;
+    slot.waiting = true;
+    ++waiting_;
+    return Reply(shared_from_this(), slots_.size() - 1);
+  }
+
+  void Complete(size_t index, Outcome outcome) override {
+    Slot& slot = slots_[index];
+    if (!slot.waiting) return;
+    slot.waiting = false;
+    --waiting_;
+    calls_.Add(slot.counted, outcome.ok() ? 0 : outcome.error().code);
+    if (!slot.notification) {
+      ResponseWriter responses(slot.out, writer_, false);
+      if (outcome.ok()) {
+        responses.Result(outcome.result(), slot.id);
+      } else {
+        responses.Error(outcome.error(), slot.id);
+      }
+    }
+    if (waiting_ == 0 && sink_ != nullptr) {
+      ResponseSink* sink = sink_;
+      sink_ = nullptr;
+      sink->OnResponse(Assemble());
+    }
+  }
+
+  bool waiting() const { return waiting_ > 0; }
+  void set_batch(bool batch) { batch_ = batch; }
+  void Attach(ResponseSink* sink) { sink_ = sink; }
+
+  // The body's response: the lone one, or the batch's array of those written.
+  std::optional<std::string> Assemble() const {
+    std::string out;
+    for (const Slot& slot : slots_) {
+      if (slot.out.GetSize() == 0) continue;
+      out += out.empty() ? (batch_ ? "[" : "") : ",";
+      out.append(slot.out.GetString(), slot.out.GetSize());
+    }
+    if (out.empty()) return std::nullopt;
+    if (batch_) out += "]";
+    return out;
+  }
+
+ private:
+  struct Slot {
+    const rapidjson::Value* id = nullptr;
+    bool notification = false;
+    bool waiting = false;
+    std::string_view counted;
+    rapidjson::StringBuffer out;
+  };
+
+  Allocator allocator_;
+  rapidjson::Document doc_;
+  rapidjson::StringBuffer scratch_;  // the writer's initial stream; every use Resets it
+  JsonWriter writer_;
+  CallCounts& calls_;
+  std::deque<Slot> slots_;  // a deque: a Slot's buffer does not move
+  size_t waiting_ = 0;
+  bool batch_ = false;
+  ResponseSink* sink_ = nullptr;
+};
+
+PendingResponse::PendingResponse(std::shared_ptr<Body> body) : body_(std::move(body)) {}
+PendingResponse::PendingResponse(PendingResponse&&) noexcept = default;
+PendingResponse& PendingResponse::operator=(PendingResponse&& other) noexcept {
+  if (this != &other) {
+    if (body_) body_->Attach(nullptr);
+    body_ = std::move(other.body_);
+  }
+  return *this;
+}
+PendingResponse::~PendingResponse() {
+  if (body_) body_->Attach(nullptr);
+}
 
 struct Dispatcher::Buffers {
   Buffers() : arena(new char[kArenaBytes]), writer(out) {}
@@ -358,6 +487,52 @@ std::optional<std::string> Dispatcher::Handle(std::string_view body, const Calle
       return std::nullopt;
     }
   }
+}
+
+Answer Dispatcher::Handle(std::string_view body, const Caller& caller, ResponseSink& sink) {
+  // The daemon's own table has no deferred rows: its path stays the one above.
+  if (!methods_.has_deferred()) return Answer{Handle(body, caller), PendingResponse()};
+  try {
+    return HandleDeferrable(body, caller, sink);
+  } catch (...) {
+    try {
+      return Answer{ErrorResponse(ErrorCode::kInternalError, "Internal error: out of memory"),
+                    PendingResponse()};
+    } catch (...) {
+      return Answer{};
+    }
+  }
+}
+
+Answer Dispatcher::HandleDeferrable(std::string_view text, const Caller& caller,
+                                    ResponseSink& sink) {
+  auto body = std::make_shared<PendingResponse::Body>(calls_);
+  rapidjson::Document& doc = body->doc();
+  std::string parse_error = ParseJson(text, limits_.max_json_depth, doc);
+  if (!parse_error.empty()) {
+    calls_.Add(CallCounts::kParseError, ToInt(ErrorCode::kParseError));
+    return Answer{ErrorResponse(ErrorCode::kParseError, "Parse error: " + parse_error),
+                  PendingResponse()};
+  }
+  if (doc.IsArray() && doc.Empty()) {
+    calls_.Add(CallCounts::kInvalidRequest, ToInt(ErrorCode::kInvalidRequest));
+    return Answer{ErrorResponse(ErrorCode::kInvalidRequest, "Invalid Request: empty batch"),
+                  PendingResponse()};
+  }
+  body->set_batch(doc.IsArray());
+  auto handle = [&](const rapidjson::Value& request) {
+    ResponseWriter responses = body->NextSlot();
+    RequestHandler(methods_, lookup_, caller, body->allocator(), responses, calls_, body.get())
+        .Handle(request);
+  };
+  if (doc.IsArray()) {
+    for (const rapidjson::Value& request : doc.GetArray()) handle(request);
+  } else {
+    handle(doc);
+  }
+  if (!body->waiting()) return Answer{body->Assemble(), PendingResponse()};
+  body->Attach(&sink);
+  return Answer{std::nullopt, PendingResponse(std::move(body))};
 }
 
 std::string Dispatcher::ErrorResponse(ErrorCode code, std::string_view message) {

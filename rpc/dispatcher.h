@@ -34,6 +34,40 @@ struct DispatchLimits {
 
 class MethodTable;
 
+// Receives the response of a body that was not answered when Handle returned (it has
+// deferred methods, rpc/reply.h). Implemented by the transport's connection.
+class ResponseSink {
+ public:
+  // `response` nullopt: nothing to send (notifications only). Called from the loop, inside
+  // the call of the last Reply::Send of the body; the sink must not be destroyed inside.
+  virtual void OnResponse(std::optional<std::string> response) = 0;
+
+ protected:
+  ~ResponseSink() = default;
+};
+
+// A body whose response is still being prepared. Destroying it (the client left, the
+// connection is gone) detaches the sink: the response is then dropped when it is ready.
+class PendingResponse {
+ public:
+  class Body;  // the dispatcher's
+  PendingResponse() = default;
+  explicit PendingResponse(std::shared_ptr<Body> body);
+  PendingResponse(PendingResponse&&) noexcept;
+  PendingResponse& operator=(PendingResponse&&) noexcept;
+  ~PendingResponse();
+  explicit operator bool() const { return body_ != nullptr; }
+
+ private:
+  std::shared_ptr<Body> body_;
+};
+
+// Handle's answer: the response now (`pending` empty), or later through the sink.
+struct Answer {
+  std::optional<std::string> response;
+  PendingResponse pending;
+};
+
 class Dispatcher {
  public:
   // `methods` is borrowed and must outlive the dispatcher; `lookup` is copied (an empty
@@ -50,7 +84,14 @@ class Dispatcher {
   // (-32011), params shape (-32602), then the handler. Handlers run in batch order.
   // Not reentrant: a handler must not call Handle on the same dispatcher (it reuses its
   // buffers between calls).
+  // Must not be used with a table that has deferred rows.
   std::optional<std::string> Handle(std::string_view body, const Caller& caller);
+
+  // The same for a table that may have deferred rows. Without them this is the call above.
+  // With them the body is kept until every request of it is answered (a batch's response is
+  // sent when all its elements are), and when that is not at once `sink` gets it later,
+  // unless the returned PendingResponse was destroyed first.
+  Answer Handle(std::string_view body, const Caller& caller, ResponseSink& sink);
 
   // A standalone error response (id null), for transports that must answer before a body
   // could be read, e.g. a bad length prefix (-32700).
@@ -61,6 +102,7 @@ class Dispatcher {
 
  private:
   struct Buffers;  // reused between calls, so that a small request allocates little
+  Answer HandleDeferrable(std::string_view body, const Caller& caller, ResponseSink& sink);
 
   const MethodTable& methods_;
   DispatchLimits limits_;

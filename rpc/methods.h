@@ -4,7 +4,13 @@
 // handler only turns an object of params into a result or an RpcError, and never throws.
 //
 // Adding a method is one row in kDefaultMethods (methods.cpp) plus its handler function.
+//
+// A coordinator's methods (docs/scale-out.md) answer only after its workers have: their rows
+// hold a DeferredHandler, which gets a Reply (rpc/reply.h) to answer through later.
 #pragma once
+
+#include <deque>
+#include <memory>
 
 #include <cstddef>
 #include <functional>
@@ -63,22 +69,35 @@ class [[nodiscard]] Outcome {
 // (ops/base/param_reader.h).
 using Handler = Outcome (*)(const rapidjson::Value& params, MethodContext& ctx);
 
+class Reply;  // rpc/reply.h
+// A handler that answers through `reply`, now or from a later loop callback. `params` and
+// `ctx` are valid during the call only (copy what is needed later); the result must be built
+// in reply.allocator() (the same as ctx.allocator), which lives until the reply is sent.
+using DeferredHandler =
+    std::function<void(const rapidjson::Value& params, MethodContext& ctx, Reply reply)>;
+
 struct Method {
   std::string_view name;  // must outlive the table (a literal)
   Role required;          // kObserver: observers and operators; kOperator: operators only
-  Handler handler;
+  Handler handler;        // nullptr in a deferred row
+  const DeferredHandler* deferred = nullptr;  // owned by the table; set by AddDeferred
 };
 
 class MethodTable {
  public:
   // `state` is borrowed and must outlive the table.
   explicit MethodTable(ServerState& state) : state_(&state) {}
-  MethodTable(MethodTable&&) = default;
+  MethodTable(MethodTable&&) = default;  // a deque's elements stay where they are
   MethodTable& operator=(MethodTable&&) = default;
 
   // Adds a row. Returns false (and changes nothing) when the name is already taken or the
   // row has no handler.
   bool Add(const Method& method);
+  // Adds a deferred row (its handler kept by the table). False when the name is taken or
+  // `handler` is empty.
+  bool AddDeferred(std::string_view name, Role required, DeferredHandler handler);
+  // Whether any row is deferred: the dispatcher then keeps every body until it is answered.
+  bool has_deferred() const { return !deferred_.empty(); }
   // The row for `name`, or nullptr. The pointer stays valid until the next Add.
   const Method* Find(std::string_view name) const;
   size_t size() const { return rows_.size(); }
@@ -88,6 +107,7 @@ class MethodTable {
  private:
   ServerState* state_;
   std::unordered_map<std::string_view, Method> rows_;
+  std::deque<DeferredHandler> deferred_;  // a deque: rows point into it
 };
 
 // The daemon's table: every method of docs/api.md#3-methods that is implemented, with its role
