@@ -90,6 +90,21 @@ const OptionSpec kOptions[] = {
    &At<&Config::engine, &ops::EngineLimits::data, &ops::DataLimits::max_bytes>},
   {"max_data_rows", OptionType::kCount, "10000000", 1, 1e9,
    "most data rows of one run", &At<&Config::engine, &ops::EngineLimits::data, &ops::DataLimits::max_rows>},
+  {"coordinator", OptionType::kBool, "false", kNoMin, kNoMax,
+   "run no tests: shard every run over the workers and merge their results",
+   &At<&Config::coordinator, &CoordinatorOptions::enabled>},
+  {"workers", OptionType::kAddressCsv, "", kNoMin, kNoMax,
+   "coordinator: the workers, HOST:PORT,HOST:PORT,... or one NAME:PORT resolving to several",
+   &At<&Config::coordinator, &CoordinatorOptions::workers>},
+  {"worker_token", OptionType::kString, "", kNoMin, kNoMax,
+   "coordinator: the token sent to every worker (empty = none)",
+   &At<&Config::coordinator, &CoordinatorOptions::worker_token>},
+  {"shard_lead", OptionType::kSeconds, "1", 0.1, 60,
+   "coordinator: seconds from ExecuteTest to the shards' common start",
+   &At<&Config::coordinator, &CoordinatorOptions::shard_lead>},
+  {"worker_timeout", OptionType::kSeconds, "5", 0.5, 60,
+   "coordinator: seconds a worker call may take; a worker silent this long is lost",
+   &At<&Config::coordinator, &CoordinatorOptions::worker_timeout>},
 };
 // clang-format on
 
@@ -208,6 +223,27 @@ Status SetOption(const OptionSpec& spec, std::string_view raw, bool replace_list
       Status bounds = CheckBounds(spec, text, static_cast<double>(*value));
       if (!bounds.ok()) return bounds;
       std::get<uint64_t& (*)(Config&)>(spec.field)(*config) = *value;
+      return Status::Ok();
+    }
+    case OptionType::kBool: {
+      if (text != "true" && text != "false") {
+        return Status::Error(fmt::format("\"{}\" is not true or false", text));
+      }
+      std::get<bool& (*)(Config&)>(spec.field)(*config) = text == "true";
+      return Status::Ok();
+    }
+    case OptionType::kAddressCsv: {
+      std::vector<std::string> addresses;
+      for (std::string_view rest = text; !rest.empty();) {
+        size_t comma = rest.find(',');
+        std::string_view one = Trim(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        Result<HostPort> address = ParseHostPort(one);
+        if (!address.ok()) return address.status();
+        addresses.emplace_back(one);
+      }
+      std::get<std::vector<std::string>& (*)(Config&)>(spec.field)(*config) =
+          std::move(addresses);
       return Status::Ok();
     }
     case OptionType::kSeconds: {
@@ -393,6 +429,7 @@ Result<Invocation> ParseCommandLine(std::span<const char* const> args) {
         return Status::Error(fmt::format("command line: {}: unknown option (see --help)", name));
       }
     }
+    if (!value && spec != nullptr && spec->type == OptionType::kBool) value = "true";
     if (!value) {
       if (i + 1 >= args.size()) {
         return Status::Error(fmt::format("command line: {}: needs a value", name));
@@ -438,6 +475,11 @@ Status Validate(const Config& config) {
     return Status::Error(fmt::format("{}: {}: tls_cert and tls_key go together", where,
                                      config.tls_cert.empty() ? "tls_cert" : "tls_key"));
   }
+  if (config.coordinator.enabled && config.coordinator.workers.empty()) {
+    return Status::Error(fmt::format(
+        "{}: workers: a coordinator needs workers (HOST:PORT,HOST:PORT,... or NAME:PORT)",
+        where));
+  }
   return Status::Ok();
 }
 
@@ -446,7 +488,8 @@ std::string HelpText() {
       "usage: testrund [--config FILE] [--listen HOST:PORT]... [--tls-listen HOST:PORT]...\n"
       "                [--tls-cert FILE] [--tls-key FILE] [--token TOKEN:ROLE]...\n"
       "                [--results-dir DIR] [--log-level error|warn|info|debug]\n"
-      "                [--log-file FILE] [--check-config] [--version] [--help]\n"
+      "                [--log-file FILE] [--coordinator --workers HOST:PORT,...]\n"
+      "                [--check-config] [--version] [--help]\n"
       "\n"
       "A load-testing daemon speaking JSON-RPC 2.0 (length-prefixed or HTTP/1.1).\n"
       "Every option can be set in the config file as `key = value` (underscores);\n"
@@ -461,13 +504,15 @@ std::string HelpText() {
   };
   size_t width = 0;
   for (const auto& [flag, help] : kFixed) width = std::max(width, flag.size());
-  for (const OptionSpec& spec : kOptions) {
-    width = std::max(width, FlagName(spec.key).size() + std::string_view(" VALUE").size());
-  }
+  // A boolean's flag alone sets it (--coordinator); --flag=false clears it.
+  auto invocation = [](const OptionSpec& spec) {
+    return FlagName(spec.key) + (spec.type == OptionType::kBool ? "" : " VALUE");
+  };
+  for (const OptionSpec& spec : kOptions) width = std::max(width, invocation(spec).size());
   width += 2;
   for (const auto& [flag, help] : kFixed) text += fmt::format("  {:<{}}{}\n", flag, width, help);
   for (const OptionSpec& spec : kOptions) {
-    std::string line = fmt::format("  {:<{}}{}", FlagName(spec.key) + " VALUE", width, spec.help);
+    std::string line = fmt::format("  {:<{}}{}", invocation(spec), width, spec.help);
     if (!spec.default_value.empty()) line += fmt::format(" [{}]", spec.default_value);
     text += line + "\n";
   }

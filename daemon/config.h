@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "daemon/coordinator/coordinator_options.h"
 #include "daemon/transport_limits.h"
 #include "ops/engine_limits.h"
 #include "ops/base/status.h"
@@ -34,6 +35,7 @@ struct Config {
   ops::EngineLimits engine;
   rpc::DispatchLimits dispatch;
   TransportLimits transport;
+  CoordinatorOptions coordinator;
 
   std::string config_file;  // the file that was read; empty when none
 };
@@ -46,13 +48,15 @@ enum class OptionType {
   kSize,         // bytes, or a number with a K/M/G suffix (binary multiples)
   kCount,        // a non-negative integer
   kSeconds,      // a non-negative decimal number of seconds
+  kBool,         // true | false; the flag alone means true
+  kAddressCsv,   // HOST:PORT[,HOST:PORT...] in one value (not repeatable: the last wins)
 };
 
 // Where an option's value lives in Config (a member, or a member of one of its limit
 // structs); the alternative matches the option's type.
 using ConfigField =
     std::variant<std::string& (*)(Config&), std::vector<std::string>& (*)(Config&),
-                 uint64_t& (*)(Config&), double& (*)(Config&)>;
+                 uint64_t& (*)(Config&), double& (*)(Config&), bool& (*)(Config&)>;
 
 // One row of the option table. `default_value` is parsed by the same code as the file.
 struct OptionSpec {
@@ -93,7 +97,8 @@ Status ApplyConfigFile(const std::string& path, Config* config);
 // key, or the flag; main prints it and exits 2. --version/--help stop validation.
 Result<Invocation> ParseCommandLine(std::span<const char* const> args);
 
-// Cross-option checks: at least one listener, TLS listeners need a cert and a key.
+// Cross-option checks: at least one listener, TLS listeners need a cert and a key, a
+// coordinator needs workers.
 Status Validate(const Config& config);
 
 // Parses a size: "1024", "16K", "16M", "1G" (binary multiples, case-insensitive).

@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <csignal>
 
@@ -35,6 +36,8 @@ Daemon::~Daemon() {
   signals_.clear();
   listeners_.clear();
   connections_.reset();
+  // Its pending replies complete into the dispatcher's bodies: it goes first.
+  coordinator_.reset();
   dispatcher_.reset();
   methods_.reset();
   housekeeping_.reset();
@@ -81,7 +84,13 @@ Status Daemon::Start() {
   housekeeping_ = clock_->NewTimer([this] { OnHousekeeping(); });
   housekeeping_->ArmAt(clock_->Now() + kHousekeepingInterval);
   live_view_ = std::make_unique<LiveView>(*registry_, *clock_, [this] { return LiveServerJson(); });
-  methods_ = std::make_unique<rpc::MethodTable>(rpc::BuildDefaultMethods(server_state_));
+  if (config_.coordinator.enabled) {
+    coordinator_ = std::make_unique<Coordinator>(*io_, config_.coordinator, config_.engine,
+                                                 ops::AllOpTypes());
+    methods_ = std::make_unique<rpc::MethodTable>(coordinator_->Methods(server_state_));
+  } else {
+    methods_ = std::make_unique<rpc::MethodTable>(rpc::BuildDefaultMethods(server_state_));
+  }
 
   Result<TokenTable> tokens = TokenTable::Create(config_.token);
   if (!tokens.ok()) return tokens.status();
@@ -153,6 +162,12 @@ Status Daemon::Start() {
     }
   } else {
     LogInfo("{} token(s) configured: every call needs one", config_.token.size());
+  }
+  if (coordinator_) {
+    LogInfo("coordinator of {} (worker_timeout {} s, shard_lead {} s)",
+            fmt::join(config_.coordinator.workers, ","), config_.coordinator.worker_timeout,
+            config_.coordinator.shard_lead);
+    coordinator_->Start();
   }
   for (const auto& listener : listeners_) {
     LogInfo("listening on {} ({})", listener->bound_address(), listener->tls() ? "tls" : "plain");
@@ -229,6 +244,7 @@ void Daemon::OnStopSignal(evutil_socket_t signal_number, short, void* arg) {
 
 void Daemon::OnHousekeeping() {
   registry_->Sweep();
+  if (coordinator_) coordinator_->Sweep();
   housekeeping_->ArmAt(clock_->Now() + kHousekeepingInterval);
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Daemon: the whole running server. Owns the event_base and, in start-up order, the clock,
 // the loop-lag probe, the engine (RunRegistry), its housekeeping timer and the operator page's LiveView, the method table and dispatcher, the tokens,
-// the TLS context, the connections, the listeners and the signal events. Destruction runs in the
+// the TLS context, the connections, the listeners and the signal events. A coordinator
+// (docs/scale-out.md) also owns its Coordinator, whose methods replace the engine's. Destruction runs in the
 // reverse order, so nothing outlives what it borrows.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include "daemon/config.h"
 #include "daemon/connection.h"
 #include "daemon/connection_set.h"
+#include "daemon/coordinator/coordinator.h"
 #include "daemon/exposition.h"
 #include "daemon/listener.h"
 #include "daemon/live_view.h"
@@ -69,6 +71,7 @@ class Daemon {
   std::unique_ptr<ops::Timer> housekeeping_;
   std::unique_ptr<LiveView> live_view_;  // outlives the connections that stream from it
   rpc::ServerState server_state_;
+  std::unique_ptr<Coordinator> coordinator_;  // --coordinator only; destroyed before dispatcher_
   std::unique_ptr<rpc::MethodTable> methods_;
   TokenTable tokens_;
   std::unique_ptr<rpc::Dispatcher> dispatcher_;

@@ -111,6 +111,17 @@ ops::RunCounts ReadCounts(ShardReader& r, const Value& counts) {
   return c;
 }
 
+std::vector<std::string> ReadTags(ShardReader& r) {
+  std::vector<std::string> tags;
+  if (const Value* list = r.Array(r.result(), "tags", "tags")) {
+    for (const Value& t : list->GetArray()) {
+      if (!t.IsString()) return r.Fail("tags[]", "is not a string"), tags;
+      tags.emplace_back(t.GetString(), t.GetStringLength());
+    }
+  }
+  return tags;
+}
+
 std::vector<ops::FirstReasons::Entry> ReadReasons(ShardReader& r, const char* name) {
   std::vector<ops::FirstReasons::Entry> out;
   const Value* list = r.Array(r.result(), name, name);
@@ -227,6 +238,7 @@ Result<ops::RunSnapshot> ReadShard(const ShardAnswer& answer, Allocator& alloc) 
   }
   s.paused_ns =
       std::llround(r.Number(v, "paused_seconds", "paused_seconds", 0, kMaxSeconds) * 1e9);
+  s.tags = ReadTags(r);
   if (const Value* g = r.Member(v, "globals", "globals")) s.globals.CopyFrom(*g, alloc);
   ReadHalted(r, alloc, s);
   s.first_fails = ReadReasons(r, "first_fails");
@@ -344,11 +356,7 @@ Value MergedListTestsEntry(std::span<const Value* const> entries, Allocator& all
     }
     if (first) {
       merged.run_id = r.String(*entry, "run_id", "run_id");
-      if (const Value* tags = r.Array(*entry, "tags", "tags")) {
-        for (const Value& t : tags->GetArray()) {
-          if (t.IsString()) merged.tags.emplace_back(t.GetString(), t.GetStringLength());
-        }
-      }
+      merged.tags = ReadTags(r);
     }
     if (merged.status_reason.empty() && entry->HasMember("status_reason")) {
       merged.status_reason = r.String(*entry, "status_reason", "status_reason");

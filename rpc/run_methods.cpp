@@ -55,6 +55,28 @@ RunIdParam ReadRunId(const rapidjson::Value& params, Allocator& a) {
   return r;
 }
 
+// The params of the methods that answer the status object (QueryTest, CancelTest):
+// run_id, and mergeable (1 adds what an exact merge of shards needs,
+// docs/api.md#mergeable-results; a coordinator's CancelTest merges the cancelled shards).
+struct StatusParams {
+  std::string_view run_id;
+  bool mergeable = false;
+  std::optional<RpcError> error;
+  unsigned parts() const {
+    return ops::kSnapshotQueryTest | (mergeable ? ops::kSnapshotHistograms : 0u);
+  }
+  ResultDetail detail() const {
+    return mergeable ? ResultDetail::kMergeable : ResultDetail::kStandard;
+  }
+};
+StatusParams ReadStatusParams(const rapidjson::Value& params, Allocator& a) {
+  ops::ParamReader p(params);
+  StatusParams r{p.RequiredString("run_id"), p.OptionalFlag("mergeable").value_or(false),
+                 std::nullopt};
+  if (!p.ok()) r.error = InvalidParams(p.problems(), a);
+  return r;
+}
+
 // PauseTest and UnpauseTest differ only in the registry call and the status it leaves.
 // The status is reported from the call's success, not by a Query: a Query has the side
 // effect of returning (and so discarding) a completed run.
@@ -86,24 +108,20 @@ Outcome ExecuteTest(const rapidjson::Value& params, MethodContext& ctx) {
 }
 
 Outcome QueryTest(const rapidjson::Value& params, MethodContext& ctx) {
-  ops::ParamReader p(params);
-  std::string_view run_id = p.RequiredString("run_id");
-  // mergeable: 1 adds what an exact merge of shards needs (docs/api.md#mergeable-results).
-  bool mergeable = p.OptionalFlag("mergeable").value_or(false);
-  if (!p.ok()) return InvalidParams(p.problems(), ctx.allocator);
-  unsigned parts = ops::kSnapshotQueryTest | (mergeable ? ops::kSnapshotHistograms : 0u);
-  auto query = Runs(ctx).Query(run_id, parts, ctx.allocator);
+  StatusParams status = ReadStatusParams(params, ctx.allocator);
+  if (status.error) return std::move(*status.error);
+  auto query = Runs(ctx).Query(status.run_id, status.parts(), ctx.allocator);
   if (!query.ok()) return EngineFailure(std::move(query));
-  ResultDetail detail = mergeable ? ResultDetail::kMergeable : ResultDetail::kStandard;
-  return Outcome(QueryTestResult(std::move(query.value), ctx.allocator, detail));
+  return Outcome(QueryTestResult(std::move(query.value), ctx.allocator, status.detail()));
 }
 
 Outcome CancelTest(const rapidjson::Value& params, MethodContext& ctx) {
-  RunIdParam id = ReadRunId(params, ctx.allocator);
-  if (id.error) return std::move(*id.error);
-  auto cancel = Runs(ctx).Cancel(id.run_id, ops::kSnapshotQueryTest, ctx.allocator);
+  StatusParams status = ReadStatusParams(params, ctx.allocator);
+  if (status.error) return std::move(*status.error);
+  auto cancel = Runs(ctx).Cancel(status.run_id, status.parts(), ctx.allocator);
   if (!cancel.ok()) return EngineFailure(std::move(cancel));
-  rapidjson::Value result = QueryTestResult(std::move(cancel.value.snapshot), ctx.allocator);
+  rapidjson::Value result =
+      QueryTestResult(std::move(cancel.value.snapshot), ctx.allocator, status.detail());
   result.AddMember("cancelled", cancel.value.was_running ? 1 : 0, ctx.allocator);
   return Outcome(std::move(result));
 }
