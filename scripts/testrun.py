@@ -1035,6 +1035,8 @@ def build_parser():
     p.add_argument("--tag")
 
     command("info", "print the daemon's GetServerInfo")
+    command("workers", "list a coordinator's workers: address, state, last answer, runs, "
+                       "instances (GetServerInfo)")
     return parser
 
 
@@ -1268,8 +1270,23 @@ def run_command(args):
                 _dump(result)
                 return EXIT_PASSED
             for key, value in result.items():
+                if key == "workers":
+                    continue  # `testrun workers` shows them as a table
                 shown = _clock(value) if key == "time_start" else value
                 print(f"{key}: {shown}")
+            return EXIT_PASSED
+        if cmd == "workers":
+            workers = client.server_info().get("workers")
+            if args.json:
+                _dump({"workers": workers or []})
+                return EXIT_PASSED
+            if workers is None:
+                print("no workers (the daemon is not a coordinator)")
+                return EXIT_PASSED
+            _table([[w.get("address"), w.get("state"),
+                     _clock(w["last_answer"]) if w.get("last_answer") else "never",
+                     w.get("runs", 0), w.get("instances_live", 0)] for w in workers],
+                   ["address", "state", "last answer", "runs", "instances"], sys.stdout)
             return EXIT_PASSED
         raise ValueError(f"unknown command {cmd!r}")
 
