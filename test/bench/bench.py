@@ -23,6 +23,10 @@ side in the same run, because absolute figures on a shared machine drift by +-30
                  seconds and RSS growth against the file's size; the cost of one `d.x`
                  read in Lua (instances reading d.msisdn 100 times vs reading v.m 100 times);
                  RSS of 50,000 halted instances reading a 20,000-row data set
+ 10 cluster      QueryTest round trip p99 through a coordinator (docs/scale-out.md) of a run
+                 over 8 workers while they start 2,000 instances/s each, every instance
+                 waiting 1 s (so each worker holds ~2,000 live), vs the same QueryTest of one
+                 worker directly
 
 Python 3 standard library only; rpc_load and floor_server (built by meson from this folder)
 generate the load Python cannot. Prints one table; exits 1 when a scenario could not run.
@@ -62,12 +66,14 @@ SIZES = {
              "many": 100_000, "queries": 200, "http_seconds": 5.0, "rate": 10_000,
              "rate_seconds": 10.0, "rpc_seconds": 3.0, "metrics_runs": 100, "scrapes": 50,
              "watchers": 50, "watch_seconds": 10.0, "data_rows": 1_000_000,
-             "data_reads": 20_000, "data_halted": 50_000, "repeat": 3},
+             "data_reads": 20_000, "data_halted": 50_000, "cluster_workers": 8,
+             "cluster_queries": 300, "repeat": 3},
     "tiny": {"engine": 20_000, "callgrind": 200, "parked": 2_000, "few": 1_000,
              "many": 3_000, "queries": 10, "http_seconds": 0.5, "rate": 1_000,
              "rate_seconds": 1.0, "rpc_seconds": 0.3, "metrics_runs": 5, "scrapes": 3,
              "watchers": 3, "watch_seconds": 1.0, "data_rows": 10_000, "data_reads": 500,
-             "data_halted": 1_000, "repeat": 1},
+             "data_halted": 1_000, "cluster_workers": 2, "cluster_queries": 10,
+             "repeat": 1},
 }
 
 ENGINE_OPS = [
@@ -764,6 +770,47 @@ def scenario_data(args, size, table):
                       "<= 2x data + 600 B/inst.", grown <= budget)
 
 
+# --------------------------------------------------------------------------------------------
+# Scenario 10: a coordinator's QueryTest over busy workers
+
+
+def query_rtts(client, run_id, queries):
+    """Round trips (s) of `queries` QueryTests of `run_id`, one after the other."""
+    rtts = []
+    for _ in range(queries):
+        started = time.perf_counter()
+        client.call("QueryTest", run_id=run_id)
+        rtts.append(time.perf_counter() - started)
+    return rtts
+
+
+def scenario_cluster(args, size, table):
+    count = size["cluster_workers"]
+    workers = [Daemon(args.binary) for _ in range(count)]
+    try:
+        addresses = ",".join(f"127.0.0.1:{w.port}" for w in workers)
+        with Daemon(args.binary, extra=["--coordinator", "--workers", addresses]) as coordinator:
+            rate = 2000 * count
+            run_id = coordinator.client.call(
+                "ExecuteTest", operations=ENGINE_OPS + [{"type": "wait",
+                                                         "arguments": {"seconds": 1}}],
+                distribution={"type": "linear", "rate": rate, "duration": 3600,
+                              "backlog": 4 * rate})["run_id"]
+            wait_for(lambda: coordinator.client.call("QueryTest", run_id=run_id)["counts"]
+                     ["running"] >= rate // 2, "the workers to hold live instances")
+            through = query_rtts(coordinator.client, run_id, size["cluster_queries"])
+            direct = query_rtts(workers[0].client, run_id, size["cluster_queries"])
+            coordinator.client.call("CancelTest", run_id=run_id)
+        p99, direct_p99 = percentile(through, 0.99), percentile(direct, 0.99)
+        table.add("10 cluster", f"QueryTest p99 via a coordinator of {count} busy workers "
+                  f"({len(through)} calls, {os.cpu_count()} cores)", f"{p99 * 1000:.2f} ms",
+                  f"one worker directly: {direct_p99 * 1000:.2f} ms", p99 / direct_p99,
+                  "<= 20 ms", p99 <= 0.020)
+    finally:
+        for w in workers:
+            w.stop()
+
+
 SCENARIOS = {
     "1": scenario_engine,
     "2": scenario_parked,
@@ -774,6 +821,7 @@ SCENARIOS = {
     "7": scenario_metrics,
     "8": scenario_live_page,
     "9": scenario_data,
+    "10": scenario_cluster,
 }
 
 
@@ -784,7 +832,7 @@ def main(argv):
     parser.add_argument("--tools", default=os.path.join(SOURCE_ROOT, "build-release/test/bench"),
                         help="folder with rpc_load and floor_server")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--scenarios", default="1,2,3,5,6,7,8,9",
+    parser.add_argument("--scenarios", default="1,2,3,5,6,7,8,9,10",
                         help="comma-separated scenario numbers (4 needs --peers)")
     parser.add_argument("--peers", action="store_true",
                         help="also run scenario 4 (nginx and wrk on PATH)")
@@ -800,10 +848,10 @@ def main(argv):
         chosen.append("4")
     unknown = [s for s in chosen if s not in SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-9")
+        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-10")
     table = Table()
     failed = []
-    for number in sorted(chosen):
+    for number in sorted(chosen, key=int):
         print(f"scenario {number} ...", flush=True)
         started = time.monotonic()
         try:
