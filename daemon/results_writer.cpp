@@ -21,6 +21,13 @@ ResultsWriter::ResultsWriter(std::string dir, ops::RunRegistry& registry, ErrorH
   if (dir_.empty()) return;
   registry.set_on_completed([this](const ops::Run& run) { OnCompleted(run); });
   registry.set_on_discarded([this](const ops::Run& run) { OnDiscarded(run); });
+  registry.set_on_restarted(
+      [this](const ops::Run& run, uint32_t restart) { OnRestarted(run, restart); });
+}
+
+void ResultsWriter::OnRestarted(const ops::Run& run, uint32_t restart) {
+  // One try: the replaced run is freed right after.
+  (void)Write(run, fmt::format("{}.restart-{}", run.run_id(), restart));
 }
 
 void ResultsWriter::OnCompleted(const ops::Run& run) {
@@ -34,8 +41,8 @@ void ResultsWriter::OnDiscarded(const ops::Run& run) {
   (void)Write(run);  // the last try
 }
 
-bool ResultsWriter::Write(const ops::Run& run) {
-  Status status = WriteFile(dir_, run);
+bool ResultsWriter::Write(const ops::Run& run, std::string_view name) {
+  Status status = WriteFile(dir_, run, name);
   if (status.ok()) return true;
   ++failures_;
   if (on_error_) on_error_(run.run_id(), status);
@@ -60,7 +67,9 @@ bool WriteAll(int fd, const char* data, size_t size) {
 
 }  // namespace
 
-Status ResultsWriter::WriteFile(const std::string& dir, const ops::Run& run) {
+Status ResultsWriter::WriteFile(const std::string& dir, const ops::Run& run,
+                                std::string_view name) {
+  if (name.empty()) name = run.run_id();
   rapidjson::Document doc;
   rapidjson::Value result =
       rpc::QueryTestResult(run.Snapshot(ops::kSnapshotQueryTest, doc.GetAllocator()),
@@ -68,9 +77,9 @@ Status ResultsWriter::WriteFile(const std::string& dir, const ops::Run& run) {
   // The same JSON text a QueryTest answer carries (shortest round-trip numbers).
   std::string text = ops::JsonText(result);
   text += '\n';
-  std::string path = fmt::format("{}/{}.json", dir, run.run_id());
+  std::string path = fmt::format("{}/{}.json", dir, name);
   // A dot file, so that a reader globbing *.json never sees a partial one.
-  std::string tmp = fmt::format("{}/.{}.json.tmp", dir, run.run_id());
+  std::string tmp = fmt::format("{}/.{}.json.tmp", dir, name);
   // Results may hold what the system under test sent (trace_log), so not world-readable;
   // and a symlink planted at the temporary name (a results_dir others can write to) is
   // refused rather than followed to truncate its target.

@@ -7,7 +7,8 @@
 // `.<run_id>.json.tmp` in the same directory (never through a symlink at that name),
 // fsync'd, renamed over `<run_id>.json`, then the directory is fsync'd; so a reader sees
 // either no file or the whole one. A write that failed is tried once more when the run is
-// discarded (or the daemon stops).
+// discarded (or the daemon stops). A run that RestartTest replaces is written, once, to
+// `<results_dir>/<run_id>.restart-<n>.json` (n = 1, 2, ...) the same way.
 #pragma once
 
 #include <cstdint>
@@ -31,9 +32,10 @@ class ResultsWriter {
   // discard hooks: it must outlive every later call into the registry.
   ResultsWriter(std::string dir, ops::RunRegistry& registry, ErrorHandler on_error);
 
-  // Writes `run`'s results file now. Error: a sentence naming the path and the errno text;
-  // the temporary file is then removed.
-  static Status WriteFile(const std::string& dir, const ops::Run& run);
+  // Writes `run`'s results file now, `<name>.json` (default: the run_id). Error: a sentence
+  // naming the path and the errno text; the temporary file is then removed.
+  static Status WriteFile(const std::string& dir, const ops::Run& run,
+                          std::string_view name = {});
 
   // Writes that failed since start (each retry counts again).
   uint64_t failures() const { return failures_; }
@@ -41,7 +43,8 @@ class ResultsWriter {
  private:
   void OnCompleted(const ops::Run& run);
   void OnDiscarded(const ops::Run& run);
-  bool Write(const ops::Run& run);
+  void OnRestarted(const ops::Run& run, uint32_t restart);
+  bool Write(const ops::Run& run, std::string_view name = {});
 
   std::string dir_;
   ErrorHandler on_error_;

@@ -123,6 +123,8 @@ class Run {
     return status_ == RunStatus::kCompleted || status_ == RunStatus::kCancelled ||
            status_ == RunStatus::kFailed;
   }
+  // How many times RestartTest replaced the run before this one (QueryTest `restarts`).
+  void set_restarts(uint32_t restarts) { restarts_ = restarts; }
   // Bytes held by the run's Lua state.
   size_t lua_memory_bytes() const { return def_.lua->memory_used(); }
 
@@ -232,6 +234,7 @@ class Run {
   // Finished instances, freed after the callback that ended them returns: at the end of the
   // work turn, or on the next loop turn when an I/O callback or a method call ended them.
   DeferredFree<Instance> finished_;
+  uint32_t restarts_ = 0;
   bool in_tick_ = false;
   MonoNs turn_deadline_ = 0;  // when the current turn should yield
 };

@@ -19,6 +19,18 @@ EngineStatus Failure(EngineError error, std::string message) {
   return EngineStatus{error, std::move(message)};
 }
 
+// Sets (or adds) `run_id` in the params object `params`.
+void SetRunId(rapidjson::Document& params, const std::string& run_id) {
+  rapidjson::Value id(run_id.c_str(), static_cast<rapidjson::SizeType>(run_id.size()),
+                      params.GetAllocator());
+  auto it = params.FindMember("run_id");
+  if (it != params.MemberEnd()) {
+    it->value = id;
+  } else {
+    params.AddMember("run_id", id, params.GetAllocator());
+  }
+}
+
 }  // namespace
 
 RunRegistry::RunRegistry(Clock& clock, EngineLimits limits, const OpTable& op_types,
@@ -122,19 +134,60 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
     static_cast<EngineStatus&>(result) = std::move(admission);
     return result;
   }
+  result.run_id = def->run_id;
+  Entry entry;
+  entry.run = std::make_unique<Run>(std::move(*def), Environment());
+  entry.params.CopyFrom(params, entry.params.GetAllocator());
+  SetRunId(entry.params, result.run_id);
+  Run& started = *entry.run;
+  runs_.emplace(result.run_id, std::move(entry));
+  started.Start();
+  return result;
+}
+
+RunEnvironment RunRegistry::Environment() {
   RunEnvironment env;
   env.clock = &clock_;
   env.io = io_;
   env.limits = &limits_;
   env.instances_live = &instances_live_;
   env.on_completed = [this](const Run& run) {
-    if (on_completed_) on_completed_(run);
+    if (on_completed_ && !restarting_) on_completed_(run);
   };
-  result.run_id = def->run_id;
-  auto run = std::make_unique<Run>(std::move(*def), std::move(env));
-  Run& started = *run;
-  runs_.emplace(result.run_id, Entry{std::move(run)});
-  started.Start();
+  return env;
+}
+
+EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsigned parts,
+                                                 Allocator& alloc) {
+  EngineResult<RestartResult> result;
+  Entry* entry = FindOr(run_id, &result);
+  if (entry == nullptr) return result;
+  // Validated again before anything ends: a data file may have changed since. A start_at is
+  // dropped: the restart is now, and one long past would be refused.
+  rapidjson::Document params;
+  params.CopyFrom(entry->params, params.GetAllocator());
+  params.RemoveMember("start_at");
+  Problems problems;
+  std::optional<RunDefinition> def = ParseRunDefinition(
+      params, limits_, op_types_, entry->run->run_id(), &problems, clock_.WallNow());
+  if (!def) {
+    std::string first = problems.empty() ? std::string("invalid") : problems[0].Text();
+    return {Failure(EngineError::kInvalidParams,
+                    fmt::format("Invalid params: run \"{}\" cannot restart, its definition no "
+                                "longer validates: {}",
+                                run_id, first))};
+  }
+  restarting_ = true;
+  entry->run->Cancel("Restarted by RestartTest.");
+  restarting_ = false;
+  result.value.restarts = ++entry->restarts;
+  if (on_restarted_) on_restarted_(*entry->run, entry->restarts);
+  result.value.snapshot = entry->run->Snapshot(parts, alloc);
+  // The old run (its instances, timers, Lua state) is freed here, outside its callbacks.
+  entry->run = std::make_unique<Run>(std::move(*def), Environment());
+  entry->run->set_restarts(entry->restarts);
+  entry->returned_at.reset();
+  entry->run->Start();
   return result;
 }
 

@@ -63,6 +63,11 @@ struct CancelResult {
   bool was_running = false;  // CancelTest `cancelled`
 };
 
+struct RestartResult {
+  RunSnapshot snapshot;  // the run that was replaced, after its unfinished instances ended
+  uint32_t restarts = 0;  // how many times the run has been restarted, this one included
+};
+
 class RunRegistry {
  public:
   using Allocator = rapidjson::Document::AllocatorType;
@@ -90,6 +95,13 @@ class RunRegistry {
 
   // CancelTest: cancels the run and discards it at the next call; kUnknownRun.
   EngineResult<CancelResult> Cancel(std::string_view run_id, unsigned parts, Allocator& alloc);
+
+  // RestartTest: whatever still runs is cancelled ("Restarted by RestartTest."), on_restarted
+  // sees the run so ended, and the same definition starts again under the same run_id with
+  // fresh results (at once: a start_at is not kept). kUnknownRun; kInvalidParams when the
+  // definition no longer validates (a data file changed), and then nothing changes.
+  EngineResult<RestartResult> Restart(std::string_view run_id, unsigned parts,
+                                      Allocator& alloc);
 
   // ResumeInstance: kUnknownRun, kNoSuchInstance or kNotHalted; `vars` may be nullptr.
   EngineStatus Resume(std::string_view run_id, int64_t instance_id,
@@ -122,6 +134,11 @@ class RunRegistry {
   void set_on_discarded(std::function<void(const Run&)> hook) {
     on_discarded_ = std::move(hook);
   }
+  // Called by Restart with the run it replaces (ended, not yet freed) and the restart's
+  // number (1, 2, ...); the run's on_completed is not called for that ending. May be empty.
+  void set_on_restarted(std::function<void(const Run&, uint32_t restart)> hook) {
+    on_restarted_ = std::move(hook);
+  }
 
   size_t live_runs() const;
   uint64_t instances_live() const { return instances_live_; }
@@ -134,6 +151,8 @@ class RunRegistry {
  private:
   struct Entry {
     std::unique_ptr<Run> run;
+    rapidjson::Document params;  // the ExecuteTest params, with the run_id: what Restart reruns
+    uint32_t restarts = 0;
     bool doomed = false;                // cancelled or retention ended: freed at the next sweep
     std::optional<MonoNs> returned_at{};  // when QueryTest first returned it completed
     bool discard_reported = false;        // on_discarded has been called
@@ -145,6 +164,8 @@ class RunRegistry {
   Entry* FindOr(std::string_view run_id, EngineStatus* status);
   void Discard(const std::string& run_id);
   EngineStatus CheckAdmission(const RunDefinition& def) const;
+  // What a run of this registry needs from it.
+  RunEnvironment Environment();
   std::string NextRunId();
 
   Clock& clock_;
@@ -157,6 +178,8 @@ class RunRegistry {
   uint64_t next_run_number_ = 1;
   std::function<void(const Run&)> on_completed_;
   std::function<void(const Run&)> on_discarded_;
+  std::function<void(const Run&, uint32_t)> on_restarted_;
+  bool restarting_ = false;  // a Restart is ending the old run: not a completion to report
 };
 
 }  // namespace testrund::ops

@@ -33,6 +33,7 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
   out.progress_by_time = ProgressByTime();
   out.due = Due();
   out.paused_ns = paused_ns();
+  out.restarts = restarts_;
   out.tags = def_.tags;
   out.thresholds = thresholds_.results();
   if (const RunData* data = def_.data.get()) {

@@ -14,6 +14,7 @@ constexpr Method kDefaultMethods[] = {
     {"ExecuteTest", Role::kOperator, &ExecuteTest},
     {"QueryTest", Role::kObserver, &QueryTest},
     {"CancelTest", Role::kOperator, &CancelTest},
+    {"RestartTest", Role::kOperator, &RestartTest},
     {"ResumeInstance", Role::kOperator, &ResumeInstance},
     {"PauseTest", Role::kOperator, &PauseTest},
     {"UnpauseTest", Role::kOperator, &UnpauseTest},

@@ -126,6 +126,19 @@ Outcome CancelTest(const rapidjson::Value& params, MethodContext& ctx) {
   return Outcome(std::move(result));
 }
 
+Outcome RestartTest(const rapidjson::Value& params, MethodContext& ctx) {
+  RunIdParam id = ReadRunId(params, ctx.allocator);
+  if (id.error) return std::move(*id.error);
+  auto restart = Runs(ctx).Restart(id.run_id, ops::kSnapshotQueryTest, ctx.allocator);
+  if (!restart.ok()) return EngineFailure(std::move(restart));
+  rapidjson::Value result(rapidjson::kObjectType);
+  result.AddMember("run_id", String(id.run_id, ctx.allocator), ctx.allocator);
+  result.AddMember("restarts", restart.value.restarts, ctx.allocator);
+  result.AddMember("previous", QueryTestResult(std::move(restart.value.snapshot), ctx.allocator),
+                   ctx.allocator);
+  return Outcome(std::move(result));
+}
+
 Outcome ResumeInstance(const rapidjson::Value& params, MethodContext& ctx) {
   ops::ParamReader p(params);
   std::string_view run_id = p.RequiredString("run_id");

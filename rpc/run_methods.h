@@ -19,6 +19,9 @@ Outcome QueryTest(const rapidjson::Value& params, MethodContext& ctx);
 // {run_id} -> the status object plus "cancelled": 1|0; -32001.
 Outcome CancelTest(const rapidjson::Value& params, MethodContext& ctx);
 // {run_id, instance_id, vars?} -> {"resumed": 1}; -32001, -32003, -32004.
+// RestartTest {run_id}: {"run_id", "restarts", "previous": the replaced run's QueryTest
+// object}.
+Outcome RestartTest(const rapidjson::Value& params, MethodContext& ctx);
 Outcome ResumeInstance(const rapidjson::Value& params, MethodContext& ctx);
 // {run_id} -> {"run_id", "status"}; -32001, -32006.
 Outcome PauseTest(const rapidjson::Value& params, MethodContext& ctx);

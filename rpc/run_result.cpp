@@ -260,6 +260,7 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc, ResultD
   b.AddValue("counts", Counts(s.counts, alloc));
   if (s.percent_complete) b.Add("percent_complete", *s.percent_complete);
   b.Add("paused_seconds", ops::ToSeconds(s.paused_ns));
+  b.Add("restarts", s.restarts);
   b.AddValue("tags", Tags(s, alloc));
   if (!s.globals.IsObject()) s.globals.SetObject();
   b.AddValue("globals", std::move(s.globals));

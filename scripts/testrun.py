@@ -253,6 +253,10 @@ class Client:
     def cancel_test(self, run_id):
         return self.call("CancelTest", run_id=run_id)
 
+    def restart_test(self, run_id):
+        """RestartTest: {"run_id", "restarts", "previous": the replaced run's status}."""
+        return self.call("RestartTest", run_id=run_id)
+
     def resume_instance(self, run_id, instance_id, vars=None):
         params = {"run_id": run_id, "instance_id": instance_id}
         if vars:
@@ -1016,6 +1020,11 @@ def build_parser():
     p = command("cancel", "cancel a run (CancelTest) and print its final status")
     p.add_argument("run_id", metavar="RUN_ID")
 
+    p = command("restart", "cancel what still runs of a run and start its definition again "
+                           "under the same run_id (RestartTest); prints the replaced run's "
+                           "final status")
+    p.add_argument("run_id", metavar="RUN_ID")
+
     p = command("halted", "list a run's halted instances")
     p.add_argument("run_id", metavar="RUN_ID")
 
@@ -1201,6 +1210,15 @@ def run_command(args):
                 _dump(result)
             else:
                 print_summary(result, sys.stdout)
+            return EXIT_PASSED
+        if cmd == "restart":
+            result = client.restart_test(args.run_id)
+            if args.json:
+                _dump(result)
+            else:
+                print(f"run {args.run_id} restarted (restart {result['restarts']}); "
+                      "before the restart:")
+                print_summary(result["previous"], sys.stdout)
             return EXIT_PASSED
         if cmd == "halted":
             result = client.call("QueryTest", run_id=args.run_id)

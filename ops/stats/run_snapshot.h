@@ -173,6 +173,7 @@ struct RunSnapshot {
   // holds back); nullopt for `load` and `single`, whose instances are all due at once.
   std::optional<uint64_t> due;
   MonoNs paused_ns = 0;  // time spent paused so far
+  uint32_t restarts = 0;  // RestartTest calls on the run so far
   Shard shard;           // which part of the run this is ({0, 1}: all of it)
   std::vector<std::string> tags;
   // Every threshold of the definition with its latest check (always: a few per run).

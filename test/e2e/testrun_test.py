@@ -827,6 +827,77 @@ class DataRowsTest(CliTestCase):
         self.assertEqual(json.loads(self.cli("--json", "list").stdout)["runs"], [])
 
 
+class RestartTest(CliTestCase):
+    """testrun restart: RestartTest through the CLI, the results_dir file of the replaced
+    run, and a restart refused when the definition no longer validates."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.results_dir = tempfile.mkdtemp(prefix="testrun_results_")
+        cls.data_dir = tempfile.mkdtemp(prefix="testrun_data_")
+        with open(os.path.join(cls.data_dir, "two.csv"), "w", encoding="utf-8") as f:
+            f.write("user\nalice\nbob\n")
+        cls.daemon = DaemonProcess({"results_dir": cls.results_dir, "data_dir": cls.data_dir})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop_clean()
+        shutil.rmtree(cls.results_dir, ignore_errors=True)
+        shutil.rmtree(cls.data_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    COUNT_AND_HALT = {"run_id": "again", "globals": {"n": 0},
+                      "distribution": {"type": "load", "total": 2},
+                      "operations": [{"type": "eval", "expression": "g.n = g.n + 1"},
+                                     {"type": "halt", "arguments": {"seconds": 30}}]}
+
+    def test_restart_replaces_the_run_and_writes_its_results(self):
+        self.assertExit(self.cli("execute", self.write("again.json", self.COUNT_AND_HALT)), 0)
+        self.wait_halted("again", 2)
+        proc = self.cli("restart", "again")
+        self.assertExit(proc, 0)
+        self.assertIn("run again restarted (restart 1); before the restart:", proc.stdout)
+        self.assertIn("reason: Restarted by RestartTest.", proc.stdout)
+        with open(os.path.join(self.results_dir, "again.restart-1.json"), encoding="utf-8") as f:
+            before = json.load(f)
+        self.assertEqual((before["status"], before["counts"]["cancelled"], before["globals"]),
+                         ("cancelled", 2, {"n": 2}))
+        after = self.wait_halted("again", 2)  # the definition again, from the start
+        self.assertEqual((after["restarts"], after["counts"]["started"], after["globals"]),
+                         (1, 2, {"n": 2}))
+        proc = self.cli("--json", "restart", "again")
+        self.assertExit(proc, 0)
+        result = json.loads(proc.stdout)
+        self.assertEqual((result["run_id"], result["restarts"], result["previous"]["restarts"]),
+                         ("again", 2, 1))
+        self.assertTrue(os.path.exists(os.path.join(self.results_dir, "again.restart-2.json")))
+        self.assertExit(self.cli("cancel", "again"), 0)
+
+    def test_restart_of_an_unknown_run_is_an_rpc_error(self):
+        proc = self.cli("restart", "no-such-run")
+        self.assertExit(proc, 5)
+        self.assertIn("-32001", proc.stderr)
+
+    def test_a_definition_that_no_longer_validates_leaves_the_run_alone(self):
+        path = os.path.join(self.data_dir, "gone.csv")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("user\ncarol\n")
+        definition = dict(self.COUNT_AND_HALT, run_id="data-run", data={"file": "gone.csv"},
+                          distribution={"type": "load", "total": 1})
+        self.assertExit(self.cli("execute", self.write("data.json", definition)), 0)
+        self.wait_halted("data-run", 1)
+        os.remove(path)
+        proc = self.cli("restart", "data-run")
+        self.assertExit(proc, 5)
+        self.assertIn("-32602", proc.stderr)
+        self.assertIn("cannot restart, its definition no longer validates: data.file", proc.stderr)
+        still = json.loads(self.cli("--json", "query", "data-run").stdout)
+        self.assertEqual((still["status"], still["counts"]["halted"], still["restarts"]),
+                         ("running", 1, 0))
+        self.assertExit(self.cli("cancel", "data-run"), 0)
+
+
 class SecureDaemonTest(CliTestCase):
     """Tokens with roles, and TLS (a self-signed certificate made with the openssl CLI)."""
 

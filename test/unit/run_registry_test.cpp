@@ -103,6 +103,87 @@ TEST_CASE("Cancel reports whether the run was in progress and discards it", "[un
   CHECK_FALSE(late.value.was_running);
 }
 
+// Halts every instance for 60 s after counting it in g.n; the run starts 3 instances.
+constexpr std::string_view kHalting = R"J({"run_id": "r", "globals": {"n": 0},
+    "start_at": START, "distribution": {"type": "load", "total": 3},
+    "operations": [{"type": "eval", "expression": "g.n = g.n + 1"},
+                   {"type": "halt", "arguments": {"seconds": 60}}]})J";
+
+std::string Halting(const Engine& e) {
+  std::string text(kHalting);
+  text.replace(text.find("START"), 5, std::to_string(ToSeconds(e.clock.WallNow())));
+  return text;
+}
+
+TEST_CASE("Restart cancels what runs and starts the definition again, fresh", "[unit]") {
+  Engine e;
+  REQUIRE(e.Execute(Halting(e)) == "r");
+  std::vector<std::pair<std::string, uint32_t>> restarted;
+  e.registry.set_on_restarted([&restarted](const Run& run, uint32_t n) {
+    restarted.emplace_back(std::string(RunStatusName(run.status())), n);
+  });
+  int completions = 0;
+  e.registry.set_on_completed([&completions](const Run&) { ++completions; });
+  e.clock.AdvanceSeconds(1);
+  CHECK(e.Counts("r").halted == 3);
+
+  auto restart = e.registry.Restart("r", kSnapshotQueryTest, e.scratch.GetAllocator());
+  REQUIRE(restart.ok());
+  CHECK(restart.value.restarts == 1);
+  const RunSnapshot& before = restart.value.snapshot;
+  CHECK(before.status == RunStatus::kCancelled);
+  CHECK(before.status_reason == "Restarted by RestartTest.");
+  CHECK(before.counts.cancelled == 3);
+  CHECK(restarted == std::vector<std::pair<std::string, uint32_t>>{{"cancelled", 1}});
+  CHECK(completions == 0);  // a restart is not the run's end
+
+  // Fresh: nothing started yet, globals as the definition gives them, running at once (the
+  // definition's start_at is not kept).
+  RunSnapshot after = e.Peek("r", kSnapshotGlobals);
+  CHECK(after.status == RunStatus::kRunning);
+  CHECK(after.counts.started == 0);
+  CHECK(after.restarts == 1);
+  CHECK(ToText(after.globals) == R"J({"n":0})J");
+  e.clock.AdvanceSeconds(1);
+  after = e.Peek("r", kSnapshotGlobals);
+  CHECK(after.counts.halted == 3);
+  CHECK(ToText(after.globals) == R"J({"n":3})J");
+
+  REQUIRE(e.registry.Restart("r", 0, e.scratch.GetAllocator()).ok());
+  CHECK(e.Peek("r").restarts == 2);
+  CHECK(restarted.back() == std::pair<std::string, uint32_t>{"cancelled", 2});
+}
+
+TEST_CASE("Restart of a completed run the daemon still holds starts it again", "[unit]") {
+  Engine e;
+  REQUIRE(e.Execute(kOne) == "tr_1");
+  e.clock.AdvanceSeconds(1);
+  REQUIRE(e.Completed("tr_1"));  // completed, not returned by a QueryTest yet
+  auto restart = e.registry.Restart("tr_1", 0, e.scratch.GetAllocator());
+  REQUIRE(restart.ok());
+  CHECK(restart.value.snapshot.status == RunStatus::kCompleted);  // it had completed
+  e.clock.AdvanceSeconds(1);
+  RunSnapshot again = e.Peek("tr_1");
+  CHECK(again.completed);
+  CHECK(again.counts.passed == 1);
+  CHECK(again.restarts == 1);
+  // Once QueryTest returned it completed it is discarded (the retention rule), restarts or not.
+  REQUIRE(e.Query("tr_1").ok());
+  CHECK(e.registry.Restart("tr_1", 0, e.scratch.GetAllocator()).error ==
+        EngineError::kUnknownRun);
+}
+
+TEST_CASE("Restart of an unknown run is kUnknownRun", "[unit]") {
+  Engine e;
+  auto restart = e.registry.Restart("nope", 0, e.scratch.GetAllocator());
+  CHECK(restart.error == EngineError::kUnknownRun);
+  CHECK(restart.message == R"(unknown run_id "nope" (never existed, discarded, or cancelled))");
+  REQUIRE(e.Execute(kOne) == "tr_1");
+  REQUIRE(e.Cancel("tr_1").ok());
+  CHECK(e.registry.Restart("tr_1", 0, e.scratch.GetAllocator()).error ==
+        EngineError::kUnknownRun);
+}
+
 TEST_CASE("Resume distinguishes no such instance from not halted", "[unit]") {
   Engine e;
   auto id = e.Execute(R"J({"distribution": {"type": "linear", "rate": 1, "total": 3},
