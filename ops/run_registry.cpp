@@ -158,15 +158,18 @@ RunEnvironment RunRegistry::Environment() {
 }
 
 EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsigned parts,
-                                                 Allocator& alloc) {
+                                                 Allocator& alloc,
+                                                 std::optional<double> start_at) {
   EngineResult<RestartResult> result;
   Entry* entry = FindOr(run_id, &result);
   if (entry == nullptr) return result;
-  // Validated again before anything ends: a data file may have changed since. A start_at is
-  // dropped: the restart is now, and one long past would be refused.
+  // Validated again before anything ends: a data file may have changed since. The
+  // definition's start_at is dropped: the restart is now (or at the one given), and one long
+  // past would be refused.
   rapidjson::Document params;
   params.CopyFrom(entry->params, params.GetAllocator());
   params.RemoveMember("start_at");
+  if (start_at) params.AddMember("start_at", *start_at, params.GetAllocator());
   Problems problems;
   std::optional<RunDefinition> def = ParseRunDefinition(
       params, limits_, op_types_, entry->run->run_id(), &problems, clock_.WallNow());

@@ -98,10 +98,13 @@ class RunRegistry {
 
   // RestartTest: whatever still runs is cancelled ("Restarted by RestartTest."), on_restarted
   // sees the run so ended, and the same definition starts again under the same run_id with
-  // fresh results (at once: a start_at is not kept). kUnknownRun; kInvalidParams when the
-  // definition no longer validates (a data file changed), and then nothing changes.
+  // fresh results, at `start_at` (Unix seconds, bounded as ExecuteTest's) or at once (the
+  // definition's own start_at is not kept). kUnknownRun; kInvalidParams when the definition
+  // no longer validates (a data file changed) or start_at is out of bounds, and then nothing
+  // changes.
   EngineResult<RestartResult> Restart(std::string_view run_id, unsigned parts,
-                                      Allocator& alloc);
+                                      Allocator& alloc,
+                                      std::optional<double> start_at = std::nullopt);
 
   // ResumeInstance: kUnknownRun, kNoSuchInstance or kNotHalted; `vars` may be nullptr.
   EngineStatus Resume(std::string_view run_id, int64_t instance_id,

@@ -7,6 +7,7 @@
 #include "rpc/merged_result.h"
 
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -238,6 +239,9 @@ Result<ops::RunSnapshot> ReadShard(const ShardAnswer& answer, Allocator& alloc) 
   }
   s.paused_ns =
       std::llround(r.Number(v, "paused_seconds", "paused_seconds", 0, kMaxSeconds) * 1e9);
+  if (v.HasMember("restarts")) {
+    s.restarts = static_cast<uint32_t>(r.Number(v, "restarts", "restarts", 0, UINT32_MAX));
+  }
   s.tags = ReadTags(r);
   if (const Value* g = r.Member(v, "globals", "globals")) s.globals.CopyFrom(*g, alloc);
   ReadHalted(r, alloc, s);

@@ -127,14 +127,21 @@ Outcome CancelTest(const rapidjson::Value& params, MethodContext& ctx) {
 }
 
 Outcome RestartTest(const rapidjson::Value& params, MethodContext& ctx) {
-  RunIdParam id = ReadRunId(params, ctx.allocator);
-  if (id.error) return std::move(*id.error);
-  auto restart = Runs(ctx).Restart(id.run_id, ops::kSnapshotQueryTest, ctx.allocator);
+  StatusParams status = ReadStatusParams(params, ctx.allocator);
+  if (status.error) return std::move(*status.error);
+  // start_at: when the new run starts (a coordinator restarts its shards together).
+  ops::ParamReader p(params);
+  std::optional<double> start_at =
+      p.OptionalNumber("start_at", {.min = 0}, "a Unix time in seconds");
+  if (!p.ok()) return InvalidParams(p.problems(), ctx.allocator);
+  auto restart = Runs(ctx).Restart(status.run_id, status.parts(), ctx.allocator, start_at);
   if (!restart.ok()) return EngineFailure(std::move(restart));
   rapidjson::Value result(rapidjson::kObjectType);
-  result.AddMember("run_id", String(id.run_id, ctx.allocator), ctx.allocator);
+  result.AddMember("run_id", String(status.run_id, ctx.allocator), ctx.allocator);
   result.AddMember("restarts", restart.value.restarts, ctx.allocator);
-  result.AddMember("previous", QueryTestResult(std::move(restart.value.snapshot), ctx.allocator),
+  result.AddMember("previous",
+                   QueryTestResult(std::move(restart.value.snapshot), ctx.allocator,
+                                   status.detail()),
                    ctx.allocator);
   return Outcome(std::move(result));
 }

@@ -422,6 +422,65 @@ void Coordinator::CancelTest(const rapidjson::Value& params, rpc::MethodContext&
             });
 }
 
+void Coordinator::RestartTest(const rapidjson::Value& params, rpc::MethodContext&,
+                              rpc::Reply reply) {
+  Sweep();
+  std::optional<std::string_view> id = ReadRunId(params, reply);
+  if (!id) return;
+  CoordinatedRun* run = Find(*id);
+  if (run == nullptr) return reply.Send(UnknownRun(*id));
+  for (const WorkerAddress& worker : run->shards) {
+    if (workers_.IsLost(worker.text)) {
+      return reply.Send(WorkerError(worker, LostAnswer(options_.worker_timeout),
+                                    reply.allocator(), "; nothing was restarted"));
+    }
+  }
+  // A shard whose worker returned it completed is gone from that worker: it cannot restart.
+  for (size_t i = 0; i < run->finals.size(); ++i) {
+    if (run->finals[i]) {
+      return reply.Send(RpcError(
+          ErrorCode::kInvalidRunState,
+          fmt::format("{}: shard {} of run \"{}\" has completed and its worker discarded it; "
+                      "start the run again with ExecuteTest",
+                      rpc::DefaultMessage(ErrorCode::kInvalidRunState), i, *id)));
+    }
+  }
+  rapidjson::Document scratch;
+  rapidjson::Value restart = RunIdParams(*id, scratch.GetAllocator(), true);
+  double start_at = ops::ToSeconds(io_.clock().WallNow()) + options_.shard_lead;
+  restart.AddMember("start_at", start_at, scratch.GetAllocator());
+  std::string run_id(*id);
+  auto shared = std::make_shared<rpc::Reply>(std::move(reply));
+  AskShards(*run, "RestartTest", restart,
+            [this, run_id, shared](std::vector<size_t>& shards, Answers& answers) {
+              FinishRestart(run_id, shards, answers, *shared);
+            });
+}
+
+void Coordinator::FinishRestart(const std::string& run_id, std::vector<size_t>& shards,
+                                Answers& answers, rpc::Reply& reply) {
+  CoordinatedRun* run = Find(run_id);
+  if (run == nullptr) return reply.Send(UnknownRun(run_id));
+  std::vector<const rapidjson::Value*> previous(run->shards.size(), nullptr);
+  for (size_t k = 0; k < shards.size(); ++k) {
+    if (!answers[k].ok() || !answers[k].result->IsObject() ||
+        !answers[k].result->HasMember("previous")) {
+      return reply.Send(WorkerError(run->shards[shards[k]], answers[k], reply.allocator(),
+                                    "; the other shards were restarted"));
+    }
+    previous[shards[k]] = &(*answers[k].result)["previous"];
+  }
+  rpc::Outcome merged = Merge(*run, previous, reply.allocator());
+  if (!merged.ok()) return reply.Send(std::move(merged));
+  run->returned_at.reset();
+  rapidjson::Value result(rapidjson::kObjectType);
+  result.AddMember("run_id", rapidjson::Value(run_id.c_str(), reply.allocator()),
+                   reply.allocator());
+  result.AddMember("restarts", IntMember(*answers.front().result, "restarts"), reply.allocator());
+  result.AddMember("previous", merged.result(), reply.allocator());
+  reply.Send(rpc::Outcome(std::move(result)));
+}
+
 void Coordinator::ResumeInstance(const rapidjson::Value& params, rpc::MethodContext&,
                                  rpc::Reply reply) {
   Sweep();

@@ -58,6 +58,8 @@ class Coordinator {
   void ExecuteTest(const rapidjson::Value& params, rpc::MethodContext& ctx, rpc::Reply reply);
   void QueryTest(const rapidjson::Value& params, rpc::MethodContext& ctx, rpc::Reply reply);
   void CancelTest(const rapidjson::Value& params, rpc::MethodContext& ctx, rpc::Reply reply);
+  // Every shard restarted at one new start_at (now + shard_lead); `previous` merged.
+  void RestartTest(const rapidjson::Value& params, rpc::MethodContext& ctx, rpc::Reply reply);
   void ResumeInstance(const rapidjson::Value& params, rpc::MethodContext& ctx, rpc::Reply reply);
   void PauseTest(const rapidjson::Value& params, rpc::MethodContext& ctx, rpc::Reply reply);
   void UnpauseTest(const rapidjson::Value& params, rpc::MethodContext& ctx, rpc::Reply reply);
@@ -75,6 +77,8 @@ class Coordinator {
   std::string NextRunId();
   std::optional<rpc::RpcError> CheckAdmission(const ops::RunDefinition& def) const;
   void FinishExecute(const std::string& run_id, Answers& answers, rpc::Reply& reply);
+  void FinishRestart(const std::string& run_id, std::vector<size_t>& shards, Answers& answers,
+                     rpc::Reply& reply);
   // The same request to every shard of `run` that has no final result and whose worker is
   // not lost; `on_done` gets the shard index of each answer too.
   void AskShards(const CoordinatedRun& run, std::string_view method, const rapidjson::Value& params,

@@ -20,6 +20,7 @@ constexpr Row kCoordinatorMethods[] = {
     {"ExecuteTest", rpc::Role::kOperator, &Coordinator::ExecuteTest},
     {"QueryTest", rpc::Role::kObserver, &Coordinator::QueryTest},
     {"CancelTest", rpc::Role::kOperator, &Coordinator::CancelTest},
+    {"RestartTest", rpc::Role::kOperator, &Coordinator::RestartTest},
     {"ResumeInstance", rpc::Role::kOperator, &Coordinator::ResumeInstance},
     {"PauseTest", rpc::Role::kOperator, &Coordinator::PauseTest},
     {"UnpauseTest", rpc::Role::kOperator, &Coordinator::UnpauseTest},

@@ -237,6 +237,7 @@ RunSnapshot MergeShards(std::vector<RunSnapshot>&& shards, const MergeOptions& o
     if (Before(merged.time_now, s.time_now)) merged.time_now = s.time_now;
     if (Before(merged.time_finish, s.time_finish)) merged.time_finish = s.time_finish;
     merged.paused_ns = std::max(merged.paused_ns, s.paused_ns);
+    merged.restarts = std::max(merged.restarts, s.restarts);
     merged.progress_by_time = merged.progress_by_time || s.progress_by_time;
   }
   merged.status = MergedStatus(statuses);

@@ -237,6 +237,30 @@ class ClusterTest(unittest.TestCase):
         result(cluster.url, "CancelTest", {"run_id": "pause-1"})
         self.assertEqual(worker_statuses(), [[]] * 4)
 
+    def test_restart_restarts_every_shard_together(self):
+        cluster = self.clusters[3]
+        d = {"run_id": "again-1", "globals": {"n": 0}, "distribution": {"type": "load", "total": 6},
+             "operations": [{"type": "eval", "expression": "g.n = g.n + 1"},
+                            {"type": "halt", "arguments": {"seconds": 600}}]}
+        result(cluster.url, "ExecuteTest", d)
+        wait_for(lambda: result(cluster.url, "QueryTest", {"run_id": "again-1"})["counts"]
+                 ["halted"] == 6, "6 halted")
+        restarted = result(cluster.url, "RestartTest", {"run_id": "again-1"})
+        self.assertEqual((restarted["run_id"], restarted["restarts"]), ("again-1", 1))
+        previous = restarted["previous"]
+        self.assertEqual((previous["status"], previous["counts"]["cancelled"]), ("cancelled", 6))
+        self.assertEqual(previous["shards"], {"count": 3, "missing": []})
+        # Every shard restarted at one start_at: each worker's run starts at the same time.
+        starts = {tuple(result(w.url, "QueryTest", {"run_id": "again-1"})["time_start"])
+                  for w in self.pool[:3]}
+        self.assertEqual(len(starts), 1)
+        after = wait_for(lambda: (lambda r: r if r["counts"]["halted"] == 6 else None)(
+            result(cluster.url, "QueryTest", {"run_id": "again-1"})), "6 halted again")
+        self.assertEqual((after["restarts"], after["counts"]["started"]), (1, 6))
+        self.assertEqual(call(cluster.url, "RestartTest", {"run_id": "nope"})["error"]["code"],
+                         -32001)
+        result(cluster.url, "CancelTest", {"run_id": "again-1"})
+
     def test_bad_input_gets_the_daemons_error(self):
         cluster = self.clusters[3]
         for params in ({"operations": [{"type": "nosuch"}]},
