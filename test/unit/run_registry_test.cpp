@@ -173,6 +173,23 @@ TEST_CASE("Restart of a completed run the daemon still holds starts it again", "
         EngineError::kUnknownRun);
 }
 
+TEST_CASE("Restart at a start_at waits for it; one out of bounds changes nothing", "[unit]") {
+  Engine e;
+  REQUIRE(e.Execute(Halting(e)) == "r");
+  e.clock.AdvanceSeconds(1);
+  double now = ToSeconds(e.clock.WallNow());
+  auto late = e.registry.Restart("r", 0, e.scratch.GetAllocator(), now - 3600);
+  CHECK(late.error == EngineError::kInvalidParams);
+  CHECK(late.message.find("start_at is 3600.0 s in the past") != std::string::npos);
+  CHECK(e.Counts("r").halted == 3);  // untouched
+  CHECK(e.Peek("r").restarts == 0);
+  REQUIRE(e.registry.Restart("r", 0, e.scratch.GetAllocator(), now + 5).ok());
+  CHECK(e.Peek("r").status == RunStatus::kScheduled);
+  e.clock.AdvanceSeconds(6);
+  CHECK(e.Counts("r").halted == 3);
+  CHECK(e.Peek("r").time_start.sec == static_cast<int64_t>(now + 5));
+}
+
 TEST_CASE("Restart of an unknown run is kUnknownRun", "[unit]") {
   Engine e;
   auto restart = e.registry.Restart("nope", 0, e.scratch.GetAllocator());
