@@ -62,6 +62,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 SKIP = 77  # meson's "skipped"
@@ -752,6 +753,34 @@ class KubernetesBaseTest(unittest.TestCase):
             self.assertEqual(next(iter(images)), f"testrund:{VERSION}",
                              f"the image is not testrund:{VERSION} (meson.build's version): "
                              + ", ".join(next(iter(images.values()))))
+
+    def test_the_daemon_accepts_each_containers_arguments(self):
+        """Each container's command line, its $(VAR)s given placeholder values and --config
+        pointing at its ConfigMap's text, passes the real daemon's --check-config."""
+        binary = os.environ.get("TESTRUND_BINARY")
+        if not binary:
+            self.skipTest("TESTRUND_BINARY is not set")
+        problems = []
+        for workload in self.base.workloads:
+            for _, container in self.base.containers(workload, init=False):
+                where = f"{ref(workload)} container {container.get('name')}"
+                text, problem = self.base.config_text(workload, container)
+                if problem:
+                    problems.append(f"{where}: {problem}")
+                    continue
+                with tempfile.NamedTemporaryFile("w", suffix=".conf") as conf:
+                    conf.write(text)
+                    conf.flush()
+                    args = [re.sub(r"\$\((\w+)\)", lambda m: m.group(1).lower(), a)
+                            for a in container.get("args") or []]
+                    config = args.index("--config")
+                    args[config + 1] = conf.name
+                    proc = subprocess.run([binary, *args, "--check-config"],
+                                          capture_output=True, text=True, timeout=30)
+                if proc.returncode != 0:
+                    problems.append(f"{where}: testrund {' '.join(args)} --check-config "
+                                    f"exits {proc.returncode}: {proc.stderr.strip()}")
+        self.assertNoProblems(problems, "the daemon's --check-config")
 
     def test_containerfile_agrees_with_the_manifests(self):
         path = os.path.join(BASE, "Containerfile")
