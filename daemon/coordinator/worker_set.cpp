@@ -160,9 +160,11 @@ void WorkerSet::Rebuild() {
                wanted.end());
   std::vector<std::unique_ptr<Worker>> next;
   bool changed = wanted.size() != workers_.size();
-  for (auto& [address, key] : wanted) {
+  for (auto& [address, key_binding] : wanted) {
+    // A named copy: clang 14 cannot capture a structured binding.
+    const std::string& key = key_binding;
     auto old = std::find_if(workers_.begin(), workers_.end(),
-                            [&](const auto& w) { return w && w->sort_key == key; });
+                            [&key](const auto& w) { return w && w->sort_key == key; });
     if (old != workers_.end()) {
       next.push_back(std::move(*old));
       continue;
