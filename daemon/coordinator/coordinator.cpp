@@ -146,6 +146,27 @@ CoordinatedRun* Coordinator::Find(std::string_view run_id) {
   return &it->second;
 }
 
+CoordinatedRun* Coordinator::RunOf(const rapidjson::Value& params, rpc::Reply& reply) {
+  Sweep();
+  std::optional<std::string_view> id = ReadRunId(params, reply);
+  if (!id) return nullptr;
+  CoordinatedRun* run = Find(*id);
+  if (run == nullptr) reply.Send(UnknownRun(*id));
+  return run;
+}
+
+bool Coordinator::AllWorkersUp(const CoordinatedRun& run, rpc::Reply& reply,
+                               std::string_view suffix) {
+  for (const WorkerAddress& worker : run.shards) {
+    if (workers_.IsLost(worker.text)) {
+      reply.Send(WorkerError(worker, LostAnswer(options_.worker_timeout), reply.allocator(),
+                             suffix));
+      return false;
+    }
+  }
+  return true;
+}
+
 void Coordinator::Discard(const std::string& run_id) {
   auto it = runs_.find(run_id);
   if (it == runs_.end()) return;
@@ -355,13 +376,10 @@ rpc::Outcome Coordinator::Merge(CoordinatedRun& run, std::vector<const rapidjson
 }
 
 void Coordinator::QueryTest(const rapidjson::Value& params, rpc::MethodContext&, rpc::Reply reply) {
-  Sweep();
-  std::optional<std::string_view> id = ReadRunId(params, reply);
-  if (!id) return;
-  CoordinatedRun* run = Find(*id);
-  if (run == nullptr) return reply.Send(UnknownRun(*id));
+  CoordinatedRun* run = RunOf(params, reply);
+  if (run == nullptr) return;
   rapidjson::Document scratch;
-  std::string run_id(*id);
+  std::string run_id = run->run_id;
   auto shared = std::make_shared<rpc::Reply>(std::move(reply));
   AskShards(
       *run, "QueryTest", RunIdParams(run_id, scratch.GetAllocator(), true),
@@ -391,13 +409,10 @@ void Coordinator::QueryTest(const rapidjson::Value& params, rpc::MethodContext&,
 
 void Coordinator::CancelTest(const rapidjson::Value& params, rpc::MethodContext&,
                              rpc::Reply reply) {
-  Sweep();
-  std::optional<std::string_view> id = ReadRunId(params, reply);
-  if (!id) return;
-  CoordinatedRun* run = Find(*id);
-  if (run == nullptr) return reply.Send(UnknownRun(*id));
+  CoordinatedRun* run = RunOf(params, reply);
+  if (run == nullptr) return;
   rapidjson::Document scratch;
-  std::string run_id(*id);
+  std::string run_id = run->run_id;
   auto shared = std::make_shared<rpc::Reply>(std::move(reply));
   AskShards(*run, "CancelTest", RunIdParams(run_id, scratch.GetAllocator(), true),
             [this, run_id, shared](std::vector<size_t>& shards, Answers& answers) {
@@ -424,17 +439,9 @@ void Coordinator::CancelTest(const rapidjson::Value& params, rpc::MethodContext&
 
 void Coordinator::RestartTest(const rapidjson::Value& params, rpc::MethodContext&,
                               rpc::Reply reply) {
-  Sweep();
-  std::optional<std::string_view> id = ReadRunId(params, reply);
-  if (!id) return;
-  CoordinatedRun* run = Find(*id);
-  if (run == nullptr) return reply.Send(UnknownRun(*id));
-  for (const WorkerAddress& worker : run->shards) {
-    if (workers_.IsLost(worker.text)) {
-      return reply.Send(WorkerError(worker, LostAnswer(options_.worker_timeout),
-                                    reply.allocator(), "; nothing was restarted"));
-    }
-  }
+  CoordinatedRun* run = RunOf(params, reply);
+  if (run == nullptr) return;
+  if (!AllWorkersUp(*run, reply, "; nothing was restarted")) return;
   // A shard whose worker returned it completed is gone from that worker: it cannot restart.
   for (size_t i = 0; i < run->finals.size(); ++i) {
     if (run->finals[i]) {
@@ -442,14 +449,14 @@ void Coordinator::RestartTest(const rapidjson::Value& params, rpc::MethodContext
           ErrorCode::kInvalidRunState,
           fmt::format("{}: shard {} of run \"{}\" has completed and its worker discarded it; "
                       "start the run again with ExecuteTest",
-                      rpc::DefaultMessage(ErrorCode::kInvalidRunState), i, *id)));
+                      rpc::DefaultMessage(ErrorCode::kInvalidRunState), i, run->run_id)));
     }
   }
   rapidjson::Document scratch;
-  rapidjson::Value restart = RunIdParams(*id, scratch.GetAllocator(), true);
+  rapidjson::Value restart = RunIdParams(run->run_id, scratch.GetAllocator(), true);
   double start_at = ops::ToSeconds(io_.clock().WallNow()) + options_.shard_lead;
   restart.AddMember("start_at", start_at, scratch.GetAllocator());
-  std::string run_id(*id);
+  std::string run_id = run->run_id;
   auto shared = std::make_shared<rpc::Reply>(std::move(reply));
   AskShards(*run, "RestartTest", restart,
             [this, run_id, shared](std::vector<size_t>& shards, Answers& answers) {
@@ -524,20 +531,12 @@ void Coordinator::ResumeInstance(const rapidjson::Value& params, rpc::MethodCont
 
 void Coordinator::ChangePause(const rapidjson::Value& params, rpc::Reply reply,
                               const char* method) {
-  Sweep();
-  std::optional<std::string_view> id = ReadRunId(params, reply);
-  if (!id) return;
-  CoordinatedRun* run = Find(*id);
-  if (run == nullptr) return reply.Send(UnknownRun(*id));
-  for (const WorkerAddress& worker : run->shards) {
-    if (workers_.IsLost(worker.text)) {
-      return reply.Send(
-          WorkerError(worker, LostAnswer(options_.worker_timeout), reply.allocator()));
-    }
-  }
+  CoordinatedRun* run = RunOf(params, reply);
+  if (run == nullptr) return;
+  if (!AllWorkersUp(*run, reply, "")) return;
   if (run->complete()) return reply.Send(RpcError(ErrorCode::kInvalidRunState));
   rapidjson::Document scratch;
-  std::string run_id(*id);
+  std::string run_id = run->run_id;
   auto shared = std::make_shared<rpc::Reply>(std::move(reply));
   AskShards(
       *run, method, RunIdParams(run_id, scratch.GetAllocator(), false),

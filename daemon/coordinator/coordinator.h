@@ -77,6 +77,12 @@ class Coordinator {
   std::string NextRunId();
   std::optional<rpc::RpcError> CheckAdmission(const ops::RunDefinition& def) const;
   void FinishExecute(const std::string& run_id, Answers& answers, rpc::Reply& reply);
+  // The run `params` names, after a sweep; nullptr when `reply` was answered instead
+  // (bad params, unknown run).
+  CoordinatedRun* RunOf(const rapidjson::Value& params, rpc::Reply& reply);
+  // False, with `reply` answered (the worker named, `suffix` after), when a worker holding a
+  // shard of `run` is lost.
+  bool AllWorkersUp(const CoordinatedRun& run, rpc::Reply& reply, std::string_view suffix);
   void FinishRestart(const std::string& run_id, std::vector<size_t>& shards, Answers& answers,
                      rpc::Reply& reply);
   // The same request to every shard of `run` that has no final result and whose worker is
