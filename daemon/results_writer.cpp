@@ -19,34 +19,44 @@ namespace testrund::daemon {
 ResultsWriter::ResultsWriter(std::string dir, ops::RunRegistry& registry, ErrorHandler on_error)
     : dir_(std::move(dir)), on_error_(std::move(on_error)) {
   if (dir_.empty()) return;
-  registry.set_on_completed([this](const ops::Run& run) { OnCompleted(run); });
-  registry.set_on_discarded([this](const ops::Run& run) { OnDiscarded(run); });
+  registry.set_on_completed([this](const ops::RunSeries& run) { OnCompleted(run); });
+  registry.set_on_repetition([this](const ops::Run& repetition) { OnRepetition(repetition); });
+  registry.set_on_discarded([this](const ops::RunSeries& run) { OnDiscarded(run); });
   registry.set_on_restarted(
-      [this](const ops::Run& run, uint32_t restart) { OnRestarted(run, restart); });
+      [this](const ops::RunSeries& run, uint32_t restart) { OnRestarted(run, restart); });
 }
 
-void ResultsWriter::OnRestarted(const ops::Run& run, uint32_t restart) {
+template <typename Source>
+bool ResultsWriter::Write(const Source& source, std::string_view name) {
+  rapidjson::Document doc;
+  rapidjson::Value result = rpc::QueryTestResult(
+      source.Snapshot(ops::kSnapshotQueryTest, doc.GetAllocator()), doc.GetAllocator());
+  Status status = WriteFile(dir_, name.empty() ? source.run_id() : name, result);
+  if (status.ok()) return true;
+  ++failures_;
+  if (on_error_) on_error_(source.run_id(), status);
+  return false;
+}
+
+void ResultsWriter::OnRestarted(const ops::RunSeries& run, uint32_t restart) {
   // One try: the replaced run is freed right after.
   (void)Write(run, fmt::format("{}.restart-{}", run.run_id(), restart));
 }
 
-void ResultsWriter::OnCompleted(const ops::Run& run) {
+void ResultsWriter::OnRepetition(const ops::Run& repetition) {
+  // One try: the repetition is freed once the next one starts.
+  (void)Write(repetition, fmt::format("{}.{}", repetition.run_id(), repetition.repetition()));
+}
+
+void ResultsWriter::OnCompleted(const ops::RunSeries& run) {
   if (!Write(run)) unwritten_.insert(run.run_id());
 }
 
-void ResultsWriter::OnDiscarded(const ops::Run& run) {
+void ResultsWriter::OnDiscarded(const ops::RunSeries& run) {
   auto it = unwritten_.find(run.run_id());
   if (it == unwritten_.end()) return;
   unwritten_.erase(it);
   (void)Write(run);  // the last try
-}
-
-bool ResultsWriter::Write(const ops::Run& run, std::string_view name) {
-  Status status = WriteFile(dir_, run, name);
-  if (status.ok()) return true;
-  ++failures_;
-  if (on_error_) on_error_(run.run_id(), status);
-  return false;
 }
 
 namespace {
@@ -67,13 +77,8 @@ bool WriteAll(int fd, const char* data, size_t size) {
 
 }  // namespace
 
-Status ResultsWriter::WriteFile(const std::string& dir, const ops::Run& run,
-                                std::string_view name) {
-  if (name.empty()) name = run.run_id();
-  rapidjson::Document doc;
-  rapidjson::Value result =
-      rpc::QueryTestResult(run.Snapshot(ops::kSnapshotQueryTest, doc.GetAllocator()),
-                           doc.GetAllocator());
+Status ResultsWriter::WriteFile(const std::string& dir, std::string_view name,
+                                const rapidjson::Value& result) {
   // The same JSON text a QueryTest answer carries (shortest round-trip numbers).
   std::string text = ops::JsonText(result);
   text += '\n';

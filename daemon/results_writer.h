@@ -8,7 +8,9 @@
 // fsync'd, renamed over `<run_id>.json`, then the directory is fsync'd; so a reader sees
 // either no file or the whole one. A write that failed is tried once more when the run is
 // discarded (or the daemon stops). A run that RestartTest replaces is written, once, to
-// `<results_dir>/<run_id>.restart-<n>.json` (n = 1, 2, ...) the same way.
+// `<results_dir>/<run_id>.restart-<n>.json` (n = 1, 2, ...) the same way, and each
+// repetition of a repeating run, when it ends, to `<results_dir>/<run_id>.<n>.json` (its own
+// QueryTest object; `<run_id>.json` is the whole run's, with its history, at its end).
 #pragma once
 
 #include <cstdint>
@@ -17,9 +19,12 @@
 #include <string>
 #include <string_view>
 
+#include <rapidjson/document.h>
+
 #include "ops/base/status.h"
 #include "ops/run.h"
 #include "ops/run_registry.h"
+#include "ops/run_series.h"
 
 namespace testrund::daemon {
 
@@ -32,19 +37,23 @@ class ResultsWriter {
   // discard hooks: it must outlive every later call into the registry.
   ResultsWriter(std::string dir, ops::RunRegistry& registry, ErrorHandler on_error);
 
-  // Writes `run`'s results file now, `<name>.json` (default: the run_id). Error: a sentence
+  // Writes the results file `<dir>/<name>.json` holding `result` now. Error: a sentence
   // naming the path and the errno text; the temporary file is then removed.
-  static Status WriteFile(const std::string& dir, const ops::Run& run,
-                          std::string_view name = {});
+  static Status WriteFile(const std::string& dir, std::string_view name,
+                          const rapidjson::Value& result);
 
   // Writes that failed since start (each retry counts again).
   uint64_t failures() const { return failures_; }
 
  private:
-  void OnCompleted(const ops::Run& run);
-  void OnDiscarded(const ops::Run& run);
-  void OnRestarted(const ops::Run& run, uint32_t restart);
-  bool Write(const ops::Run& run, std::string_view name = {});
+  void OnCompleted(const ops::RunSeries& run);
+  void OnRepetition(const ops::Run& repetition);
+  void OnDiscarded(const ops::RunSeries& run);
+  void OnRestarted(const ops::RunSeries& run, uint32_t restart);
+  // Writes the QueryTest object of `source` (a Run or a RunSeries) as `<name>.json`
+  // (default: the run_id).
+  template <typename Source>
+  bool Write(const Source& source, std::string_view name = {});
 
   std::string dir_;
   ErrorHandler on_error_;

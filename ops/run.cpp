@@ -63,27 +63,32 @@ Run::~Run() {
 void Run::Start() {
   MonoNs now_ns = now();
   WallTime wall_now = env_.clock->WallNow();
-  start_ = now_ns;
-  wall_start_ = wall_now;
   if (def_.start_at) {
     // The schedule is anchored at start_at, on the monotonic clock: a start_at in the past
     // (at most a minute, ExecuteTest checks) makes the instances planned before now due at
     // once; one in the future waits, `scheduled`.
-    wall_start_ = WallFromSeconds(*def_.start_at);
-    start_ = now_ns + static_cast<MonoNs>((*def_.start_at - ToSeconds(wall_now)) * kNsPerSecond);
+    Anchor(now_ns + static_cast<MonoNs>((*def_.start_at - ToSeconds(wall_now)) * kNsPerSecond),
+           WallFromSeconds(*def_.start_at));
     if (start_ > now_ns) status_ = RunStatus::kScheduled;
+  } else {
+    Anchor(now_ns, wall_now);
   }
-  buckets_ = Buckets(start_);
-  if (!def_.thresholds.empty()) {
-    thresholds_ = ThresholdChecks(def_.thresholds, start_);
-    threshold_timer_ = env_.clock->NewTimer([this] { OnThresholdTimer(); });
-    threshold_timer_->ArmAt(thresholds_.next_check());
-  }
+  began_ = status_ != RunStatus::kScheduled;
   ArmTick();
   // A schedule that starts nothing at all (stages whose rate stays 0) leaves ArmTick nothing
   // to wait for; one tick at its start completes the run instead of leaving it running
   // forever. A scheduled run's first tick is its start.
   if (!MoreStarts() || status_ == RunStatus::kScheduled) tick_->ArmAt(start_);
+}
+
+void Run::Anchor(MonoNs start, WallTime wall_start) {
+  start_ = start;
+  wall_start_ = wall_start;
+  buckets_ = Buckets(start_);
+  if (def_.thresholds.empty()) return;
+  thresholds_ = ThresholdChecks(def_.thresholds, start_);
+  if (!threshold_timer_) threshold_timer_ = env_.clock->NewTimer([this] { OnThresholdTimer(); });
+  threshold_timer_->ArmAt(thresholds_.next_check());
 }
 
 // --- Scheduling --------------------------------------------------------------------------
@@ -167,12 +172,14 @@ void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
 void Run::OnTick() {
   if (completed()) return;
   MonoNs now_ns = now();
+  if (paused_before_start_) return;  // Unpause arms the tick again
   if (status_ == RunStatus::kScheduled) {
     if (now_ns < start_) {
       tick_->ArmAt(start_);
       return;
     }
     status_ = RunStatus::kRunning;
+    began_ = true;
   }
   in_tick_ = true;
   turn_deadline_ = now_ns + env_.limits->turn.ns;
@@ -388,7 +395,9 @@ void Run::CheckThresholdsAtEnd() {
 
 void Run::Complete(RunStatus status) {
   finish_ = now();
-  if (status_ == RunStatus::kPaused) paused_total_ += finish_ - paused_at_;  // freeze it
+  if (status_ == RunStatus::kPaused && !paused_before_start_) {
+    paused_total_ += finish_ - paused_at_;  // freeze it
+  }
   status_ = status;
   if (status == RunStatus::kFailed) status_reason_ = failed_reason_;
   tick_->Cancel();
@@ -403,11 +412,13 @@ bool Run::Cancel(std::string_view reason) { return End(RunStatus::kCancelled, re
 
 bool Run::End(RunStatus status, std::string_view reason) {
   if (completed()) return false;
-  if (status_ == RunStatus::kScheduled) {
+  if (before_start()) {
     // It never started: it starts and ends now, rather than finishing before its start.
     start_ = now();
     wall_start_ = env_.clock->WallNow();
     buckets_ = Buckets(start_);
+    status_ = RunStatus::kScheduled;  // not paused: no paused time to count
+    paused_before_start_ = false;
   }
   std::vector<int64_t> ids;
   ids.reserve(instances_.size());
@@ -424,10 +435,12 @@ bool Run::End(RunStatus status, std::string_view reason) {
 }
 
 Status Run::Pause() {
-  if (status_ != RunStatus::kRunning) {
+  if (status_ != RunStatus::kRunning && status_ != RunStatus::kScheduled) {
     return Status::Error(fmt::format("run \"{}\" is {}, not running", def_.run_id,
                                      RunStatusName(status_)));
   }
+  // A scheduled run keeps its start while paused; it does not start until unpaused.
+  paused_before_start_ = status_ == RunStatus::kScheduled;
   status_ = RunStatus::kPaused;
   paused_at_ = now();
   return Status::Ok();
@@ -438,10 +451,29 @@ Status Run::Unpause() {
     return Status::Error(fmt::format("run \"{}\" is {}, not paused", def_.run_id,
                                      RunStatusName(status_)));
   }
+  if (paused_before_start_) {
+    UnpauseBeforeStart();
+    return Status::Ok();
+  }
   paused_total_ += now() - paused_at_;
   status_ = RunStatus::kRunning;
   if (!in_tick_) ArmTick();
   return Status::Ok();
+}
+
+void Run::UnpauseBeforeStart() {
+  paused_before_start_ = false;
+  MonoNs now_ns = now();
+  if (now_ns < start_) {
+    status_ = RunStatus::kScheduled;
+    tick_->ArmAt(start_);
+    return;
+  }
+  // Its start passed while it was paused: it starts now, its schedule anchored here.
+  Anchor(now_ns, env_.clock->WallNow());
+  status_ = RunStatus::kRunning;
+  began_ = true;
+  tick_->ArmAt(now_ns);
 }
 
 ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {

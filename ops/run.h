@@ -103,8 +103,10 @@ class Run {
   bool Cancel(std::string_view reason = "Cancelled by CancelTest.");
 
   // PauseTest / UnpauseTest: stop / resume starting instances; the schedule is shifted by
-  // the time paused. Error: pausing a run that is not running, or unpausing one that is not
-  // paused (the text names the run and its status).
+  // the time paused. A scheduled run paused does not start until unpaused: at its start_at
+  // if that is still ahead, else at once, anchored then. Error: pausing a run that is neither
+  // running nor scheduled, or unpausing one that is not paused (the text names the run and
+  // its status).
   Status Pause();
   Status Unpause();
 
@@ -123,8 +125,17 @@ class Run {
     return status_ == RunStatus::kCompleted || status_ == RunStatus::kCancelled ||
            status_ == RunStatus::kFailed;
   }
+  // Whether it has started (left `scheduled`): one cancelled before its start has not.
+  bool began() const { return began_; }
   // How many times RestartTest replaced the run before this one (QueryTest `restarts`).
   void set_restarts(uint32_t restarts) { restarts_ = restarts; }
+  // A repetition of a repeating run: its number (1-based) and the planned count (0:
+  // unbounded), shown in its snapshot's `repeat`.
+  uint64_t repetition() const { return repetition_; }  // 0: not a repetition
+  void set_repetition(uint64_t repetition, uint64_t repetitions) {
+    repetition_ = repetition;
+    repetitions_ = repetitions;
+  }
   // Bytes held by the run's Lua state.
   size_t lua_memory_bytes() const { return def_.lua->memory_used(); }
 
@@ -142,6 +153,11 @@ class Run {
 
   // The tick and its parts (ops/run.cpp).
   void OnTick();
+  // Sets the run's origin (schedule, buckets, thresholds) at `start`, read as `wall_start`.
+  void Anchor(MonoNs start, WallTime wall_start);
+  void UnpauseBeforeStart();
+  // Scheduled, or paused before its start.
+  bool before_start() const { return status_ == RunStatus::kScheduled || paused_before_start_; }
   void ExpireParked(MonoNs now);
   void StartDue(MonoNs now);
   void StartInstance(uint64_t k, MonoNs planned, MonoNs now);
@@ -235,6 +251,10 @@ class Run {
   // work turn, or on the next loop turn when an I/O callback or a method call ended them.
   DeferredFree<Instance> finished_;
   uint32_t restarts_ = 0;
+  uint64_t repetition_ = 0;  // 0: not a repetition
+  uint64_t repetitions_ = 0;
+  bool began_ = false;
+  bool paused_before_start_ = false;  // paused while scheduled
   bool in_tick_ = false;
   MonoNs turn_deadline_ = 0;  // when the current turn should yield
 };

@@ -141,6 +141,7 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
   def.trace_messages = p.OptionalFlag("trace_messages").value_or(true);
   def.turbo = p.OptionalFlag("turbo").value_or(false);
   def.start_at = ReadStartAt(p, now);
+  def.repeat = ReadRepeatPlan(p);
   def.shard = ReadShard(p);
   if (auto max_failures = p.OptionalInt("max_failures", {.min = 0})) {
     def.max_failures = static_cast<uint64_t>(*max_failures);

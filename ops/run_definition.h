@@ -18,6 +18,7 @@
 #include "ops/lua/lua_sandbox.h"
 #include "ops/base/problem.h"
 #include "ops/program.h"
+#include "ops/repeat_plan.h"
 #include "ops/run_data.h"
 #include "ops/stats/threshold.h"
 
@@ -34,6 +35,8 @@ struct RunDefinition {
   std::vector<Threshold> thresholds;  // checked by the run (ops/stats/threshold.h)
   // When the run starts (Unix seconds); until then it is `scheduled`. nullopt: at once.
   std::optional<double> start_at;
+  // `repeat`: the run's repetitions (ops/run_series.h); nullopt: it runs once.
+  std::optional<RepeatPlan> repeat;
   Shard shard;
   uint64_t seed = 0;
   // `data` rows (nullptr: none); the sandbox's `d` reads them, so they outlive it.

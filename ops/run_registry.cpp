@@ -135,11 +135,13 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
     return result;
   }
   result.run_id = def->run_id;
+  auto stored = std::make_shared<rapidjson::Document>();
+  stored->CopyFrom(params, stored->GetAllocator());
+  SetRunId(*stored, result.run_id);
   Entry entry;
-  entry.run = std::make_unique<Run>(std::move(*def), Environment());
-  entry.params.CopyFrom(params, entry.params.GetAllocator());
-  SetRunId(entry.params, result.run_id);
-  Run& started = *entry.run;
+  entry.params = std::move(stored);
+  entry.run = NewSeries(std::move(*def), entry.params, 0);
+  RunSeries& started = *entry.run;
   runs_.emplace(result.run_id, std::move(entry));
   started.Start();
   return result;
@@ -151,10 +153,40 @@ RunEnvironment RunRegistry::Environment() {
   env.io = io_;
   env.limits = &limits_;
   env.instances_live = &instances_live_;
-  env.on_completed = [this](const Run& run) {
-    if (on_completed_ && !restarting_) on_completed_(run);
-  };
   return env;
+}
+
+std::unique_ptr<RunSeries> RunRegistry::NewSeries(
+    RunDefinition def, std::shared_ptr<const rapidjson::Document> params, uint32_t restarts) {
+  std::string run_id = def.run_id;
+  auto next = [this, params, run_id](double start_at,
+                                     std::string* problem) -> std::optional<RunDefinition> {
+    Problems problems;
+    std::optional<RunDefinition> later = Reparse(*params, start_at, run_id, &problems);
+    if (!later) *problem = problems.empty() ? std::string("invalid") : problems[0].Text();
+    return later;
+  };
+  // A restart ends the series it replaces: neither ending is the run's to report.
+  RunSeries::Hooks hooks;
+  hooks.on_repetition = [this](const Run& run) {
+    if (on_repetition_ && !restarting_) on_repetition_(run);
+  };
+  hooks.on_ended = [this](const RunSeries& series) {
+    if (on_completed_ && !restarting_) on_completed_(series);
+  };
+  return std::make_unique<RunSeries>(std::move(def), Environment(), std::move(next),
+                                     std::move(hooks), restarts);
+}
+
+std::optional<RunDefinition> RunRegistry::Reparse(const rapidjson::Document& params,
+                                                  std::optional<double> start_at,
+                                                  const std::string& run_id,
+                                                  Problems* problems) {
+  rapidjson::Document copy;
+  copy.CopyFrom(params, copy.GetAllocator());
+  copy.RemoveMember("start_at");
+  if (start_at) copy.AddMember("start_at", *start_at, copy.GetAllocator());
+  return ParseRunDefinition(copy, limits_, op_types_, run_id, problems, clock_.WallNow());
 }
 
 EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsigned parts,
@@ -166,13 +198,9 @@ EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsign
   // Validated again before anything ends: a data file may have changed since. The
   // definition's start_at is dropped: the restart is now (or at the one given), and one long
   // past would be refused.
-  rapidjson::Document params;
-  params.CopyFrom(entry->params, params.GetAllocator());
-  params.RemoveMember("start_at");
-  if (start_at) params.AddMember("start_at", *start_at, params.GetAllocator());
   Problems problems;
-  std::optional<RunDefinition> def = ParseRunDefinition(
-      params, limits_, op_types_, entry->run->run_id(), &problems, clock_.WallNow());
+  std::optional<RunDefinition> def =
+      Reparse(*entry->params, start_at, entry->run->run_id(), &problems);
   if (!def) {
     std::string first = problems.empty() ? std::string("invalid") : problems[0].Text();
     return {Failure(EngineError::kInvalidParams,
@@ -186,9 +214,8 @@ EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsign
   result.value.restarts = ++entry->restarts;
   if (on_restarted_) on_restarted_(*entry->run, entry->restarts);
   result.value.snapshot = entry->run->Snapshot(parts, alloc);
-  // The old run (its instances, timers, Lua state) is freed here, outside its callbacks.
-  entry->run = std::make_unique<Run>(std::move(*def), Environment());
-  entry->run->set_restarts(entry->restarts);
+  // The old series (its runs, timers, Lua states) is freed here, outside its callbacks.
+  entry->run = NewSeries(std::move(*def), entry->params, entry->restarts);
   entry->returned_at.reset();
   entry->run->Start();
   return result;

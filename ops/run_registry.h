@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// RunRegistry: run_id -> Run, the engine's front door for the rpc layer. Owns every live
-// run, enforces the server limits (live runs, instances in progress) and the retention of
+// RunRegistry: run_id -> RunSeries (a run, or its repetitions: ops/run_series.h), the
+// engine's front door for the rpc layer. Owns every live run, enforces the server limits (live runs, instances in progress) and the retention of
 // completed runs, and hands out snapshots of runs (ops/stats/run_snapshot.h), never the
 // runs themselves. What happens when a run completes or is discarded (the daemon writes
 // results_dir files) is its owner's, through two hooks.
@@ -24,6 +24,7 @@
 #include "ops/engine_limits.h"
 #include "ops/op_table.h"
 #include "ops/run.h"
+#include "ops/run_series.h"
 #include "ops/stats/run_snapshot.h"
 
 namespace testrund::ops {
@@ -127,19 +128,25 @@ class RunRegistry {
   // on_completed.
   void CancelAll(std::string_view reason = "Cancelled because the daemon stopped.");
 
-  // Called once when a run completes, is cancelled or fails, inside the engine's call that
-  // ended it (before any QueryTest can return it as completed). May be empty.
-  void set_on_completed(std::function<void(const Run&)> hook) {
+  // Called once when a run ends — completed, cancelled or failed; a repeating run after its
+  // last repetition — inside the engine's call that ended it (before any QueryTest can
+  // return it as completed). May be empty.
+  void set_on_completed(std::function<void(const RunSeries&)> hook) {
     on_completed_ = std::move(hook);
+  }
+  // Called when a repetition of a repeating run ends (each one, the last included, before
+  // on_completed), with that repetition's Run. May be empty.
+  void set_on_repetition(std::function<void(const Run&)> hook) {
+    on_repetition_ = std::move(hook);
   }
   // Called at most once per run: when retention or a sweep frees it, or at CancelAll for a
   // run that had completed before (the results_dir writer's second chance).
-  void set_on_discarded(std::function<void(const Run&)> hook) {
+  void set_on_discarded(std::function<void(const RunSeries&)> hook) {
     on_discarded_ = std::move(hook);
   }
   // Called by Restart with the run it replaces (ended, not yet freed) and the restart's
   // number (1, 2, ...); the run's on_completed is not called for that ending. May be empty.
-  void set_on_restarted(std::function<void(const Run&, uint32_t restart)> hook) {
+  void set_on_restarted(std::function<void(const RunSeries&, uint32_t restart)> hook) {
     on_restarted_ = std::move(hook);
   }
 
@@ -153,8 +160,9 @@ class RunRegistry {
 
  private:
   struct Entry {
-    std::unique_ptr<Run> run;
-    rapidjson::Document params;  // the ExecuteTest params, with the run_id: what Restart reruns
+    std::unique_ptr<RunSeries> run;
+    // The ExecuteTest params, with the run_id: what Restart and each repetition rerun.
+    std::shared_ptr<const rapidjson::Document> params;
     uint32_t restarts = 0;
     bool doomed = false;                // cancelled or retention ended: freed at the next sweep
     std::optional<MonoNs> returned_at{};  // when QueryTest first returned it completed
@@ -169,6 +177,14 @@ class RunRegistry {
   EngineStatus CheckAdmission(const RunDefinition& def) const;
   // What a run of this registry needs from it.
   RunEnvironment Environment();
+  // A series of `def` (the first repetition), its later repetitions read from `params`.
+  std::unique_ptr<RunSeries> NewSeries(RunDefinition def,
+                                       std::shared_ptr<const rapidjson::Document> params,
+                                       uint32_t restarts);
+  // `params` with `start_at` set (or removed), parsed again as `run_id`'s definition.
+  std::optional<RunDefinition> Reparse(const rapidjson::Document& params,
+                                       std::optional<double> start_at,
+                                       const std::string& run_id, Problems* problems);
   std::string NextRunId();
 
   Clock& clock_;
@@ -179,9 +195,10 @@ class RunRegistry {
   std::unordered_map<std::string, MonoNs> discarded_;  // run_id -> when discarded
   uint64_t instances_live_ = 0;
   uint64_t next_run_number_ = 1;
-  std::function<void(const Run&)> on_completed_;
-  std::function<void(const Run&)> on_discarded_;
-  std::function<void(const Run&, uint32_t)> on_restarted_;
+  std::function<void(const RunSeries&)> on_completed_;
+  std::function<void(const Run&)> on_repetition_;
+  std::function<void(const RunSeries&)> on_discarded_;
+  std::function<void(const RunSeries&, uint32_t)> on_restarted_;
   bool restarting_ = false;  // a Restart is ending the old run: not a completion to report
 };
 

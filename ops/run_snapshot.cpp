@@ -34,6 +34,8 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
   out.due = Due();
   out.paused_ns = paused_ns();
   out.restarts = restarts_;
+  if (before_start()) out.next_start_at = Wall(start_);
+  if (repetition_ > 0) out.repeat = RepeatView{repetition_, repetitions_, {}, 0};
   out.tags = def_.tags;
   out.thresholds = thresholds_.results();
   if (const RunData* data = def_.data.get()) {
@@ -145,7 +147,7 @@ MonoNs Run::ActiveElapsed() const {
 
 std::optional<uint64_t> Run::Due() const {
   if (!schedule_.Paced()) return std::nullopt;
-  if (status_ == RunStatus::kScheduled) return 0;
+  if (before_start()) return 0;
   uint64_t due = schedule_.DueCount(ActiveElapsed());
   std::optional<uint64_t> total = schedule_.TotalPlanned();
   return def_.shard.Share(total ? std::min(due, *total) : due);
@@ -153,7 +155,7 @@ std::optional<uint64_t> Run::Due() const {
 
 std::optional<double> Run::PercentComplete() const {
   if (completed()) return 100.0;
-  if (status_ == RunStatus::kScheduled) return 0.0;
+  if (before_start()) return 0.0;
   MonoNs active = ActiveElapsed();
   // Without a total the run is bounded by time (duration or the end of the stages), so
   // progress is the active time elapsed, even where the schedule could count the starts.
@@ -171,7 +173,9 @@ bool Run::ProgressByTime() const {
 }
 
 MonoNs Run::paused_ns() const {
-  if (status_ == RunStatus::kPaused) return paused_total_ + (now() - paused_at_);
+  if (status_ == RunStatus::kPaused && !paused_before_start_) {
+    return paused_total_ + (now() - paused_at_);
+  }
   return paused_total_;
 }
 

@@ -242,6 +242,51 @@ bool ThresholdsOk(const std::vector<ops::ThresholdResult>& results) {
   return true;
 }
 
+// A repetition's threshold verdicts: [{"text", "ok", "value"}].
+rapidjson::Value Verdicts(const std::vector<ops::ThresholdResult>& results, Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  for (const ops::ThresholdResult& r : results) {
+    rapidjson::Value item;
+    ObjectBuilder(item, alloc)
+        .AddString("text", ops::ThresholdText(r.threshold))
+        .Add("ok", r.ok)
+        .AddValue("value", r.value ? rapidjson::Value(*r.value) : rapidjson::Value());
+    array.PushBack(item, alloc);
+  }
+  return array;
+}
+
+// `history`: one object per finished repetition, oldest first.
+rapidjson::Value History(const std::vector<ops::RepetitionSummary>& history, Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  for (const ops::RepetitionSummary& r : history) {
+    rapidjson::Value item;
+    ObjectBuilder b(item, alloc);
+    b.Add("repetition", r.repetition).AddString("status", ops::RepetitionStatusName(r.status));
+    if (!r.status_reason.empty()) b.AddString("status_reason", r.status_reason);
+    b.AddValue("start", Wall(r.start, alloc)).AddValue("end", Wall(r.end, alloc));
+    b.AddValue("counts", Counts(r.counts, alloc));
+    if (!r.thresholds.empty()) {
+      b.Add("thresholds_ok", ThresholdsOk(r.thresholds));
+      b.AddValue("thresholds", Verdicts(r.thresholds, alloc));
+    }
+    array.PushBack(item, alloc);
+  }
+  return array;
+}
+
+// A repeating run's members: repetition, repetitions, history, history_older.
+void AddRepeat(const ops::RepeatView& repeat, ObjectBuilder& b, Allocator& alloc) {
+  b.Add("repetition", repeat.repetition).Add("repetitions", repeat.repetitions);
+  b.AddValue("history", History(repeat.history, alloc));
+  b.Add("history_older", repeat.history_older);
+}
+
+// `next_start_at`: [sec, usec], or null.
+rapidjson::Value NextStart(const ops::RunSnapshot& s, Allocator& alloc) {
+  return s.next_start_at ? Wall(*s.next_start_at, alloc) : rapidjson::Value();
+}
+
 }  // namespace
 
 rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc, ResultDetail detail) {
@@ -261,6 +306,8 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc, ResultD
   if (s.percent_complete) b.Add("percent_complete", *s.percent_complete);
   b.Add("paused_seconds", ops::ToSeconds(s.paused_ns));
   b.Add("restarts", s.restarts);
+  if (s.repeat || s.next_start_at) b.AddValue("next_start_at", NextStart(s, alloc));
+  if (s.repeat) AddRepeat(*s.repeat, b, alloc);
   b.AddValue("tags", Tags(s, alloc));
   if (!s.globals.IsObject()) s.globals.SetObject();
   b.AddValue("globals", std::move(s.globals));
@@ -291,6 +338,10 @@ rapidjson::Value ListTestsEntry(const ops::RunSnapshot& s, Allocator& alloc) {
   b.AddString("status", ops::RunStatusName(s.status));
   if (!s.status_reason.empty()) b.AddString("status_reason", s.status_reason);
   b.AddValue("time_start", Wall(s.time_start, alloc));
+  if (s.repeat || s.next_start_at) b.AddValue("next_start_at", NextStart(s, alloc));
+  if (s.repeat) {
+    b.Add("repetition", s.repeat->repetition).Add("repetitions", s.repeat->repetitions);
+  }
   b.AddValue("counts", Counts(s.counts, alloc));
   b.AddValue("tags", Tags(s, alloc));
   if (!s.thresholds.empty()) b.Add("thresholds_ok", ThresholdsOk(s.thresholds));

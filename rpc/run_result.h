@@ -18,7 +18,9 @@ namespace testrund::rpc {
 // status_reason?, time_now, time_start, time_finish? and duration? (completed only), counts
 // (+ passed, late, halted, running), percent_complete?, paused_seconds, tags, globals,
 // halted (<= 1,000) + halted_total, first_fails, first_aborts, buckets (the first without
-// time_start), latency? (seconds), first_call_summary, first_fail_summary?.
+// time_start), latency? (seconds), first_call_summary, first_fail_summary?; a scheduled or
+// repeating run adds next_start_at, and a repeating one repetition, repetitions, history
+// and history_older (docs/api.md#repeat).
 // kMergeable adds what an exact merge of shards needs (docs/api.md#mergeable-results):
 // `shard`, `planned_total`, `bucket_width`, each reason's `first_instance` and each op's
 // latency `histogram` (the snapshot must then hold kSnapshotHistograms).
@@ -27,7 +29,9 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& snapshot,
                                  rapidjson::Document::AllocatorType& alloc,
                                  ResultDetail detail = ResultDetail::kStandard);
 
-// A ListTests entry: {"run_id", "status", "time_start", "counts", "tags"}.
+// A ListTests entry: {"run_id", "status", "time_start", "counts", "tags"}, plus
+// next_start_at for a scheduled or repeating run, and repetition and repetitions for a
+// repeating one.
 rapidjson::Value ListTestsEntry(const ops::RunSnapshot& snapshot,
                                 rapidjson::Document::AllocatorType& alloc);
 

@@ -230,6 +230,13 @@ void Coordinator::ExecuteTest(const rapidjson::Value& params, rpc::MethodContext
   ops::Problems problems;
   std::optional<ops::RunDefinition> def = ops::ParseRunDefinition(
       params, limits_, op_types_, assigned, &problems, io_.clock().WallNow());
+  if (def && def->repeat) {
+    // Each worker would repeat on its own clock; merging per-repetition histories is not
+    // built (docs/decisions.md).
+    problems.push_back({-1, "repeat", "is not supported through a coordinator; run a "
+                                      "repeating run on each daemon, or repeat from a client"});
+    def.reset();
+  }
   if (!def) {
     if (!explicit_id) --next_run_number_;  // as a daemon: no number burnt on a rejected call
     return reply.Send(rpc::InvalidParams(problems, reply.allocator()));

@@ -153,6 +153,34 @@ struct DataSummary {
   std::string source;  // "rows", "csv" or "file:NAME"
 };
 
+// How one repetition ended. kSkipped: on a fixed cadence (`from: "start"`) its start came
+// while the one before was still running; kInterrupted: the daemon stopped while it ran.
+enum class RepetitionStatus : uint8_t { kCompleted, kFailed, kCancelled, kSkipped, kInterrupted };
+// "completed", "failed", "cancelled", "skipped", "interrupted".
+std::string_view RepetitionStatusName(RepetitionStatus status);
+
+// One finished repetition. A skipped one starts and ends at its planned start, with no
+// counts and no verdicts.
+struct RepetitionSummary {
+  uint64_t repetition = 0;  // 1-based
+  RepetitionStatus status = RepetitionStatus::kCompleted;
+  std::string status_reason;  // empty: none
+  WallTime start;
+  WallTime end;
+  RunCounts counts;
+  std::vector<ThresholdResult> thresholds;  // the verdicts at its end
+};
+
+// A repeating run's progress (ExecuteTest `repeat`): which repetition the snapshot shows,
+// how many are planned (0: until cancelled), and the finished ones
+// (only in a snapshot of the whole series: a repetition's own snapshot has none).
+struct RepeatView {
+  uint64_t repetition = 0;   // 1-based
+  uint64_t repetitions = 0;  // planned; 0 = unbounded
+  std::vector<RepetitionSummary> history;  // the last 100, oldest first
+  uint64_t history_older = 0;              // finished before those
+};
+
 struct RunSnapshot {
   std::string run_id;
   RunStatus status = RunStatus::kRunning;
@@ -174,6 +202,9 @@ struct RunSnapshot {
   std::optional<uint64_t> due;
   MonoNs paused_ns = 0;  // time spent paused so far
   uint32_t restarts = 0;  // RestartTest calls on the run so far
+  // When the run (or its next repetition) starts, while that is still ahead.
+  std::optional<WallTime> next_start_at;
+  std::optional<RepeatView> repeat;  // repeating runs only
   Shard shard;           // which part of the run this is ({0, 1}: all of it)
   std::vector<std::string> tags;
   // Every threshold of the definition with its latest check (always: a few per run).

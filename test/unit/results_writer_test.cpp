@@ -153,5 +153,48 @@ TEST_CASE("results_dir: files are 0640 and a symlink at the temporary name is no
   CHECK_FALSE(std::filesystem::exists(dir.path() + "/rs.json"));
 }
 
+
+TEST_CASE("results_dir: each repetition is written as <run_id>.<n>.json, the run at its end",
+          "[unit]") {
+  TempDir dir;
+  ops::EngineLimits limits = ops::TestEngineLimits();
+  limits.data_dir = dir.path();
+  Engine e(limits);
+  Writer w(dir.path(), e);
+  {
+    std::ofstream rows(dir.path() + "/rows.csv");
+    rows << "a\n1\n";
+  }
+  REQUIRE(e.Execute(R"J({"run_id": "rp", "repeat": {"count": 3, "interval": 1},
+      "data": {"file": "rows.csv"}, "distribution": {"type": "single"},
+      "operations": [{"type": "wait", "arguments": {"seconds": 1}}]})J") == "rp");
+  e.clock.AdvanceSeconds(1);
+  REQUIRE(std::filesystem::exists(dir.path() + "/rp.1.json"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/rp.json"));
+  rapidjson::Document first = ParseJson(ReadFile(dir.path() + "/rp.1.json"));
+  CHECK(Str(first["status"]) == "completed");
+  CHECK(first["repetition"].GetInt() == 1);
+  CHECK(first["repetitions"].GetInt() == 3);
+  CHECK(first["history"].Size() == 0);  // a repetition's own result
+
+  // The definition is read again for each repetition, when the one before ends: a data file
+  // gone by then makes the next one impossible, and the run ends failed, its history kept.
+  e.clock.AdvanceSeconds(1.5);  // repetition 2 runs from 2 s
+  std::filesystem::remove(dir.path() + "/rows.csv");
+  e.clock.AdvanceSeconds(1);
+  REQUIRE(std::filesystem::exists(dir.path() + "/rp.json"));
+  CHECK(std::filesystem::exists(dir.path() + "/rp.2.json"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/rp.3.json"));
+  rapidjson::Document run = ParseJson(ReadFile(dir.path() + "/rp.json"));
+  CHECK(run["completed"].GetInt() == 1);
+  CHECK(Str(run["status"]) == "failed");
+  CHECK(Str(run["status_reason"]).rfind(
+            "Repetition 3 could not start: its definition no longer validates: data.file", 0) ==
+        0);
+  REQUIRE(run["history"].Size() == 2);
+  CHECK(Str(run["history"][1]["status"]) == "completed");
+  CHECK(w.reports.empty());
+}
+
 }  // namespace
 }  // namespace testrund::daemon

@@ -546,8 +546,13 @@ TEST_CASE("start_at: the run is scheduled until then and its time_start is start
   rapidjson::Document status = e.Status(id);
   CHECK(std::string(status["status"].GetString()) == "scheduled");
   CHECK(status["completed"].GetInt() == 0);
-  // Not running yet: PauseTest is refused, and nothing can be resumed.
+  CHECK(ToSeconds(*run.next_start_at) == Approx(1'700'000'005.25));
+  // Paused and unpaused before its start: it stays scheduled (run_series_test has more).
+  REQUIRE(e.registry.Pause(id).ok());
+  CHECK(e.Peek(id).status == RunStatus::kPaused);
   CHECK(e.registry.Pause(id).error == EngineError::kBadState);
+  REQUIRE(e.registry.Unpause(id).ok());
+  CHECK(e.Peek(id).status == RunStatus::kScheduled);
   e.clock.AdvanceSeconds(0.25);  // start_at: instance 0 starts
   CHECK(e.Peek(id).status == RunStatus::kRunning);
   CHECK(e.Counts(id).started == 1);

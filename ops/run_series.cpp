@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+// RunSeries: a run_id's one Run or its repetitions (see run_series.h).
+#include "ops/run_series.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace testrund::ops {
+
+RunSeries::RunSeries(RunDefinition first, RunEnvironment env, DefinitionSource next,
+                     Hooks hooks, uint32_t restarts)
+    : env_(std::move(env)),
+      next_definition_(std::move(next)),
+      hooks_(std::move(hooks)),
+      plan_(first.repeat),
+      restarts_(restarts) {
+  anchor_ = first.start_at.value_or(0);  // from "start" without start_at: set by Start()
+  free_replaced_ = env_.clock->NewTimer([this] { replaced_.reset(); });
+  current_ = std::make_unique<Run>(std::move(first), EnvironmentForRun());
+  current_->set_restarts(restarts_);
+  if (plan_) current_->set_repetition(1, plan_->count);
+}
+
+RunSeries::~RunSeries() = default;
+
+RunEnvironment RunSeries::EnvironmentForRun() {
+  RunEnvironment env = env_;
+  env.on_completed = [this](const Run& run) { OnRunEnded(run); };
+  return env;
+}
+
+MonoNs RunSeries::MonoAt(double wall_seconds) const {
+  return env_.clock->Now() +
+         static_cast<MonoNs>((wall_seconds - WallSeconds()) * kNsPerSecond);
+}
+
+void RunSeries::Start() {
+  if (anchor_ == 0) anchor_ = WallSeconds();
+  current_->Start();
+  ArmCadence();
+}
+
+bool RunSeries::Cancel(std::string_view reason) {
+  if (ended_) return false;
+  cancelling_ = true;
+  // Ending the repetition ends the series (OnRunEnded); one that had ended alone cannot be
+  // current outside its own callback, but the series ends all the same.
+  if (!current_->Cancel(reason)) End();
+  cancelling_ = false;
+  return true;
+}
+
+void RunSeries::OnRunEnded(const Run& run) {
+  // A repetition cancelled before its start never ran: it is not in the history.
+  if (plan_ && run.began()) {
+    rapidjson::Document scratch;
+    history_.Add(SummarizeRepetition(repetition_, run.Snapshot(0, scratch.GetAllocator())));
+    if (hooks_.on_repetition) hooks_.on_repetition(run);
+  }
+  if (cancelling_ || !plan_) {
+    End();
+    return;
+  }
+  std::optional<double> start = NextStart(WallSeconds());
+  if (!start) {
+    End();
+    return;
+  }
+  StartNext(*start);
+}
+
+std::optional<double> RunSeries::NextStart(double ended_at) {
+  if (plan_->from == RepeatPlan::From::kEnd) {
+    if (!plan_->Planned(next_number_)) return std::nullopt;
+    return ended_at + plan_->interval;
+  }
+  // The cadence's starts that came while the repetition ran (the timer may not have fired
+  // yet for the last of them) are skipped.
+  while (plan_->Planned(next_number_) &&
+         plan_->CadenceStart(anchor_, next_number_) <= ended_at) {
+    RecordSkipped(next_number_++);
+  }
+  if (!plan_->Planned(next_number_)) return std::nullopt;
+  return plan_->CadenceStart(anchor_, next_number_);
+}
+
+void RunSeries::StartNext(double start_at) {
+  std::string problem;
+  std::optional<RunDefinition> def = next_definition_(start_at, &problem);
+  if (!def) {
+    End(fmt::format("Repetition {} could not start: its definition no longer validates: {}",
+                    next_number_, problem));
+    return;
+  }
+  // This runs inside the ending Run's callback: it is freed on the next loop turn.
+  replaced_ = std::move(current_);
+  free_replaced_->ArmAt(env_.clock->Now());
+  current_ = std::make_unique<Run>(std::move(*def), EnvironmentForRun());
+  repetition_ = next_number_++;
+  current_->set_restarts(restarts_);
+  current_->set_repetition(repetition_, plan_->count);
+  current_->Start();
+  ArmCadence();
+}
+
+void RunSeries::End(std::optional<std::string> failure) {
+  ended_ = true;
+  if (failure) failure_ = std::move(*failure);
+  if (cadence_) cadence_->Cancel();
+  if (hooks_.on_ended) hooks_.on_ended(*this);
+}
+
+void RunSeries::ArmCadence() {
+  if (!plan_ || plan_->from != RepeatPlan::From::kStart || ended_) return;
+  if (!plan_->Planned(next_number_)) return;
+  if (!cadence_) cadence_ = env_.clock->NewTimer([this] { OnCadence(); });
+  cadence_->ArmAt(MonoAt(plan_->CadenceStart(anchor_, next_number_)));
+}
+
+void RunSeries::OnCadence() {
+  if (ended_ || !current_->began() || current_->completed()) return;
+  // The next start came while this repetition still runs (paused or not): it is skipped.
+  RecordSkipped(next_number_++);
+  ArmCadence();
+}
+
+void RunSeries::RecordSkipped(uint64_t repetition) {
+  RepetitionSummary skipped;
+  skipped.repetition = repetition;
+  skipped.status = RepetitionStatus::kSkipped;
+  skipped.status_reason = fmt::format("Repetition {} was still running at its start.",
+                                      repetition_);
+  skipped.start = WallFromSeconds(plan_->CadenceStart(anchor_, repetition));
+  skipped.end = skipped.start;
+  history_.Add(std::move(skipped));
+}
+
+RunSnapshot RunSeries::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& alloc) const {
+  RunSnapshot s = current_->Snapshot(parts, alloc);
+  if (!failure_.empty()) {
+    s.status = RunStatus::kFailed;
+    s.status_reason = failure_;
+  }
+  if (!plan_) return s;
+  s.repeat->history.assign(history_.kept().begin(), history_.kept().end());
+  s.repeat->history_older = history_.older();
+  bool cadence_ahead = plan_->from == RepeatPlan::From::kStart && plan_->Planned(next_number_);
+  if (!ended_ && !s.next_start_at && cadence_ahead) {
+    s.next_start_at = WallFromSeconds(plan_->CadenceStart(anchor_, next_number_));
+  }
+  if (!plan_->unbounded()) {
+    // Repetitions done, plus the part of the one running.
+    double done = static_cast<double>(history_.total());
+    if (!current_->completed() && current_->began()) {
+      done += s.percent_complete.value_or(0) / 100;
+    }
+    s.percent_complete = std::min(100.0, 100 * done / static_cast<double>(plan_->count));
+  }
+  return s;
+}
+
+}  // namespace testrund::ops

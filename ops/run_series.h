@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// RunSeries: what one run_id runs — a single Run, or, with ExecuteTest `repeat`
+// (ops/repeat_plan.h, docs/api.md#repeat), its repetitions one after another, each a fresh
+// Run of the same definition (new counts, new `g`, new Lua state). The registry holds one
+// series per run_id and sees nothing else; without `repeat` the series is its one Run.
+//
+// How repetitions follow each other: when one ends, the next Run is made at once from the
+// definition (validated again: a data file may have changed) with its start as start_at, so
+// between repetitions the series shows that Run `scheduled`, with its start as
+// next_start_at; PauseTest holds it there. On a fixed cadence (`from: "start"`) a timer
+// watches each planned start while a repetition runs: one that comes while it still runs is
+// recorded `skipped` and counts toward `count`. The series ends with the status of its last
+// repetition, `cancelled` at CancelTest, or `failed` when a repetition cannot be made.
+//
+// A Run ends inside its own callbacks, so the one replaced is freed on the next loop turn.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+#include "ops/base/clock.h"
+#include "ops/base/status.h"
+#include "ops/repeat_plan.h"
+#include "ops/run.h"
+#include "ops/run_definition.h"
+#include "ops/stats/repetition_history.h"
+
+namespace testrund::ops {
+
+class RunSeries {
+ public:
+  // The definition of a later repetition, starting at `start_at` (Unix seconds); nullopt
+  // with the first problem's text in *problem when it no longer validates.
+  using DefinitionSource =
+      std::function<std::optional<RunDefinition>(double start_at, std::string* problem)>;
+  struct Hooks {
+    // A repetition of a repeating series ended (before the next is made). May be empty.
+    std::function<void(const Run& repetition)> on_repetition;
+    // The series ended: last repetition over, cancelled, or failed. May be empty.
+    std::function<void(const RunSeries& series)> on_ended;
+  };
+
+  // `first` is the first repetition's definition (its `repeat` is the plan); `env` the
+  // registry's, whose on_completed the series replaces with its own.
+  RunSeries(RunDefinition first, RunEnvironment env, DefinitionSource next, Hooks hooks,
+            uint32_t restarts);
+  ~RunSeries();
+  RunSeries(const RunSeries&) = delete;
+  RunSeries& operator=(const RunSeries&) = delete;
+
+  void Start();
+  // Cancels the repetition in progress (or the one waiting to start) and ends the series.
+  // False when it had ended already.
+  bool Cancel(std::string_view reason = "Cancelled by CancelTest.");
+  Status Pause() { return current_->Pause(); }
+  Status Unpause() { return current_->Unpause(); }
+  ResumeError Resume(int64_t instance_id, const rapidjson::Value* vars) {
+    return current_->Resume(instance_id, vars);
+  }
+
+  // The current repetition's snapshot, with the series' status, progress and history.
+  RunSnapshot Snapshot(unsigned parts, rapidjson::Document::AllocatorType& alloc) const;
+
+  const std::string& run_id() const { return current_->run_id(); }
+  bool completed() const { return ended_; }
+  RunStatus status() const { return failure_.empty() ? current_->status() : RunStatus::kFailed; }
+  size_t lua_memory_bytes() const { return current_->lua_memory_bytes(); }
+
+ private:
+  void StartRepetition(std::unique_ptr<Run> run, uint64_t repetition);
+  void OnRunEnded(const Run& run);
+  // The next repetition's start (Unix seconds), recording the cadence's starts that came
+  // while `ended_at` had not; nullopt when the plan is used up.
+  std::optional<double> NextStart(double ended_at);
+  // Makes and starts repetition next_number_ at `start_at`, or ends the series failed.
+  void StartNext(double start_at);
+  void End(std::optional<std::string> failure = std::nullopt);
+  void ArmCadence();
+  void OnCadence();
+  void RecordSkipped(uint64_t repetition);
+  RunEnvironment EnvironmentForRun();
+  double WallSeconds() const { return ToSeconds(env_.clock->WallNow()); }
+  MonoNs MonoAt(double wall_seconds) const;
+
+  RunEnvironment env_;
+  DefinitionSource next_definition_;
+  Hooks hooks_;
+  std::optional<RepeatPlan> plan_;
+  uint32_t restarts_;
+  std::unique_ptr<Run> current_;
+  std::unique_ptr<Run> replaced_;  // freed on the next loop turn
+  std::unique_ptr<Timer> free_replaced_;
+  std::unique_ptr<Timer> cadence_;  // from "start": the next planned start
+  uint64_t repetition_ = 1;         // the current Run's number
+  uint64_t next_number_ = 2;        // the next repetition to start or skip
+  double anchor_ = 0;               // from "start": repetition 1's start (Unix seconds)
+  RepetitionHistory history_;
+  bool ended_ = false;
+  bool cancelling_ = false;
+  std::string failure_;  // the status_reason when a repetition could not be made
+};
+
+}  // namespace testrund::ops
