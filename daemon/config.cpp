@@ -90,6 +90,9 @@ const OptionSpec kOptions[] = {
    &At<&Config::engine, &ops::EngineLimits::data, &ops::DataLimits::max_bytes>},
   {"max_data_rows", OptionType::kCount, "10000000", 1, 1e9,
    "most data rows of one run", &At<&Config::engine, &ops::EngineLimits::data, &ops::DataLimits::max_rows>},
+  {"webhook_allow", OptionType::kAllowList, ops::WebhookAllowList::kDefaultText, kNoMin, kNoMax,
+   "hosts webhook reporters may POST to: addresses, CIDR networks, names (empty = none)",
+   &At<&Config::webhook_allow>},
   {"coordinator", OptionType::kBool, "false", kNoMin, kNoMax,
    "run no tests: shard every run over the workers and merge their results",
    &At<&Config::coordinator, &CoordinatorOptions::enabled>},
@@ -244,6 +247,12 @@ Status SetOption(const OptionSpec& spec, std::string_view raw, bool replace_list
       }
       std::get<std::vector<std::string>& (*)(Config&)>(spec.field)(*config) =
           std::move(addresses);
+      return Status::Ok();
+    }
+    case OptionType::kAllowList: {
+      Result<ops::WebhookAllowList> list = ops::WebhookAllowList::Parse(text);
+      if (!list.ok()) return list.status();
+      std::get<ops::WebhookAllowList& (*)(Config&)>(spec.field)(*config) = std::move(*list);
       return Status::Ok();
     }
     case OptionType::kSeconds: {

@@ -18,6 +18,7 @@
 #include "daemon/coordinator/coordinator_options.h"
 #include "daemon/transport_limits.h"
 #include "ops/engine_limits.h"
+#include "ops/report/webhook_allow.h"
 #include "ops/base/status.h"
 #include "rpc/dispatcher.h"
 
@@ -32,6 +33,8 @@ struct Config {
   std::string results_dir;
   std::string log_level;
   std::string log_file;
+  // Where webhook reporters may POST (ops/report/run_reporters.h).
+  ops::WebhookAllowList webhook_allow;
   ops::EngineLimits engine;
   rpc::DispatchLimits dispatch;
   TransportLimits transport;
@@ -50,13 +53,15 @@ enum class OptionType {
   kSeconds,      // a non-negative decimal number of seconds
   kBool,         // true | false; the flag alone means true
   kAddressCsv,   // HOST:PORT[,HOST:PORT...] in one value (not repeatable: the last wins)
+  kAllowList,    // addresses, CIDR networks and host names, comma- or space-separated
 };
 
 // Where an option's value lives in Config (a member, or a member of one of its limit
 // structs); the alternative matches the option's type.
 using ConfigField =
     std::variant<std::string& (*)(Config&), std::vector<std::string>& (*)(Config&),
-                 uint64_t& (*)(Config&), double& (*)(Config&), bool& (*)(Config&)>;
+                 uint64_t& (*)(Config&), double& (*)(Config&), bool& (*)(Config&),
+                 ops::WebhookAllowList& (*)(Config&)>;
 
 // One row of the option table. `default_value` is parsed by the same code as the file.
 struct OptionSpec {

@@ -72,6 +72,11 @@ TEST_CASE("defaults are the documented ones", "[unit]") {
   CHECK(c.transport.idle_timeout == 60);
   CHECK(c.transport.max_connections == 10'000);
   CHECK(c.engine.completed_run_retention == 0);
+  CHECK(c.webhook_allow == testrund::ops::WebhookAllowList());
+  CHECK(c.webhook_allow.Allows("127.0.0.1"));
+  CHECK(c.webhook_allow.Allows("::1"));
+  CHECK(c.webhook_allow.Allows("localhost"));
+  CHECK_FALSE(c.webhook_allow.Allows("10.0.0.1"));
 
   auto r = Parse({});
   REQUIRE(r.ok());
@@ -312,7 +317,9 @@ TEST_CASE("every option has a flag", "[unit]") {
                   "--max-connections",
                   "12",
                   "--completed-run-retention",
-                  "13"});
+                  "13",
+                  "--webhook-allow",
+                  "10.0.0.0/8,hooks.example.com"});
   REQUIRE(r.ok());
   const Config& c = r->config;
   CHECK(c.tls_listen == std::vector<std::string>{"127.0.0.1:0"});
@@ -333,6 +340,9 @@ TEST_CASE("every option has a flag", "[unit]") {
   CHECK(c.transport.idle_timeout == 11);
   CHECK(c.transport.max_connections == 12);
   CHECK(c.engine.completed_run_retention == 13);
+  CHECK(c.webhook_allow.Allows("10.1.2.3"));
+  CHECK(c.webhook_allow.Allows("hooks.example.com"));
+  CHECK_FALSE(c.webhook_allow.Allows("127.0.0.1"));
 }
 
 TEST_CASE("command-line errors and actions", "[unit]") {
@@ -385,6 +395,7 @@ TEST_CASE("conf/testrund.conf documents every option with its default", "[unit]"
   CHECK(c.listen == d.listen);
   CHECK(c.transport.max_body_bytes == d.transport.max_body_bytes);
   CHECK(c.transport.idle_timeout == d.transport.idle_timeout);
+  CHECK(c.webhook_allow == d.webhook_allow);
 }
 
 TEST_CASE("--help lists every option with its flag and text in separate columns", "[unit]") {
@@ -407,4 +418,47 @@ TEST_CASE("--help lists every option with its flag and text in separate columns"
   }
   CHECK(options >= 4 + 18);
   CHECK_THAT(help, Catch::Contains("--completed-run-retention VALUE  seconds"));
+  CHECK_THAT(help, Catch::Contains("--webhook-allow VALUE") &&
+                       Catch::Contains("(empty = none) [127.0.0.0/8,::1,localhost]\n"));
+}
+
+TEST_CASE("webhook_allow: addresses, networks and names; a bad entry is a config error", "[unit]") {
+  Config c = DefaultConfig();
+  REQUIRE(ApplyConfigText("webhook_allow = 10.0.0.0/8, fd00::/8  Hooks.Example.com\n", "w.conf", &c)
+              .ok());
+  const testrund::ops::WebhookAllowList& allow = c.webhook_allow;
+  CHECK(allow.Allows("10.200.0.1"));
+  CHECK(allow.Allows("fd00::1"));
+  CHECK(allow.Allows("hooks.example.com"));
+  // The value replaces the default.
+  CHECK_FALSE(allow.Allows("127.0.0.1"));
+  CHECK_FALSE(allow.Allows("localhost"));
+
+  // Quoted, as any value may be.
+  REQUIRE(ApplyConfigText("webhook_allow = \"192.168.1.7\"", "w.conf", &c).ok());
+  CHECK(c.webhook_allow.Allows("192.168.1.7"));
+  CHECK_FALSE(c.webhook_allow.Allows("10.200.0.1"));
+
+  // Empty: no reporter may post anywhere.
+  REQUIRE(ApplyConfigText("webhook_allow =", "w.conf", &c).ok());
+  CHECK(c.webhook_allow.empty());
+
+  Status s = ApplyConfigText("max_runs = 3\nwebhook_allow = localhost 10.0.0.1/8\n", "w.conf", &c);
+  CHECK(s.message() ==
+        "w.conf:2: webhook_allow: \"10.0.0.1/8\" is not a CIDR network: bits are set past the /8 "
+        "prefix (the network is 10.0.0.0/8)");
+  s = ApplyConfigText("webhook_allow = ::1/129", "w.conf", &c);
+  CHECK(s.message() ==
+        "w.conf:1: webhook_allow: \"::1/129\" is not a CIDR network: the prefix length must be 0 "
+        "to 128");
+  CHECK(Parse({"--webhook-allow", "http://hooks.example.com"}).message() ==
+        "command line: --webhook-allow: \"http://hooks.example.com\" is not a CIDR network: "
+        "\"http:\" is not an IPv4 or IPv6 address");
+  CHECK(Parse({"--webhook-allow=*.example.com"}).message() ==
+        "command line: --webhook-allow: \"*.example.com\" is not an IP address, a CIDR network "
+        "or a host name");
+  auto flag = Parse({"--webhook-allow", "::1 fd00::/8"});
+  REQUIRE(flag.ok());
+  CHECK(flag->config.webhook_allow.Allows("fd12::3"));
+  CHECK_FALSE(flag->config.webhook_allow.Allows("localhost"));
 }
