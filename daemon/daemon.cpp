@@ -43,6 +43,7 @@ Daemon::~Daemon() {
   housekeeping_.reset();
   live_view_.reset();
   registry_.reset();
+  reporters_.reset();
   results_.reset();
   io_.reset();
   loop_lag_.reset();
@@ -79,6 +80,7 @@ Status Daemon::Start() {
         LogWarn("results_dir: the results of run \"{}\" were not written: {}", run_id,
                 error.message());
       });
+  reporters_ = std::make_unique<RunReporters>(*io_, config_.webhook_allow, *registry_);
   server_state_.runs = registry_.get();
   server_state_.time_start = clock_->WallNow();
   housekeeping_ = clock_->NewTimer([this] { OnHousekeeping(); });

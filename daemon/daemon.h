@@ -19,6 +19,7 @@
 #include "daemon/live_view.h"
 #include "daemon/loop_lag.h"
 #include "daemon/results_writer.h"
+#include "daemon/run_reporters.h"
 #include "ops/base/event_handles.h"
 #include "ops/base/status.h"
 #include "ops/net/event_clock.h"
@@ -68,6 +69,7 @@ class Daemon {
   size_t metrics_bytes_ = 0;  // the last /metrics text's size
   std::unique_ptr<ops::RunRegistry> registry_;
   std::unique_ptr<ResultsWriter> results_;
+  std::unique_ptr<RunReporters> reporters_;  // destroyed after the registry, before io_
   std::unique_ptr<ops::Timer> housekeeping_;
   std::unique_ptr<LiveView> live_view_;  // outlives the connections that stream from it
   rpc::ServerState server_state_;

@@ -19,10 +19,10 @@ namespace testrund::daemon {
 ResultsWriter::ResultsWriter(std::string dir, ops::RunRegistry& registry, ErrorHandler on_error)
     : dir_(std::move(dir)), on_error_(std::move(on_error)) {
   if (dir_.empty()) return;
-  registry.set_on_completed([this](const ops::RunSeries& run) { OnCompleted(run); });
-  registry.set_on_repetition([this](const ops::Run& repetition) { OnRepetition(repetition); });
-  registry.set_on_discarded([this](const ops::RunSeries& run) { OnDiscarded(run); });
-  registry.set_on_restarted(
+  registry.add_on_completed([this](const ops::RunSeries& run) { OnCompleted(run); });
+  registry.add_on_repetition([this](const ops::Run& repetition) { OnRepetition(repetition); });
+  registry.add_on_discarded([this](const ops::RunSeries& run) { OnDiscarded(run); });
+  registry.add_on_restarted(
       [this](const ops::RunSeries& run, uint32_t restart) { OnRestarted(run, restart); });
 }
 

@@ -118,7 +118,8 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
                                                 const OpTable& op_types,
                                                 std::string_view assigned_run_id,
                                                 Problems* problems,
-                                                std::optional<WallTime> now) {
+                                                std::optional<WallTime> now,
+                                                const RunExtension* extension) {
   size_t problems_before = problems->size();
   if (!params.IsObject()) {
     problems->push_back({-1, "params", "must be an object, got " + QuoteValue(params)});
@@ -179,6 +180,11 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
         Program::Build(*operations, *def.lua, op_types, limits.max_operations, problems);
   }
   def.thresholds = ReadThresholds(p, LatencyOps(operations, def.program.get()));
+  if (extension != nullptr) {
+    extension->CheckParams(p);
+  } else if (p.Get("reporters") != nullptr) {
+    p.AddProblem("reporters", "is not available here: this server sends no reports");
+  }
   LoadJsonTables(p, vars, globals, *def.lua);
   if (problems->size() != problems_before) return std::nullopt;
   if (def.program == nullptr && def.too_many_operations == 0) return std::nullopt;

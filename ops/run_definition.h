@@ -16,10 +16,12 @@
 #include "ops/distribution.h"
 #include "ops/engine_limits.h"
 #include "ops/lua/lua_sandbox.h"
+#include "ops/base/param_reader.h"
 #include "ops/base/problem.h"
 #include "ops/program.h"
 #include "ops/repeat_plan.h"
 #include "ops/run_data.h"
+#include "ops/stats/run_snapshot.h"
 #include "ops/stats/threshold.h"
 
 namespace testrund::ops {
@@ -49,19 +51,36 @@ struct RunDefinition {
   size_t too_many_operations = 0;
 };
 
+// What the engine's owner adds to its runs (the daemon's reporters, daemon/run_reporters.h):
+// it reads its own members of ExecuteTest's params, checked with the rest so that every
+// problem comes at once, and adds what it knows of a run to the run's snapshots.
+class RunExtension {
+ public:
+  virtual ~RunExtension() = default;
+  // Records every problem of its members in `params`' list.
+  virtual void CheckParams(ParamReader& params) const = 0;
+  // Adds its view of the run `snapshot` describes.
+  virtual void AddTo(RunSnapshot& snapshot) const = 0;
+  // Whether a completed run must be kept past its retention (a report is still pending);
+  // its retention period starts again when the hold ends.
+  virtual bool Holds(std::string_view run_id) const = 0;
+};
+
 // Parses ExecuteTest `params`. On any problem returns nullopt with every problem appended to
 // `problems` (the rpc layer's -32602 `data`). A sandbox that cannot be created (memory limit too
 // small) is a Problem on field "lua". `run_id` is only checked for form here; uniqueness is the
 // registry's (the check order of docs/api.md#error-codes). `assigned_run_id` is used when the
 // params have none (the sandbox's `run_id` is fixed at creation). Without `seed` a random one is
 // drawn. `now` (the wall clock) bounds `start_at`: at most kStartAtPast seconds before it and
-// kStartAtAhead after; without it only the form of `start_at` is checked.
+// kStartAtAhead after; without it only the form of `start_at` is checked. `extension` checks
+// its members (`reporters`); without one, `reporters` is refused.
 std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
                                                 const EngineLimits& limits,
                                                 const OpTable& op_types,
                                                 std::string_view assigned_run_id,
                                                 Problems* problems,
-                                                std::optional<WallTime> now = std::nullopt);
+                                                std::optional<WallTime> now = std::nullopt,
+                                                const RunExtension* extension = nullptr);
 
 // How far `start_at` may lie in the past (the run then starts at once, its schedule
 // anchored at start_at) and in the future.

@@ -64,10 +64,9 @@ void RunRegistry::Discard(const std::string& run_id) {
 
 void RunRegistry::Sweep() {
   MonoNs now = clock_.Now();
-  auto retention = static_cast<MonoNs>(limits_.completed_run_retention * kNsPerSecond);
   for (auto it = runs_.begin(); it != runs_.end();) {
     Entry& entry = it->second;
-    if (!entry.doomed && entry.returned_at && now - *entry.returned_at >= retention) {
+    if (!entry.doomed && RetentionEnded(it->first, entry, now)) {
       entry.doomed = true;
       discarded_[it->first] = now;
     }
@@ -77,6 +76,24 @@ void RunRegistry::Sweep() {
   for (auto it = discarded_.begin(); it != discarded_.end();) {
     it = now - it->second >= kDiscardedIdQuarantine ? discarded_.erase(it) : std::next(it);
   }
+}
+
+bool RunRegistry::RetentionEnded(const std::string& run_id, Entry& entry, MonoNs now) const {
+  if (!entry.returned_at) return false;
+  // Held (a report pending): retention starts again once the hold ends, so a client sees
+  // how its reports went.
+  if (extension_ != nullptr && extension_->Holds(run_id)) {
+    entry.returned_at = now;
+    return false;
+  }
+  auto retention = static_cast<MonoNs>(limits_.completed_run_retention * kNsPerSecond);
+  return now - *entry.returned_at >= retention;
+}
+
+RunSnapshot RunRegistry::SnapshotOf(const Entry& entry, unsigned parts, Allocator& alloc) const {
+  RunSnapshot snapshot = entry.run->Snapshot(parts, alloc);
+  if (extension_ != nullptr) extension_->AddTo(snapshot);
+  return snapshot;
 }
 
 std::string RunRegistry::NextRunId() {
@@ -123,7 +140,7 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
   std::string assigned = explicit_id ? std::string() : NextRunId();
   std::optional<RunDefinition> def =
       ParseRunDefinition(params, limits_, op_types_, assigned, &result.problems,
-                         clock_.WallNow());
+                         clock_.WallNow(), extension_);
   if (!def) {
     result.error = EngineError::kInvalidParams;
     result.message = "Invalid params";
@@ -169,10 +186,12 @@ std::unique_ptr<RunSeries> RunRegistry::NewSeries(
   // A restart ends the series it replaces: neither ending is the run's to report.
   RunSeries::Hooks hooks;
   hooks.on_repetition = [this](const Run& run) {
-    if (on_repetition_ && !restarting_) on_repetition_(run);
+    if (restarting_) return;
+    for (const auto& hook : on_repetition_) hook(run);
   };
   hooks.on_ended = [this](const RunSeries& series) {
-    if (on_completed_ && !restarting_) on_completed_(series);
+    if (restarting_) return;
+    for (const auto& hook : on_completed_) hook(series);
   };
   return std::make_unique<RunSeries>(std::move(def), Environment(), std::move(next),
                                      std::move(hooks), restarts);
@@ -186,7 +205,8 @@ std::optional<RunDefinition> RunRegistry::Reparse(const rapidjson::Document& par
   copy.CopyFrom(params, copy.GetAllocator());
   copy.RemoveMember("start_at");
   if (start_at) copy.AddMember("start_at", *start_at, copy.GetAllocator());
-  return ParseRunDefinition(copy, limits_, op_types_, run_id, problems, clock_.WallNow());
+  return ParseRunDefinition(copy, limits_, op_types_, run_id, problems, clock_.WallNow(),
+                            extension_);
 }
 
 EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsigned parts,
@@ -212,8 +232,8 @@ EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsign
   entry->run->Cancel("Restarted by RestartTest.");
   restarting_ = false;
   result.value.restarts = ++entry->restarts;
-  if (on_restarted_) on_restarted_(*entry->run, entry->restarts);
-  result.value.snapshot = entry->run->Snapshot(parts, alloc);
+  for (const auto& hook : on_restarted_) hook(*entry->run, entry->restarts);
+  result.value.snapshot = SnapshotOf(*entry, parts, alloc);
   // The old series (its runs, timers, Lua states) is freed here, outside its callbacks.
   entry->run = NewSeries(std::move(*def), entry->params, entry->restarts);
   entry->returned_at.reset();
@@ -227,7 +247,7 @@ EngineResult<RunSnapshot> RunRegistry::Query(std::string_view run_id, unsigned p
   Entry* entry = FindOr(run_id, &result);
   if (entry == nullptr) return result;
   if (entry->run->completed() && !entry->returned_at) entry->returned_at = clock_.Now();
-  result.value = entry->run->Snapshot(parts, alloc);
+  result.value = SnapshotOf(*entry, parts, alloc);
   return result;
 }
 
@@ -235,7 +255,7 @@ std::optional<RunSnapshot> RunRegistry::Peek(std::string_view run_id, unsigned p
                                              Allocator& alloc) {
   Entry* entry = Find(run_id);
   if (entry == nullptr) return std::nullopt;
-  return entry->run->Snapshot(parts, alloc);
+  return SnapshotOf(*entry, parts, alloc);
 }
 
 EngineResult<CancelResult> RunRegistry::Cancel(std::string_view run_id, unsigned parts,
@@ -244,7 +264,7 @@ EngineResult<CancelResult> RunRegistry::Cancel(std::string_view run_id, unsigned
   Entry* entry = FindOr(run_id, &result);
   if (entry == nullptr) return result;
   result.value.was_running = entry->run->Cancel();
-  result.value.snapshot = entry->run->Snapshot(parts, alloc);
+  result.value.snapshot = SnapshotOf(*entry, parts, alloc);
   Discard(entry->run->run_id());
   return result;
 }
@@ -292,7 +312,7 @@ std::vector<RunSnapshot> RunRegistry::Runs(unsigned parts,
   std::vector<RunSnapshot> out;
   out.reserve(runs_.size());
   for (const auto& [id, entry] : runs_) {
-    if (!entry.doomed) out.push_back(entry.run->Snapshot(parts, alloc));
+    if (!entry.doomed) out.push_back(SnapshotOf(entry, parts, alloc));
   }
   return out;
 }
@@ -307,7 +327,13 @@ void RunRegistry::CancelAll(std::string_view reason) {
 void RunRegistry::ReportDiscarded(Entry& entry) {
   if (entry.discard_reported) return;
   entry.discard_reported = true;
-  if (on_discarded_) on_discarded_(*entry.run);
+  for (const auto& hook : on_discarded_) hook(*entry.run);
+}
+
+const rapidjson::Value* RunRegistry::Params(std::string_view run_id) const {
+  auto it = runs_.find(run_id);
+  if (it == runs_.end() || it->second.doomed) return nullptr;
+  return it->second.params.get();
 }
 
 size_t RunRegistry::live_runs() const {

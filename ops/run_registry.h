@@ -128,27 +128,36 @@ class RunRegistry {
   // on_completed.
   void CancelAll(std::string_view reason = "Cancelled because the daemon stopped.");
 
+  // The hooks below may each be added several times (the results_dir writer, the
+  // reporters); they are called in the order added. A hook is never removed.
+  //
   // Called once when a run ends — completed, cancelled or failed; a repeating run after its
   // last repetition — inside the engine's call that ended it (before any QueryTest can
-  // return it as completed). May be empty.
-  void set_on_completed(std::function<void(const RunSeries&)> hook) {
-    on_completed_ = std::move(hook);
+  // return it as completed).
+  void add_on_completed(std::function<void(const RunSeries&)> hook) {
+    on_completed_.push_back(std::move(hook));
   }
   // Called when a repetition of a repeating run ends (each one, the last included, before
-  // on_completed), with that repetition's Run. May be empty.
-  void set_on_repetition(std::function<void(const Run&)> hook) {
-    on_repetition_ = std::move(hook);
+  // on_completed), with that repetition's Run.
+  void add_on_repetition(std::function<void(const Run&)> hook) {
+    on_repetition_.push_back(std::move(hook));
   }
   // Called at most once per run: when retention or a sweep frees it, or at CancelAll for a
   // run that had completed before (the results_dir writer's second chance).
-  void set_on_discarded(std::function<void(const RunSeries&)> hook) {
-    on_discarded_ = std::move(hook);
+  void add_on_discarded(std::function<void(const RunSeries&)> hook) {
+    on_discarded_.push_back(std::move(hook));
   }
   // Called by Restart with the run it replaces (ended, not yet freed) and the restart's
-  // number (1, 2, ...); the run's on_completed is not called for that ending. May be empty.
-  void set_on_restarted(std::function<void(const RunSeries&, uint32_t restart)> hook) {
-    on_restarted_ = std::move(hook);
+  // number (1, 2, ...); the run's on_completed is not called for that ending.
+  void add_on_restarted(std::function<void(const RunSeries&, uint32_t restart)> hook) {
+    on_restarted_.push_back(std::move(hook));
   }
+  // What the owner adds to runs (RunExtension, ops/run_definition.h); borrowed, it must
+  // outlive the registry's calls. nullptr: none (ExecuteTest then refuses `reporters`).
+  void set_extension(const RunExtension* extension) { extension_ = extension; }
+
+  // The accepted ExecuteTest params of a live run (with its run_id), or nullptr.
+  const rapidjson::Value* Params(std::string_view run_id) const;
 
   size_t live_runs() const;
   uint64_t instances_live() const { return instances_live_; }
@@ -169,6 +178,11 @@ class RunRegistry {
     bool discard_reported = false;        // on_discarded has been called
   };
   void ReportDiscarded(Entry& entry);
+  // The run's snapshot, with what the extension adds.
+  RunSnapshot SnapshotOf(const Entry& entry, unsigned parts, Allocator& alloc) const;
+  // Whether retention has ended for `entry`: returned completed long enough ago, and not
+  // held by the extension (a hold restarts the retention period).
+  bool RetentionEnded(const std::string& run_id, Entry& entry, MonoNs now) const;
   // The live (not doomed) entry for run_id, or nullptr.
   Entry* Find(std::string_view run_id);
   // The live entry, or kUnknownRun in *status.
@@ -195,10 +209,11 @@ class RunRegistry {
   std::unordered_map<std::string, MonoNs> discarded_;  // run_id -> when discarded
   uint64_t instances_live_ = 0;
   uint64_t next_run_number_ = 1;
-  std::function<void(const RunSeries&)> on_completed_;
-  std::function<void(const Run&)> on_repetition_;
-  std::function<void(const RunSeries&)> on_discarded_;
-  std::function<void(const RunSeries&, uint32_t)> on_restarted_;
+  std::vector<std::function<void(const RunSeries&)>> on_completed_;
+  std::vector<std::function<void(const Run&)>> on_repetition_;
+  std::vector<std::function<void(const RunSeries&)>> on_discarded_;
+  std::vector<std::function<void(const RunSeries&, uint32_t)>> on_restarted_;
+  const RunExtension* extension_ = nullptr;
   bool restarting_ = false;  // a Restart is ending the old run: not a completion to report
 };
 

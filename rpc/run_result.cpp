@@ -282,6 +282,28 @@ void AddRepeat(const ops::RepeatView& repeat, ObjectBuilder& b, Allocator& alloc
   b.Add("history_older", repeat.history_older);
 }
 
+// `reporters`: [{"type", "url", "on", "state", "attempts", "last_error", "sent", "failed"}].
+rapidjson::Value Reporters(const std::vector<ops::ReporterStatus>& reporters, Allocator& alloc) {
+  rapidjson::Value array(rapidjson::kArrayType);
+  for (const ops::ReporterStatus& r : reporters) {
+    rapidjson::Value on(rapidjson::kArrayType);
+    for (const std::string& event : r.on) on.PushBack(String(event, alloc), alloc);
+    rapidjson::Value item;
+    ObjectBuilder(item, alloc)
+        .AddString("type", r.type)
+        .AddString("url", r.url)
+        .AddValue("on", std::move(on))
+        .AddString("state", r.state)
+        .Add("attempts", r.attempts)
+        .AddValue("last_error", r.last_error.empty() ? rapidjson::Value()
+                                                     : String(r.last_error, alloc))
+        .Add("sent", r.sent)
+        .Add("failed", r.failed);
+    array.PushBack(item, alloc);
+  }
+  return array;
+}
+
 // `next_start_at`: [sec, usec], or null.
 rapidjson::Value NextStart(const ops::RunSnapshot& s, Allocator& alloc) {
   return s.next_start_at ? Wall(*s.next_start_at, alloc) : rapidjson::Value();
@@ -320,6 +342,7 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc, ResultD
   if (!s.latency.empty()) b.AddValue("latency", Latency(s, detail, alloc));
   if (!s.thresholds.empty()) b.AddValue("thresholds", Thresholds(s.thresholds, alloc));
   if (s.data) b.AddValue("data", Data(*s.data, alloc));
+  if (!s.reporters.empty()) b.AddValue("reporters", Reporters(s.reporters, alloc));
   if (s.first_call) {
     b.AddValue("first_call_summary", Summary(std::move(*s.first_call), alloc));
   } else {

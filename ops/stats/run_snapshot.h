@@ -181,6 +181,19 @@ struct RepeatView {
   uint64_t history_older = 0;              // finished before those
 };
 
+// One reporter of the run (ExecuteTest `reporters`) and how its latest report went; the
+// daemon adds these (daemon/run_reporters.h), the engine knows none.
+struct ReporterStatus {
+  std::string type;  // "webhook"
+  std::string url;
+  std::vector<std::string> on;  // "repetition", "final"
+  std::string state;            // "idle" (nothing to report yet), "pending", "sent", "failed"
+  int attempts = 0;             // of the latest report
+  std::string last_error;       // of the latest report; empty: none
+  uint64_t sent = 0;            // reports delivered so far
+  uint64_t failed = 0;          // reports given up after the last retry
+};
+
 struct RunSnapshot {
   std::string run_id;
   RunStatus status = RunStatus::kRunning;
@@ -205,6 +218,7 @@ struct RunSnapshot {
   // When the run (or its next repetition) starts, while that is still ahead.
   std::optional<WallTime> next_start_at;
   std::optional<RepeatView> repeat;  // repeating runs only
+  std::vector<ReporterStatus> reporters;  // the run's reporters, when it has any
   Shard shard;           // which part of the run this is ({0, 1}: all of it)
   std::vector<std::string> tags;
   // Every threshold of the definition with its latest check (always: a few per run).

@@ -119,11 +119,11 @@ TEST_CASE("Restart cancels what runs and starts the definition again, fresh", "[
   Engine e;
   REQUIRE(e.Execute(Halting(e)) == "r");
   std::vector<std::pair<std::string, uint32_t>> restarted;
-  e.registry.set_on_restarted([&restarted](const RunSeries& run, uint32_t n) {
+  e.registry.add_on_restarted([&restarted](const RunSeries& run, uint32_t n) {
     restarted.emplace_back(std::string(RunStatusName(run.status())), n);
   });
   int completions = 0;
-  e.registry.set_on_completed([&completions](const RunSeries&) { ++completions; });
+  e.registry.add_on_completed([&completions](const RunSeries&) { ++completions; });
   e.clock.AdvanceSeconds(1);
   CHECK(e.Counts("r").halted == 3);
 
