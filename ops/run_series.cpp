@@ -114,7 +114,12 @@ void RunSeries::End(std::optional<std::string> failure) {
 
 void RunSeries::ArmCadence() {
   if (!plan_ || plan_->from != RepeatPlan::From::kStart || ended_) return;
-  if (!plan_->Planned(next_number_)) return;
+  if (!plan_->Planned(next_number_)) {
+    // The plan is used up: the timer may still be armed for the start of the repetition
+    // just made, and must not fire while that one runs (it would skip one past `count`).
+    if (cadence_) cadence_->Cancel();
+    return;
+  }
   if (!cadence_) cadence_ = env_.clock->NewTimer([this] { OnCadence(); });
   cadence_->ArmAt(MonoAt(plan_->CadenceStart(anchor_, next_number_)));
 }

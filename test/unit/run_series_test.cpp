@@ -214,5 +214,23 @@ TEST_CASE("Wrong values of repeat", "[unit]") {
   CHECK(e.registry.live_runs() == 0);
 }
 
+TEST_CASE("A fixed cadence skips nothing beyond count when the last repetition starts",
+          "[unit]") {
+  // The cadence timer for the last planned start stayed armed after that repetition was
+  // made; when the repetition's own start came first (its start and the timer's deadline
+  // rounded apart through the microsecond wall clock: here the clock is 0.9 us past a whole
+  // microsecond and repetition 1 ends 0.3 us past one), it fired while the repetition ran
+  // and recorded repetition count + 1 skipped.
+  Engine e;
+  e.clock.AdvanceSeconds(0.0000009);
+  REQUIRE(e.Execute(Repeating(R"J({"count": 2, "interval": 1, "from": "start"})J",
+                              0.5000003)) == "s");
+  e.clock.AdvanceSeconds(5);
+  RunSnapshot s = e.Peek("s");
+  CHECK(s.completed);
+  CHECK(HistoryStatuses(s) == std::vector<std::string>{"completed", "completed"});
+  CHECK(s.repeat->history.back().repetition == 2);
+}
+
 }  // namespace
 }  // namespace testrund::ops
