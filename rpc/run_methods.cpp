@@ -78,8 +78,9 @@ StatusParams ReadStatusParams(const rapidjson::Value& params, Allocator& a) {
 }
 
 // PauseTest and UnpauseTest differ only in the registry call and the status it leaves.
-// The status is reported from the call's success, not by a Query: a Query has the side
-// effect of returning (and so discarding) a completed run.
+// The status is read by a Peek, not a Query: a Query has the side effect of returning (and
+// so discarding) a completed run. Unpausing a run paused before its start leaves it
+// `scheduled` while its start is still ahead.
 using PauseCall = ops::EngineStatus (ops::RunRegistry::*)(std::string_view);
 Outcome ChangePause(const rapidjson::Value& params, MethodContext& ctx, PauseCall call,
                     ops::RunStatus status_after) {
@@ -87,7 +88,9 @@ Outcome ChangePause(const rapidjson::Value& params, MethodContext& ctx, PauseCal
   if (id.error) return std::move(*id.error);
   ops::EngineStatus status = (Runs(ctx).*call)(id.run_id);
   if (!status.ok()) return EngineFailure(std::move(status));
-  std::string_view name = ops::RunStatusName(status_after);
+  rapidjson::Document scratch;
+  std::optional<ops::RunSnapshot> now = Runs(ctx).Peek(id.run_id, 0, scratch.GetAllocator());
+  std::string_view name = ops::RunStatusName(now ? now->status : status_after);
   rapidjson::Value r(rapidjson::kObjectType);
   r.AddMember("run_id", String(id.run_id, ctx.allocator), ctx.allocator);
   r.AddMember("status", rapidjson::StringRef(name.data(), name.size()), ctx.allocator);
