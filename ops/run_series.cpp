@@ -53,6 +53,9 @@ bool RunSeries::Cancel(std::string_view reason) {
 }
 
 void RunSeries::OnRunEnded(const Run& run) {
+  // Read before the hooks: writing the results file (with its fsyncs) takes time that must
+  // not lengthen `interval`.
+  double ended_at = WallSeconds();
   // A repetition cancelled before its start never ran: it is not in the history.
   if (plan_ && run.began()) {
     rapidjson::Document scratch;
@@ -63,7 +66,7 @@ void RunSeries::OnRunEnded(const Run& run) {
     End();
     return;
   }
-  std::optional<double> start = NextStart(WallSeconds());
+  std::optional<double> start = NextStart(ended_at);
   if (!start) {
     End();
     return;

@@ -195,6 +195,18 @@ TEST_CASE("A scheduled one-shot run can be paused: it starts when unpaused", "[u
   CHECK(s.paused_ns == 0);
 }
 
+TEST_CASE("The interval runs from a repetition's end, not from after its hooks", "[unit]") {
+  Engine e;
+  double t0 = ToSeconds(e.clock.WallNow());
+  // As a slow results_dir write would: 0.3 s pass inside the repetition's hook.
+  e.registry.set_on_repetition([&e](const Run&) { e.clock.AdvanceSeconds(0.3); });
+  REQUIRE(e.Execute(Repeating(R"J({"count": 2, "interval": 2})J")) == "s");
+  e.clock.AdvanceSeconds(1);  // repetition 1 ended at 0.5 s
+  RunSnapshot s = e.Peek("s");
+  CHECK(s.status == RunStatus::kScheduled);
+  CHECK(Seconds(s.next_start_at) - t0 == Approx(2.5).margin(2e-6));
+}
+
 TEST_CASE("Wrong values of repeat", "[unit]") {
   Engine e;
   auto problem = [&e](std::string_view repeat) {
