@@ -282,6 +282,28 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(call(cluster.url, "ExecuteTest", d)["error"]["code"], -32002)
         result(cluster.url, "CancelTest", {"run_id": "dup"})
 
+    def test_repeat_is_refused(self):
+        # A coordinator refuses ExecuteTest `repeat` (docs/decisions.md): nothing starts on
+        # any worker. A wrong `repeat` gets the daemon's own error first.
+        cluster = self.clusters[3]
+        operations = [{"type": "eval", "expression": "1"}]
+        problem = ("is not supported through a coordinator; run a repeating run on each "
+                   "daemon, or repeat from a client")
+        response = call(cluster.url, "ExecuteTest", {
+            "run_id": "repeat-1", "repeat": {"count": 2, "interval": 1},
+            "operations": operations})
+        self.assertEqual(response["error"], {
+            "code": -32602, "message": "Invalid params: repeat " + problem,
+            "data": [{"field": "repeat", "problem": problem}]})
+        self.assertEqual(call(cluster.url, "QueryTest", {"run_id": "repeat-1"})["error"]["code"],
+                         -32001)
+        for worker in self.pool[:3]:
+            self.assertNotIn("repeat-1", [r["run_id"] for r in
+                                          result(worker.url, "ListTests")["runs"]])
+        bad = {"repeat": {"count": 2, "from": "middle"}, "operations": operations}
+        self.assertEqual(call(cluster.url, "ExecuteTest", bad),
+                         call(self.reference.url, "ExecuteTest", bad))
+
     def test_info_lists_the_workers(self):
         cluster = self.clusters[3]
         info = result(cluster.url, "GetServerInfo")

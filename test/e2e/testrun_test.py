@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 from daemon_process import DaemonProcess
 from polling import free_port
@@ -896,6 +897,295 @@ class RestartTest(CliTestCase):
         self.assertEqual((still["status"], still["counts"]["halted"], still["restarts"]),
                          ("running", 1, 0))
         self.assertExit(self.cli("cancel", "data-run"), 0)
+
+
+def wall(pair):
+    """A [sec, usec] time of a result as Unix seconds."""
+    return pair[0] + pair[1] / 1e6
+
+
+class RepeatTest(CliTestCase):
+    """ExecuteTest `repeat` (docs/api.md#repeat) through the real daemon: the gap between
+    repetitions (`scheduled`, `next_start_at`, `history`), a fixed cadence that skips, a
+    scheduled repetition held by PauseTest, CancelTest, the results_dir files, data read
+    again for each repetition, and the -32602 texts of wrong values. JSON-RPC is called
+    directly (urllib) where timing matters: one testrun process per poll is too slow to see
+    a 0.5 s gap reliably."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.results_dir = tempfile.mkdtemp(prefix="testrun_results_")
+        cls.data_dir = tempfile.mkdtemp(prefix="testrun_data_")
+        cls.daemon = DaemonProcess({"results_dir": cls.results_dir, "data_dir": cls.data_dir})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop_clean()
+        shutil.rmtree(cls.results_dir, ignore_errors=True)
+        shutil.rmtree(cls.data_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    # Three instances of 50 ms, with a threshold whose verdict each history entry carries.
+    QUICK = {"distribution": {"type": "load", "total": 3},
+             "operations": [{"type": "wait", "arguments": {"seconds": 0.05}}],
+             "thresholds": [{"metric": "failed_ratio", "max": 0}]}
+
+    def call(self, method, params=None):
+        """The JSON-RPC response object (result or error) of one call over HTTP."""
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                           "params": params or {}}).encode()
+        request = urllib.request.Request(self.daemon.url, body,
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=CLI_TIMEOUT) as r:
+            return json.loads(r.read())
+
+    def result(self, method, params=None):
+        response = self.call(method, params)
+        self.assertNotIn("error", response, f"{method} {params}")
+        return response["result"]
+
+    def query_until(self, run_id, predicate, what, timeout=20):
+        """Polls QueryTest every 20 ms until predicate(result); returns that result."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.result("QueryTest", {"run_id": run_id})
+            if predicate(result):
+                return result
+            time.sleep(0.02)
+        self.fail(f"run {run_id}: timed out waiting for {what}")
+
+    def listed(self, run_id):
+        runs = [r for r in self.result("ListTests")["runs"] if r["run_id"] == run_id]
+        return runs[0] if runs else None
+
+    def results_file(self, name):
+        with open(os.path.join(self.results_dir, name), encoding="utf-8") as f:
+            return json.load(f)
+
+    def results_files(self, run_id):
+        return sorted(n for n in os.listdir(self.results_dir) if n.startswith(run_id + "."))
+
+    def assertGone(self, run_id):
+        self.assertEqual(self.call("QueryTest", {"run_id": run_id})["error"]["code"], -32001)
+        self.assertIsNone(self.listed(run_id))
+
+    def test_from_end_waits_scheduled_between_repetitions_and_writes_each(self):
+        definition = dict(self.QUICK, run_id="rep-end", repeat={"count": 3, "interval": 0.5})
+        # The CLI sends the definition file as it is, `repeat` included.
+        proc = self.cli("execute", self.write("rep-end.json", definition))
+        self.assertExit(proc, 0)
+        self.assertEqual(proc.stdout, "rep-end\n")
+
+        gap = self.query_until("rep-end", lambda r: r["history"], "repetition 1 to end")
+        # Repetition 2 is made and waits, scheduled, 0.5 s after repetition 1 ended.
+        self.assertEqual((gap["status"], gap["completed"], gap["repetition"],
+                          gap["repetitions"], gap["history_older"]),
+                         ("scheduled", 0, 2, 3, 0))
+        first = gap["history"][0]
+        self.assertEqual((first["repetition"], first["status"]), (1, "completed"))
+        self.assertEqual((first["counts"]["started"], first["counts"]["passed"]), (3, 3))
+        self.assertEqual((first["thresholds_ok"], first["thresholds"]),
+                         (True, [{"text": "failed_ratio <= 0", "ok": True, "value": 0.0}]))
+        self.assertGreaterEqual(wall(first["end"]) - wall(first["start"]), 0.05)
+        self.assertEqual(gap["next_start_at"], gap["time_start"])
+        self.assertAlmostEqual(wall(gap["next_start_at"]) - wall(first["end"]), 0.5, delta=0.02)
+        self.assertGreater(wall(gap["next_start_at"]), wall(gap["time_now"]))
+        # The current repetition's results (not started yet); progress counts repetitions.
+        self.assertEqual(gap["counts"]["started"], 0)
+        self.assertAlmostEqual(gap["percent_complete"], 100 / 3)
+        entry = self.listed("rep-end")
+        self.assertEqual((entry["status"], entry["next_start_at"], entry["repetition"],
+                          entry["repetitions"]), ("scheduled", gap["next_start_at"], 2, 3))
+
+        final = self.query_until("rep-end", lambda r: r["completed"] == 1, "the last repetition")
+        self.assertEqual((final["status"], final["repetition"], final["repetitions"],
+                          final["next_start_at"], final["percent_complete"]),
+                         ("completed", 3, 3, None, 100.0))
+        history = final["history"]
+        self.assertEqual([(h["repetition"], h["status"], h["counts"]["passed"]) for h in history],
+                         [(1, "completed", 3), (2, "completed", 3), (3, "completed", 3)])
+        self.assertEqual(history[0], first)
+        for before, after in zip(history, history[1:]):
+            self.assertAlmostEqual(wall(after["start"]) - wall(before["end"]), 0.5, delta=0.02)
+        self.assertEqual(final["counts"]["started"], 3)  # the last repetition's
+
+        # One file per repetition (its own QueryTest object) and the whole run's at its end.
+        self.assertEqual(self.results_files("rep-end"),
+                         ["rep-end.1.json", "rep-end.2.json", "rep-end.3.json", "rep-end.json"])
+        for n in (1, 2, 3):
+            one = self.results_file(f"rep-end.{n}.json")
+            self.assertEqual((one["run_id"], one["status"], one["repetition"],
+                              one["repetitions"], one["counts"]["passed"], one["history"]),
+                             ("rep-end", "completed", n, 3, 3, []))
+            self.assertEqual(one["time_start"], history[n - 1]["start"])
+        whole = self.results_file("rep-end.json")
+        self.assertEqual((whole["status"], whole["repetition"], whole["history"]),
+                         ("completed", 3, history))
+        # QueryTest returned it completed after its last repetition: it is discarded.
+        self.assertGone("rep-end")
+
+    def test_from_start_skips_the_starts_a_long_repetition_overruns(self):
+        # Each repetition takes 0.85 s; starts are planned every 0.4 s: those at +0.4 and
+        # +0.8 come while repetition 1 runs, and repetition 4 starts at +1.2.
+        definition = {"run_id": "rep-cadence",
+                      "operations": [{"type": "wait", "arguments": {"seconds": 0.85}}],
+                      "repeat": {"count": 4, "interval": 0.4, "from": "start"}}
+        self.result("ExecuteTest", definition)
+        running = self.result("QueryTest", {"run_id": "rep-cadence"})
+        self.assertEqual((running["status"], running["repetition"], running["repetitions"]),
+                         ("running", 1, 4))
+        self.assertIsNotNone(running["next_start_at"])  # the cadence's next planned start
+
+        final = self.query_until("rep-cadence", lambda r: r["completed"] == 1, "the run to end")
+        self.assertEqual((final["status"], final["repetition"], final["percent_complete"]),
+                         ("completed", 4, 100.0))
+        history = final["history"]
+        # In the order they ended: a skipped one ends at its planned start, before the
+        # repetition that overran it.
+        self.assertEqual([(h["repetition"], h["status"]) for h in history],
+                         [(2, "skipped"), (3, "skipped"), (1, "completed"), (4, "completed")])
+        anchor = wall(history[2]["start"])
+        for skipped, n in ((history[0], 2), (history[1], 3)):
+            self.assertEqual(skipped["status_reason"],
+                             "Repetition 1 was still running at its start.")
+            self.assertEqual(skipped["start"], skipped["end"])
+            self.assertAlmostEqual(wall(skipped["start"]), anchor + (n - 1) * 0.4, delta=0.002)
+            self.assertEqual(set(skipped["counts"].values()), {0})
+        self.assertGreater(wall(history[2]["end"]), anchor + 0.8)
+        self.assertAlmostEqual(wall(history[3]["start"]), anchor + 1.2, delta=0.002)
+        # A skipped repetition never ran: no file of its own.
+        self.assertEqual(self.results_files("rep-cadence"),
+                         ["rep-cadence.1.json", "rep-cadence.4.json", "rep-cadence.json"])
+
+    def test_pause_holds_a_scheduled_repetition_and_cancel_ends_the_series(self):
+        definition = {"run_id": "rep-hold", "repeat": {"count": 0, "interval": 0.5},
+                      "distribution": {"type": "load", "total": 2},
+                      "operations": [{"type": "eval", "expression": "1"}]}
+        self.result("ExecuteTest", definition)
+        gap = self.query_until("rep-hold", lambda r: r["history"], "repetition 1 to end")
+        next_start = gap["next_start_at"]
+        self.assertEqual((gap["status"], gap["repetition"], gap["repetitions"]),
+                         ("scheduled", 2, 0))
+        self.assertEqual(gap["percent_complete"], 0.0)  # unbounded: the current repetition's
+        entry = self.listed("rep-hold")
+        self.assertEqual((entry["status"], entry["next_start_at"], entry["repetition"],
+                          entry["repetitions"]), ("scheduled", next_start, 2, 0))
+        scheduled = self.result("ListTests", {"status": "scheduled"})["runs"]
+        self.assertIn("rep-hold", [r["run_id"] for r in scheduled])
+
+        self.assertEqual(self.result("PauseTest", {"run_id": "rep-hold"}),
+                         {"run_id": "rep-hold", "status": "paused"})
+        # Unpaused before its start it waits for it again, scheduled.
+        self.assertEqual(self.result("UnpauseTest", {"run_id": "rep-hold"}),
+                         {"run_id": "rep-hold", "status": "scheduled"})
+        self.assertEqual(self.result("QueryTest", {"run_id": "rep-hold"})["status"], "scheduled")
+        self.assertEqual(self.result("PauseTest", {"run_id": "rep-hold"})["status"], "paused")
+        entry = self.listed("rep-hold")
+        self.assertEqual((entry["status"], entry["next_start_at"], entry["repetition"]),
+                         ("paused", next_start, 2))
+        # Held past its start: nothing starts.
+        time.sleep(max(0.0, wall(next_start) - time.time()) + 0.4)
+        held = self.result("QueryTest", {"run_id": "rep-hold"})
+        self.assertEqual((held["status"], held["repetition"], held["counts"]["started"],
+                          len(held["history"]), held["next_start_at"]),
+                         ("paused", 2, 0, 1, next_start))
+        self.assertGreater(wall(held["time_now"]), wall(next_start) + 0.3)
+
+        # Unpaused after its start, it starts at once, anchored then.
+        unpaused_at = time.time()
+        self.assertEqual(self.result("UnpauseTest", {"run_id": "rep-hold"}),
+                         {"run_id": "rep-hold", "status": "running"})
+        gap = self.query_until("rep-hold", lambda r: len(r["history"]) == 2,
+                               "repetition 2 to end")
+        second = gap["history"][1]
+        self.assertEqual((second["repetition"], second["status"], second["counts"]["passed"]),
+                         (2, "completed", 2))
+        self.assertAlmostEqual(wall(second["start"]), unpaused_at, delta=0.1)
+        self.assertGreater(wall(second["start"]), wall(next_start) + 0.3)
+        self.assertEqual((gap["status"], gap["repetition"]), ("scheduled", 3))
+        self.assertAlmostEqual(wall(gap["next_start_at"]) - wall(second["end"]), 0.5, delta=0.02)
+
+        # CancelTest ends the series; repetition 3, cancelled before its start, is not in
+        # the history and has no file.
+        cancelled = self.result("CancelTest", {"run_id": "rep-hold"})
+        self.assertEqual((cancelled["completed"], cancelled["status"], cancelled["cancelled"],
+                          cancelled["repetition"], cancelled["next_start_at"]),
+                         (1, "cancelled", 1, 3, None))
+        self.assertEqual([h["repetition"] for h in cancelled["history"]], [1, 2])
+        self.assertGone("rep-hold")
+        self.assertEqual(self.results_files("rep-hold"),
+                         ["rep-hold.1.json", "rep-hold.2.json", "rep-hold.json"])
+        self.assertEqual(self.results_file("rep-hold.json")["status"], "cancelled")
+
+    def test_a_failed_repetition_does_not_end_the_series_and_data_is_read_again(self):
+        # Repetition 2 is made (its data file read) when repetition 1 ends, so the file
+        # changed while repetition 1 runs is what repetition 2 reads.
+        path = os.path.join(self.data_dir, "flag.csv")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("ok\n0\n")
+        definition = {"run_id": "rep-data", "data": {"file": "flag.csv"},
+                      "repeat": {"count": 2, "interval": 0.1},
+                      "thresholds": [{"metric": "failed_ratio", "max": 0}],
+                      "operations": [{"type": "wait", "arguments": {"seconds": 0.3}},
+                                     {"type": "assert", "expression": "d.ok == '1'",
+                                      "fail": "not ok"}]}
+        self.result("ExecuteTest", definition)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("ok\n1\n")
+        final = self.query_until("rep-data", lambda r: r["completed"] == 1, "the run to end")
+        self.assertEqual([(h["repetition"], h["status"], h["counts"]["failed"],
+                           h["thresholds_ok"]) for h in final["history"]],
+                         [(1, "failed", 1, False), (2, "completed", 0, True)])
+        self.assertEqual(final["history"][0]["status_reason"],
+                         "Threshold failed at the end: failed_ratio <= 0 (value 1).")
+        # The run ends with its last repetition's status.
+        self.assertEqual((final["status"], final["repetition"]), ("completed", 2))
+
+    def test_a_repetition_that_cannot_be_made_fails_the_run(self):
+        path = os.path.join(self.data_dir, "gone.csv")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("user\ncarol\n")
+        definition = {"run_id": "rep-gone", "data": {"file": "gone.csv"},
+                      "repeat": {"count": 3, "interval": 0.3},
+                      "operations": [{"type": "eval", "expression": "g.user = d.user"}]}
+        self.result("ExecuteTest", definition)
+        self.query_until("rep-gone", lambda r: r["history"], "repetition 1 to end")
+        os.remove(path)  # repetition 2 is made already; repetition 3 cannot be
+        final = self.query_until("rep-gone", lambda r: r["completed"] == 1, "the run to end")
+        self.assertEqual([(h["repetition"], h["status"]) for h in final["history"]],
+                         [(1, "completed"), (2, "completed")])
+        self.assertEqual((final["status"], final["repetition"], final["globals"]),
+                         ("failed", 2, {"user": "carol"}))
+        self.assertTrue(final["status_reason"].startswith(
+            "Repetition 3 could not start: its definition no longer validates: data.file "),
+            final["status_reason"])
+        self.assertEqual(self.results_file("rep-gone.json")["status"], "failed")
+
+    def test_wrong_repeat_values_are_refused_and_start_nothing(self):
+        before = self.result("ListTests")
+        for repeat, field, problem in (
+                ({}, "repeat.count", "is required"),
+                ({"count": 2, "from": "middle"}, "repeat.from",
+                 'must be "end" or "start", got "middle"'),
+                ({"count": 2, "from": "start", "interval": 0.05}, "repeat.interval",
+                 'must be at least 0.1 s with from "start", got 0.05'),
+                ({"count": 2, "from": "start"}, "repeat.interval", "is required"),
+                ({"count": -1}, "repeat.count", "must be between 0 and 1000000000, got -1"),
+                ({"count": 2.5}, "repeat.count", "must be an integer, got 2.5"),
+                ({"count": 2, "interval": 31622401}, "repeat.interval",
+                 "must be between 0 and 31622400, got 31622401"),
+                ({"count": 2, "every": 5}, "repeat.every", "is unknown"),
+                (5, "repeat", "must be an object, got 5")):
+            with self.subTest(repeat=repeat):
+                response = self.call("ExecuteTest", {
+                    "run_id": "rep-bad", "repeat": repeat,
+                    "operations": [{"type": "eval", "expression": "1"}]})
+                self.assertEqual(response["error"], {
+                    "code": -32602, "message": f"Invalid params: {field} {problem}",
+                    "data": [{"field": field, "problem": problem}]})
+        self.assertEqual(self.result("ListTests"), before)
+        self.assertGone("rep-bad")
 
 
 class SecureDaemonTest(CliTestCase):
