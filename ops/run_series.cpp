@@ -3,6 +3,7 @@
 #include "ops/run_series.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include <fmt/format.h>
@@ -81,6 +82,7 @@ std::optional<double> RunSeries::NextStart(double ended_at) {
   }
   // The cadence's starts that came while the repetition ran (the timer may not have fired
   // yet for the last of them) are skipped.
+  SkipOlderThanKept(ended_at);
   while (plan_->Planned(next_number_) &&
          plan_->CadenceStart(anchor_, next_number_) <= ended_at) {
     RecordSkipped(next_number_++);
@@ -134,11 +136,26 @@ void RunSeries::OnCadence() {
   ArmCadence();
 }
 
+void RunSeries::SkipOlderThanKept(double ended_at) {
+  // A repetition held far past a short cadence (paused for a day at 0.1 s) missed many
+  // starts: those the history would drop at once are only counted, not made one by one.
+  double slots = std::floor((ended_at - anchor_) / plan_->interval) + 1;
+  if (slots < static_cast<double>(next_number_)) return;
+  auto last = static_cast<uint64_t>(std::min(slots, 1e18));
+  if (!plan_->unbounded()) last = std::min(last, plan_->count);
+  if (last < next_number_) return;
+  uint64_t missed = last - next_number_ + 1;
+  if (missed <= RepetitionHistory::kKeptRepetitions) return;
+  uint64_t dropped = missed - RepetitionHistory::kKeptRepetitions;
+  history_.AddDropped(dropped);
+  next_number_ += dropped;
+}
+
 void RunSeries::RecordSkipped(uint64_t repetition) {
   RepetitionSummary skipped;
   skipped.repetition = repetition;
   skipped.status = RepetitionStatus::kSkipped;
-  skipped.status_reason = fmt::format("Repetition {} was still running at its start.",
+  skipped.status_reason = fmt::format("Repetition {} had not ended at its start.",
                                       repetition_);
   skipped.start = WallFromSeconds(plan_->CadenceStart(anchor_, repetition));
   skipped.end = skipped.start;

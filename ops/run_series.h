@@ -83,6 +83,9 @@ class RunSeries {
   void End(std::optional<std::string> failure = std::nullopt);
   void ArmCadence();
   void OnCadence();
+  // Counts as dropped the missed cadence starts before `ended_at` that the history would
+  // not keep anyway (all but its last kKeptRepetitions).
+  void SkipOlderThanKept(double ended_at);
   void RecordSkipped(uint64_t repetition);
   RunEnvironment EnvironmentForRun();
   double WallSeconds() const { return ToSeconds(env_.clock->WallNow()); }

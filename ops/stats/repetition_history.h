@@ -21,6 +21,8 @@ class RepetitionHistory {
   static constexpr size_t kKeptRepetitions = 100;
 
   void Add(RepetitionSummary summary);
+  // `n` repetitions that ended before every kept one, summarized by their count alone.
+  void AddDropped(uint64_t n) { older_ += n; }
   // The kept summaries, oldest first.
   const std::deque<RepetitionSummary>& kept() const { return kept_; }
   // Summaries dropped to keep the last kKeptRepetitions.

@@ -1048,7 +1048,7 @@ class RepeatTest(CliTestCase):
         anchor = wall(history[2]["start"])
         for skipped, n in ((history[0], 2), (history[1], 3)):
             self.assertEqual(skipped["status_reason"],
-                             "Repetition 1 was still running at its start.")
+                             "Repetition 1 had not ended at its start.")
             self.assertEqual(skipped["start"], skipped["end"])
             self.assertAlmostEqual(wall(skipped["start"]), anchor + (n - 1) * 0.4, delta=0.002)
             self.assertEqual(set(skipped["counts"].values()), {0})

@@ -94,7 +94,7 @@ TEST_CASE("A fixed cadence skips the starts that come while a repetition still r
   CHECK(HistoryStatuses(s) == std::vector<std::string>{"skipped"});  // at 1 s, as it came
   CHECK(s.repeat->history[0].repetition == 2);
   CHECK(ToSeconds(s.repeat->history[0].start) - t0 == Approx(1).margin(2e-6));
-  CHECK(s.repeat->history[0].status_reason == "Repetition 1 was still running at its start.");
+  CHECK(s.repeat->history[0].status_reason == "Repetition 1 had not ended at its start.");
   e.clock.AdvanceSeconds(1.2);  // 2.7 s: 3 skipped at 2 s, 1 ended at 2.5 s, 4 waits for 3 s
   s = e.Peek("s");
   CHECK(HistoryStatuses(s) == std::vector<std::string>{"skipped", "skipped", "completed"});
@@ -199,12 +199,33 @@ TEST_CASE("The interval runs from a repetition's end, not from after its hooks",
   Engine e;
   double t0 = ToSeconds(e.clock.WallNow());
   // As a slow results_dir write would: 0.3 s pass inside the repetition's hook.
-  e.registry.set_on_repetition([&e](const Run&) { e.clock.AdvanceSeconds(0.3); });
+  e.registry.add_on_repetition([&e](const Run&) { e.clock.AdvanceSeconds(0.3); });
   REQUIRE(e.Execute(Repeating(R"J({"count": 2, "interval": 2})J")) == "s");
   e.clock.AdvanceSeconds(1);  // repetition 1 ended at 0.5 s
   RunSnapshot s = e.Peek("s");
   CHECK(s.status == RunStatus::kScheduled);
   CHECK(Seconds(s.next_start_at) - t0 == Approx(2.5).margin(2e-6));
+}
+
+TEST_CASE("Starts missed during a long hold are counted, the last 100 kept", "[unit]") {
+  Engine e;
+  double t0 = ToSeconds(e.clock.WallNow());
+  std::string params = Repeating(R"J({"count": 0, "interval": 0.1, "from": "start"})J", 0.05);
+  params.insert(1, fmt::format(R"J("start_at": {}, )J", t0 + 1));
+  REQUIRE(e.Execute(params) == "s");
+  REQUIRE(e.registry.Pause("s").ok());
+  e.clock.AdvanceSeconds(1000);
+  REQUIRE(e.registry.Unpause("s").ok());
+  e.clock.AdvanceSeconds(0.06);  // repetition 1 ran from 1000 s (the unpause) to 1000.05 s
+  RunSnapshot s = e.Peek("s");
+  // Starts 2 to 9991 (1.1 s to 1000 s) were missed: 9,990 skipped, repetition 1 before them.
+  REQUIRE(s.repeat->history.size() == 100);
+  CHECK(s.repeat->history_older == 9891);
+  CHECK(s.repeat->history.front().repetition == 9892);
+  CHECK(s.repeat->history.back().repetition == 9991);
+  CHECK(s.repeat->history.back().status == RepetitionStatus::kSkipped);
+  CHECK(s.repeat->repetition == 9992);
+  CHECK(Seconds(s.next_start_at) - t0 == Approx(1000.1).margin(1e-5));
 }
 
 TEST_CASE("Wrong values of repeat", "[unit]") {
