@@ -140,7 +140,7 @@ void Run::Park(Instance& instance, MonoNs duration, bool halt) {
   ++instance.park_generation;
   if (halt) {
     ++counts_.halted;
-    halted_ids_.insert(instance.id);
+    halted_.insert(HaltedKey(instance.id));
   }
   parked_.push_back(Parked{now_ns + duration, instance.id, instance.park_generation});
   std::push_heap(parked_.begin(), parked_.end(), std::greater<Parked>());

@@ -317,7 +317,7 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
   MonoNs now_ns = now();
   if (instance.state == InstanceState::kHalted) {
     --counts_.halted;
-    halted_ids_.erase(instance.id);
+    halted_.erase(HaltedKey(instance.id));
   }
   instance.state = InstanceState::kFinished;
   ++counts_.finished;
@@ -497,7 +497,7 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
   MonoNs now_ns = now();
   RecordLatency(instance, now_ns);
   --counts_.halted;
-  halted_ids_.erase(instance.id);
+  halted_.erase(HaltedKey(instance.id));
   ++instance.park_generation;  // its heap entry is now stale
   instance.state = InstanceState::kRunnable;
   const Op& op = def_.program->op(static_cast<size_t>(instance.pc));

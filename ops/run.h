@@ -33,7 +33,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,6 +42,7 @@
 
 #include "ops/base/clock.h"
 #include "ops/base/deferred_free.h"
+#include "ops/base/ordered_id_set.h"
 #include "ops/base/status.h"
 #include "ops/engine_limits.h"
 #include "ops/instance.h"
@@ -238,9 +238,14 @@ class Run {
   Buckets buckets_;
   SummaryLogs summary_logs_;
   std::unordered_map<int64_t, std::unique_ptr<Instance>> instances_;
-  // Ids of the halted instances, in order: a snapshot lists the lowest 1,000 without
-  // walking every live instance.
-  std::set<int64_t> halted_ids_;
+  // The halted instances, in order: a snapshot lists the lowest 1,000 without walking every
+  // live instance. Keyed by HaltedKey (the id within the shard), so one shard's halted
+  // instances fill the words densely.
+  OrderedIdSet halted_;
+  uint64_t HaltedKey(int64_t id) const { return static_cast<uint64_t>(id) / def_.shard.count; }
+  int64_t HaltedId(uint64_t key) const {
+    return static_cast<int64_t>(key * def_.shard.count + def_.shard.index);
+  }
   std::vector<int64_t> runnable_;   // FIFO via head index
   size_t runnable_head_ = 0;
   std::vector<Parked> parked_;      // min-heap (std::push_heap with greater)

@@ -106,21 +106,23 @@ LogsVersion Run::CurrentLogsVersion() const {
 }
 
 void Run::AddHalted(RunSnapshot& out, rapidjson::Document::AllocatorType& alloc) const {
-  // halted_ids_ is ordered: the cost is the entries listed, not the instances alive.
-  out.halted.reserve(std::min(kMaxHaltedListed, halted_ids_.size()));
+  // halted_ is ordered: the cost is the entries listed, not the instances alive.
+  out.halted.reserve(std::min(kMaxHaltedListed, halted_.size()));
   size_t bytes = 0;
-  for (int64_t id : halted_ids_) {
-    if (out.halted.size() >= kMaxHaltedListed) break;
+  halted_.ForEach([&](uint64_t key) {
+    if (out.halted.size() >= kMaxHaltedListed) return false;
+    int64_t id = HaltedId(key);
     const Instance& instance = *instances_.at(id);
     const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
     bytes += op.echo_bytes;
     // The first is always listed, however large its operation.
-    if (bytes > kMaxHaltedListedBytes && !out.halted.empty()) break;
+    if (bytes > kMaxHaltedListedBytes && !out.halted.empty()) return false;
     MonoNs deadline = instance.park_start + instance.park_duration;
     out.halted.push_back(HaltedInstance{id, rapidjson::Value(op.echo, alloc),
                                         Wall(instance.park_start),
                                         std::max<MonoNs>(0, deadline - now())});
-  }
+    return true;
+  });
 }
 
 InstanceRecord Run::Record(const SummaryView& view,
