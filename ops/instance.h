@@ -41,7 +41,6 @@ struct Instance {
   uint64_t rng = 0;            // math.random state (LuaSandbox::SeedInstanceRng)
   uint64_t step = 0;           // ops executed so far (docs/operations.md#how-an-instance-runs)
   uint64_t steps_since_wait = 0;
-  uint32_t park_generation = 0;  // bumped on every park: stale timer entries are ignored
   int32_t pc = 0;              // index of the next op to execute
   int v_ref = -2;              // registry reference of `v` (LUA_NOREF = -2)
   int i_ref = -2;              // registry reference of `i`, LUA_NOREF until a protocol op

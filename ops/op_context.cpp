@@ -87,7 +87,6 @@ void OpContext::Park(MonoNs duration, bool halt) { run_->Park(*instance_, durati
 void OpContext::ParkIo() {
   instance_->state = InstanceState::kIo;
   instance_->park_start = run_->now();
-  ++instance_->park_generation;
 }
 
 void OpContext::FinishIo(const std::function<bool()>& complete) {
@@ -137,12 +136,11 @@ void Run::Park(Instance& instance, MonoNs duration, bool halt) {
   instance.state = halt ? InstanceState::kHalted : InstanceState::kWaiting;
   instance.park_start = now_ns;
   instance.park_duration = duration;
-  ++instance.park_generation;
   if (halt) {
     ++counts_.halted;
     halted_.insert(HaltedKey(instance.id));
   }
-  parked_.push_back(Parked{now_ns + duration, instance.id, instance.park_generation});
+  parked_.push_back(Parked{now_ns + duration, instance.id});
   std::push_heap(parked_.begin(), parked_.end(), std::greater<Parked>());
 }
 

@@ -150,7 +150,7 @@ void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
   instance.planned_start = planned;
   instance.actual_start = now_ns;
   instance.rng = LuaSandbox::SeedInstanceRng(def_.seed, instance.id);
-  instances_.emplace(instance.id, std::move(owned));
+  instances_.Insert(std::move(owned));
   ++*env_.instances_live;
   ++counts_.started;
   ++counts_.running;
@@ -226,10 +226,13 @@ void Run::ExpireParked(MonoNs now_ns) {
     std::pop_heap(parked_.begin(), parked_.end(), std::greater<Parked>());
     Parked entry = parked_.back();
     parked_.pop_back();
-    auto it = instances_.find(entry.id);
-    if (it == instances_.end()) continue;
-    Instance& instance = *it->second;
-    if (instance.park_generation != entry.generation) continue;  // resumed since
+    Instance* found = instances_.Find(entry.id);
+    if (found == nullptr) continue;
+    Instance& instance = *found;
+    bool parked = instance.state == InstanceState::kWaiting ||
+                  instance.state == InstanceState::kHalted;
+    // Resumed since, and maybe parked again until another time.
+    if (!parked || instance.park_start + instance.park_duration != entry.deadline) continue;
     if (instance.state == InstanceState::kWaiting) {
       RecordLatency(instance, now_ns);
       ++instance.pc;
@@ -256,9 +259,9 @@ void Run::RunRunnable(uint64_t* budget) {
     }
     first = false;
     int64_t id = runnable_[runnable_head_++];
-    auto it = instances_.find(id);
-    if (it == instances_.end() || it->second->state != InstanceState::kRunnable) continue;
-    Execute(*it->second, budget);
+    Instance* instance = instances_.Find(id);
+    if (instance == nullptr || instance->state != InstanceState::kRunnable) continue;
+    Execute(*instance, budget);
   }
   if (runnable_head_ == runnable_.size()) {
     runnable_.clear();
@@ -340,10 +343,9 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
   def_.lua->Unref(instance.v_ref);
   def_.lua->Unref(instance.i_ref);
   instance.v_ref = instance.i_ref = kNoLuaRef;
-  auto it = instances_.find(instance.id);
-  CHECK(it != instances_.end());
-  finished_.Add(std::move(it->second));
-  instances_.erase(it);
+  std::unique_ptr<Instance> finished = instances_.Remove(instance.id);
+  CHECK(finished != nullptr);
+  finished_.Add(std::move(finished));
   if (def_.max_failures && !stop_starting_ &&
       counts_.failed + counts_.aborted > *def_.max_failures) {
     stop_starting_ = true;
@@ -420,13 +422,10 @@ bool Run::End(RunStatus status, std::string_view reason) {
     status_ = RunStatus::kScheduled;  // not paused: no paused time to count
     paused_before_start_ = false;
   }
-  std::vector<int64_t> ids;
-  ids.reserve(instances_.size());
-  for (const auto& [id, instance] : instances_) ids.push_back(id);
+  std::vector<int64_t> ids = instances_.Ids();
   std::sort(ids.begin(), ids.end());
   for (int64_t id : ids) {
-    auto it = instances_.find(id);
-    if (it != instances_.end()) FinishInstance(*it->second, Outcome::kCancel);
+    if (Instance* instance = instances_.Find(id)) FinishInstance(*instance, Outcome::kCancel);
   }
   (status == RunStatus::kFailed ? failed_reason_ : status_reason_) = std::string(reason);
   Complete(status);
@@ -489,16 +488,15 @@ ResumeError Run::Resume(int64_t instance_id, const rapidjson::Value* vars) {
     if (schedule_.Paced() && !schedule_.PlannedOffset(k)) return ResumeError::kNoSuchInstance;
     return ResumeError::kNotHalted;
   }
-  auto it = instances_.find(instance_id);
-  if (it == instances_.end() || it->second->state != InstanceState::kHalted) {
+  Instance* halted = instances_.Find(instance_id);
+  if (halted == nullptr || halted->state != InstanceState::kHalted) {
     return ResumeError::kNotHalted;
   }
-  Instance& instance = *it->second;
+  Instance& instance = *halted;
   MonoNs now_ns = now();
   RecordLatency(instance, now_ns);
   --counts_.halted;
   halted_.erase(HaltedKey(instance.id));
-  ++instance.park_generation;  // its heap entry is now stale
   instance.state = InstanceState::kRunnable;
   const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
   ++instance.pc;

@@ -15,8 +15,9 @@
 //   4. complete the run when nothing more will start and nothing is in progress;
 //   5. re-arm the timer at the earliest of: now (work left), the next parked deadline, the
 //      next planned start.
-// Parked instances sit in one min-heap of (deadline, id, generation) per run, not in a Timer
-// each; a resume or cancel leaves a stale heap entry that is skipped by its generation.
+// Parked instances sit in one min-heap of (deadline, id) per run, not in a Timer each; a
+// resume or cancel leaves a stale heap entry, skipped because the instance is no longer
+// parked with that deadline.
 //
 // State machine: running -> (paused <-> running) -> completed | cancelled | failed
 // (max_failures exceeded, or a threshold failed: ops/stats/threshold_checks.h).
@@ -35,7 +36,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <rapidjson/document.h>
@@ -46,6 +46,7 @@
 #include "ops/base/status.h"
 #include "ops/engine_limits.h"
 #include "ops/instance.h"
+#include "ops/instance_table.h"
 #include "ops/op_context.h"
 #include "ops/run_definition.h"
 #include "ops/schedule.h"
@@ -142,10 +143,12 @@ class Run {
  private:
   friend class OpContext;
   enum class Outcome : uint8_t { kPass, kAbort, kCancel };
+  // 16 bytes: one per parked instance. An entry is live while its instance is waiting or
+  // halted with this deadline; one whose instance parked again at the very same deadline
+  // expires it then, which is what that park asks for too.
   struct Parked {
     MonoNs deadline;
     int64_t id;
-    uint32_t generation;
     bool operator>(const Parked& o) const {
       return deadline != o.deadline ? deadline > o.deadline : id > o.id;
     }
@@ -237,7 +240,7 @@ class Run {
   FirstReasons first_aborts_;
   Buckets buckets_;
   SummaryLogs summary_logs_;
-  std::unordered_map<int64_t, std::unique_ptr<Instance>> instances_;
+  InstanceTable instances_;
   // The halted instances, in order: a snapshot lists the lowest 1,000 without walking every
   // live instance. Keyed by HaltedKey (the id within the shard), so one shard's halted
   // instances fill the words densely.
