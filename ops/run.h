@@ -240,7 +240,7 @@ class Run {
   FirstReasons first_aborts_;
   Buckets buckets_;
   SummaryLogs summary_logs_;
-  InstanceTable instances_;
+  InstanceTable instances_{def_.shard.count};
   // The halted instances, in order: a snapshot lists the lowest 1,000 without walking every
   // live instance. Keyed by HaltedKey (the id within the shard), so one shard's halted
   // instances fill the words densely.

@@ -44,8 +44,19 @@ void Exercise(int64_t (*next_id)(uint64_t)) {
 
 TEST_CASE("InstanceTable agrees with a map: consecutive, spaced and scattered ids", "[unit]") {
   Exercise([](uint64_t n) { return static_cast<int64_t>(n); });
-  Exercise([](uint64_t n) { return static_cast<int64_t>(n * 8 + 3); });  // shard 3 of 8
+  Exercise([](uint64_t n) { return static_cast<int64_t>(n * 8 + 3); });  // shard 3 of 8, stride not told
   Exercise([](uint64_t n) { return static_cast<int64_t>(n * n * 1'000'003 % 999'999'937); });
+}
+
+TEST_CASE("InstanceTable: a run's ids spread evenly, probes stay short when 7/8 full",
+          "[unit]") {
+  for (uint32_t stride : {1u, 2u, 8u, 1000u}) {
+    InstanceTable table(stride);
+    for (int64_t k = 0; k < 229'000; ++k) table.Insert(Make(k * stride + stride / 2));
+    CHECK(table.Find(1000 * stride + stride / 2)->id == 1000 * stride + stride / 2);
+    INFO("stride " << stride << ", longest probe " << table.LongestProbe());
+    CHECK(table.LongestProbe() <= 2);
+  }
 }
 
 TEST_CASE("InstanceTable: empty, a missing id, clear", "[unit]") {
