@@ -19,8 +19,9 @@
 // resume or cancel leaves a stale heap entry, skipped because the instance is no longer
 // parked with that deadline.
 //
-// State machine: running -> (paused <-> running) -> completed | cancelled | failed
-// (max_failures exceeded, or a threshold failed: ops/stats/threshold_checks.h).
+// State machine: [scheduled (<-> paused) ->] running -> (paused <-> running) -> completed |
+// cancelled | failed (max_failures exceeded, or a threshold failed:
+// ops/stats/threshold_checks.h).
 //
 // Counting rules (docs/api.md#querytest `counts`), applied when an instance finishes:
 //   pass   -> finished, passed          fail (>=1 failed check, no abort) -> finished, failed
