@@ -14,26 +14,10 @@ import json
 import threading
 import time
 import unittest
-import urllib.request
 
 from daemon_process import DaemonProcess
+from rpc_http import call, result
 from polling import free_port, wait_for
-
-
-def call(url, method, params=None, timeout=10):
-    """The JSON-RPC response object of one call over HTTP."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
-                       "params": params or {}}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
-def result(url, method, params=None):
-    response = call(url, method, params)
-    if "error" in response:
-        raise AssertionError(f"{method} {params}: {response['error']}")
-    return response["result"]
 
 
 class Receiver:
