@@ -112,7 +112,7 @@ void Run::AddHalted(RunSnapshot& out, rapidjson::Document::AllocatorType& alloc)
   halted_.ForEach([&](uint64_t key) {
     if (out.halted.size() >= kMaxHaltedListed) return false;
     int64_t id = HaltedId(key);
-    const Instance& instance = *instances_.at(id);
+    const Instance& instance = *instances_.Find(id);
     const Op& op = def_.program->op(static_cast<size_t>(instance.pc));
     bytes += op.echo_bytes;
     // The first is always listed, however large its operation.
