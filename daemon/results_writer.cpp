@@ -2,15 +2,11 @@
 // results_dir files, written atomically (see results_writer.h).
 #include "daemon/results_writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "daemon/atomic_file.h"
 #include "ops/base/json_writer.h"
 #include "rpc/run_result.h"
 
@@ -59,66 +55,12 @@ void ResultsWriter::OnDiscarded(const ops::RunSeries& run) {
   (void)Write(run);  // the last try
 }
 
-namespace {
-
-std::string ErrnoText(int error) { return std::strerror(error); }
-
-// Writes all of `data` to `fd`, retrying short writes and EINTR.
-bool WriteAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-}  // namespace
-
 Status ResultsWriter::WriteFile(const std::string& dir, std::string_view name,
                                 const rapidjson::Value& result) {
   // The same JSON text a QueryTest answer carries (shortest round-trip numbers).
   std::string text = ops::JsonText(result);
   text += '\n';
-  std::string path = fmt::format("{}/{}.json", dir, name);
-  // A dot file, so that a reader globbing *.json never sees a partial one.
-  std::string tmp = fmt::format("{}/.{}.json.tmp", dir, name);
-  // Results may hold what the system under test sent (trace_log), so not world-readable;
-  // and a symlink planted at the temporary name (a results_dir others can write to) is
-  // refused rather than followed to truncate its target.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-  if (fd < 0) return Status::Error(fmt::format("cannot create {}: {}", tmp, ErrnoText(errno)));
-  const char* step = nullptr;
-  if (!WriteAll(fd, text.data(), text.size())) {
-    step = "write";
-  } else if (::fsync(fd) != 0) {
-    step = "fsync";
-  }
-  int error = errno;
-  if (::close(fd) != 0 && step == nullptr) {
-    step = "close";
-    error = errno;
-  }
-  if (step == nullptr && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    step = "rename";
-    error = errno;
-  }
-  if (step != nullptr) {
-    ::unlink(tmp.c_str());
-    return Status::Error(fmt::format("cannot {} {}: {}", step,
-                                     std::string_view(step) == "rename" ? path : tmp,
-                                     ErrnoText(error)));
-  }
-  // The rename is durable only once the directory entry is.
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return Status::Error(fmt::format("cannot open {}: {}", dir, ErrnoText(errno)));
-  bool synced = ::fsync(dir_fd) == 0;
-  error = errno;
-  ::close(dir_fd);
-  if (!synced) return Status::Error(fmt::format("cannot fsync {}: {}", dir, ErrnoText(error)));
-  return Status::Ok();
+  return WriteFileAtomically(dir, fmt::format("{}.json", name), text);
 }
 
 }  // namespace testrund::daemon

@@ -3,10 +3,10 @@
 // completes, is cancelled or fails, its final QueryTest object (rpc/run_result.h) is written
 // to `<results_dir>/<run_id>.json`, from the registry's completion hook, before any
 // QueryTest can return the run as completed. The file holds exactly that object as one line
-// of UTF-8 JSON followed by "\n", mode 0640 (before the umask). It is written atomically: to
-// `.<run_id>.json.tmp` in the same directory (never through a symlink at that name),
-// fsync'd, renamed over `<run_id>.json`, then the directory is fsync'd; so a reader sees
-// either no file or the whole one. A write that failed is tried once more when the run is
+// of UTF-8 JSON followed by "\n", mode 0640 (before the umask). It is written atomically
+// (atomic_file.h): to `.<run_id>.json.tmp` in the same directory (never through a symlink at
+// that name), fsync'd, renamed over `<run_id>.json`, then the directory is fsync'd; so a
+// reader sees either no file or the whole one. A write that failed is tried once more when the run is
 // discarded (or the daemon stops). A run that RestartTest replaces is written, once, to
 // `<results_dir>/<run_id>.restart-<n>.json` (n = 1, 2, ...) the same way, and each
 // repetition of a repeating run, when it ends, to `<results_dir>/<run_id>.<n>.json` (its own
