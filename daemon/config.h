@@ -31,6 +31,10 @@ struct Config {
   std::string tls_key;                  // PEM private key file
   std::vector<std::string> token;       // TOKEN:ROLE
   std::string results_dir;
+  // Where each run's definition, control state and latest results are kept (state_store.h);
+  // empty: nowhere. The live runs' results are written every checkpoint_interval seconds.
+  std::string state_dir;
+  double checkpoint_interval = 0;
   std::string log_level;
   std::string log_file;
   // Where webhook reporters may POST (ops/report/run_reporters.h).

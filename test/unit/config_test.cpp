@@ -58,6 +58,8 @@ TEST_CASE("defaults are the documented ones", "[unit]") {
   CHECK(c.token.empty());
   CHECK(c.tls_cert.empty());
   CHECK(c.results_dir.empty());
+  CHECK(c.state_dir.empty());
+  CHECK(c.checkpoint_interval == 10);
   CHECK(c.log_level == "info");
   CHECK(c.log_file.empty());
   CHECK(c.transport.max_body_bytes == 16u << 20);
@@ -91,7 +93,8 @@ TEST_CASE("config maps into the engine, dispatcher and transport limits", "[unit
                           "idle_timeout = 2.5\nmax_connections = 3\nmax_header_bytes = 2K\n"
                           "completed_run_retention = 30\nresults_dir = /tmp/r\n"
                           "max_instances = 11\nmax_operations = 12\n"
-                          "max_steps_without_wait = 13\n",
+                          "max_steps_without_wait = 13\n"
+                          "state_dir = /var/lib/s\ncheckpoint_interval = 2.5\n",
                           "t.conf", &c)
               .ok());
   const testrund::ops::EngineLimits& engine = c.engine;
@@ -103,6 +106,8 @@ TEST_CASE("config maps into the engine, dispatcher and transport limits", "[unit
   CHECK(engine.lua.instruction_limit == 5000);
   CHECK(engine.completed_run_retention == 30);
   CHECK(c.results_dir == "/tmp/r");
+  CHECK(c.state_dir == "/var/lib/s");
+  CHECK(c.checkpoint_interval == 2.5);
   CHECK(c.dispatch.max_json_depth == 9);
   const testrund::daemon::TransportLimits& transport = c.transport;
   CHECK(transport.max_body_bytes == 1024);
@@ -177,6 +182,20 @@ TEST_CASE("exact bounds and messages", "[unit]") {
   CHECK(s.message() ==
         "x.conf:1: lua_instruction_limit: \"2147483648\" is out of range (1000 to 2147483647)");
   CHECK(ApplyConfigText("lua_instruction_limit = 2147483647", "x.conf", &c).ok());
+  // The results of a live run are written at least this often; at most once a second.
+  s = ApplyConfigText("checkpoint_interval = 0.5", "x.conf", &c);
+  CHECK(s.message() == "x.conf:1: checkpoint_interval: \"0.5\" is out of range (1 to 3600)");
+  s = ApplyConfigText("checkpoint_interval = 3601", "x.conf", &c);
+  CHECK(s.message() == "x.conf:1: checkpoint_interval: \"3601\" is out of range (1 to 3600)");
+  s = ApplyConfigText("checkpoint_interval = often", "x.conf", &c);
+  CHECK(s.message() == "x.conf:1: checkpoint_interval: \"often\" is not a number of seconds");
+  CHECK(Parse({"--checkpoint-interval", "0"}).message() ==
+        "command line: --checkpoint-interval: \"0\" is out of range (1 to 3600)");
+  CHECK(ApplyConfigText("checkpoint_interval = 1\ncheckpoint_interval = 3600", "x.conf", &c).ok());
+  CHECK(c.checkpoint_interval == 3600);
+  // A path: any text; empty turns persistence off again.
+  CHECK(ApplyConfigText("state_dir = /srv/state\nstate_dir =", "x.conf", &c).ok());
+  CHECK(c.state_dir.empty());
 }
 
 TEST_CASE("the file syntax: comments, spaces, quotes, underscores", "[unit]") {
@@ -292,6 +311,10 @@ TEST_CASE("every option has a flag", "[unit]") {
                   "t:operator",
                   "--results-dir",
                   "/tmp",
+                  "--state-dir",
+                  "/tmp/s",
+                  "--checkpoint-interval",
+                  "60",
                   "--log-file",
                   "/tmp/l",
                   "--max-body-bytes",
@@ -327,6 +350,8 @@ TEST_CASE("every option has a flag", "[unit]") {
   CHECK(c.tls_key == "k.pem");
   CHECK(c.token == std::vector<std::string>{"t:operator"});
   CHECK(c.results_dir == "/tmp");
+  CHECK(c.state_dir == "/tmp/s");
+  CHECK(c.checkpoint_interval == 60);
   CHECK(c.log_file == "/tmp/l");
   CHECK(c.transport.max_body_bytes == 1u << 20);
   CHECK(c.dispatch.max_json_depth == 3);
