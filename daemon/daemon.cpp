@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include <csignal>
+#include <utility>
 
 #include <lua.hpp>
 
@@ -29,7 +30,8 @@ constexpr ops::MonoNs kHousekeepingInterval = ops::kNsPerSecond;
 
 }  // namespace
 
-Daemon::Daemon(const Config& config) : config_(config) {}
+Daemon::Daemon(const Config& config, std::optional<StateStore> state)
+    : config_(config), state_(std::move(state)) {}
 
 Daemon::~Daemon() {
   // Reverse dependency order: nothing may call into what is already gone.
@@ -50,8 +52,9 @@ Daemon::~Daemon() {
   clock_.reset();
 }
 
-Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
-  std::unique_ptr<Daemon> daemon(new Daemon(config));
+Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config,
+                                               std::optional<StateStore> state) {
+  std::unique_ptr<Daemon> daemon(new Daemon(config, std::move(state)));
   Status status = daemon->Start();
   if (!status.ok()) return status;
   return daemon;

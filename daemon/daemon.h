@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "daemon/auth.h"
@@ -20,6 +21,7 @@
 #include "daemon/loop_lag.h"
 #include "daemon/results_writer.h"
 #include "daemon/run_reporters.h"
+#include "daemon/state_store.h"
 #include "ops/base/event_handles.h"
 #include "ops/base/status.h"
 #include "ops/net/event_clock.h"
@@ -35,8 +37,11 @@ class Daemon {
  public:
   // Builds everything and binds every listener, then logs one `listening on HOST:PORT
   // (plain|tls)` line per listener. Error: a TLS or bind failure, naming the option or the
-  // address (main exits 1; TLS option errors are reported by CheckTls first).
-  static Result<std::unique_ptr<Daemon>> Create(const Config& config);
+  // address (main exits 1; TLS option errors are reported by CheckTls first). `state` is
+  // the opened state_dir (main opens it first: a state_dir that cannot be written is a
+  // configuration error, exit 2), or nullopt when state_dir is not set.
+  static Result<std::unique_ptr<Daemon>> Create(const Config& config,
+                                                std::optional<StateStore> state = std::nullopt);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -46,7 +51,7 @@ class Daemon {
   Status Run();
 
  private:
-  explicit Daemon(const Config& config);
+  Daemon(const Config& config, std::optional<StateStore> state);
   Status Start();
   std::string HealthBody() const;
   std::string MetricsBody(ExpositionFormat format);
@@ -61,6 +66,7 @@ class Daemon {
   void OnHousekeeping();
 
   Config config_;
+  std::optional<StateStore> state_;  // state_dir; not yet written or read (issue 17)
   ops::EventBasePtr base_;
   std::unique_ptr<ops::EventClock> clock_;
   std::unique_ptr<ops::IoContext> io_;  // sockets of protocol ops; outlives the registry

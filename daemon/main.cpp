@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // testrund's entry point: argv -> Config -> Daemon::Run(). The only place that exits:
 // 0 after a clean stop, --version, --help or a valid --check-config; 2 for a configuration
-// error (a message naming the file, line and key, or the flag); 1 when start-up fails
-// otherwise (e.g. an address cannot be bound).
+// error (a message naming the file, line and key, or the flag; a state_dir that cannot be
+// written); 1 when start-up fails otherwise (e.g. an address cannot be bound).
 #include <openssl/ssl.h>
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <span>
+#include <utility>
 
 #include "daemon/auth.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/state_store.h"
 #include "daemon/tls.h"
 
 namespace {
@@ -67,9 +70,19 @@ int Main(int argc, char** argv) {
     LogError("{}", status.message());
     return kExitConfig;
   }
+  // Before anything binds: a state_dir that cannot be written is the configuration's fault.
+  std::optional<StateStore> state;
+  if (!config.state_dir.empty()) {
+    auto opened = StateStore::Open(config.state_dir);
+    if (!opened.ok()) {
+      LogError("{}", opened.message());
+      return kExitConfig;
+    }
+    state = std::move(opened.value());
+  }
   // A client that disconnects mid-write must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
-  auto daemon = Daemon::Create(config);
+  auto daemon = Daemon::Create(config, std::move(state));
   if (!daemon.ok()) {
     LogError("start-up failed: {}", daemon.message());
     return kExitStartup;

@@ -594,6 +594,15 @@ TEST_CASE("log_file: the log goes to the file and SIGHUP reopens it", "[integrat
   CHECK(ReadFile(log).find("SIGTERM: stopping") != std::string::npos);
 }
 
+TEST_CASE("state_dir: a missing folder is created at start-up", "[integration]") {
+  TempDir dir;
+  std::string state = dir.path() + "/state";
+  Daemon d({"--state-dir", state});
+  CHECK(std::filesystem::is_directory(state));
+  CHECK(std::filesystem::is_empty(state));  // the write probe is gone
+  CHECK(d.Stop() == 0);
+}
+
 TEST_CASE("command line: --version, --help, --check-config, config errors exit 2",
           "[integration]") {
   TempDir dir;
@@ -645,6 +654,16 @@ TEST_CASE("command line: --version, --help, --check-config, config errors exit 2
           "or a number with a K, M or G suffix)\n");
     r = RunToExit({"--bogus"});
     CHECK(r.exit_status == 2);
+  }
+  SECTION("a state_dir that cannot be written is a configuration error") {
+    // Under a regular file: no directory can be made there, even by root.
+    std::string file = dir.Write("file", "x");
+    std::string conf = dir.Write("state.conf", "state_dir = " + file + "/state\n");
+    auto r = RunToExit({"--config", conf, "--listen", "127.0.0.1:0"});
+    CHECK(r.exit_status == 2);
+    CHECK_THAT(r.err, Catch::EndsWith(" error cannot create state_dir " + file +
+                                      "/state: Not a directory\n"));
+    CHECK(r.err.find("listening on") == std::string::npos);
   }
   SECTION("--check-config loads the TLS files") {
     std::string cert = dir.Write("cert.pem", "not a certificate\n");
