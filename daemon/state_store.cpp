@@ -93,14 +93,16 @@ Result<rapidjson::Document> ParseState(std::string_view text, std::string_view r
     return Status::Error(fmt::format("not JSON: {} at offset {}", what, doc.GetErrorOffset()));
   }
   if (!doc.IsObject()) return Status::Error("not a JSON object");
-  auto format = doc.FindMember("format");
-  if (format == doc.MemberEnd()) return Status::Error("has no \"format\"");
+  // Const iterators: clang rejects == between non-const rapidjson iterators under C++20.
+  const rapidjson::Value& object = doc;
+  auto format = object.FindMember("format");
+  if (format == object.MemberEnd()) return Status::Error("has no \"format\"");
   if (!format->value.IsInt() || format->value.GetInt() != StateStore::kFormat) {
     return Status::Error(fmt::format("\"format\" is {}, not {}", ops::QuoteValue(format->value),
                                      StateStore::kFormat));
   }
-  auto id = doc.FindMember("run_id");
-  if (id == doc.MemberEnd()) return Status::Error("has no \"run_id\"");
+  auto id = object.FindMember("run_id");
+  if (id == object.MemberEnd()) return Status::Error("has no \"run_id\"");
   if (!id->value.IsString() ||
       std::string_view(id->value.GetString(), id->value.GetStringLength()) != run_id) {
     return Status::Error(fmt::format("\"run_id\" is {}, not {} as the file's name says",
