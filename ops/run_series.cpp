@@ -162,6 +162,25 @@ void RunSeries::RecordSkipped(uint64_t repetition) {
   history_.Add(std::move(skipped));
 }
 
+SeriesState RunSeries::State() const {
+  SeriesState state;
+  state.repetition = repetition_;
+  state.next_number = next_number_;
+  state.anchor = anchor_;
+  state.history.assign(history_.kept().begin(), history_.kept().end());
+  state.history_older = history_.older();
+  state.ended = ended_;
+  state.failure = failure_;
+  state.began = current_->began();
+  state.paused = current_->status() == RunStatus::kPaused;
+  if (!state.began) {
+    rapidjson::Document scratch;
+    RunSnapshot s = current_->Snapshot(0, scratch.GetAllocator());
+    if (s.next_start_at) state.start = ToSeconds(*s.next_start_at);
+  }
+  return state;
+}
+
 RunSnapshot RunSeries::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& alloc) const {
   RunSnapshot s = current_->Snapshot(parts, alloc);
   if (!failure_.empty()) {

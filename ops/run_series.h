@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rapidjson/document.h>
 
@@ -32,6 +33,21 @@
 #include "ops/stats/repetition_history.h"
 
 namespace testrund::ops {
+
+// What a series is beyond its definition: enough, with the definition, to make it again
+// after the daemon restarts (state_dir, docs/decisions.md).
+struct SeriesState {
+  uint64_t repetition = 1;   // the current repetition
+  uint64_t next_number = 2;  // the next to start or skip
+  double anchor = 0;         // from "start": repetition 1's start (Unix seconds)
+  std::vector<RepetitionSummary> history;  // kept, oldest first
+  uint64_t history_older = 0;
+  bool ended = false;
+  std::string failure;  // why a repetition could not be made
+  bool began = false;   // the current repetition had started
+  bool paused = false;  // it is paused (before or after its start)
+  std::optional<double> start;  // its start (Unix seconds), while it had not begun
+};
 
 class RunSeries {
  public:
@@ -63,6 +79,9 @@ class RunSeries {
   ResumeError Resume(int64_t instance_id, const rapidjson::Value* vars) {
     return current_->Resume(instance_id, vars);
   }
+
+  // What the series is now, for state_dir.
+  SeriesState State() const;
 
   // The current repetition's snapshot, with the series' status, progress and history.
   RunSnapshot Snapshot(unsigned parts, rapidjson::Document::AllocatorType& alloc) const;
