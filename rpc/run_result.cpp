@@ -5,6 +5,7 @@
 // first has time_start; empty logs are omitted.
 #include "rpc/run_result.h"
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -243,14 +244,14 @@ bool ThresholdsOk(const std::vector<ops::ThresholdResult>& results) {
 }
 
 // A repetition's threshold verdicts: [{"text", "ok", "value"}].
-rapidjson::Value Verdicts(const std::vector<ops::ThresholdResult>& results, Allocator& alloc) {
+rapidjson::Value Verdicts(const std::vector<ops::ThresholdVerdict>& verdicts, Allocator& alloc) {
   rapidjson::Value array(rapidjson::kArrayType);
-  for (const ops::ThresholdResult& r : results) {
+  for (const ops::ThresholdVerdict& v : verdicts) {
     rapidjson::Value item;
     ObjectBuilder(item, alloc)
-        .AddString("text", ops::ThresholdText(r.threshold))
-        .Add("ok", r.ok)
-        .AddValue("value", r.value ? rapidjson::Value(*r.value) : rapidjson::Value());
+        .AddString("text", v.text)
+        .Add("ok", v.ok)
+        .AddValue("value", v.value ? rapidjson::Value(*v.value) : rapidjson::Value());
     array.PushBack(item, alloc);
   }
   return array;
@@ -267,7 +268,9 @@ rapidjson::Value History(const std::vector<ops::RepetitionSummary>& history, All
     b.AddValue("start", Wall(r.start, alloc)).AddValue("end", Wall(r.end, alloc));
     b.AddValue("counts", Counts(r.counts, alloc));
     if (!r.thresholds.empty()) {
-      b.Add("thresholds_ok", ThresholdsOk(r.thresholds));
+      bool all_ok = std::all_of(r.thresholds.begin(), r.thresholds.end(),
+                                [](const ops::ThresholdVerdict& v) { return v.ok; });
+      b.Add("thresholds_ok", all_ok);
       b.AddValue("thresholds", Verdicts(r.thresholds, alloc));
     }
     array.PushBack(item, alloc);

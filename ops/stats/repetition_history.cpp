@@ -32,7 +32,9 @@ RepetitionSummary SummarizeRepetition(uint64_t repetition, const RunSnapshot& s)
   summary.start = s.time_start;
   summary.end = s.time_finish;
   summary.counts = s.counts;
-  summary.thresholds = s.thresholds;
+  for (const ThresholdResult& r : s.thresholds) {
+    summary.thresholds.push_back(ThresholdVerdict{ThresholdText(r.threshold), r.ok, r.value});
+  }
   return summary;
 }
 

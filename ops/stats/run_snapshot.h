@@ -159,6 +159,15 @@ enum class RepetitionStatus : uint8_t { kCompleted, kFailed, kCancelled, kSkippe
 // "completed", "failed", "cancelled", "skipped", "interrupted".
 std::string_view RepetitionStatusName(RepetitionStatus status);
 
+// A threshold's verdict as a repetition's summary keeps it: the rule as one line, whether
+// it held, and the value last checked (nullopt: none).
+struct ThresholdVerdict {
+  std::string text;
+  bool ok = true;
+  std::optional<double> value;
+  bool operator==(const ThresholdVerdict&) const = default;
+};
+
 // One finished repetition. A skipped one starts and ends at its planned start, with no
 // counts and no verdicts.
 struct RepetitionSummary {
@@ -168,7 +177,7 @@ struct RepetitionSummary {
   WallTime start;
   WallTime end;
   RunCounts counts;
-  std::vector<ThresholdResult> thresholds;  // the verdicts at its end
+  std::vector<ThresholdVerdict> thresholds;  // the verdicts at its end
 };
 
 // A repeating run's progress (ExecuteTest `repeat`): which repetition the snapshot shows,
