@@ -9,6 +9,50 @@
 #include <fmt/format.h>
 
 namespace testrund::ops {
+namespace {
+
+// What an archived run's snapshot reads of its saved QueryTest object (the summary that
+// ListTests and /metrics show); a member that is missing or of another type reads as 0.
+uint64_t CountOf(const rapidjson::Value& counts, const char* name) {
+  auto it = counts.FindMember(name);
+  return it != counts.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
+}
+
+RunCounts CountsOf(const rapidjson::Value& result) {
+  RunCounts c;
+  auto it = result.FindMember("counts");
+  if (it == result.MemberEnd() || !it->value.IsObject()) return c;
+  const rapidjson::Value& counts = it->value;
+  c.started = CountOf(counts, "started");
+  c.finished = CountOf(counts, "finished");
+  c.failed = CountOf(counts, "failed");
+  c.aborted = CountOf(counts, "aborted");
+  c.cancelled = CountOf(counts, "cancelled");
+  c.passed = CountOf(counts, "passed");
+  c.late = CountOf(counts, "late");
+  return c;
+}
+
+WallTime WallOf(const rapidjson::Value& result, const char* name) {
+  auto it = result.FindMember(name);
+  if (it == result.MemberEnd() || !it->value.IsArray() || it->value.Size() != 2 ||
+      !it->value[0].IsInt64() || !it->value[1].IsInt64()) {
+    return WallTime{};
+  }
+  return WallTime{it->value[0].GetInt64(), it->value[1].GetInt64()};
+}
+
+std::vector<std::string> TagsOf(const rapidjson::Value& result) {
+  std::vector<std::string> tags;
+  auto it = result.FindMember("tags");
+  if (it == result.MemberEnd() || !it->value.IsArray()) return tags;
+  for (const rapidjson::Value& tag : it->value.GetArray()) {
+    if (tag.IsString()) tags.emplace_back(tag.GetString(), tag.GetStringLength());
+  }
+  return tags;
+}
+
+}  // namespace
 
 RunSeries::RunSeries(RunDefinition first, RunEnvironment env, DefinitionSource next,
                      Hooks hooks, uint32_t restarts)
@@ -24,7 +68,22 @@ RunSeries::RunSeries(RunDefinition first, RunEnvironment env, DefinitionSource n
   if (plan_) current_->set_repetition(1, plan_->count);
 }
 
+RunSeries::RunSeries(ArchivedRun archived, Clock& clock)
+    : plan_(archived.plan), restarts_(0), ended_(true) {
+  env_.clock = &clock;
+  history_ = RepetitionHistory::FromState(archived.state.history, archived.state.history_older);
+  repetition_ = archived.state.repetition;
+  next_number_ = archived.state.next_number;
+  anchor_ = archived.state.anchor;
+  archived_ = std::move(archived);
+}
+
 RunSeries::~RunSeries() = default;
+
+Status RunSeries::NotRunning(std::string_view wanted) const {
+  return Status::Error(fmt::format("run \"{}\" is {}, not {}", archived_->run_id,
+                                   RunStatusName(archived_->status), wanted));
+}
 
 RunEnvironment RunSeries::EnvironmentForRun() {
   RunEnvironment env = env_;
@@ -162,6 +221,27 @@ void RunSeries::RecordSkipped(uint64_t repetition) {
   history_.Add(std::move(skipped));
 }
 
+RunSnapshot RunSeries::ArchivedSnapshot() const {
+  RunSnapshot s;
+  const rapidjson::Document& result = *archived_->result;
+  s.run_id = archived_->run_id;
+  s.status = archived_->status;
+  s.completed = true;
+  auto text = [&result](const char* name) -> std::string {
+    auto it = result.FindMember(name);
+    return it != result.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+  };
+  s.status_reason = archived_->status_reason.empty() ? text("status_reason")
+                                                     : archived_->status_reason;
+  s.time_now = env_.clock->WallNow();
+  s.counts = CountsOf(result);
+  s.time_start = WallOf(result, "time_start");
+  s.time_finish = WallOf(result, "time_finish");
+  s.tags = TagsOf(result);
+  s.stored_result = archived_->result;
+  return s;
+}
+
 SeriesState RunSeries::State() const {
   SeriesState state;
   state.repetition = repetition_;
@@ -171,6 +251,7 @@ SeriesState RunSeries::State() const {
   state.history_older = history_.older();
   state.ended = ended_;
   state.failure = failure_;
+  if (archived_) return state;
   state.began = current_->began();
   state.paused = current_->status() == RunStatus::kPaused;
   if (!state.began) {
@@ -182,6 +263,7 @@ SeriesState RunSeries::State() const {
 }
 
 RunSnapshot RunSeries::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& alloc) const {
+  if (archived_) return ArchivedSnapshot();
   RunSnapshot s = current_->Snapshot(parts, alloc);
   if (!failure_.empty()) {
     s.status = RunStatus::kFailed;

@@ -49,6 +49,17 @@ struct SeriesState {
   std::optional<double> start;  // its start (Unix seconds), while it had not begun
 };
 
+// A run brought back from state_dir that no longer runs (ended before the daemon stopped, or
+// interrupted by the stop): it answers from its saved QueryTest object.
+struct ArchivedRun {
+  std::string run_id;
+  RunStatus status = RunStatus::kCompleted;
+  std::string status_reason;  // replaces the saved one when not empty
+  std::shared_ptr<const rapidjson::Document> result;  // the QueryTest object as saved
+  SeriesState state;  // its history, for a repeating run
+  std::optional<RepeatPlan> plan;
+};
+
 class RunSeries {
  public:
   // The definition of a later repetition, starting at `start_at` (Unix seconds); nullopt
@@ -70,13 +81,18 @@ class RunSeries {
   RunSeries(const RunSeries&) = delete;
   RunSeries& operator=(const RunSeries&) = delete;
 
+  // A series that only answers from `archived`: completed, nothing runs; `clock` (borrowed)
+  // gives its snapshots' time_now.
+  RunSeries(ArchivedRun archived, Clock& clock);
+
   void Start();
   // Cancels the repetition in progress (or the one waiting to start) and ends the series.
   // False when it had ended already.
   bool Cancel(std::string_view reason = "Cancelled by CancelTest.");
-  Status Pause() { return current_->Pause(); }
-  Status Unpause() { return current_->Unpause(); }
+  Status Pause() { return archived_ ? NotRunning("running") : current_->Pause(); }
+  Status Unpause() { return archived_ ? NotRunning("paused") : current_->Unpause(); }
   ResumeError Resume(int64_t instance_id, const rapidjson::Value* vars) {
+    if (archived_) return ResumeError::kNotHalted;
     return current_->Resume(instance_id, vars);
   }
 
@@ -86,13 +102,20 @@ class RunSeries {
   // The current repetition's snapshot, with the series' status, progress and history.
   RunSnapshot Snapshot(unsigned parts, rapidjson::Document::AllocatorType& alloc) const;
 
-  const std::string& run_id() const { return current_->run_id(); }
+  const std::string& run_id() const {
+    return archived_ ? archived_->run_id : current_->run_id();
+  }
   bool completed() const { return ended_; }
-  RunStatus status() const { return failure_.empty() ? current_->status() : RunStatus::kFailed; }
-  size_t lua_memory_bytes() const { return current_->lua_memory_bytes(); }
+  RunStatus status() const {
+    if (archived_) return archived_->status;
+    return failure_.empty() ? current_->status() : RunStatus::kFailed;
+  }
+  size_t lua_memory_bytes() const { return archived_ ? 0 : current_->lua_memory_bytes(); }
 
  private:
-  void StartRepetition(std::unique_ptr<Run> run, uint64_t repetition);
+  // PauseTest / UnpauseTest of an archived run: "run "x" is interrupted, not running".
+  Status NotRunning(std::string_view wanted) const;
+  RunSnapshot ArchivedSnapshot() const;
   void OnRunEnded(const Run& run);
   // The next repetition's start (Unix seconds), recording the cadence's starts that came
   // while `ended_at` had not; nullopt when the plan is used up.
@@ -115,7 +138,8 @@ class RunSeries {
   Hooks hooks_;
   std::optional<RepeatPlan> plan_;
   uint32_t restarts_;
-  std::unique_ptr<Run> current_;
+  std::unique_ptr<Run> current_;  // null when archived
+  std::optional<ArchivedRun> archived_;
   std::unique_ptr<Run> replaced_;  // freed on the next loop turn
   std::unique_ptr<Timer> free_replaced_;
   std::unique_ptr<Timer> cadence_;  // from "start": the next planned start

@@ -314,7 +314,33 @@ rapidjson::Value NextStart(const ops::RunSnapshot& s, Allocator& alloc) {
 
 }  // namespace
 
+namespace {
+
+// A run brought back from state_dir that no longer runs: its saved object, with the
+// snapshot's status, status_reason, time_now and reporters (docs/decisions.md).
+rapidjson::Value StoredResult(const ops::RunSnapshot& s, Allocator& alloc) {
+  rapidjson::Value out(*s.stored_result, alloc);
+  if (!out.IsObject()) out.SetObject();
+  auto set = [&out, &alloc](const char* name, rapidjson::Value value) {
+    auto it = out.FindMember(name);
+    if (it != out.MemberEnd()) {
+      it->value = std::move(value);
+    } else {
+      out.AddMember(rapidjson::StringRef(name), std::move(value), alloc);
+    }
+  };
+  set("completed", rapidjson::Value(1));
+  set("status", String(ops::RunStatusName(s.status), alloc));
+  if (!s.status_reason.empty()) set("status_reason", String(s.status_reason, alloc));
+  set("time_now", Wall(s.time_now, alloc));
+  if (!s.reporters.empty()) set("reporters", Reporters(s.reporters, alloc));
+  return out;
+}
+
+}  // namespace
+
 rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc, ResultDetail detail) {
+  if (s.stored_result) return StoredResult(s, alloc);
   rapidjson::Value out;
   ObjectBuilder b(out, alloc);
   b.AddString("run_id", s.run_id);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 #include "ops/stats/run_snapshot.h"
 
@@ -19,6 +20,15 @@ RepetitionSummary SummarizeRepetition(uint64_t repetition, const RunSnapshot& fi
 class RepetitionHistory {
  public:
   static constexpr size_t kKeptRepetitions = 100;
+
+  // A history as saved: `kept` oldest first, `older` dropped before them.
+  static RepetitionHistory FromState(const std::vector<RepetitionSummary>& kept,
+                                     uint64_t older) {
+    RepetitionHistory history;
+    history.kept_.assign(kept.begin(), kept.end());
+    history.older_ = older;
+    return history;
+  }
 
   void Add(RepetitionSummary summary);
   // `n` repetitions that ended before every kept one, summarized by their count alone.

@@ -18,7 +18,8 @@ namespace {
 using Allocator = rapidjson::Document::AllocatorType;
 
 bool Completed(RunStatus s) {
-  return s == RunStatus::kCompleted || s == RunStatus::kCancelled || s == RunStatus::kFailed;
+  return s == RunStatus::kCompleted || s == RunStatus::kCancelled || s == RunStatus::kFailed ||
+         s == RunStatus::kInterrupted;
 }
 
 int64_t Micros(WallTime t) { return t.sec * 1'000'000 + t.usec; }
@@ -193,6 +194,7 @@ RunStatus MergedStatus(std::span<const RunStatus> statuses) {
   bool any_cancelled = false;
   bool any_running = false;
   bool any_completed = false;
+  bool any_interrupted = false;
   bool all_open_paused = true;
   bool all_open_scheduled = true;
   for (RunStatus s : statuses) {
@@ -200,6 +202,7 @@ RunStatus MergedStatus(std::span<const RunStatus> statuses) {
       any_completed = true;
       any_failed = any_failed || s == RunStatus::kFailed;
       any_cancelled = any_cancelled || s == RunStatus::kCancelled;
+      any_interrupted = any_interrupted || s == RunStatus::kInterrupted;
       continue;
     }
     all_completed = false;
@@ -208,8 +211,9 @@ RunStatus MergedStatus(std::span<const RunStatus> statuses) {
     all_open_scheduled = all_open_scheduled && s == RunStatus::kScheduled;
   }
   if (all_completed) {
-    return any_failed ? RunStatus::kFailed
-                      : any_cancelled ? RunStatus::kCancelled : RunStatus::kCompleted;
+    if (any_failed) return RunStatus::kFailed;
+    if (any_interrupted) return RunStatus::kInterrupted;
+    return any_cancelled ? RunStatus::kCancelled : RunStatus::kCompleted;
   }
   if (any_running) return RunStatus::kRunning;
   if (all_open_paused) return RunStatus::kPaused;

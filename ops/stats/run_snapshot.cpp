@@ -7,8 +7,8 @@
 namespace testrund::ops {
 namespace {
 
-constexpr std::array<std::string_view, 6> kStatusNames = {"running",   "paused", "completed",
-                                                          "cancelled", "failed", "scheduled"};
+constexpr std::array<std::string_view, 7> kStatusNames = {
+    "running", "paused", "completed", "cancelled", "failed", "scheduled", "interrupted"};
 
 }  // namespace
 

@@ -31,12 +31,16 @@
 
 namespace testrund::ops {
 
-// kScheduled: waiting for its start_at (the value is last, so the others keep theirs).
-enum class RunStatus : uint8_t { kRunning, kPaused, kCompleted, kCancelled, kFailed, kScheduled };
-inline constexpr RunStatus kRunStatuses[] = {RunStatus::kScheduled, RunStatus::kRunning,
-                                             RunStatus::kPaused,    RunStatus::kCompleted,
-                                             RunStatus::kCancelled, RunStatus::kFailed};
-// "running", "paused", "completed", "cancelled", "failed", "scheduled".
+// kScheduled: waiting for its start_at; kInterrupted: the daemon stopped while it ran, and
+// brought back its results as of then (state_dir) — a completed status. The later values
+// are last, so the others keep theirs.
+enum class RunStatus : uint8_t {
+  kRunning, kPaused, kCompleted, kCancelled, kFailed, kScheduled, kInterrupted
+};
+inline constexpr RunStatus kRunStatuses[] = {
+    RunStatus::kScheduled, RunStatus::kRunning, RunStatus::kPaused,     RunStatus::kCompleted,
+    RunStatus::kCancelled, RunStatus::kFailed,  RunStatus::kInterrupted};
+// "running", "paused", "completed", "cancelled", "failed", "scheduled", "interrupted".
 std::string_view RunStatusName(RunStatus status);
 // The status named `name`, or nullopt.
 std::optional<RunStatus> RunStatusFromName(std::string_view name);
@@ -228,6 +232,9 @@ struct RunSnapshot {
   std::optional<WallTime> next_start_at;
   std::optional<RepeatView> repeat;  // repeating runs only
   std::vector<ReporterStatus> reporters;  // the run's reporters, when it has any
+  // A run brought back from state_dir that no longer runs: its QueryTest object as saved.
+  // Views show it (with this snapshot's status and time_now) instead of building one.
+  std::shared_ptr<const rapidjson::Document> stored_result;
   Shard shard;           // which part of the run this is ({0, 1}: all of it)
   std::vector<std::string> tags;
   // Every threshold of the definition with its latest check (always: a few per run).
