@@ -2,11 +2,13 @@
 // RunRegistry: run_id -> Run, limits, retention (see run_registry.h).
 #include "ops/run_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "ops/run_definition.h"
+#include "ops/stats/saved_result.h"
 
 namespace testrund::ops {
 namespace {
@@ -239,6 +241,124 @@ EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsign
   entry->returned_at.reset();
   entry->run->Start();
   return result;
+}
+
+std::unique_ptr<RunSeries> RunRegistry::Archive(const RestoredRun& saved, RunStatus status,
+                                               std::string reason) {
+  ArchivedRun archived;
+  archived.run_id = saved.run_id;
+  archived.status = status;
+  archived.status_reason = std::move(reason);
+  archived.result = saved.result;
+  archived.state = saved.series;
+  return std::make_unique<RunSeries>(std::move(archived), clock_);
+}
+
+namespace {
+
+// The summary of the repetition the daemon's stop interrupted, from its saved result.
+RepetitionSummary Interrupted(const RestoredRun& saved) {
+  RepetitionSummary summary;
+  summary.repetition = saved.series.repetition;
+  summary.status = RepetitionStatus::kInterrupted;
+  summary.status_reason = "The daemon stopped while it ran.";
+  summary.start = WallInResult(*saved.result, "time_start");
+  summary.end = saved.saved_at;
+  summary.counts = CountsInResult(*saved.result);
+  return summary;
+}
+
+}  // namespace
+
+std::unique_ptr<RunSeries> RunRegistry::Continue(
+    RestoredRun& saved, const std::shared_ptr<const rapidjson::Document>& params,
+    std::string* failure) {
+  SeriesState& state = saved.series;
+  double now = ToSeconds(clock_.WallNow());
+  Problems problems;
+  std::optional<RunDefinition> def = Reparse(*params, now, saved.run_id, &problems);
+  if (!def) {
+    *failure = problems.empty() ? std::string("invalid") : problems[0].Text();
+    return nullptr;
+  }
+  std::optional<RepeatPlan> plan = def->repeat;
+  double start = std::max(state.start.value_or(now), now);
+  if (state.began) {
+    if (!plan) return nullptr;  // a one-shot run that was running: interrupted
+    RepetitionHistory history = RepetitionHistory::FromState(state.history, state.history_older);
+    history.Add(Interrupted(saved));
+    uint64_t n = state.next_number;
+    if (plan->from == RepeatPlan::From::kEnd) {
+      start = now + plan->interval;
+    } else {
+      for (; plan->Planned(n) && plan->CadenceStart(state.anchor, n) <= now; ++n) {
+        RepetitionSummary skipped;
+        skipped.repetition = n;
+        skipped.status = RepetitionStatus::kSkipped;
+        skipped.status_reason = "The daemon was stopped at its start.";
+        skipped.start = skipped.end = WallFromSeconds(plan->CadenceStart(state.anchor, n));
+        history.Add(std::move(skipped));
+      }
+      start = plan->CadenceStart(state.anchor, n);
+    }
+    state.history.assign(history.kept().begin(), history.kept().end());
+    state.history_older = history.older();
+    if (!plan->Planned(n)) return nullptr;  // that was the last: the run ends interrupted
+    state.repetition = n;
+    state.next_number = n + 1;
+    state.paused = false;
+  }
+  def = Reparse(*params, start, saved.run_id, &problems);
+  if (!def) {
+    *failure = problems.empty() ? std::string("invalid") : problems[0].Text();
+    return nullptr;
+  }
+  std::unique_ptr<RunSeries> series = NewSeries(std::move(*def), params, saved.restarts);
+  series->ContinueFrom(state);
+  return series;
+}
+
+EngineResult<RunStatus> RunRegistry::Restore(RestoredRun saved) {
+  EngineResult<RunStatus> out;
+  if (runs_.count(saved.run_id) != 0) {
+    return {Failure(EngineError::kRunIdInUse,
+                    fmt::format("run_id \"{}\" is already in use by a live run", saved.run_id))};
+  }
+  auto params = std::make_shared<rapidjson::Document>(std::move(saved.params));
+  Entry entry;
+  entry.params = params;
+  entry.restarts = saved.restarts;
+  bool paused = saved.series.paused && !saved.series.began;
+  if (saved.series.ended) {
+    std::optional<RunStatus> status =
+        RunStatusFromName(saved.result->HasMember("status") && (*saved.result)["status"].IsString()
+                              ? (*saved.result)["status"].GetString()
+                              : "");
+    entry.run = Archive(saved, status.value_or(RunStatus::kCompleted), "");
+  } else {
+    std::string failure;
+    entry.run = Continue(saved, params, &failure);
+    if (!entry.run && !failure.empty()) {
+      entry.run = Archive(saved, RunStatus::kFailed,
+                          fmt::format("It could not start again after the daemon restarted: "
+                                      "its definition no longer validates: {}",
+                                      failure));
+    } else if (!entry.run) {
+      entry.run = Archive(saved, RunStatus::kInterrupted,
+                          fmt::format("The daemon stopped while the run was running; these are "
+                                      "its results as of [{}, {}].",
+                                      saved.saved_at.sec, saved.saved_at.usec));
+    }
+  }
+  RunSeries& series = *entry.run;
+  out.value = series.status();
+  runs_.emplace(saved.run_id, std::move(entry));
+  if (!series.completed()) {
+    series.Start();
+    if (paused) (void)series.Pause();
+    out.value = series.status();
+  }
+  return out;
 }
 
 EngineResult<RunSnapshot> RunRegistry::Query(std::string_view run_id, unsigned parts,

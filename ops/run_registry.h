@@ -64,6 +64,16 @@ struct CancelResult {
   bool was_running = false;  // CancelTest `cancelled`
 };
 
+// A run as state_dir brought it back (daemon/run_state.h), for RunRegistry::Restore.
+struct RestoredRun {
+  std::string run_id;
+  rapidjson::Document params;  // the accepted ExecuteTest params
+  uint32_t restarts = 0;
+  SeriesState series;
+  std::shared_ptr<const rapidjson::Document> result;  // its QueryTest object as saved
+  WallTime saved_at;
+};
+
 struct RestartResult {
   RunSnapshot snapshot;  // the run that was replaced, after its unfinished instances ended
   uint32_t restarts = 0;  // how many times the run has been restarted, this one included
@@ -106,6 +116,15 @@ class RunRegistry {
   EngineResult<RestartResult> Restart(std::string_view run_id, unsigned parts,
                                       Allocator& alloc,
                                       std::optional<double> start_at = std::nullopt);
+
+  // A run brought back after the daemon restarted (docs/decisions.md, "State that survives
+  // the daemon"): one that had ended answers from its saved result; a one-shot run that was
+  // running is `interrupted` (completed) with its saved result; a repeating one records the
+  // repetition that was running as `interrupted` and goes on with the next; one that had not
+  // begun is made again at its start (now if that passed), paused if it was. A definition
+  // that no longer validates archives a run that was to run again as `failed`. The value is
+  // the status it came back with; kRunIdInUse when the run_id is taken.
+  EngineResult<RunStatus> Restore(RestoredRun saved);
 
   // ResumeInstance: kUnknownRun, kNoSuchInstance or kNotHalted; `vars` may be nullptr.
   EngineStatus Resume(std::string_view run_id, int64_t instance_id,
@@ -200,6 +219,13 @@ class RunRegistry {
                                        std::optional<double> start_at,
                                        const std::string& run_id, Problems* problems);
   std::string NextRunId();
+  // Restore's parts: a series answering from `saved`'s result with `status`, and the live
+  // series `saved` continues as (nullptr and *failure set when it cannot be made).
+  std::unique_ptr<RunSeries> Archive(const RestoredRun& saved, RunStatus status,
+                                     std::string reason);
+  std::unique_ptr<RunSeries> Continue(RestoredRun& saved,
+                                      const std::shared_ptr<const rapidjson::Document>& params,
+                                      std::string* failure);
 
   Clock& clock_;
   const OpTable& op_types_;

@@ -8,51 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "ops/stats/saved_result.h"
+
 namespace testrund::ops {
-namespace {
-
-// What an archived run's snapshot reads of its saved QueryTest object (the summary that
-// ListTests and /metrics show); a member that is missing or of another type reads as 0.
-uint64_t CountOf(const rapidjson::Value& counts, const char* name) {
-  auto it = counts.FindMember(name);
-  return it != counts.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
-}
-
-RunCounts CountsOf(const rapidjson::Value& result) {
-  RunCounts c;
-  auto it = result.FindMember("counts");
-  if (it == result.MemberEnd() || !it->value.IsObject()) return c;
-  const rapidjson::Value& counts = it->value;
-  c.started = CountOf(counts, "started");
-  c.finished = CountOf(counts, "finished");
-  c.failed = CountOf(counts, "failed");
-  c.aborted = CountOf(counts, "aborted");
-  c.cancelled = CountOf(counts, "cancelled");
-  c.passed = CountOf(counts, "passed");
-  c.late = CountOf(counts, "late");
-  return c;
-}
-
-WallTime WallOf(const rapidjson::Value& result, const char* name) {
-  auto it = result.FindMember(name);
-  if (it == result.MemberEnd() || !it->value.IsArray() || it->value.Size() != 2 ||
-      !it->value[0].IsInt64() || !it->value[1].IsInt64()) {
-    return WallTime{};
-  }
-  return WallTime{it->value[0].GetInt64(), it->value[1].GetInt64()};
-}
-
-std::vector<std::string> TagsOf(const rapidjson::Value& result) {
-  std::vector<std::string> tags;
-  auto it = result.FindMember("tags");
-  if (it == result.MemberEnd() || !it->value.IsArray()) return tags;
-  for (const rapidjson::Value& tag : it->value.GetArray()) {
-    if (tag.IsString()) tags.emplace_back(tag.GetString(), tag.GetStringLength());
-  }
-  return tags;
-}
-
-}  // namespace
 
 RunSeries::RunSeries(RunDefinition first, RunEnvironment env, DefinitionSource next,
                      Hooks hooks, uint32_t restarts)
@@ -94,6 +52,14 @@ RunEnvironment RunSeries::EnvironmentForRun() {
 MonoNs RunSeries::MonoAt(double wall_seconds) const {
   return env_.clock->Now() +
          static_cast<MonoNs>((wall_seconds - WallSeconds()) * kNsPerSecond);
+}
+
+void RunSeries::ContinueFrom(const SeriesState& state) {
+  history_ = RepetitionHistory::FromState(state.history, state.history_older);
+  repetition_ = state.repetition;
+  next_number_ = state.next_number;
+  anchor_ = state.anchor;
+  if (plan_) current_->set_repetition(repetition_, plan_->count);
 }
 
 void RunSeries::Start() {
@@ -234,10 +200,10 @@ RunSnapshot RunSeries::ArchivedSnapshot() const {
   s.status_reason = archived_->status_reason.empty() ? text("status_reason")
                                                      : archived_->status_reason;
   s.time_now = env_.clock->WallNow();
-  s.counts = CountsOf(result);
-  s.time_start = WallOf(result, "time_start");
-  s.time_finish = WallOf(result, "time_finish");
-  s.tags = TagsOf(result);
+  s.counts = CountsInResult(result);
+  s.time_start = WallInResult(result, "time_start");
+  s.time_finish = WallInResult(result, "time_finish");
+  s.tags = TagsInResult(result);
   s.stored_result = archived_->result;
   return s;
 }

@@ -85,6 +85,10 @@ class RunSeries {
   // gives its snapshots' time_now.
   RunSeries(ArchivedRun archived, Clock& clock);
 
+  // Before Start: continues a series brought back from state_dir — its history, numbering
+  // and anchor — with this series' Run as repetition `state.repetition`.
+  void ContinueFrom(const SeriesState& state);
+
   void Start();
   // Cancels the repetition in progress (or the one waiting to start) and ends the series.
   // False when it had ended already.
