@@ -46,6 +46,7 @@ Daemon::~Daemon() {
   live_view_.reset();
   registry_.reset();
   reporters_.reset();
+  saver_.reset();
   results_.reset();
   io_.reset();
   loop_lag_.reset();
@@ -84,6 +85,11 @@ Status Daemon::Start() {
                 error.message());
       });
   reporters_ = std::make_unique<RunReporters>(*io_, config_.webhook_allow, *registry_);
+  if (state_) {
+    saver_ = std::make_unique<RunSaver>(*state_, *registry_, *clock_, config_.checkpoint_interval);
+    size_t restored = saver_->RestoreAll();
+    if (restored > 0) LogInfo("state_dir: {} runs restored", restored);
+  }
   server_state_.runs = registry_.get();
   server_state_.time_start = clock_->WallNow();
   housekeeping_ = clock_->NewTimer([this] { OnHousekeeping(); });
@@ -194,7 +200,9 @@ void Daemon::Stop(const char* why) {
   listeners_.clear();
   connections_->CloseAll();
   housekeeping_.reset();
-  // Every run ends as cancelled and its results_dir file is written before the exit.
+  // state_dir keeps each run as it stands; then every run ends as cancelled and its
+  // results_dir file is written before the exit.
+  if (saver_) saver_->SaveForStop();
   registry_->CancelAll();
   event_base_loopexit(base_.get(), nullptr);
 }

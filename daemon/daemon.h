@@ -21,6 +21,7 @@
 #include "daemon/loop_lag.h"
 #include "daemon/results_writer.h"
 #include "daemon/run_reporters.h"
+#include "daemon/run_saver.h"
 #include "daemon/state_store.h"
 #include "ops/base/event_handles.h"
 #include "ops/base/status.h"
@@ -66,7 +67,7 @@ class Daemon {
   void OnHousekeeping();
 
   Config config_;
-  std::optional<StateStore> state_;  // state_dir; not yet written or read (issue 17)
+  std::optional<StateStore> state_;  // state_dir, when configured
   ops::EventBasePtr base_;
   std::unique_ptr<ops::EventClock> clock_;
   std::unique_ptr<ops::IoContext> io_;  // sockets of protocol ops; outlives the registry
@@ -76,6 +77,7 @@ class Daemon {
   std::unique_ptr<ops::RunRegistry> registry_;
   std::unique_ptr<ResultsWriter> results_;
   std::unique_ptr<RunReporters> reporters_;  // destroyed after the registry, before io_
+  std::unique_ptr<RunSaver> saver_;          // state_dir's writer; after the registry too
   std::unique_ptr<ops::Timer> housekeeping_;
   std::unique_ptr<LiveView> live_view_;  // outlives the connections that stream from it
   rpc::ServerState server_state_;

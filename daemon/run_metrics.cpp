@@ -72,7 +72,7 @@ void WriteProgress(Exposition& out, const std::vector<RunSnapshot>& runs,
 void WriteStatus(Exposition& out, const std::vector<RunSnapshot>& runs) {
   out.Family("testrund_run_status", MetricType::kGauge,
              "1 for the run's status (scheduled, running, paused, completed, cancelled, "
-             "failed), 0 for the others.");
+             "failed, interrupted), 0 for the others.");
   for (const RunSnapshot& run : runs) {
     for (ops::RunStatus status : ops::kRunStatuses) {
       Labels labels;

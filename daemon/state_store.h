@@ -62,6 +62,12 @@ class StateStore {
   // cannot be read.
   Result<std::vector<StoredState>> LoadAll(const CorruptHandler& on_corrupt) const;
 
+  // Moves `<dir>/<run_id>.json` aside as LoadAll does with a file it cannot trust (its owner
+  // found it wrong inside). Returns its new path.
+  Result<std::string> MoveAsideRun(std::string_view run_id) const {
+    return MoveAside(std::string(run_id) + ".json");
+  }
+
  private:
   explicit StateStore(std::string dir) : dir_(std::move(dir)) {}
   // Moves entry `name` of dir_ into the corrupt folder. Returns its new path.

@@ -163,6 +163,7 @@ ExecuteResult RunRegistry::Execute(const rapidjson::Value& params) {
   RunSeries& started = *entry.run;
   runs_.emplace(result.run_id, std::move(entry));
   started.Start();
+  Changed(result.run_id);
   return result;
 }
 
@@ -240,6 +241,7 @@ EngineResult<RestartResult> RunRegistry::Restart(std::string_view run_id, unsign
   entry->run = NewSeries(std::move(*def), entry->params, entry->restarts);
   entry->returned_at.reset();
   entry->run->Start();
+  Changed(entry->run->run_id());
   return result;
 }
 
@@ -385,6 +387,7 @@ EngineResult<CancelResult> RunRegistry::Cancel(std::string_view run_id, unsigned
   if (entry == nullptr) return result;
   result.value.was_running = entry->run->Cancel();
   result.value.snapshot = SnapshotOf(*entry, parts, alloc);
+  Changed(entry->run->run_id());
   Discard(entry->run->run_id());
   return result;
 }
@@ -414,6 +417,7 @@ EngineStatus RunRegistry::Pause(std::string_view run_id) {
   if (entry == nullptr) return status;
   Status paused = entry->run->Pause();
   if (!paused.ok()) return Failure(EngineError::kBadState, paused.message());
+  Changed(entry->run->run_id());
   return status;
 }
 
@@ -423,6 +427,7 @@ EngineStatus RunRegistry::Unpause(std::string_view run_id) {
   if (entry == nullptr) return status;
   Status unpaused = entry->run->Unpause();
   if (!unpaused.ok()) return Failure(EngineError::kBadState, unpaused.message());
+  Changed(entry->run->run_id());
   return status;
 }
 
@@ -448,6 +453,26 @@ void RunRegistry::ReportDiscarded(Entry& entry) {
   if (entry.discard_reported) return;
   entry.discard_reported = true;
   for (const auto& hook : on_discarded_) hook(*entry.run);
+}
+
+std::optional<RunRecord> RunRegistry::Record(std::string_view run_id, unsigned parts,
+                                             Allocator& alloc) {
+  Entry* entry = Find(run_id);
+  if (entry == nullptr) return std::nullopt;
+  RunRecord record;
+  record.params = entry->params.get();
+  record.restarts = entry->restarts;
+  record.series = entry->run->State();
+  record.snapshot = entry->run->Snapshot(parts, alloc);
+  return record;
+}
+
+std::vector<std::string> RunRegistry::RunIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, entry] : runs_) {
+    if (!entry.doomed) ids.push_back(id);
+  }
+  return ids;
 }
 
 const rapidjson::Value* RunRegistry::Params(std::string_view run_id) const {

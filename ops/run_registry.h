@@ -74,6 +74,14 @@ struct RestoredRun {
   WallTime saved_at;
 };
 
+// What state_dir keeps of a live run (RunRegistry::Record).
+struct RunRecord {
+  const rapidjson::Value* params = nullptr;  // borrowed: valid until the next registry call
+  uint32_t restarts = 0;
+  SeriesState series;
+  RunSnapshot snapshot;
+};
+
 struct RestartResult {
   RunSnapshot snapshot;  // the run that was replaced, after its unfinished instances ended
   uint32_t restarts = 0;  // how many times the run has been restarted, this one included
@@ -175,6 +183,16 @@ class RunRegistry {
   // outlive the registry's calls. nullptr: none (ExecuteTest then refuses `reporters`).
   void set_extension(const RunExtension* extension) { extension_ = extension; }
 
+  // What state_dir saves of a live run (its snapshot with `parts`), or nullopt.
+  std::optional<RunRecord> Record(std::string_view run_id, unsigned parts, Allocator& alloc);
+  // The run_ids of the live runs, in order.
+  std::vector<std::string> RunIds() const;
+  // Called after a call changed a run's control state: ExecuteTest, PauseTest, UnpauseTest,
+  // CancelTest, RestartTest (the runs' own ends come through the hooks above).
+  void add_on_changed(std::function<void(const std::string& run_id)> hook) {
+    on_changed_.push_back(std::move(hook));
+  }
+
   // The accepted ExecuteTest params of a live run (with its run_id), or nullptr.
   const rapidjson::Value* Params(std::string_view run_id) const;
 
@@ -240,6 +258,10 @@ class RunRegistry {
   std::vector<std::function<void(const RunSeries&)>> on_discarded_;
   std::vector<std::function<void(const RunSeries&, uint32_t)>> on_restarted_;
   const RunExtension* extension_ = nullptr;
+  std::vector<std::function<void(const std::string&)>> on_changed_;
+  void Changed(const std::string& run_id) {
+    for (const auto& hook : on_changed_) hook(run_id);
+  }
   bool restarting_ = false;  // a Restart is ending the old run: not a completion to report
 };
 

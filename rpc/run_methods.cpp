@@ -178,7 +178,8 @@ Outcome ListTests(const rapidjson::Value& params, MethodContext& ctx) {
   if (status_name) {
     status = ops::RunStatusFromName(*status_name);
     if (!status) {
-      p.WrongType("status", "one of scheduled, running, paused, completed, cancelled, failed",
+      p.WrongType("status",
+                  "one of scheduled, running, paused, completed, cancelled, failed, interrupted",
                   *p.Get("status"));
     }
   }

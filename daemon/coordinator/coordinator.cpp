@@ -577,7 +577,8 @@ void Coordinator::ListTests(const rapidjson::Value& params, rpc::MethodContext&,
   std::optional<std::string_view> status_name = p.OptionalString("status");
   std::optional<std::string_view> tag = p.OptionalString("tag");
   if (status_name && *status_name != "degraded" && !ops::RunStatusFromName(*status_name)) {
-    p.WrongType("status", "one of scheduled, running, paused, completed, cancelled, failed",
+    p.WrongType("status",
+                "one of scheduled, running, paused, completed, cancelled, failed, interrupted",
                 *p.Get("status"));
   }
   if (!p.ok()) return reply.Send(rpc::InvalidParams(p.problems(), reply.allocator()));

@@ -8,7 +8,7 @@ import { EventStream } from './events.js';
 import { count, localTime, percent, rate, timevalSeconds } from './format.js';
 import { statusBadge, updateStatusBadge } from './status.js';
 
-export const STATUSES = ['scheduled', 'running', 'paused', 'completed', 'failed', 'cancelled'];
+export const STATUSES = ['scheduled', 'running', 'paused', 'completed', 'failed', 'cancelled', 'interrupted'];
 const COUNT_COLUMNS = ['started', 'finished', 'passed', 'failed', 'aborted', 'halted'];
 // Counts whose being non-zero deserves the eye.
 const ALARMING = new Set(['failed', 'aborted', 'halted']);

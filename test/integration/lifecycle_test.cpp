@@ -286,7 +286,7 @@ TEST_CASE("ListTests lists live runs with their fields, filtered by status and t
   CHECK(bad["code"].GetInt() == -32602);
   CHECK(Text(bad["data"]) ==
         R"([{"field":"status","problem":"must be one of scheduled, running, paused, completed, )"
-        R"(cancelled, failed, got \"bogus\""}])");
+        R"(cancelled, failed, interrupted, got \"bogus\""}])");
   CHECK(c.Error("ListTests", R"({"status":1})")["code"].GetInt() == -32602);
   rapidjson::Document bad_tag = c.Error("ListTests", R"({"tag":["x"]})");
   CHECK(bad_tag["code"].GetInt() == -32602);
