@@ -17,9 +17,10 @@ RunSaver::RunSaver(const StateStore& store, ops::RunRegistry& registry, ops::Clo
       clock_(clock),
       checkpoint_ns_(static_cast<ops::MonoNs>(checkpoint_interval * ops::kNsPerSecond)) {
   registry.add_on_changed([this](const std::string& run_id) { Save(run_id); });
-  registry.add_on_repetition([this](const ops::Run& run) { Save(run.run_id()); });
+  registry.add_on_repetition([this](const ops::Run& run) { SaveSoon(run.run_id()); });
   registry.add_on_completed([this](const ops::RunSeries& run) { Save(run.run_id()); });
   registry.add_on_discarded([this](const ops::RunSeries& run) { Remove(run.run_id()); });
+  soon_ = clock.NewTimer([this] { SaveDirty(); });
   checkpoint_ = clock.NewTimer([this] { OnCheckpoint(); });
   checkpoint_->ArmAt(clock.Now() + checkpoint_ns_);
 }
@@ -41,6 +42,17 @@ void RunSaver::Save(const std::string& run_id) {
   LogWarn("state_dir: the state of run \"{}\" was not saved: {}", run_id, saved.message());
 }
 
+void RunSaver::SaveSoon(const std::string& run_id) {
+  dirty_.insert(run_id);
+  soon_->ArmAt(clock_.Now());
+}
+
+void RunSaver::SaveDirty() {
+  std::set<std::string> dirty;
+  dirty.swap(dirty_);
+  for (const std::string& run_id : dirty) Save(run_id);
+}
+
 void RunSaver::Remove(const std::string& run_id) {
   if (stopping_) return;
   Status removed = store_.Remove(run_id);
@@ -58,6 +70,7 @@ void RunSaver::OnCheckpoint() {
 }
 
 void RunSaver::SaveForStop() {
+  dirty_.clear();
   for (const std::string& run_id : registry_.RunIds()) Save(run_id);
   stopping_ = true;
   checkpoint_->Cancel();

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "daemon/state_store.h"
@@ -38,6 +39,10 @@ class RunSaver {
 
  private:
   void Save(const std::string& run_id);
+  // Saves `run_id` on the next loop turn: a repetition's end is seen before the series has
+  // made the next one, and the file must say the series' state after that.
+  void SaveSoon(const std::string& run_id);
+  void SaveDirty();
   void Remove(const std::string& run_id);
   void OnCheckpoint();
 
@@ -46,6 +51,8 @@ class RunSaver {
   ops::Clock& clock_;
   ops::MonoNs checkpoint_ns_;
   std::unique_ptr<ops::Timer> checkpoint_;
+  std::unique_ptr<ops::Timer> soon_;
+  std::set<std::string> dirty_;
   bool stopping_ = false;
   uint64_t failures_ = 0;
 };
