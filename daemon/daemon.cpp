@@ -86,7 +86,8 @@ Status Daemon::Start() {
       });
   reporters_ = std::make_unique<RunReporters>(*io_, config_.webhook_allow, *registry_);
   if (state_) {
-    saver_ = std::make_unique<RunSaver>(*state_, *registry_, *clock_, config_.checkpoint_interval);
+    saver_ = std::make_unique<RunSaver>(*state_, *registry_, *clock_, config_.checkpoint_interval,
+                                        reporters_.get());
     size_t restored = saver_->RestoreAll();
     if (restored > 0) LogInfo("state_dir: {} runs restored", restored);
   }

@@ -69,8 +69,13 @@ RunReporters::RunReports* RunReporters::Find(std::string_view run_id) const {
   auto it = runs_.find(run_id);
   if (it != runs_.end()) return &it->second;
   const rapidjson::Value* params = registry_.Params(run_id);
-  if (params == nullptr || !params->HasMember("reporters")) return nullptr;
-  ops::ParamReader reader(*params);
+  return params == nullptr ? nullptr : Make(run_id, *params);
+}
+
+RunReporters::RunReports* RunReporters::Make(std::string_view run_id,
+                                             const rapidjson::Value& params) const {
+  if (!params.IsObject() || !params.HasMember("reporters")) return nullptr;
+  ops::ParamReader reader(params);
   std::vector<ops::ReporterSpec> specs = ops::ReadReporters(reader, allow_);
   if (specs.empty()) return nullptr;
   RunReports reports;
@@ -145,7 +150,8 @@ void RunReporters::Report(
 }
 
 void RunReporters::Deliver(const std::string& run_id, size_t index, Reporter& reporter,
-                           std::string body, ops::ReportEvent event) {
+                           std::string body, ops::ReportEvent event, int failed_attempts,
+                           std::string last_error) {
   if (reporter.pending.size() >= kMaxPendingReports) {
     // Give up the oldest: a receiver that stays down must not make reports pile up.
     Pending oldest = std::move(reporter.pending.front());
@@ -157,13 +163,19 @@ void RunReporters::Deliver(const std::string& run_id, size_t index, Reporter& re
   spec.headers.emplace_back("X-Testrund-Event", std::string(EventName(event)));
   uint64_t seq = next_seq_++;
   auto delivery = std::make_unique<ops::WebhookDelivery>(
-      io_, spec, std::move(body),
+      io_, spec, body,
       [this, run_id, index](ops::WebhookDelivery& settled) { OnSettled(run_id, index, settled); },
       retry_delays_);
+  delivery->set_on_retry([this, run_id](ops::WebhookDelivery&) { Changed(run_id); });
   ops::WebhookDelivery& started = *delivery;
-  reporter.pending.push_back(Pending{seq, std::move(delivery)});
+  reporter.pending.push_back(Pending{seq, event, std::move(body), std::move(delivery)});
   reporter.latest_seq = seq;
-  started.Start();
+  if (failed_attempts == 0 && last_error.empty()) {
+    started.Start();
+  } else {
+    started.Resume(failed_attempts, std::move(last_error));
+  }
+  Changed(run_id);
 }
 
 void RunReporters::OnSettled(const std::string& run_id, size_t index,
@@ -178,6 +190,7 @@ void RunReporters::OnSettled(const std::string& run_id, size_t index,
   // Freed after this callback: it is the delivery's own.
   settled_.Add(std::move(pending->delivery));
   reporter.pending.erase(pending);
+  Changed(run_id);
   ForgetIfDone(run_id);
 }
 
@@ -189,6 +202,55 @@ void RunReporters::Settle(Reporter& reporter, uint64_t seq,
   reporter.state = delivery.StateName();
   reporter.attempts = delivery.attempts();
   reporter.last_error = delivery.last_error();
+}
+
+std::vector<SavedReporter> RunReporters::Saved(std::string_view run_id) const {
+  std::vector<SavedReporter> out;
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return out;
+  for (const Reporter& r : it->second.reporters) {
+    SavedReporter saved;
+    saved.state = r.state;
+    saved.attempts = r.attempts;
+    saved.last_error = r.last_error;
+    saved.sent = r.sent;
+    saved.failed = r.failed;
+    for (const Pending& p : r.pending) {
+      saved.pending.push_back(SavedReport{p.event, p.body, p.delivery->failed_attempts(),
+                                          p.delivery->last_error()});
+    }
+    saved.newest_pending = !r.pending.empty() && r.pending.back().seq == r.latest_seq;
+    out.push_back(std::move(saved));
+  }
+  return out;
+}
+
+Status RunReporters::Resume(const std::string& run_id, const rapidjson::Value& params,
+                            std::vector<SavedReporter> saved) {
+  if (saved.empty()) return Status::Ok();
+  RunReports* reports = Make(run_id, params);
+  size_t have = reports == nullptr ? 0 : reports->reporters.size();
+  if (have != saved.size()) {
+    runs_.erase(std::string(run_id));
+    return Status::Error(fmt::format("the file keeps {} reporters where the run has {}",
+                                     saved.size(), have));
+  }
+  for (size_t i = 0; i < saved.size(); ++i) {
+    Reporter& reporter = reports->reporters[i];
+    SavedReporter& s = saved[i];
+    reporter.state = s.state;
+    reporter.attempts = s.attempts;
+    reporter.last_error = s.last_error;
+    reporter.sent = s.sent;
+    reporter.failed = s.failed;
+    for (SavedReport& report : s.pending) {
+      Deliver(run_id, i, reporter, std::move(report.body), report.event, report.failed_attempts,
+              std::move(report.last_error));
+    }
+    // A settled report newer than the pending ones is what the state shows.
+    if (!s.newest_pending) reporter.latest_seq = next_seq_++;
+  }
+  return Status::Ok();
 }
 
 void RunReporters::OnDiscarded(std::string_view run_id) {

@@ -11,15 +11,19 @@
 namespace testrund::daemon {
 
 RunSaver::RunSaver(const StateStore& store, ops::RunRegistry& registry, ops::Clock& clock,
-                   double checkpoint_interval)
+                   double checkpoint_interval, RunReporters* reporters)
     : store_(store),
       registry_(registry),
       clock_(clock),
+      reporters_(reporters),
       checkpoint_ns_(static_cast<ops::MonoNs>(checkpoint_interval * ops::kNsPerSecond)) {
   registry.add_on_changed([this](const std::string& run_id) { Save(run_id); });
   registry.add_on_repetition([this](const ops::Run& run) { SaveSoon(run.run_id()); });
   registry.add_on_completed([this](const ops::RunSeries& run) { Save(run.run_id()); });
   registry.add_on_discarded([this](const ops::RunSeries& run) { Remove(run.run_id()); });
+  if (reporters != nullptr) {
+    reporters->set_on_changed([this](const std::string& run_id) { SaveSoon(run_id); });
+  }
   soon_ = clock.NewTimer([this] { SaveDirty(); });
   checkpoint_ = clock.NewTimer([this] { OnCheckpoint(); });
   checkpoint_->ArmAt(clock.Now() + checkpoint_ns_);
@@ -35,7 +39,9 @@ void RunSaver::Save(const std::string& run_id) {
   rapidjson::Value result =
       rpc::QueryTestResult(std::move(record->snapshot), doc.GetAllocator());
   std::string text = SavedRunText(run_id, *record->params, record->restarts, record->series,
-                                  result, clock_.WallNow());
+                                  result, clock_.WallNow(),
+                                  reporters_ != nullptr ? reporters_->Saved(run_id)
+                                                        : std::vector<SavedReporter>{});
   Status saved = store_.Save(run_id, text);
   if (saved.ok()) return;
   ++failures_;
@@ -93,6 +99,14 @@ size_t RunSaver::RestoreAll() {
       LogWarn("state_dir: {} moved aside: {}", moved.ok() ? *moved : file.run_id,
               saved.message());
       continue;
+    }
+    if (reporters_ != nullptr && registry_.Params(saved->run_id) == nullptr) {
+      Status resumed = reporters_->Resume(saved->run_id, saved->params,
+                                          std::move(saved->reporters));
+      if (!resumed.ok()) {
+        LogWarn("state_dir: the reports of run \"{}\" pending at the stop are lost: {}",
+                saved->run_id, resumed.message());
+      }
     }
     ops::RestoredRun run;
     run.run_id = saved->run_id;

@@ -6,7 +6,9 @@
 // end, the run's end — and, while it runs, every checkpoint_interval with its results; it is
 // removed when the registry discards the run. At a stop (SIGTERM) every run is saved as it
 // stands before the daemon cancels them, and what that cancelling changes is not saved, so a
-// run that was running comes back `interrupted` with its results of the stop.
+// run that was running comes back `interrupted` with its results of the stop. The run's
+// webhook reporters (run_reporters.h), when given, are saved with it — their pending reports
+// with their bodies — and brought back with it.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "daemon/run_reporters.h"
 #include "daemon/state_store.h"
 #include "ops/base/clock.h"
 #include "ops/run_registry.h"
@@ -22,10 +25,10 @@ namespace testrund::daemon {
 
 class RunSaver {
  public:
-  // Hooks into `registry` (both borrowed: the registry is destroyed first). Saves every
-  // `checkpoint_interval` seconds.
+  // Hooks into `registry` and `reporters` (all borrowed: the registry is destroyed first;
+  // reporters may be nullptr). Saves every `checkpoint_interval` seconds.
   RunSaver(const StateStore& store, ops::RunRegistry& registry, ops::Clock& clock,
-           double checkpoint_interval);
+           double checkpoint_interval, RunReporters* reporters = nullptr);
 
   // Start-up: every file read back into the registry. Files that cannot be trusted are
   // moved aside and logged; the daemon starts anyway. Returns the runs brought back.
@@ -49,6 +52,7 @@ class RunSaver {
   const StateStore& store_;
   ops::RunRegistry& registry_;
   ops::Clock& clock_;
+  RunReporters* reporters_;
   ops::MonoNs checkpoint_ns_;
   std::unique_ptr<ops::Timer> checkpoint_;
   std::unique_ptr<ops::Timer> soon_;

@@ -2,6 +2,7 @@
 // A run's state_dir file (see run_state.h).
 #include "daemon/run_state.h"
 
+#include <algorithm>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "ops/base/json_writer.h"
+#include "ops/report/webhook_delivery.h"
 #include "ops/stats/run_snapshot.h"
 
 namespace testrund::daemon {
@@ -66,6 +68,32 @@ Value Series(const ops::SeriesState& s, Allocator& a) {
   out.AddMember("ended", s.ended, a).AddMember("failure", Text(s.failure, a), a);
   out.AddMember("began", s.began, a).AddMember("paused", s.paused, a);
   out.AddMember("start", s.start ? Value(*s.start) : Value(), a);
+  return out;
+}
+
+std::string_view EventName(ops::ReportEvent event) {
+  return event == ops::ReportEvent::kFinal ? "final" : "repetition";
+}
+
+Value Reporters(const std::vector<SavedReporter>& reporters, Allocator& a) {
+  Value out(rapidjson::kArrayType);
+  for (const SavedReporter& r : reporters) {
+    Value pending(rapidjson::kArrayType);
+    for (const SavedReport& report : r.pending) {
+      Value item(rapidjson::kObjectType);
+      item.AddMember("event", Text(EventName(report.event), a), a);
+      item.AddMember("body", Text(report.body, a), a);
+      item.AddMember("failed_attempts", report.failed_attempts, a);
+      item.AddMember("last_error", Text(report.last_error, a), a);
+      pending.PushBack(item, a);
+    }
+    Value item(rapidjson::kObjectType);
+    item.AddMember("state", Text(r.state, a), a).AddMember("attempts", r.attempts, a);
+    item.AddMember("last_error", Text(r.last_error, a), a);
+    item.AddMember("sent", r.sent, a).AddMember("failed", r.failed, a);
+    item.AddMember("pending", pending, a).AddMember("newest_pending", r.newest_pending, a);
+    out.PushBack(item, a);
+  }
   return out;
 }
 
@@ -218,11 +246,69 @@ ops::SeriesState ReadSeries(const Value& value, std::string* problem) {
   return s;
 }
 
+// A number of attempts, 0 to `most`.
+int ReadAttempts(Reader& r, const char* name, int most) {
+  uint64_t n = r.Count(name);
+  if (n > static_cast<uint64_t>(most)) r.Fail(name, fmt::format("is more than {}", most));
+  return static_cast<int>(std::min<uint64_t>(n, most));
+}
+
+SavedReport ReadReport(const Value& value, const std::string& path, std::string* problem) {
+  Reader r(value, path, problem);
+  SavedReport report;
+  std::string event = r.String("event");
+  if (event == "repetition") {
+    report.event = ops::ReportEvent::kRepetition;
+  } else if (event != "final" && problem->empty()) {
+    r.Fail("event", fmt::format("\"{}\" is not a report's event", event));
+  }
+  report.body = r.String("body");
+  // A pending report has had at most kMaxAttempts - 1 failures: the last one settles it.
+  report.failed_attempts =
+      ReadAttempts(r, "failed_attempts", ops::WebhookDelivery::kMaxAttempts - 1);
+  report.last_error = r.String("last_error");
+  return report;
+}
+
+std::vector<SavedReporter> ReadReporters(const Value& value, std::string* problem) {
+  std::vector<SavedReporter> out;
+  if (!value.IsArray()) {
+    if (problem->empty()) *problem = "reporters is not an array";
+    return out;
+  }
+  for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
+    std::string path = fmt::format("reporters[{}]", i);
+    Reader r(value[i], path, problem);
+    SavedReporter reporter;
+    reporter.state = r.String("state");
+    if (reporter.state != "idle" && reporter.state != "sent" && reporter.state != "failed") {
+      r.Fail("state", fmt::format("\"{}\" is not a settled report's state", reporter.state));
+    }
+    reporter.attempts = ReadAttempts(r, "attempts", ops::WebhookDelivery::kMaxAttempts);
+    reporter.last_error = r.String("last_error");
+    reporter.sent = r.Count("sent");
+    reporter.failed = r.Count("failed");
+    if (const Value* pending = r.Array("pending")) {
+      for (rapidjson::SizeType k = 0; k < pending->Size(); ++k) {
+        reporter.pending.push_back(
+            ReadReport((*pending)[k], fmt::format("{}.pending[{}]", path, k), problem));
+      }
+    }
+    reporter.newest_pending = r.Flag("newest_pending");
+    if (reporter.newest_pending && reporter.pending.empty()) {
+      r.Fail("newest_pending", "is true with no report pending");
+    }
+    out.push_back(std::move(reporter));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string SavedRunText(const std::string& run_id, const rapidjson::Value& params,
                          uint32_t restarts, const ops::SeriesState& series,
-                         const rapidjson::Value& result, ops::WallTime saved_at) {
+                         const rapidjson::Value& result, ops::WallTime saved_at,
+                         const std::vector<SavedReporter>& reporters) {
   rapidjson::Document doc(rapidjson::kObjectType);
   Allocator& a = doc.GetAllocator();
   doc.AddMember("format", kFormat, a);
@@ -232,6 +318,7 @@ std::string SavedRunText(const std::string& run_id, const rapidjson::Value& para
   doc.AddMember("series", Series(series, a), a);
   doc.AddMember("result", Value(result, a), a);
   doc.AddMember("saved_at", Wall(saved_at, a), a);
+  if (!reporters.empty()) doc.AddMember("reporters", Reporters(reporters, a), a);
   std::string text = ops::JsonText(doc);
   text += '\n';
   return text;
@@ -261,6 +348,11 @@ Result<SavedRun> ReadSavedRun(const rapidjson::Value& state) {
     }
   }
   saved.saved_at = r.Wall("saved_at");
+  // Optional: a run without reporters has none.
+  if (state.IsObject()) {
+    auto reporters = state.FindMember("reporters");
+    if (reporters != state.MemberEnd()) saved.reporters = ReadReporters(reporters->value, &problem);
+  }
   if (!problem.empty()) return Status::Error(problem);
   return saved;
 }

@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <rapidjson/document.h>
 
+#include "daemon/saved_reports.h"
 #include "ops/base/clock.h"
 #include "ops/base/status.h"
 #include "ops/run_series.h"
@@ -23,12 +25,14 @@ struct SavedRun {
   ops::SeriesState series;
   rapidjson::Document result;  // the current repetition's QueryTest object at the save
   ops::WallTime saved_at;
+  std::vector<SavedReporter> reporters;  // empty: the run has none (or the file predates them)
 };
 
-// The file's text (format 1).
+// The file's text (format 1); "reporters" only when `reporters` is not empty.
 std::string SavedRunText(const std::string& run_id, const rapidjson::Value& params,
                          uint32_t restarts, const ops::SeriesState& series,
-                         const rapidjson::Value& result, ops::WallTime saved_at);
+                         const rapidjson::Value& result, ops::WallTime saved_at,
+                         const std::vector<SavedReporter>& reporters = {});
 
 // `state` read back; an error names the first member that is missing or wrong.
 Result<SavedRun> ReadSavedRun(const rapidjson::Value& state);

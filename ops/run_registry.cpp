@@ -359,6 +359,10 @@ EngineResult<RunStatus> RunRegistry::Restore(RestoredRun saved) {
     series.Start();
     if (paused) (void)series.Pause();
     out.value = series.status();
+  } else if (!saved.series.ended) {
+    // It ends by coming back (interrupted, or failed): an end like any other to the hooks
+    // (its results file, its `final` report).
+    for (const auto& hook : on_completed_) hook(series);
   }
   return out;
 }

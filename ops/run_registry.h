@@ -131,7 +131,8 @@ class RunRegistry {
   // repetition that was running as `interrupted` and goes on with the next; one that had not
   // begun is made again at its start (now if that passed), paused if it was. A definition
   // that no longer validates archives a run that was to run again as `failed`. The value is
-  // the status it came back with; kRunIdInUse when the run_id is taken.
+  // the status it came back with; kRunIdInUse when the run_id is taken. A run that ends by
+  // coming back (interrupted, or failed) is seen by the on_completed hooks, as any end.
   EngineResult<RunStatus> Restore(RestoredRun saved);
 
   // ResumeInstance: kUnknownRun, kNoSuchInstance or kNotHalted; `vars` may be nullptr.

@@ -59,6 +59,18 @@ void WebhookDelivery::Start() {
   StartAttempt();
 }
 
+void WebhookDelivery::Resume(int failed_attempts, std::string last_error) {
+  CHECK(attempts_ == 0 && failed_attempts >= 0 && failed_attempts < kMaxAttempts);
+  attempts_ = failed_attempts;
+  last_error_ = std::move(last_error);
+  StartAttempt();
+}
+
+int WebhookDelivery::failed_attempts() const {
+  bool in_progress = state_ == DeliveryState::kPending && call_ != nullptr && !call_->done();
+  return in_progress ? attempts_ - 1 : attempts_;
+}
+
 void WebhookDelivery::StartAttempt() {
   ++attempts_;
   // The previous attempt's call, if any, answered or timed out: freeing it here is outside
@@ -97,6 +109,7 @@ void WebhookDelivery::Failed(std::string error) {
     return;
   }
   timer_->ArmAt(io_.clock().Now() + retry_delays_[attempts_ - 1]);
+  if (on_retry_) on_retry_(*this);
 }
 
 void WebhookDelivery::Settle(DeliveryState state) {

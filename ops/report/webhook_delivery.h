@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "ops/base/clock.h"
 #include "ops/net/http_client.h"
@@ -60,11 +61,23 @@ class WebhookDelivery {
   // Starts the first attempt (once). Every outcome, on_settled included, comes from the
   // event loop, never inside Start.
   void Start();
+  // Instead of Start, for a report brought back after the daemon restarted
+  // (daemon/saved_reports.h): `failed_attempts` (0 to kMaxAttempts - 1) had failed, the
+  // latest with `last_error`; the next attempt starts now, the waits before the later ones as
+  // usual.
+  void Resume(int failed_attempts, std::string last_error);
+
+  // Runs after each failed attempt that will be retried (state_dir saves the count).
+  void set_on_retry(std::function<void(WebhookDelivery& delivery)> on_retry) {
+    on_retry_ = std::move(on_retry);
+  }
 
   DeliveryState state() const { return state_; }
   const char* StateName() const { return DeliveryStateName(state_); }
   // Attempts started so far (0 before Start, at most kMaxAttempts).
   int attempts() const { return attempts_; }
+  // Attempts that failed: attempts() less the one in progress, if any.
+  int failed_attempts() const;
   // Why the latest failed attempt failed; empty while none has. A delivery sent after
   // failures keeps the last one's text.
   const std::string& last_error() const { return last_error_; }
@@ -84,6 +97,7 @@ class WebhookDelivery {
   MonoNs timeout_;
   std::string timeout_text_;  // "timeout after 5 s"
   OnSettled on_settled_;
+  std::function<void(WebhookDelivery&)> on_retry_;
   RetryDelays retry_delays_;
   std::unique_ptr<Timer> timer_;
   std::unique_ptr<HttpCall> call_;  // the latest attempt's (done once it answered)

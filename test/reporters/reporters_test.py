@@ -9,54 +9,14 @@ outside webhook_allow and every wrong reporter value are -32602, leaving nothing
 Python 3 standard library only.
 """
 
-import http.server
 import json
-import threading
 import time
 import unittest
 
 from daemon_process import DaemonProcess
 from rpc_http import call, result
 from polling import free_port, wait_for
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 recording every POST (path, headers, body, when); it
-    answers 503 to the first `refuse` requests, then 204."""
-
-    def __init__(self, refuse=0):
-        self.requests = []
-        self.refuse = refuse
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                with receiver.lock:
-                    receiver.requests.append((self.path, dict(self.headers), body,
-                                              time.monotonic()))
-                    refused = len(receiver.requests) <= receiver.refuse
-                self.send_response(503 if refused else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def count(self):
-        with self.lock:
-            return len(self.requests)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+from webhook_receiver import Receiver
 
 
 RETENTION = 2  # seconds a completed run is kept once returned

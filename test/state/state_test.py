@@ -5,8 +5,10 @@ binary: a daemon killed with SIGKILL, or stopped with SIGTERM, and started again
 state_dir brings back a one-shot run that was running as `interrupted` (completed, with its
 results of the last checkpoint or of the stop), a scheduled run at its start, a paused
 scheduled run paused, a repeating run with its interrupted repetition in `history` and the
-next one planned, and a completed run as it was, its run_id still taken; a corrupt file is
-moved aside and the daemon starts anyway. Python 3 standard library only.
+next one planned, and a completed run as it was, its run_id still taken; a webhook report
+still pending at a SIGKILL is sent after the restart, its attempts counting on, and a run
+that comes back interrupted reports its end; a corrupt file is moved aside and the daemon
+starts anyway. Python 3 standard library only.
 """
 
 import json
@@ -18,8 +20,9 @@ import time
 import unittest
 
 from daemon_process import DaemonProcess
-from polling import wait_for
+from polling import free_port, wait_for
 from rpc_http import call, result
+from webhook_receiver import Receiver
 
 HALTING = {"operations": [{"type": "eval", "expression": "g.n = g.n + 1"},
                           {"type": "halt", "arguments": {"seconds": 600}}],
@@ -106,6 +109,56 @@ class StateDirTest(unittest.TestCase):
         statuses = {r["run_id"]: r["status"] for r in result(third.url, "ListTests")["runs"]}
         self.assertEqual(statuses, {"later": "scheduled", "held": "paused",
                                     "nightly": "scheduled"})
+
+    def saved_reporter(self, run_id):
+        """The first reporter as the run's state file keeps it, or None."""
+        try:
+            with open(os.path.join(self.state_dir, run_id + ".json"), encoding="utf-8") as f:
+                return json.load(f).get("reporters", [None])[0]
+        except (OSError, ValueError):
+            return None  # not written yet, or being replaced
+
+    def test_pending_reports_are_sent_after_a_restart(self):
+        port = free_port()  # nothing listens yet: every attempt is refused
+        hook = f"http://127.0.0.1:{port}"
+        first = self.start()
+        done = definition("done", reporters=[{"type": "webhook", "url": hook + "/done",
+                                              "on": ["final"]}])
+        done["operations"] = [{"type": "eval", "expression": "g.n = g.n + 1"}]
+        result(first.url, "ExecuteTest", done)
+        result(first.url, "ExecuteTest",
+               definition("cut", reporters=[{"type": "webhook", "url": hook + "/cut",
+                                           "on": ["final"]}]))
+        # The first attempt failed and the file says so (the retries wait 1 s, then 5 s).
+        wait_for(lambda: (self.saved_reporter("done") or {}).get("pending", [{}])[0]
+                 .get("failed_attempts", 0) >= 1, "done's first failed attempt saved")
+        os.kill(first.pid, signal.SIGKILL)
+        first.child.proc.wait(10)
+        saved = self.saved_reporter("done")
+        failures = saved["pending"][0]["failed_attempts"]
+        self.assertIn(failures, (1, 2))
+        self.assertIn("connection refused", saved["pending"][0]["last_error"])
+        self.assertEqual(saved["state"], "idle")
+
+        receiver = Receiver(port=port)
+        self.addCleanup(receiver.close)
+        second = self.start()
+        wait_for(lambda: receiver.count() == 2, "both reports received")
+        bodies = {path: (headers["X-Testrund-Event"], json.loads(body))
+                  for path, headers, body, _ in receiver.requests}
+        self.assertEqual(bodies["/done"][0], "final")
+        self.assertEqual((bodies["/done"][1]["status"], bodies["/done"][1]["globals"]),
+                         ("completed", {"n": 3}))
+        self.assertEqual(bodies["/cut"][0], "final")
+        self.assertEqual(bodies["/cut"][1]["status"], "interrupted")
+        done_now = result(second.url, "QueryTest", {"run_id": "done"})["reporters"][0]
+        self.assertEqual((done_now["state"], done_now["attempts"], done_now["sent"]),
+                         ("sent", failures + 1, 1))
+        cut_now = result(second.url, "QueryTest", {"run_id": "cut"})["reporters"][0]
+        self.assertEqual((cut_now["state"], cut_now["attempts"], cut_now["sent"]),
+                         ("sent", 1, 1))
+        time.sleep(0.5)
+        self.assertEqual(receiver.count(), 2, "each report once")
 
     def test_a_corrupt_file_is_moved_aside(self):
         with open(os.path.join(self.state_dir, "broken.json"), "w", encoding="utf-8") as f:

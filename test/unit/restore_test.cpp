@@ -36,11 +36,17 @@ constexpr const char* kResult =
 
 TEST_CASE("Restore: a one-shot run that was running comes back interrupted", "[unit]") {
   Engine e;
+  int ended = 0;
+  e.registry.add_on_completed([&ended](const RunSeries& series) {
+    ++ended;
+    CHECK(series.status() == RunStatus::kInterrupted);
+  });
   SeriesState state;
   state.began = true;
   auto restored = e.registry.Restore(Saved(kOneShot, state, kResult));
   REQUIRE(restored.ok());
   CHECK(restored.value == RunStatus::kInterrupted);
+  CHECK(ended == 1);  // it ended by coming back: its results file, its final report
   rapidjson::Document status = e.Status("r");
   CHECK(std::string(status["status"].GetString()) == "interrupted");
   CHECK(status["completed"].GetInt() == 1);
@@ -66,6 +72,8 @@ TEST_CASE("Restore: a run_id in use is refused", "[unit]") {
 
 TEST_CASE("Restore: an ended run answers from its saved result", "[unit]") {
   Engine e;
+  int ended = 0;
+  e.registry.add_on_completed([&ended](const RunSeries&) { ++ended; });
   SeriesState state;
   state.began = true;
   state.ended = true;
@@ -74,6 +82,7 @@ TEST_CASE("Restore: an ended run answers from its saved result", "[unit]") {
   auto restored = e.registry.Restore(Saved(kOneShot, state, result));
   REQUIRE(restored.ok());
   CHECK(restored.value == RunStatus::kCompleted);
+  CHECK(ended == 0);  // its end was reported before the stop
   CHECK(std::string(e.Status("r")["status"].GetString()) == "completed");
 }
 

@@ -2,6 +2,7 @@
 // A run's state_dir file (daemon/run_state.h): what is written reads back the same, and a
 // file with a wrong or missing member is refused with that member named.
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -76,10 +77,52 @@ TEST_CASE("run_state: a saved run reads back the same", "[unit]") {
   CHECK(s.history[1].status == ops::RepetitionStatus::kSkipped);
 }
 
+std::vector<SavedReporter> Reporters() {
+  SavedReporter settled;
+  settled.state = "failed";
+  settled.attempts = 4;
+  settled.last_error = "timeout after 5 s";
+  settled.failed = 1;
+  SavedReporter busy;
+  busy.sent = 7;
+  busy.pending.push_back({ops::ReportEvent::kRepetition, R"({"repetition":3})", 2, "HTTP status 503"});
+  busy.pending.push_back({ops::ReportEvent::kFinal, R"({"status":"completed"})", 0, ""});
+  busy.newest_pending = true;
+  return {settled, busy};
+}
+
+TEST_CASE("run_state: the reporters' pending reports read back the same", "[unit]") {
+  rapidjson::Document params = ParseJson(R"J({"run_id": "n"})J");
+  rapidjson::Document result = ParseJson(R"J({})J");
+  std::string without = SavedRunText("n", params, 0, Series(), result, {1, 2});
+  CHECK_FALSE(ParseJson(without).HasMember("reporters"));
+  Result<SavedRun> none = ReadSavedRun(ParseJson(without));
+  REQUIRE(none.ok());
+  CHECK(none->reporters.empty());
+
+  std::string text = SavedRunText("n", params, 0, Series(), result, {1, 2}, Reporters());
+  Result<SavedRun> saved = ReadSavedRun(ParseJson(text));
+  REQUIRE(saved.ok());
+  REQUIRE(saved->reporters.size() == 2);
+  const SavedReporter& settled = saved->reporters[0];
+  CHECK((settled.state == "failed" && settled.attempts == 4 && settled.failed == 1));
+  CHECK(settled.last_error == "timeout after 5 s");
+  CHECK(settled.pending.empty());
+  CHECK_FALSE(settled.newest_pending);
+  const SavedReporter& busy = saved->reporters[1];
+  CHECK((busy.state == "idle" && busy.sent == 7 && busy.newest_pending));
+  REQUIRE(busy.pending.size() == 2);
+  CHECK(busy.pending[0].event == ops::ReportEvent::kRepetition);
+  CHECK(busy.pending[0].body == R"({"repetition":3})");
+  CHECK(busy.pending[0].failed_attempts == 2);
+  CHECK(busy.pending[0].last_error == "HTTP status 503");
+  CHECK(busy.pending[1].event == ops::ReportEvent::kFinal);
+}
+
 TEST_CASE("run_state: a wrong or missing member is named", "[unit]") {
   rapidjson::Document params = ParseJson(R"J({"run_id": "n"})J");
   rapidjson::Document result = ParseJson(R"J({})J");
-  std::string good = SavedRunText("n", params, 0, Series(), result, {1, 2});
+  std::string good = SavedRunText("n", params, 0, Series(), result, {1, 2}, Reporters());
   auto problem = [&good](const char* pointer, const char* replacement) {
     rapidjson::Document file = ParseJson(good);
     rapidjson::Document value = ParseJson(replacement);
@@ -101,6 +144,18 @@ TEST_CASE("run_state: a wrong or missing member is named", "[unit]") {
   CHECK(problem("/series/next_number", "4") == "series.next_number is not after repetition");
   CHECK(problem("/saved_at", "[1]") == "saved_at is not [seconds, microseconds]");
   CHECK(problem("/result", "[]") == "result is not an object");
+  CHECK(problem("/reporters", "{}") == "reporters is not an array");
+  CHECK(problem("/reporters/0/state", R"("pending")") ==
+        "reporters[0].state \"pending\" is not a settled report's state");
+  CHECK(problem("/reporters/0/attempts", "5") == "reporters[0].attempts is more than 4");
+  CHECK(problem("/reporters/0/newest_pending", "true") ==
+        "reporters[0].newest_pending is true with no report pending");
+  CHECK(problem("/reporters/1/pending/0/event", R"("end")") ==
+        "reporters[1].pending[0].event \"end\" is not a report's event");
+  CHECK(problem("/reporters/1/pending/1/failed_attempts", "4") ==
+        "reporters[1].pending[1].failed_attempts is more than 3");
+  CHECK(problem("/reporters/1/pending/1/body", "{}") ==
+        "reporters[1].pending[1].body is not a string");
   rapidjson::Document missing = ParseJson(good);
   missing.RemoveMember("series");
   CHECK(ReadSavedRun(missing).status().message() == "series is missing");

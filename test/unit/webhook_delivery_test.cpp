@@ -228,6 +228,41 @@ TEST_CASE("a refused connection: failed after 4 attempts", "[unit]") {
   CHECK(delivery->last_error() == "connection refused");
 }
 
+TEST_CASE("a delivery brought back after 2 failures: 2 attempts more, then failed", "[unit]") {
+  HookFixture f;
+  f.responses = {std::string(k503)};
+  WebhookDelivery delivery(
+      f.io, HookFixture::Spec(f.Url()), std::string(kBody),
+      [&f](WebhookDelivery& d) {
+        ++f.settled;
+        f.settled_state = d.state();
+      },
+      kShortDelays);
+  int retries = 0;
+  std::vector<int> failed_seen;
+  delivery.set_on_retry([&](WebhookDelivery& d) {
+    ++retries;
+    failed_seen.push_back(d.failed_attempts());
+  });
+  delivery.Resume(2, "connection refused");
+  // The 3rd attempt is in progress: the 2 saved failures are all that failed.
+  CHECK(delivery.attempts() == 3);
+  CHECK(delivery.failed_attempts() == 2);
+  CHECK(delivery.last_error() == "connection refused");
+  f.RunUntilSettled();
+  CHECK(f.settled_state == DeliveryState::kFailed);
+  CHECK(delivery.attempts() == 4);
+  CHECK(delivery.failed_attempts() == 4);
+  CHECK(delivery.last_error() == "HTTP status 503");
+  CHECK(f.requests.size() == 2);
+  // on_retry after the 3rd attempt's failure only: the 4th settles it.
+  CHECK(retries == 1);
+  CHECK(failed_seen == std::vector<int>{3});
+  // The wait before the 4th attempt is the one after a 3rd failure.
+  REQUIRE(f.arrivals.size() == 2);
+  CHECK(f.arrivals[1] - f.arrivals[0] >= kShortDelays[2] - kSlack);
+}
+
 TEST_CASE("an attempt that does not answer in time fails with its timeout", "[unit]") {
   HookFixture f;
   ReporterSpec spec = HookFixture::Spec(f.Url());
