@@ -205,6 +205,17 @@ RunSnapshot RunSeries::ArchivedSnapshot() const {
   s.time_finish = WallInResult(result, "time_finish");
   s.tags = TagsInResult(result);
   s.stored_result = archived_->result;
+  // A repeating run's history is the series' own: it has the repetition the restart found
+  // interrupted, which the saved object (of that repetition) does not.
+  auto repetitions = result.FindMember("repetitions");
+  if (repetitions != result.MemberEnd() && repetitions->value.IsUint64()) {
+    RepeatView repeat;
+    repeat.repetition = repetition_;
+    repeat.repetitions = repetitions->value.GetUint64();
+    repeat.history.assign(history_.kept().begin(), history_.kept().end());
+    repeat.history_older = history_.older();
+    s.repeat = std::move(repeat);
+  }
   return s;
 }
 

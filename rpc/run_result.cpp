@@ -317,7 +317,8 @@ rapidjson::Value NextStart(const ops::RunSnapshot& s, Allocator& alloc) {
 namespace {
 
 // A run brought back from state_dir that no longer runs: its saved object, with the
-// snapshot's status, status_reason, time_now and reporters (docs/decisions.md).
+// snapshot's status, status_reason, time_now, reporters and, for a repeating run, history
+// (docs/decisions.md).
 rapidjson::Value StoredResult(const ops::RunSnapshot& s, Allocator& alloc) {
   rapidjson::Value out(*s.stored_result, alloc);
   if (!out.IsObject()) out.SetObject();
@@ -334,6 +335,10 @@ rapidjson::Value StoredResult(const ops::RunSnapshot& s, Allocator& alloc) {
   if (!s.status_reason.empty()) set("status_reason", String(s.status_reason, alloc));
   set("time_now", Wall(s.time_now, alloc));
   if (!s.reporters.empty()) set("reporters", Reporters(s.reporters, alloc));
+  if (s.repeat) {
+    set("history", History(s.repeat->history, alloc));
+    set("history_older", rapidjson::Value(s.repeat->history_older));
+  }
   return out;
 }
 

@@ -139,6 +139,43 @@ TEST_CASE("Restore: a repeating run records the interrupted repetition and goes 
   CHECK(ToSeconds(*s.next_start_at) - now == Approx(30).margin(1e-6));
 }
 
+TEST_CASE("Restore: a repeating run whose last repetition was interrupted ends with it in "
+          "its history", "[unit]") {
+  Engine e;
+  int ended = 0;
+  e.registry.add_on_completed([&ended](const RunSeries&) { ++ended; });
+  std::string params =
+      R"J({"run_id": "r", "repeat": {"count": 2, "interval": 60},
+           "operations": [{"type": "comment"}]})J";
+  SeriesState state;
+  state.began = true;
+  state.repetition = 2;
+  state.next_number = 3;
+  RepetitionSummary first;
+  first.repetition = 1;
+  first.status = RepetitionStatus::kCompleted;
+  state.history = {first};
+  std::string result = kResult;
+  result.insert(result.size() - 1,
+                R"J(, "repetition": 2, "repetitions": 2,
+                    "history": [{"repetition": 1, "status": "completed"}], "history_older": 0)J");
+  auto restored = e.registry.Restore(Saved(params, state, result));
+  REQUIRE(restored.ok());
+  CHECK(restored.value == RunStatus::kInterrupted);
+  CHECK(ended == 1);
+  RunSnapshot s = e.Peek("r");
+  REQUIRE(s.repeat);
+  CHECK(s.repeat->repetition == 2);
+  CHECK(s.repeat->repetitions == 2);
+  REQUIRE(s.repeat->history.size() == 2);
+  CHECK(s.repeat->history[1].status == RepetitionStatus::kInterrupted);
+  // QueryTest's object: the saved one, with the series' history.
+  rapidjson::Document status = e.Status("r");
+  REQUIRE(status["history"].Size() == 2);
+  CHECK(std::string(status["history"][1]["status"].GetString()) == "interrupted");
+  CHECK(status["history"][1]["counts"]["started"].GetInt() == 3);
+}
+
 TEST_CASE("Restore: a definition that no longer validates comes back failed", "[unit]") {
   Engine e;
   SeriesState state;
