@@ -1040,7 +1040,7 @@ def build_parser():
 
     p = command("list", "list live runs (ListTests)")
     p.add_argument("--status", choices=["scheduled", "running", "paused", "completed",
-                                        "cancelled", "failed"])
+                                        "cancelled", "failed", "interrupted", "degraded"])
     p.add_argument("--tag")
 
     command("info", "print the daemon's GetServerInfo")

@@ -677,6 +677,7 @@ class PlainDaemonTest(CliTestCase):
             ids = {r["run_id"] for r in json.loads(every.stdout)["runs"]}
             self.assertTrue({"list-a", "list-b"} <= ids)
             self.assertEqual(self.cli("list", "--status", "paused").stdout, "no runs\n")
+            self.assertEqual(self.cli("list", "--status", "interrupted").stdout, "no runs\n")
             paused = self.cli("pause", "list-b")
             self.assertExit(paused, 0)
             self.assertEqual(paused.stdout, "run list-b: paused\n")
