@@ -96,6 +96,29 @@ int NewVarsProtected(lua_State* L) {
   return 0;
 }
 
+struct NewVarsBatch {
+  int* refs;
+  size_t count;
+  size_t made;
+};
+
+// Makes batch->count copies (see NewVarsProtected), counting them in batch->made as they
+// are referenced, so that a memory error leaves the made ones usable.
+int NewVarsBatchProtected(lua_State* L) {
+  auto* batch = static_cast<NewVarsBatch*>(lua_touserdata(L, 1));
+  bool copy = lua_type(L, 2) == LUA_TTABLE;
+  while (batch->made < batch->count) {
+    if (copy) {
+      CopyTable(L, 2);
+    } else {
+      lua_newtable(L);
+    }
+    batch->refs[batch->made] = luaL_ref(L, LUA_REGISTRYINDEX);
+    ++batch->made;
+  }
+  return 0;
+}
+
 int RefProtected(lua_State* L) {
   lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
   return 1;
@@ -373,6 +396,18 @@ int LuaSandbox::NewInstanceVars() {
     return LUA_NOREF;
   }
   return ref;
+}
+
+size_t LuaSandbox::NewInstanceVars(size_t count, int* refs) {
+  NewVarsBatch batch{refs, count, 0};
+  lua_pushcfunction(L_, NewVarsBatchProtected);
+  lua_pushlightuserdata(L_, &batch);
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, vars_template_ref_ >= 0 ? vars_template_ref_ : LUA_NOREF);
+  if (lua_pcall(L_, 2, 0, 0) != LUA_OK) {
+    lua_pop(L_, 1);
+    lua_gc(L_, LUA_GCCOLLECT);
+  }
+  return batch.made;
 }
 
 void LuaSandbox::PushGlobals() { lua_rawgeti(L_, LUA_REGISTRYINDEX, g_ref_); }

@@ -140,6 +140,11 @@ class LuaSandbox {
   // Returns its registry reference; the caller Unref()s it when the instance ends.
   // Returns LUA_NOREF when the memory limit was hit.
   int NewInstanceVars();
+  // NewInstanceVars `count` times in one protected call, the references into refs[0..count).
+  // Returns how many were made: when fewer than `count`, making the next one hit the memory
+  // limit and the state has been collected (as when NewInstanceVars returns LUA_NOREF), and
+  // refs past it are untouched.
+  size_t NewInstanceVars(size_t count, int* refs);
   // Pushes the run's `g` table.
   void PushGlobals();
 
