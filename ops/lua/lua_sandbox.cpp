@@ -249,17 +249,25 @@ Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_na
 void LuaSandbox::BindScope(const EvalScope& scope) {
   lua_State* L = L_;
   // Point base.v / base.i / base.instance at this instance. The keys exist already, so these
-  // raw sets neither allocate nor can raise.
+  // raw sets neither allocate nor can raise. Only what changed is set: most instances have
+  // no `i` of their own, so theirs stays the shared empty table from one instance to the
+  // next.
   lua_rawgeti(L, LUA_REGISTRYINDEX, base_ref_);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, key_v_ref_);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, scope.v_ref >= 0 ? scope.v_ref : empty_i_ref_);
-  lua_rawset(L, -3);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, key_i_ref_);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, scope.i_ref >= 0 ? scope.i_ref : empty_i_ref_);
-  lua_rawset(L, -3);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, key_instance_ref_);
-  lua_pushinteger(L, scope.instance_id);
-  lua_rawset(L, -3);
+  if (scope.v_ref != bound_.v_ref) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, key_v_ref_);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, scope.v_ref >= 0 ? scope.v_ref : empty_i_ref_);
+    lua_rawset(L, -3);
+  }
+  if (scope.i_ref != bound_.i_ref) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, key_i_ref_);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, scope.i_ref >= 0 ? scope.i_ref : empty_i_ref_);
+    lua_rawset(L, -3);
+  }
+  if (scope.instance_id != bound_.instance_id) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, key_instance_ref_);
+    lua_pushinteger(L, scope.instance_id);
+    lua_rawset(L, -3);
+  }
   lua_pop(L, 1);
   bound_ = BoundScope{scope.v_ref, scope.i_ref, scope.instance_id};
 }
@@ -429,7 +437,9 @@ void LuaSandbox::Unref(int ref) {
   // Frees the slot in place (the registry's free-list key exists since the first Ref), so
   // this does not allocate.
   if (ref >= 0) luaL_unref(L_, LUA_REGISTRYINDEX, ref);
-  if (ref >= 0 && (ref == bound_.v_ref || ref == bound_.i_ref)) bound_ = BoundScope{};
+  // The number may come to name another table: the next Call sets that entry again.
+  if (ref >= 0 && ref == bound_.v_ref) bound_.v_ref = BoundScope{}.v_ref;
+  if (ref >= 0 && ref == bound_.i_ref) bound_.i_ref = BoundScope{}.i_ref;
 }
 
 void LuaSandbox::PushRef(int ref) { lua_rawgeti(L_, LUA_REGISTRYINDEX, ref); }

@@ -208,8 +208,9 @@ class LuaSandbox {
   int vars_template_ref_ = -1;
   int empty_i_ref_ = -1;
   // The scope base.v / base.i / base.instance point at now: consecutive calls of one
-  // instance (its ops run back to back) skip re-pointing them. Unref of either table
-  // forgets it, as its reference number may then name another table.
+  // instance (its ops run back to back) skip re-pointing them, and BindScope sets only the
+  // entries that differ. Unref of either table forgets that entry, as its reference number
+  // may then name another table.
   struct BoundScope {
     int v_ref = -3;  // never a reference, nor LUA_NOREF (-2)
     int i_ref = -3;
