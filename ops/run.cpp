@@ -126,24 +126,44 @@ void Run::StartDue(MonoNs now_ns) {
   uint64_t room = backlog_room();
   // Starts per turn are bounded too, so a huge backlog cannot stall the loop.
   uint64_t budget = env_.limits->turn.steps;
+  // The v tables of this turn's starts, made in one protected call rather than one each
+  // (docs/performance.md). No Lua runs between the starts, so the tables, their registry
+  // references and a memory-limit failure come in the same order as made one by one.
+  uint64_t starts = 0;
+  if (next_k_ < due) {
+    starts = std::min({budget, room, (due - next_k_ + def_.shard.count - 1) / def_.shard.count});
+  }
+  new_vars_.resize(starts);
+  size_t made = starts > 0 ? def_.lua->NewInstanceVars(starts, new_vars_.data()) : 0;
+  bool batch_failed = made < starts;
+  size_t taken = 0;
   while (next_k_ < due && budget > 0) {
     if (room == 0) {
       // Every instance already due now waits for the backlog: each counts as late.
       if (schedule_.Paced()) late_until_ = std::max(late_until_, due);
-      return;
+      break;
     }
     MonoNs planned = now_ns;
     if (schedule_.Paced()) {
       planned = schedule_.PlannedAt(next_k_, start_, paused_total_).value_or(now_ns);
     }
-    StartInstance(next_k_, planned, now_ns);
+    int v_ref = kNoLuaRef;  // the one the batch failed on
+    if (taken < made) {
+      v_ref = new_vars_[taken];
+    } else if (taken > made || !batch_failed) {
+      v_ref = def_.lua->NewInstanceVars();
+    }
+    ++taken;
+    StartInstance(next_k_, planned, now_ns, v_ref);
     next_k_ += def_.shard.count;
     --room;
     --budget;
   }
+  // Starts and made tables are counted alike, so none is left; should one be, it is freed.
+  for (; taken < made; ++taken) def_.lua->Unref(new_vars_[taken]);
 }
 
-void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
+void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns, int v_ref) {
   auto owned = std::make_unique<Instance>();
   Instance& instance = *owned;
   instance.id = static_cast<int64_t>(k);
@@ -157,7 +177,7 @@ void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns) {
   if (k < late_until_) ++counts_.late;
   buckets_.AddStarted(now_ns);
   summary_logs_.OnStart(instance.id, now_ns);
-  instance.v_ref = def_.lua->NewInstanceVars();
+  instance.v_ref = v_ref;
   if (instance.v_ref == kNoLuaRef) {
     Abort(instance, def_.program->op(0),
           fmt::format("Lua memory limit ({} bytes) exceeded creating instance {}'s v",

@@ -164,7 +164,8 @@ class Run {
   bool before_start() const { return status_ == RunStatus::kScheduled || paused_before_start_; }
   void ExpireParked(MonoNs now);
   void StartDue(MonoNs now);
-  void StartInstance(uint64_t k, MonoNs planned, MonoNs now);
+  // `v_ref`: the instance's v, made by the caller (kNoLuaRef: the memory limit refused it).
+  void StartInstance(uint64_t k, MonoNs planned, MonoNs now, int v_ref);
   void RunRunnable(uint64_t* budget);
   // Executes `instance` until it parks or ends, or `budget` runs out (then it stays
   // runnable and is re-queued). May finish the instance.
@@ -251,6 +252,7 @@ class Run {
     return static_cast<int64_t>(key * def_.shard.count + def_.shard.index);
   }
   std::vector<int64_t> runnable_;   // FIFO via head index
+  std::vector<int> new_vars_;       // StartDue's v tables, made in one protected call
   size_t runnable_head_ = 0;
   std::vector<Parked> parked_;      // min-heap (std::push_heap with greater)
   // By op_idx, created on the first sample. Shared with snapshots, which hold them without

@@ -12,11 +12,13 @@
 #include <cctype>
 #include <climits>
 #include <lua.hpp>
+#include <optional>
 #include <utility>
 
 #include "ops/lua/lua_json.h"
 #include "ops/lua/sandbox_budget.h"
 #include "ops/lua/sandbox_environment.h"
+#include "ops/lua/straight_line_code.h"
 
 namespace testrund::ops {
 
@@ -36,7 +38,13 @@ struct CompileArgs {
   bool expression_only;
   int env_ref;
   int ref;
+  std::optional<size_t> straight_length;  // see StraightLineLength
 };
+
+int AppendDump(lua_State* /*L*/, const void* bytes, size_t size, void* out) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(bytes), size);
+  return 0;
+}
 
 int CompileProtected(lua_State* L) {
   auto* args = static_cast<CompileArgs*>(lua_touserdata(L, 1));
@@ -50,6 +58,9 @@ int CompileProtected(lua_State* L) {
     status = luaL_loadbufferx(L, args->code.data(), args->code.size(), args->name, "t");
     if (status != LUA_OK) return lua_error(L);
   }
+  std::string dump;
+  lua_dump(L, AppendDump, &dump, 1);
+  args->straight_length = StraightLineLength(dump);
   lua_rawgeti(L, LUA_REGISTRYINDEX, args->env_ref);
   if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);  // a main chunk's upvalue 1 is _ENV
   args->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -82,6 +93,29 @@ int NewVarsProtected(lua_State* L) {
     lua_newtable(L);
   }
   *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+struct NewVarsBatch {
+  int* refs;
+  size_t count;
+  size_t made;
+};
+
+// Makes batch->count copies (see NewVarsProtected), counting them in batch->made as they
+// are referenced, so that a memory error leaves the made ones usable.
+int NewVarsBatchProtected(lua_State* L) {
+  auto* batch = static_cast<NewVarsBatch*>(lua_touserdata(L, 1));
+  bool copy = lua_type(L, 2) == LUA_TTABLE;
+  while (batch->made < batch->count) {
+    if (copy) {
+      CopyTable(L, 2);
+    } else {
+      lua_newtable(L);
+    }
+    batch->refs[batch->made] = luaL_ref(L, LUA_REGISTRYINDEX);
+    ++batch->made;
+  }
   return 0;
 }
 
@@ -144,6 +178,7 @@ Status LuaSandbox::Setup(std::string_view run_id) {
   g_ref_ = args.g_ref;
   empty_i_ref_ = args.empty_i_ref;
   lua_sethook(L_, OnCount, LUA_MASKCOUNT, alloc_->hook_count);
+  hooked_ = true;
   return Status::Ok();
 }
 
@@ -188,12 +223,24 @@ Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_na
   // under the sanitizer build.
   bool needs_prefix = chunk_name.empty() || (chunk_name[0] != '=' && chunk_name[0] != '@');
   std::string name = needs_prefix ? fmt::format("={}", chunk_name) : std::string(chunk_name);
-  CompileArgs args{code, name.c_str(), mode == CompileMode::kExpression, env_ref_, LUA_NOREF};
+  CompileArgs args{code, name.c_str(), mode == CompileMode::kExpression, env_ref_, LUA_NOREF,
+                   std::nullopt};
   alloc_->refused = false;
   lua_pushcfunction(L_, CompileProtected);
   lua_pushlightuserdata(L_, &args);
   int status = lua_pcall(L_, 1, 0, 0);
-  if (status == LUA_OK) return args.ref;
+  if (status == LUA_OK) {
+    // Executing at most `length` instructions, the chunk ends before the hook's count of
+    // hook_count would fire.
+    if (limits_.hook_free && args.straight_length &&
+        *args.straight_length < static_cast<size_t>(alloc_->hook_count)) {
+      if (straight_line_.size() <= static_cast<size_t>(args.ref)) {
+        straight_line_.resize(args.ref + 1, 0);
+      }
+      straight_line_[args.ref] = 1;
+    }
+    return args.ref;
+  }
   std::string error;
   Fail(status, &error);
   return Status::Error(std::move(error));
@@ -202,17 +249,25 @@ Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_na
 void LuaSandbox::BindScope(const EvalScope& scope) {
   lua_State* L = L_;
   // Point base.v / base.i / base.instance at this instance. The keys exist already, so these
-  // raw sets neither allocate nor can raise.
+  // raw sets neither allocate nor can raise. Only what changed is set: most instances have
+  // no `i` of their own, so theirs stays the shared empty table from one instance to the
+  // next.
   lua_rawgeti(L, LUA_REGISTRYINDEX, base_ref_);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, key_v_ref_);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, scope.v_ref >= 0 ? scope.v_ref : empty_i_ref_);
-  lua_rawset(L, -3);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, key_i_ref_);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, scope.i_ref >= 0 ? scope.i_ref : empty_i_ref_);
-  lua_rawset(L, -3);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, key_instance_ref_);
-  lua_pushinteger(L, scope.instance_id);
-  lua_rawset(L, -3);
+  if (scope.v_ref != bound_.v_ref) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, key_v_ref_);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, scope.v_ref >= 0 ? scope.v_ref : empty_i_ref_);
+    lua_rawset(L, -3);
+  }
+  if (scope.i_ref != bound_.i_ref) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, key_i_ref_);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, scope.i_ref >= 0 ? scope.i_ref : empty_i_ref_);
+    lua_rawset(L, -3);
+  }
+  if (scope.instance_id != bound_.instance_id) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, key_instance_ref_);
+    lua_pushinteger(L, scope.instance_id);
+    lua_rawset(L, -3);
+  }
   lua_pop(L, 1);
   bound_ = BoundScope{scope.v_ref, scope.i_ref, scope.instance_id};
 }
@@ -271,7 +326,15 @@ LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* err
   a->instruction_limit_hit = false;
   a->pattern_steps = 0;
   a->allocated = 0;
-  lua_sethook(L, OnCount, LUA_MASKCOUNT, a->hook_count);  // a fresh budget
+  if (straight_line(fn_ref) && !a->script_metatables) {
+    // No hook needed (see straight_line); outside Call no Lua function runs while no
+    // script metatable exists, so the hook can stay off until a counted call.
+    if (hooked_) lua_sethook(L, nullptr, 0, 0);
+    hooked_ = false;
+  } else {
+    lua_sethook(L, OnCount, LUA_MASKCOUNT, a->hook_count);  // a fresh budget
+    hooked_ = true;
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
   a->evaluating = true;
   int status = lua_pcall(L, 0, 1, 0);
@@ -303,6 +366,7 @@ LuaFailure LuaSandbox::Fail(int status, std::string* error) {
   if (failure == LuaFailure::kMemoryLimit) lua_gc(L_, LUA_GCCOLLECT);
   if (failure == LuaFailure::kInstructionLimit) {
     lua_sethook(L_, OnCount, LUA_MASKCOUNT, a->hook_count);
+    hooked_ = true;
   }
   a->refused = false;
   a->instruction_limit_hit = false;
@@ -342,6 +406,18 @@ int LuaSandbox::NewInstanceVars() {
   return ref;
 }
 
+size_t LuaSandbox::NewInstanceVars(size_t count, int* refs) {
+  NewVarsBatch batch{refs, count, 0};
+  lua_pushcfunction(L_, NewVarsBatchProtected);
+  lua_pushlightuserdata(L_, &batch);
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, vars_template_ref_ >= 0 ? vars_template_ref_ : LUA_NOREF);
+  if (lua_pcall(L_, 2, 0, 0) != LUA_OK) {
+    lua_pop(L_, 1);
+    lua_gc(L_, LUA_GCCOLLECT);
+  }
+  return batch.made;
+}
+
 void LuaSandbox::PushGlobals() { lua_rawgeti(L_, LUA_REGISTRYINDEX, g_ref_); }
 
 int LuaSandbox::Ref() {
@@ -361,7 +437,9 @@ void LuaSandbox::Unref(int ref) {
   // Frees the slot in place (the registry's free-list key exists since the first Ref), so
   // this does not allocate.
   if (ref >= 0) luaL_unref(L_, LUA_REGISTRYINDEX, ref);
-  if (ref >= 0 && (ref == bound_.v_ref || ref == bound_.i_ref)) bound_ = BoundScope{};
+  // The number may come to name another table: the next Call sets that entry again.
+  if (ref >= 0 && ref == bound_.v_ref) bound_.v_ref = BoundScope{}.v_ref;
+  if (ref >= 0 && ref == bound_.i_ref) bound_.i_ref = BoundScope{}.i_ref;
 }
 
 void LuaSandbox::PushRef(int ref) { lua_rawgeti(L_, LUA_REGISTRYINDEX, ref); }

@@ -5,6 +5,11 @@
 // os.clock), the run's globals table `g`, and compiles expressions once into registry
 // references. Destroying it (lua_close) frees every Lua object of the run at once.
 //
+// A chunk whose compiled code cannot loop or call (ops/lua/straight_line_code.h) and is
+// shorter than the instruction budget runs without the count hook, which could not fire in
+// it anyway, until the run's scripts set a metatable of their own (a metamethod written in
+// Lua could loop): from then on every chunk of the run is counted.
+//
 // One environment table serves every evaluation: before a call the sandbox points its `v`,
 // `i` and `instance` entries at the calling instance's values, so no table is allocated
 // per call. The environment itself stays empty: every name is read through a hidden,
@@ -41,6 +46,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ops/base/status.h"
 #include "ops/lua/row_source.h"
@@ -53,6 +59,10 @@ namespace testrund::ops {
 struct LuaLimits {
   uint64_t instruction_limit = 0;  // per evaluation (count hook)
   uint64_t memory_limit = 0;       // bytes per run (allocator)
+  // Run straight-line chunks (ops/lua/straight_line_code.h) without the count hook while the
+  // run has set no metatable of its own. false: every evaluation takes the counted path (the
+  // tests compare both; the daemon always uses true).
+  bool hook_free = true;
 };
 
 // Why an evaluation failed.
@@ -104,6 +114,13 @@ class LuaSandbox {
   // ops store i.<protocol> only then, since no one else can see it.
   bool may_read_inbound() const { return may_read_inbound_; }
 
+  // Whether `fn_ref` (from Compile) is straight-line code shorter than the instruction
+  // budget, which Call runs without the count hook while no script has set a metatable.
+  bool straight_line(int fn_ref) const {
+    return fn_ref >= 0 && static_cast<size_t>(fn_ref) < straight_line_.size() &&
+           straight_line_[fn_ref] != 0;
+  }
+
   // Calls a compiled function in `scope`. On kNone exactly one value (the first result, or
   // nil) is left on the stack for the caller to read and pop. On failure nothing is left
   // on the stack and `*error` holds the reason: Lua's message for kRuntimeError (a
@@ -123,6 +140,11 @@ class LuaSandbox {
   // Returns its registry reference; the caller Unref()s it when the instance ends.
   // Returns LUA_NOREF when the memory limit was hit.
   int NewInstanceVars();
+  // NewInstanceVars `count` times in one protected call, the references into refs[0..count).
+  // Returns how many were made: when fewer than `count`, making the next one hit the memory
+  // limit and the state has been collected (as when NewInstanceVars returns LUA_NOREF), and
+  // refs past it are untouched.
+  size_t NewInstanceVars(size_t count, int* refs);
   // Pushes the run's `g` table.
   void PushGlobals();
 
@@ -186,14 +208,20 @@ class LuaSandbox {
   int vars_template_ref_ = -1;
   int empty_i_ref_ = -1;
   // The scope base.v / base.i / base.instance point at now: consecutive calls of one
-  // instance (its ops run back to back) skip re-pointing them. Unref of either table
-  // forgets it, as its reference number may then name another table.
+  // instance (its ops run back to back) skip re-pointing them, and BindScope sets only the
+  // entries that differ. Unref of either table forgets that entry, as its reference number
+  // may then name another table.
   struct BoundScope {
     int v_ref = -3;  // never a reference, nor LUA_NOREF (-2)
     int i_ref = -3;
     int64_t instance_id = -1;
   } bound_;
   bool may_read_inbound_ = false;
+  // Indexed by the registry reference of a compiled function: 1 when Call may run it
+  // without the count hook (see straight_line). Compiled references are never freed, so a
+  // number here never comes to name another value.
+  std::vector<uint8_t> straight_line_;
+  bool hooked_ = false;  // the count hook is set now
   const RowSource* row_source_ = nullptr;
 };
 

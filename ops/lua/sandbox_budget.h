@@ -27,6 +27,7 @@ struct LuaSandbox::AllocState {
   size_t allocated = 0;                // bytes allocated (growth only) in this evaluation
   uint64_t* rng = nullptr;             // math.random state of the evaluating instance
   uint64_t fallback_rng = 0;           // used when no instance state is given
+  bool script_metatables = false;      // a script called setmetatable (no hook-free calls)
 };
 
 namespace sandbox {

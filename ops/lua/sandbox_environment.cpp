@@ -47,6 +47,9 @@ int SafeSetMetatable(lua_State* L) {
   }
   lua_settop(L, 2);
   lua_setmetatable(L, 1);
+  // A metamethod written in Lua may loop where the chunk calling it has no loop: no
+  // evaluation of this run goes without the count hook from now on (lua_sandbox.h).
+  StateOf(L)->script_metatables = true;
   return 1;
 }
 

@@ -485,5 +485,95 @@ TEST_CASE("may_read_inbound: code that names i, _G, _ENV or load", "[unit]") {
   }
 }
 
+
+bool StraightLine(LuaSandbox& lua, std::string_view code) {
+  Result<int> fn = lua.Compile(code, "=op 0 (expression)");
+  REQUIRE(fn.ok());
+  return lua.straight_line(fn.value());
+}
+
+TEST_CASE("straight-line chunks: no loop, call, closure or to-be-closed variable", "[unit]") {
+  auto lua = testing::NewSandbox();
+  for (const char* code :
+       {"v.n = instance", "v.n >= 0", "g.c = (g.c or 0) + 1", "v.s = 'a' .. instance",
+        "if v.n then v.m = 1 else v.m = 2 end", "local t = {1, 2, x = v}; return #t",
+        "v.a and v.b or -v.c", "d.msisdn", "goto skip; v.x = 1; ::skip::", "x.y.z"}) {
+    INFO(code);
+    CHECK(StraightLine(*lua, code));
+  }
+  for (const char* code :
+       {"while true do end", "repeat v.n = 1 until v.n", "::top:: v.n = 1; goto top",
+        "for k = 1, 3 do v.n = k end", "for k in next, v do end", "math.floor(1.5)",
+        "tostring(1)", "v:m()", "return (function() end)", "do local c <close> = nil end",
+        "return select('#')"}) {
+    INFO(code);
+    CHECK_FALSE(StraightLine(*lua, code));
+  }
+}
+
+TEST_CASE("a straight-line chunk as long as the budget is counted", "[unit]") {
+  LuaLimits limits = TestLuaLimits();
+  limits.instruction_limit = 5;
+  Sandbox box(limits);
+  CHECK(StraightLine(*box.lua, "v.n = 1"));  // VARARGPREP, GETTABUP, SETFIELD, RETURN
+  CHECK_FALSE(StraightLine(*box.lua, "v.n = v.m + 1 + v.k"));  // 12 instructions
+  CHECK(box.Eval("v.n = v.m + 1 + v.k") ==
+        "ERR instructions: Lua instruction limit (5) exceeded");
+}
+
+TEST_CASE("hook_free false counts every chunk", "[unit]") {
+  LuaLimits limits = TestLuaLimits();
+  limits.hook_free = false;
+  auto lua = testing::NewSandbox(limits);
+  CHECK_FALSE(StraightLine(*lua, "v.n = instance"));
+}
+
+TEST_CASE("after a script's setmetatable, straight-line chunks are counted", "[unit]") {
+  LuaLimits limits = TestLuaLimits();
+  limits.instruction_limit = 1000;
+  Sandbox box(limits);
+  CHECK(box.Eval("g.n = 1") == "null");
+  // A straight-line chunk whose index calls a looping metamethod: stopped by the budget.
+  CHECK(box.Eval("local t = setmetatable(g, {__index = function() while true do end end})") ==
+        "null");
+  CHECK(StraightLine(*box.lua, "g.missing"));
+  CHECK(box.Eval("g.missing") == "ERR instructions: Lua instruction limit (1000) exceeded");
+  CHECK(box.Eval("v.n = 2; return v.n + g.n") == "3");
+  // Arithmetic, comparison, concatenation and length metamethods the same way.
+  CHECK(box.Eval("local t = setmetatable(v, {__add = function() while true do end end, "
+                 "__lt = function() while true do end end, __concat = function() "
+                 "while true do end end, __len = function() while true do end end})") ==
+        "null");
+  for (const char* code : {"v + 1", "v < v", "v .. 'x'", "#v"}) {
+    INFO(code);
+    CHECK(box.Eval(code) == "ERR instructions: Lua instruction limit (1000) exceeded");
+  }
+}
+
+TEST_CASE("a setmetatable in a failing evaluation still ends hook-free calls", "[unit]") {
+  LuaLimits limits = TestLuaLimits();
+  limits.instruction_limit = 1000;
+  Sandbox box(limits);
+  CHECK(box.Eval("local t = setmetatable({}, {__index = function() while true do end end}); "
+                 "g.t = t; error('x')")
+            .rfind("ERR runtime:", 0) == 0);
+  CHECK(box.Eval("g.t.y") == "ERR instructions: Lua instruction limit (1000) exceeded");
+}
+
+TEST_CASE("hook-free and counted chunks give the same results and errors", "[unit]") {
+  LuaLimits counted = TestLuaLimits();
+  counted.hook_free = false;
+  Sandbox a;
+  Sandbox b(counted);
+  for (const char* code :
+       {"v.n = instance", "v.n >= 0", "g.c = (g.c or 0) + 1", "g.c", "v.s = 'a' .. v.n",
+        "v.x.y", "instance.x", "g + 1", "x = 1", "string.x = 1", "v.n // 0", "1 // 0",
+        "'10' + 1", "'a' + 1", "{v.n, g.c, v.s}", "v.t = {1, 2, 3}; return v.t",
+        "#v.t", "v.n < 'a'", "v.missing.deeper = 1", "_ENV.v.n", "i", "run_id"}) {
+    INFO(code);
+    CHECK(a.Eval(code) == b.Eval(code));
+  }
+}
+
 }  // namespace
 }  // namespace testrund::ops

@@ -613,5 +613,46 @@ TEST_CASE("a scheduled run can be cancelled, and start_at is checked", "[unit]")
   }
 }
 
+
+TEST_CASE("the memory limit refusing a v aborts that instance and every later one", "[unit]") {
+  // Each v is a copy of a ~40 kB vars template; 2 MiB holds some tens. The v tables of one
+  // turn's starts are made in one protected call (docs/performance.md): the one it fails on
+  // aborts, the later ones are tried one by one and fail as well, the earlier ones run.
+  EngineLimits limits = TestEngineLimits();
+  limits.lua.memory_limit = 2u << 20;
+  Engine e(limits);
+  std::string vars = "{";
+  for (int k = 0; k < 1000; ++k) vars += fmt::format("{}\"k{}\": \"value {}\"", k ? "," : "", k, k);
+  vars += "}";
+  auto id = e.Execute(R"J({"run_id": "m", "distribution": {"type": "load", "total": 200},
+    "vars": )J" + vars + R"J(, "operations": [
+    {"type": "wait", "arguments": {"seconds": 1}},
+    {"type": "assert", "expression": "v.k999 == 'value 999'"}]})J");
+  REQUIRE(id == "m");
+  e.clock.AdvanceSeconds(2);
+  const RunCounts& c = e.Counts(id);
+  CHECK(c.started == 200);
+  CHECK(c.finished == 200);
+  CHECK(c.passed > 0);
+  CHECK(c.aborted > 0);
+  CHECK(c.passed + c.aborted == 200);
+  // Each abort names its instance, so each is a reason of its own: the first is the
+  // first refused one; the counts of all (the tail as "(other reasons)") add up.
+  rapidjson::Document status = e.Status(id);
+  const auto& aborts = status["first_aborts"];
+  REQUIRE(aborts.Size() > 1);
+  CHECK(ToText(aborts[0]) ==
+        fmt::format(R"J({{"op_idx":0,"text":"Lua memory limit (2097152 bytes) exceeded )J"
+                    R"J(creating instance {}'s v","count":1}})J",
+                    c.passed));
+  CHECK(ToText(aborts[1]) ==
+        fmt::format(R"J({{"op_idx":0,"text":"Lua memory limit (2097152 bytes) exceeded )J"
+                    R"J(creating instance {}'s v","count":1}})J",
+                    c.passed + 1));
+  uint64_t counted = 0;
+  for (const auto& reason : aborts.GetArray()) counted += reason["count"].GetUint64();
+  CHECK(counted == c.aborted);
+}
+
 }  // namespace
 }  // namespace testrund::ops
