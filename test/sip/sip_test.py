@@ -197,6 +197,69 @@ class SipTest(unittest.TestCase):
         finally:
             sipp.close()
 
+    def test_loss(self):
+        # SIPp drops 10 % of what it receives; its own sends are marked lost="0" (its stock
+        # scenario cannot recover when its 180 and 200 are both lost, whatever the client
+        # does).
+        port = free_udp_port()
+        # `sipp -sd` prints the scenario and exits 99.
+        scenario = subprocess.run([SIPP, "-sd", "uas"], capture_output=True, text=True).stdout
+        self.assertIn('<scenario name="Basic UAS responder">', scenario)
+        scenario = scenario.replace("<send>", '<send lost="0">').replace(
+            '<send retrans="500">', '<send retrans="500" lost="0">')
+        sipp = None
+        workdir = tempfile.mkdtemp(prefix="sipp_loss_")
+        try:
+            path = os.path.join(workdir, "uas_lossy.xml")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(scenario)
+            sipp = Sipp(["-sf", path, "-i", "127.0.0.1", "-p", str(port), "-m", "200",
+                         "-lost", "10", "-trace_screen"])
+            time.sleep(0.3)
+            call = json.loads(json.dumps(UAC_CALL))
+            for op in call:
+                if op["type"] == "sip.receive":
+                    op["arguments"] = {"timeout": 40}
+            self.rpc.call("ExecuteTest", run_id="loss",
+                          distribution={"type": "linear", "rate": 100, "total": 200},
+                          vars={"uri": f"sip:service@127.0.0.1:{port}"}, operations=call)
+            q = self.rpc.completed("loss")
+            self.assertEqual(q["counts"]["passed"], 200, q["first_aborts"])
+            self.assertEqual(sipp.wait(), 0, sipp.errors())
+            screens = [f for f in os.listdir(sipp.dir) if f.endswith("_screen.log")]
+            self.assertEqual(len(screens), 1, os.listdir(sipp.dir))
+            rows = self.screen_rows(os.path.join(sipp.dir, screens[0]))
+            lost = rows[("->", "INVITE")]["lost"] + rows[("->", "BYE")]["lost"]
+            self.assertGreater(lost, 0, rows)  # 10 % of 400: none lost would mean no test
+            q = self.rpc.call("QueryTest", run_id="loss")
+            self.assertGreaterEqual(q["sip"]["retransmissions_sent"], lost, rows)
+            self.assertEqual(q["sip"]["retransmissions_received"],
+                             sum(r["retrans"] for r in rows.values()), rows)
+        finally:
+            if sipp is not None:
+                sipp.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    @staticmethod
+    def screen_rows(path):
+        """SIPp's scenario screen (the first, final one): {(direction, message): {"retrans",
+        "lost"}}, summed over rows of the same message."""
+        rows = {}
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if "Statistics Screen" in line:
+                    break
+                parts = line.split()
+                if len(parts) < 3 or parts[0] not in ("---------->", "<----------"):
+                    continue
+                direction = "->" if parts[0].startswith("-") else "<-"
+                # Messages Retrans Timeout Unexp. Lost (as far as they apply to the row).
+                numbers = [int(p) for p in parts[2:] if p.isdigit()]
+                row = rows.setdefault((direction, parts[1]), {"retrans": 0, "lost": 0})
+                row["retrans"] += numbers[1] if len(numbers) > 1 else 0
+                row["lost"] += numbers[4] if len(numbers) > 4 else 0
+        return rows
+
     def exchange(self, sock, port, text, expect_answer=True):
         sock.sendto(text.encode(), ("127.0.0.1", port))
         if not expect_answer:
