@@ -17,6 +17,12 @@
 // INVITE itself (§17.1.1.3), re-sends its ACK when a 2xx comes again (§13.2.2.4), re-sends
 // its last response when a request comes again, and absorbs the SUT's retransmissions: the
 // run's `sip` counters tell each kind apart.
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cctype>
 #include <deque>
 #include <memory>
@@ -33,6 +39,7 @@
 #include "ops/op_table.h"
 #include "ops/protocol/op_protocol.h"
 #include "ops/protocol/protocol_ops.h"
+#include "ops/net/client_socket.h"
 #include "ops/protocol/sip_endpoint.h"
 #include "ops/sip/sip_address.h"
 #include "ops/sip/sip_headers.h"
@@ -77,7 +84,8 @@ class SipDialog final : public InstanceSocket, public SipSink {
   SipDialog(SipEndpoint& endpoint, Clock& clock) : endpoint_(endpoint), clock_(clock) {}
   ~SipDialog() override {
     if (!call_id_.empty()) endpoint_.Unregister(call_id_, this);
-    endpoint_.Unwait(this);
+    if (waiting_for_request_) endpoint_.Unwait(this);  // a linear walk: only when listed
+    if (stream_ && stream_error_.empty()) endpoint_.Linger(std::move(stream_));
   }
 
   void OnSipMessage(sip::Message message, std::string_view raw, const SipPeer& from) override;
@@ -94,6 +102,15 @@ class SipDialog final : public InstanceSocket, public SipSink {
     return out;
   }
   void set_waiter(SipReceivePending* waiter) { waiter_ = waiter; }
+
+  // Over TCP: the instance's own connection to `to` (RFC 3261 §18: responses come back on
+  // it). Error: the socket cannot be made.
+  Status Connect(IoContext& io, const SipPeer& to);
+  bool streaming() const { return stream_ != nullptr; }
+  // Where the connection's messages come from (its local address, for Via and Contact).
+  const sip::TransportAddress& stream_local() const { return stream_local_; }
+  // Why the connection ended, once it did (the next sip op aborts with it).
+  const std::string& stream_error() const { return stream_error_; }
   void WaitForRequest() {
     if (call_id_.empty() && !waiting_for_request_) {
       waiting_for_request_ = true;
@@ -143,8 +160,17 @@ class SipDialog final : public InstanceSocket, public SipSink {
   }
   void OnRetransmitTimer();
 
+  static void OnStreamRead(bufferevent* bev, void* arg);
+  static void OnStreamEvent(bufferevent* bev, short events, void* arg);
+  void StreamFailed(std::string text);
+
   std::deque<Received> queue_;
   SipReceivePending* waiter_ = nullptr;
+  BuffereventPtr stream_;
+  SipPeer stream_peer_;
+  sip::TransportAddress stream_local_;
+  std::string stream_in_;
+  std::string stream_error_;
   std::optional<Retransmission> retransmission_;
   SipPeer retransmit_to_;
   std::unique_ptr<Timer> timer_;
@@ -186,6 +212,16 @@ class SipReceivePending final : public PendingIo {
     }
   }
 
+  // The instance's TCP connection failed or brought what is not SIP: the instance aborts.
+  void Fail(const std::string& text) {
+    if (finished()) return;
+    dialog_.set_waiter(nullptr);
+    Complete([this, text] {
+      ctx().Abort(text);
+      return false;
+    });
+  }
+
   // Messages already queued are offered from the loop, after the instance parked.
   void Start(event_base* base) {
     soon_.reset(event_new(base, -1, 0, &SipReceivePending::OnSoon, this));
@@ -194,7 +230,11 @@ class SipReceivePending final : public PendingIo {
 
  private:
   static void OnSoon(evutil_socket_t, short, void* arg) {
-    static_cast<SipReceivePending*>(arg)->Offer();
+    auto* self = static_cast<SipReceivePending*>(arg);
+    self->Offer();
+    if (!self->finished() && !self->dialog_.stream_error().empty()) {
+      self->Fail(self->dialog_.stream_error());
+    }
   }
   bool Listed(int status) const {
     for (int s : args_->statuses) {
@@ -316,6 +356,13 @@ bool SipReceivePending::Record(const Received& r) {
 // --- The dialog ---------------------------------------------------------------------------
 
 Status SipDialog::Send(const std::string& bytes, const SipPeer& to, Resend kind) {
+  if (stream_) {
+    // A reliable transport: nothing is resent (RFC 3261 §17.1.1.2, §17.1.2.2).
+    if (bufferevent_write(stream_.get(), bytes.data(), bytes.size()) != 0) {
+      return Status::Error("cannot queue the message");
+    }
+    return Status::Ok();
+  }
   Status sent = endpoint_.Send(bytes, to);
   if (kind == Resend::kNone) return sent;
   // A send the socket refused is covered by the retransmission, as a lost datagram is.
@@ -337,6 +384,78 @@ void SipDialog::OnRetransmitTimer() {
   ++endpoint_.counters().retransmissions_sent;
   r.interval = r.kind == Resend::kInvite ? r.interval * 2 : std::min(r.interval * 2, kT2);
   timer_->ArmAt(clock_.Now() + r.interval);
+}
+
+Status SipDialog::Connect(IoContext& io, const SipPeer& to) {
+  bufferevent* bev = bufferevent_socket_new(io.base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) return Status::Error("cannot make a socket");
+  stream_.reset(bev);
+  stream_peer_ = to;
+  bufferevent_setcb(bev, &SipDialog::OnStreamRead, nullptr, &SipDialog::OnStreamEvent, this);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  // A numeric address: connect() is called now, so the local port is known at once (for the
+  // first message's Via); what is written before the connection is up is queued.
+  if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&to.address),
+                                 static_cast<int>(to.length)) != 0) {
+    stream_.reset();
+    return Status::Error("connection refused");
+  }
+  SipPeer local;
+  local.length = sizeof(local.address);
+  getsockname(bufferevent_getfd(bev), reinterpret_cast<sockaddr*>(&local.address), &local.length);
+  std::string text = local.Text();  // "IP:PORT" / "[IP]:PORT"
+  size_t colon = text.rfind(':');
+  stream_local_.transport = sip::Transport::kTcp;
+  stream_local_.host = text.substr(0, colon);
+  if (!stream_local_.host.empty() && stream_local_.host.front() == '[') {
+    stream_local_.host = stream_local_.host.substr(1, stream_local_.host.size() - 2);
+  }
+  stream_local_.port = static_cast<uint16_t>(std::stoi(text.substr(colon + 1)));
+  return Status::Ok();
+}
+
+void SipDialog::OnStreamRead(bufferevent* bev, void* arg) {
+  auto* self = static_cast<SipDialog*>(arg);
+  evbuffer* input = bufferevent_get_input(bev);
+  size_t length = evbuffer_get_length(input);
+  size_t at = self->stream_in_.size();
+  self->stream_in_.resize(at + length);
+  evbuffer_remove(input, self->stream_in_.data() + at, length);
+  while (!self->stream_in_.empty()) {
+    sip::ParseResult r = sip::Parse(self->stream_in_, sip::Framing::kStream);
+    if (r.kind == sip::ParseResult::Kind::kNeedMore) return;
+    if (r.kind == sip::ParseResult::Kind::kMalformed) {
+      ++self->endpoint_.counters().malformed;
+      self->StreamFailed(fmt::format("malformed SIP message from {} over TCP: {} at byte {} of "
+                                     "the message",
+                                     self->stream_peer_.Text(), r.error, r.offset));
+      return;
+    }
+    std::string raw = self->stream_in_.substr(0, r.consumed);
+    self->stream_in_.erase(0, r.consumed);
+    if (!r.message.Has("Call-ID") || !r.message.Has("CSeq") || !r.message.Has("Via")) {
+      ++self->endpoint_.counters().malformed;
+      self->StreamFailed(fmt::format("SIP message from {} over TCP without Call-ID, CSeq or Via",
+                                     self->stream_peer_.Text()));
+      return;
+    }
+    // The dialog may end its instance's wait here, never the dialog itself.
+    self->OnSipMessage(std::move(r.message), raw, self->stream_peer_);
+  }
+}
+
+void SipDialog::OnStreamEvent(bufferevent* bev, short events, void* arg) {
+  auto* self = static_cast<SipDialog*>(arg);
+  if (events & BEV_EVENT_CONNECTED) return;
+  self->StreamFailed(fmt::format("SIP connection to {} failed: {}", self->stream_peer_.Text(),
+                                 SocketErrorText(bev, events)));
+}
+
+void SipDialog::StreamFailed(std::string text) {
+  if (!stream_error_.empty()) return;
+  stream_error_ = std::move(text);
+  bufferevent_disable(stream_.get(), EV_READ);
+  if (waiter_ != nullptr) waiter_->Fail(stream_error_);
 }
 
 void SipDialog::OnSipMessage(sip::Message message, std::string_view raw, const SipPeer& from) {
@@ -550,10 +669,8 @@ void ReadSend(ParamReader& args, ParamReader& /*expect*/, SendArgs* out) {
   if (auto target = ReadLiteral(args, "target")) {
     auto address = sip::ParseTransportAddress(*target, false);
     if (!address) {
-      args.WrongType("target", "an address \"udp://IP:PORT\"", *args.Get("target"));
-    } else if (address->transport != sip::Transport::kUdp) {
-      args.AddProblem("target", "only udp:// is supported so far, got " +
-                                    QuoteValue(*args.Get("target")));
+      args.WrongType("target", "an address \"udp://IP:PORT\" or \"tcp://IP:PORT\"",
+                     *args.Get("target"));
     } else {
       out->target = *address;
     }
@@ -632,7 +749,18 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
     to = *peer;
   }
 
-  const std::string local = endpoint.local().HostPort();
+  if (!d.stream_error().empty()) return Abort(ctx, d.stream_error());
+  const bool tcp = args.target ? args.target->transport == sip::Transport::kTcp : d.streaming();
+  if (tcp && !d.streaming()) {
+    if (Status connected = d.Connect(*ctx.io(), to); !connected.ok()) {
+      return Abort(ctx, fmt::format("SIP connection to {} failed: {}", to.Text(),
+                                    connected.message()));
+    }
+  }
+  const std::string local =
+      tcp ? d.stream_local().HostPort() : endpoint.local().HostPort();
+  const std::string_view via_transport = tcp ? "TCP" : "UDP";
+  const std::string contact_suffix = tcp ? ";transport=tcp" : "";
   if (d.local_tag_.empty()) d.local_tag_ = endpoint.ids().Tag();
   if (d.local_uri_.empty()) d.local_uri_ = fmt::format("<sip:testrund@{}>", local);
   if (d.remote_uri_.empty()) d.remote_uri_ = fmt::format("<{}>", uri);
@@ -645,7 +773,7 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
   m.method = method;
   m.uri = uri;
   m.headers = {
-      {"Via", fmt::format("SIP/2.0/UDP {};branch={};rport", local, branch)},
+      {"Via", fmt::format("SIP/2.0/{} {};branch={};rport", via_transport, local, branch)},
       {"From", fmt::format("{};tag={}", d.local_uri_, d.local_tag_)},
       {"To", d.remote_tag_.empty() || cancel ? d.remote_uri_
                                              : fmt::format("{};tag={}", d.remote_uri_,
@@ -655,7 +783,7 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
       {"Max-Forwards", "70"},
   };
   if (!ack && !cancel && method != "BYE") {
-    m.headers.push_back({"Contact", fmt::format("<sip:testrund@{}>", local)});
+    m.headers.push_back({"Contact", fmt::format("<sip:testrund@{}{}>", local, contact_suffix)});
   }
   if (!args.body.empty()) m.headers.push_back({"Content-Type", "application/sdp"});
   m.headers.push_back({"Content-Length", std::to_string(args.body.size())});
@@ -810,6 +938,7 @@ StepOutcome ExecuteSipReceive(OpContext& ctx) {
   if (!endpoint.ok()) return Abort(ctx, "SIP socket cannot be opened: " + endpoint.message());
   SipDialog& dialog = DialogFor(ctx, **endpoint);
   std::string waiting_for;
+  // A connection that already failed is reported by the wait (OnSoon), after it parked.
   if (dialog.call_id_.empty()) {
     dialog.WaitForRequest();
     waiting_for = "a new request";

@@ -3,6 +3,8 @@
 #include "ops/protocol/sip_endpoint.h"
 
 #include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <netinet/in.h>
@@ -95,6 +97,7 @@ SipEndpoint::SipEndpoint(int fd, sip::TransportAddress local)
     : fd_(fd), local_(std::move(local)), ids_(sip::IdSource::Random()) {}
 
 SipEndpoint::~SipEndpoint() {
+  lingering_.clear();
   readable_.reset();
   evutil_closesocket(fd_);
 }
@@ -110,6 +113,28 @@ void SipEndpoint::Wait(SipSink* sink) { waiting_.push_back(sink); }
 
 void SipEndpoint::Unwait(SipSink* sink) {
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), sink), waiting_.end());
+}
+
+void SipEndpoint::Linger(BuffereventPtr stream) {
+  bufferevent* bev = stream.get();
+  bufferevent_setcb(bev, &SipEndpoint::OnLingerRead, nullptr, &SipEndpoint::OnLingerEvent, this);
+  timeval idle{kLingerSeconds, 0};
+  bufferevent_set_timeouts(bev, &idle, nullptr);
+  bufferevent_enable(bev, EV_READ);
+  lingering_[bev] = std::move(stream);
+}
+
+void SipEndpoint::OnLingerRead(bufferevent* bev, void* arg) {
+  auto* self = static_cast<SipEndpoint*>(arg);
+  evbuffer* input = bufferevent_get_input(bev);
+  evbuffer_drain(input, evbuffer_get_length(input));
+  ++self->counters_.unmatched;
+}
+
+void SipEndpoint::OnLingerEvent(bufferevent* bev, short, void* arg) {
+  // EOF, an error or the idle timeout: the connection is done (freed here; libevent defers
+  // the free past this callback).
+  static_cast<SipEndpoint*>(arg)->lingering_.erase(bev);
 }
 
 Status SipEndpoint::Send(std::string_view bytes, const SipPeer& to) {

@@ -21,6 +21,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <event2/bufferevent.h>
+
 #include "ops/base/event_handles.h"
 #include "ops/base/status.h"
 #include "ops/instance.h"
@@ -75,6 +77,13 @@ class SipEndpoint final : public RunIo {
   void Wait(SipSink* sink);
   void Unwait(SipSink* sink);
 
+  // Keeps a TCP connection an ended instance opened (RFC 3261 §18: the peer may still be
+  // in a call's last state on it; SIPp counts a call whose connection closes during its
+  // final pause as failed) until the peer closes it, or for kLingerSeconds without traffic.
+  // What arrives on it is dropped (`unmatched`).
+  void Linger(BuffereventPtr stream);
+  static constexpr int kLingerSeconds = 32;  // 64×T1
+
   // Sends one datagram to `to`. Error: the cause (a full socket buffer included: the
   // transaction's retransmission covers it over UDP).
   Status Send(std::string_view bytes, const SipPeer& to);
@@ -95,6 +104,9 @@ class SipEndpoint final : public RunIo {
   EventPtr readable_;
   std::unordered_map<std::string, SipSink*> sinks_;
   std::deque<SipSink*> waiting_;
+  static void OnLingerRead(bufferevent* bev, void* arg);
+  static void OnLingerEvent(bufferevent* bev, short events, void* arg);
+  std::unordered_map<bufferevent*, BuffereventPtr> lingering_;
   std::string buffer_;
 };
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """The sip ops through the real daemon against SIPp, the reference SIP load tool
-(docs/protocol-ops.md#sip), on loopback over UDP.
+(docs/protocol-ops.md#sip), on loopback over UDP and TCP.
 
 - testrund as UAC against `sipp -sn uas -m 1000`: 1,000 calls (INVITE, 180, 200, ACK, BYE,
   200) at a steady rate all pass, SIPp exits 0 (every call of its own successful), and the
   first call's trace shows each message in order with its text.
+- The same over TCP against `sipp -sn uas -t t1` (a connection per call; Via and Contact
+  name TCP); a peer that sends what is not SIP on the connection aborts the instance with the
+  byte offset.
 - testrund as UAS (a sip.receive of an INVITE first) called by `sipp -sn uac -m 100`: SIPp
   exits 0, every instance passes.
 - What belongs to no call: garbage (dropped, `malformed`), a BYE of an unknown dialog
@@ -30,7 +33,7 @@ import time
 import unittest
 
 from daemon_process import DaemonProcess
-from polling import wait_for
+from polling import free_port, wait_for
 
 SIPP = shutil.which("sipp")
 
@@ -179,6 +182,51 @@ class SipTest(unittest.TestCase):
             self.assertIn("CSeq: 2 BYE\r\n", trace[4]["text"])
         finally:
             sipp.close()
+
+    def test_uac_over_tcp(self):
+        port = free_port()
+        sipp = Sipp(["-sn", "uas", "-t", "t1", "-i", "127.0.0.1", "-p", str(port), "-m", "1000"])
+        try:
+            time.sleep(0.3)
+            call = json.loads(json.dumps(UAC_CALL))
+            call[0]["arguments"]["target"] = f"tcp://127.0.0.1:{port}"
+            self.rpc.call("ExecuteTest", run_id="uac-tcp",
+                          distribution={"type": "linear", "rate": 250, "total": 1000},
+                          vars={"uri": f"sip:service@127.0.0.1:{port}"}, operations=call)
+            q = self.rpc.completed("uac-tcp")
+            self.assertEqual(q["counts"]["passed"], 1000, q["first_aborts"])
+            self.assertEqual(sipp.wait(), 0, sipp.errors())
+            self.assertEqual(q["sip"]["retransmissions_sent"], 0)
+            trace = q["first_call_summary"]["trace_log"]
+            self.assertEqual([start_line(e).split(" ")[0] for e in trace],
+                             ["INVITE", "SIP/2.0", "SIP/2.0", "ACK", "BYE", "SIP/2.0"])
+            self.assertRegex(trace[0]["text"], r"\r\nVia: SIP/2.0/TCP 127\.0\.0\.1:\d+;branch=")
+            self.assertRegex(trace[0]["text"], r"\r\nContact: <sip:testrund@127\.0\.0\.1:\d+;"
+                                               r"transport=tcp>\r\n")
+        finally:
+            sipp.close()
+
+    def test_malformed_over_tcp_aborts_the_instance(self):
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            port = server.getsockname()[1]
+            call = json.loads(json.dumps(UAC_CALL))
+            call[0]["arguments"]["target"] = f"tcp://127.0.0.1:{port}"
+            self.rpc.call("ExecuteTest", run_id="tcp-garbage",
+                          vars={"uri": f"sip:service@127.0.0.1:{port}"}, operations=call)
+            server.settimeout(10)
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(10)
+                self.assertTrue(conn.recv(65536).startswith(b"INVITE "))
+                conn.sendall(b"SIP/2.0 100 Trying\r\nno colon here\r\n\r\n")
+                q = self.rpc.completed("tcp-garbage", 30)
+        self.assertEqual(q["counts"]["aborted"], 1)
+        self.assertEqual(q["first_aborts"][0]["text"],
+                         f"malformed SIP message from 127.0.0.1:{port} over TCP: a header line "
+                         "without a colon at byte 20 of the message")
+        self.assertEqual(q["sip"]["malformed"], 1)
 
     def test_uas_called_by_sipp_uac(self):
         port = free_udp_port()
@@ -334,9 +382,11 @@ class SipTest(unittest.TestCase):
             (send(method="INVITE", uri="nothing"),
              ("arguments.uri", 'must be a SIP URI ("sip:user@host:port"), got "nothing"')),
             (send(method="INVITE", target="127.0.0.1:5060"),
-             ("arguments.target", 'must be an address "udp://IP:PORT", got "127.0.0.1:5060"')),
-            (send(method="INVITE", target="tcp://127.0.0.1:5060"),
-             ("arguments.target", 'only udp:// is supported so far, got "tcp://127.0.0.1:5060"')),
+             ("arguments.target", 'must be an address "udp://IP:PORT" or "tcp://IP:PORT", got '
+                                  '"127.0.0.1:5060"')),
+            (send(method="INVITE", target="tcp://127.0.0.1:0"),
+             ("arguments.target", 'must be an address "udp://IP:PORT" or "tcp://IP:PORT", got '
+                                  '"tcp://127.0.0.1:0"')),
             (send(method="INVITE", headers={"X-A": "a\r\nb"}),
              ("arguments.headers.X-A", "must not contain CR or LF")),
             (send(method="INVITE", headers={"X A": "a"}),
