@@ -291,21 +291,24 @@ bool SipReceivePending::Record(const Received& r) {
   OpContext& c = ctx();
   TraceReceived(r);
   const sip::Message& m = r.message;
-  rapidjson::Document inbound(rapidjson::kObjectType);
-  auto& alloc = inbound.GetAllocator();
-  auto text = [&](const std::string& s) {
-    return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
-  };
-  if (m.is_request) {
-    inbound.AddMember("method", text(m.method), alloc);
-    inbound.AddMember("uri", text(m.uri), alloc);
-  } else {
-    inbound.AddMember("status", m.status, alloc);
-    inbound.AddMember("reason", text(m.reason), alloc);
+  // i.sip is built only when some code of the run may read it.
+  if (c.lua().may_read_inbound()) {
+    rapidjson::Document inbound(rapidjson::kObjectType);
+    auto& alloc = inbound.GetAllocator();
+    auto text = [&](const std::string& s) {
+      return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+    };
+    if (m.is_request) {
+      inbound.AddMember("method", text(m.method), alloc);
+      inbound.AddMember("uri", text(m.uri), alloc);
+    } else {
+      inbound.AddMember("status", m.status, alloc);
+      inbound.AddMember("reason", text(m.reason), alloc);
+    }
+    inbound.AddMember("headers", HeadersObject(m, alloc), alloc);
+    inbound.AddMember("body", text(m.body), alloc);
+    if (!SetInbound(c, "sip", inbound)) return false;
   }
-  inbound.AddMember("headers", HeadersObject(m, alloc), alloc);
-  inbound.AddMember("body", text(m.body), alloc);
-  if (!SetInbound(c, "sip", inbound)) return false;
 
   const ReceiveArgs& a = *args_;
   const bool mandatory = a.mandatory;

@@ -32,13 +32,13 @@ constexpr std::array<std::pair<char, std::string_view>, 17> kCompactForms = {{
     {'v', "Via"},
 }};
 
+// ASCII only (header names and parameter names are tokens): no locale lookup per byte.
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
 bool EqualNoCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t k = 0; k < a.size(); ++k) {
-    if (std::tolower(static_cast<unsigned char>(a[k])) !=
-        std::tolower(static_cast<unsigned char>(b[k]))) {
-      return false;
-    }
+    if (LowerAscii(a[k]) != LowerAscii(b[k])) return false;
   }
   return true;
 }
@@ -85,7 +85,7 @@ size_t ParamsStart(std::string_view value) {
 
 std::string_view FullName(std::string_view name) {
   if (name.size() != 1) return name;
-  char c = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+  char c = LowerAscii(name[0]);
   for (const auto& [compact, full] : kCompactForms) {
     if (compact == c) return full;
   }

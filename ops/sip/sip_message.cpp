@@ -193,6 +193,7 @@ ParseResult Parse(std::string_view bytes, Framing framing) {
   HeadReader reader(message_bytes, limit);
   ParseResult out;
   Message& message = out.message;
+  message.headers.reserve(16);  // a call's messages have 7-12 headers
 
   // A stream that has not yet brought a whole head waits, unless it already passed the
   // limit; a datagram without one is malformed.
