@@ -207,26 +207,31 @@ class SipTest(unittest.TestCase):
             sipp.close()
 
     def test_malformed_over_tcp_aborts_the_instance(self):
-        with socket.socket() as server:
-            server.bind(("127.0.0.1", 0))
-            server.listen(1)
-            port = server.getsockname()[1]
-            call = json.loads(json.dumps(UAC_CALL))
-            call[0]["arguments"]["target"] = f"tcp://127.0.0.1:{port}"
-            self.rpc.call("ExecuteTest", run_id="tcp-garbage",
-                          vars={"uri": f"sip:service@127.0.0.1:{port}"}, operations=call)
-            server.settimeout(10)
-            conn, _ = server.accept()
-            with conn:
-                conn.settimeout(10)
-                self.assertTrue(conn.recv(65536).startswith(b"INVITE "))
-                conn.sendall(b"SIP/2.0 100 Trying\r\nno colon here\r\n\r\n")
-                q = self.rpc.completed("tcp-garbage", 30)
-        self.assertEqual(q["counts"]["aborted"], 1)
-        self.assertEqual(q["first_aborts"][0]["text"],
-                         f"malformed SIP message from 127.0.0.1:{port} over TCP: a header line "
-                         "without a colon at byte 20 of the message")
-        self.assertEqual(q["sip"]["malformed"], 1)
+        for run_id, reply, text in [
+                ("tcp-garbage", b"SIP/2.0 100 Trying\r\nno colon here\r\n\r\n",
+                 "a header line without a colon at byte 20 of the message"),
+                ("tcp-oversized", b"SIP/2.0 200 OK\r\nl: 70000\r\n\r\n" + b"x" * 1000,
+                 "a body of 70000 bytes makes the message longer than the 65536-byte limit "
+                 "at byte 28 of the message")]:
+            with self.subTest(run_id=run_id), socket.socket() as server:
+                server.bind(("127.0.0.1", 0))
+                server.listen(1)
+                port = server.getsockname()[1]
+                call = json.loads(json.dumps(UAC_CALL))
+                call[0]["arguments"]["target"] = f"tcp://127.0.0.1:{port}"
+                self.rpc.call("ExecuteTest", run_id=run_id,
+                              vars={"uri": f"sip:service@127.0.0.1:{port}"}, operations=call)
+                server.settimeout(10)
+                conn, _ = server.accept()
+                with conn:
+                    conn.settimeout(10)
+                    self.assertTrue(conn.recv(65536).startswith(b"INVITE "))
+                    conn.sendall(reply)
+                    q = self.rpc.completed(run_id, 30)
+                self.assertEqual(q["counts"]["aborted"], 1)
+                self.assertEqual(q["first_aborts"][0]["text"],
+                                 f"malformed SIP message from 127.0.0.1:{port} over TCP: {text}")
+                self.assertEqual(q["sip"]["malformed"], 1)
 
     def test_uas_called_by_sipp_uac(self):
         port = free_udp_port()
