@@ -112,11 +112,9 @@ std::optional<sip::TransportAddress> ReadSipLocal(ParamReader& p) {
   if (!text) return std::nullopt;
   std::optional<sip::TransportAddress> address = sip::ParseTransportAddress(*text, true);
   if (!address) {
-    s.WrongType("local", "an address \"udp://IP:PORT\" (port 0: an ephemeral one)", *local);
-    return std::nullopt;
-  }
-  if (address->transport != sip::Transport::kUdp) {
-    s.AddProblem("local", "only udp:// is supported so far, got " + QuoteValue(*local));
+    s.WrongType("local",
+                "an address \"udp://IP:PORT\" or \"tcp://IP:PORT\" (port 0: an ephemeral one)",
+                *local);
     return std::nullopt;
   }
   return address;

@@ -367,7 +367,7 @@ Status SipDialog::Send(const std::string& bytes, const SipPeer& to, Resend kind)
     return Status::Ok();
   }
   Status sent = endpoint_.Send(bytes, to);
-  if (kind == Resend::kNone) return sent;
+  if (kind == Resend::kNone || to.connection != 0) return sent;  // TCP: nothing is resent
   // A send the socket refused is covered by the retransmission, as a lost datagram is.
   retransmission_ = Retransmission{bytes, kind, kT1, clock_.Now()};
   retransmit_to_ = to;
@@ -753,15 +753,18 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
   }
 
   if (!d.stream_error().empty()) return Abort(ctx, d.stream_error());
-  const bool tcp = args.target ? args.target->transport == sip::Transport::kTcp : d.streaming();
-  if (tcp && !d.streaming()) {
+  // A dialog that came on a connection the run accepted answers on it.
+  const bool accepted = !args.target && d.peer_ && d.peer_->connection != 0;
+  const bool tcp =
+      accepted || (args.target ? args.target->transport == sip::Transport::kTcp : d.streaming());
+  if (tcp && !accepted && !d.streaming()) {
     if (Status connected = d.Connect(*ctx.io(), to); !connected.ok()) {
       return Abort(ctx, fmt::format("SIP connection to {} failed: {}", to.Text(),
                                     connected.message()));
     }
   }
   const std::string local =
-      tcp ? d.stream_local().HostPort() : endpoint.local().HostPort();
+      d.streaming() ? d.stream_local().HostPort() : endpoint.local().HostPort();
   const std::string_view via_transport = tcp ? "TCP" : "UDP";
   const std::string contact_suffix = tcp ? ";transport=tcp" : "";
   if (d.local_tag_.empty()) d.local_tag_ = endpoint.ids().Tag();
@@ -861,7 +864,9 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
   m.headers.push_back({"CSeq", *request.Find("CSeq")});
   const bool invite = request.method == "INVITE";
   if (invite && args.status < 300) {
-    m.headers.push_back({"Contact", fmt::format("<sip:testrund@{}>", endpoint.local().HostPort())});
+    const bool tcp = d.peer_ && d.peer_->connection != 0;
+    m.headers.push_back({"Contact", fmt::format("<sip:testrund@{}{}>", endpoint.local().HostPort(),
+                                                tcp ? ";transport=tcp" : "")});
   }
   if (!args.body.empty()) m.headers.push_back({"Content-Type", "application/sdp"});
   m.headers.push_back({"Content-Length", std::to_string(args.body.size())});

@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
 
@@ -86,10 +87,21 @@ Result<std::unique_ptr<SipEndpoint>> SipEndpoint::Open(event_base* base,
   actual.port = bound.address.ss_family == AF_INET
                     ? ntohs(reinterpret_cast<const sockaddr_in*>(&bound.address)->sin_port)
                     : ntohs(reinterpret_cast<const sockaddr_in6*>(&bound.address)->sin6_port);
-  std::unique_ptr<SipEndpoint> endpoint(new SipEndpoint(fd, std::move(actual)));
+  std::unique_ptr<SipEndpoint> endpoint(new SipEndpoint(fd, actual));
   endpoint->readable_.reset(
       event_new(base, fd, EV_READ | EV_PERSIST, &SipEndpoint::OnReadable, endpoint.get()));
   event_add(endpoint->readable_.get(), nullptr);
+  if (local.transport == sip::Transport::kTcp) {
+    Result<SipPeer> at = PeerAt(actual.host, actual.port);
+    endpoint->listener_.reset(evconnlistener_new_bind(
+        base, &SipEndpoint::OnAccept, endpoint.get(),
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+        reinterpret_cast<const sockaddr*>(&at->address), static_cast<int>(at->length)));
+    if (!endpoint->listener_) {
+      return Status::Error(fmt::format("cannot listen on {}: {}", actual.Text(),
+                                       std::strerror(errno)));
+    }
+  }
   return endpoint;
 }
 
@@ -97,6 +109,8 @@ SipEndpoint::SipEndpoint(int fd, sip::TransportAddress local)
     : fd_(fd), local_(std::move(local)), ids_(sip::IdSource::Random()) {}
 
 SipEndpoint::~SipEndpoint() {
+  listener_.reset();
+  connections_.clear();
   lingering_.clear();
   readable_.reset();
   evutil_closesocket(fd_);
@@ -137,7 +151,74 @@ void SipEndpoint::OnLingerEvent(bufferevent* bev, short, void* arg) {
   static_cast<SipEndpoint*>(arg)->lingering_.erase(bev);
 }
 
+void SipEndpoint::OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int length,
+                           void* arg) {
+  auto* self = static_cast<SipEndpoint*>(arg);
+  bufferevent* bev = bufferevent_socket_new(evconnlistener_get_base(self->listener_.get()), fd,
+                                            BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) {
+    evutil_closesocket(fd);
+    return;
+  }
+  uint64_t id = self->next_connection_++;
+  Connection& c = self->connections_[id];
+  c.bev.reset(bev);
+  std::memcpy(&c.peer.address, peer, static_cast<size_t>(length));
+  c.peer.length = static_cast<socklen_t>(length);
+  c.peer.connection = id;
+  self->connection_ids_[bev] = id;
+  bufferevent_setcb(bev, &SipEndpoint::OnConnectionRead, nullptr,
+                    &SipEndpoint::OnConnectionEvent, self);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void SipEndpoint::OnConnectionRead(bufferevent* bev, void* arg) {
+  auto* self = static_cast<SipEndpoint*>(arg);
+  uint64_t id = self->connection_ids_[bev];
+  Connection& c = self->connections_[id];
+  evbuffer* input = bufferevent_get_input(bev);
+  size_t length = evbuffer_get_length(input);
+  size_t at = c.in.size();
+  c.in.resize(at + length);
+  evbuffer_remove(input, c.in.data() + at, length);
+  for (;;) {
+    // Looked up again each turn: a sink may have sent on (never closed) this connection.
+    Connection& conn = self->connections_[id];
+    if (conn.in.empty()) return;
+    sip::ParseResult r = sip::Parse(conn.in, sip::Framing::kStream);
+    if (r.kind == sip::ParseResult::Kind::kNeedMore) return;
+    if (r.kind == sip::ParseResult::Kind::kMalformed) {
+      // A connection shared by calls: no instance to abort, so the connection goes.
+      ++self->counters_.malformed;
+      self->connection_ids_.erase(bev);
+      self->connections_.erase(id);
+      return;
+    }
+    std::string raw = conn.in.substr(0, r.consumed);
+    conn.in.erase(0, r.consumed);
+    SipPeer from = conn.peer;
+    self->Dispatch(std::move(r.message), raw, from);
+  }
+}
+
+void SipEndpoint::OnConnectionEvent(bufferevent* bev, short events, void* arg) {
+  if (events & BEV_EVENT_CONNECTED) return;
+  auto* self = static_cast<SipEndpoint*>(arg);
+  auto it = self->connection_ids_.find(bev);
+  if (it == self->connection_ids_.end()) return;
+  self->connections_.erase(it->second);
+  self->connection_ids_.erase(it);
+}
+
 Status SipEndpoint::Send(std::string_view bytes, const SipPeer& to) {
+  if (to.connection != 0) {
+    auto it = connections_.find(to.connection);
+    if (it == connections_.end()) return Status::Error("the connection was closed");
+    if (bufferevent_write(it->second.bev.get(), bytes.data(), bytes.size()) != 0) {
+      return Status::Error("cannot queue the message");
+    }
+    return Status::Ok();
+  }
   ssize_t sent = sendto(fd_, bytes.data(), bytes.size(), 0,
                         reinterpret_cast<const sockaddr*>(&to.address), to.length);
   if (sent < 0) return Status::Error(std::strerror(errno));
@@ -164,17 +245,21 @@ void SipEndpoint::Dispatch(std::string_view bytes, const SipPeer& from) {
     ++counters_.malformed;
     return;
   }
-  const std::string* call_id = parsed.message.Find("Call-ID");
-  if (call_id == nullptr || !parsed.message.Has("CSeq") || !parsed.message.Has("Via")) {
+  Dispatch(std::move(parsed.message), bytes, from);
+}
+
+void SipEndpoint::Dispatch(sip::Message message, std::string_view raw, const SipPeer& from) {
+  const std::string* call_id = message.Find("Call-ID");
+  if (call_id == nullptr || !message.Has("CSeq") || !message.Has("Via")) {
     ++counters_.malformed;  // RFC 3261 §8.1.1: every message has these
     return;
   }
   auto it = sinks_.find(*call_id);
   if (it != sinks_.end()) {
-    it->second->OnSipMessage(std::move(parsed.message), bytes, from);
+    it->second->OnSipMessage(std::move(message), raw, from);
     return;
   }
-  DispatchOrphan(std::move(parsed.message), bytes, from);
+  DispatchOrphan(std::move(message), raw, from);
 }
 
 void SipEndpoint::DispatchOrphan(sip::Message message, std::string_view raw, const SipPeer& from) {

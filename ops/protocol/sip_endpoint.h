@@ -9,6 +9,8 @@
 //   - a new request (no To tag) with no instance waiting to answer one: 503 (`rejected`),
 //     else it goes to the instance that has waited longest in such a sip.receive;
 //   - a response for an unknown Call-ID, an ACK for one: dropped (`unmatched`).
+// With a tcp:// local address it also accepts TCP connections: their messages are read as a
+// stream and dispatched the same way, and answers go back on the connection.
 // It is the run's RunIo: created by the first sip op, destroyed after the run's instances.
 #pragma once
 
@@ -33,10 +35,11 @@
 
 namespace testrund::ops {
 
-// A UDP peer address.
+// A peer address; over TCP also the accepted connection it came on (0: none, UDP).
 struct SipPeer {
   sockaddr_storage address{};
   socklen_t length = 0;
+  uint64_t connection = 0;
   // "127.0.0.1:5060".
   std::string Text() const;
 };
@@ -56,7 +59,9 @@ class SipSink {
 
 class SipEndpoint final : public RunIo {
  public:
-  // Binds a UDP socket to `local` (port 0: an ephemeral port) on `base`. Error: the cause.
+  // Binds a UDP socket to `local` (port 0: an ephemeral port) on `base`, and for a tcp://
+  // `local` also listens there for TCP connections (the same port number). Error: the
+  // cause.
   static Result<std::unique_ptr<SipEndpoint>> Open(event_base* base,
                                                    const sip::TransportAddress& local);
   ~SipEndpoint() override;
@@ -84,8 +89,9 @@ class SipEndpoint final : public RunIo {
   void Linger(BuffereventPtr stream);
   static constexpr int kLingerSeconds = 32;  // 64×T1
 
-  // Sends one datagram to `to`. Error: the cause (a full socket buffer included: the
-  // transaction's retransmission covers it over UDP).
+  // Sends one datagram to `to`, or over `to.connection` when it came on an accepted TCP
+  // connection. Error: the cause (a full socket buffer included: the transaction's
+  // retransmission covers it over UDP; a connection that is gone).
   Status Send(std::string_view bytes, const SipPeer& to);
 
  private:
@@ -104,6 +110,20 @@ class SipEndpoint final : public RunIo {
   EventPtr readable_;
   std::unordered_map<std::string, SipSink*> sinks_;
   std::deque<SipSink*> waiting_;
+  static void OnAccept(evconnlistener* listener, evutil_socket_t fd, sockaddr* peer, int length,
+                       void* arg);
+  static void OnConnectionRead(bufferevent* bev, void* arg);
+  static void OnConnectionEvent(bufferevent* bev, short events, void* arg);
+  struct Connection {
+    BuffereventPtr bev;
+    SipPeer peer;
+    std::string in;
+  };
+  ListenerPtr listener_;
+  std::unordered_map<uint64_t, Connection> connections_;
+  std::unordered_map<bufferevent*, uint64_t> connection_ids_;
+  uint64_t next_connection_ = 1;
+  void Dispatch(sip::Message message, std::string_view raw, const SipPeer& from);
   static void OnLingerRead(bufferevent* bev, void* arg);
   static void OnLingerEvent(bufferevent* bev, short events, void* arg);
   std::unordered_map<bufferevent*, BuffereventPtr> lingering_;

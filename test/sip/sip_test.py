@@ -9,8 +9,9 @@
 - The same over TCP against `sipp -sn uas -t t1` (a connection per call; Via and Contact
   name TCP); a peer that sends what is not SIP on the connection aborts the instance with the
   byte offset.
-- testrund as UAS (a sip.receive of an INVITE first) called by `sipp -sn uac -m 100`: SIPp
-  exits 0, every instance passes.
+- testrund as UAS (a sip.receive of an INVITE first) called by `sipp -sn uac -m 100`, over
+  UDP and over TCP (`sip.local: "tcp://..."`, `sipp -t t1`): SIPp exits 0, every instance
+  passes.
 - What belongs to no call: garbage (dropped, `malformed`), a BYE of an unknown dialog
   (answered 481, `no_dialog`), a new INVITE with no instance waiting (503, `rejected`), a
   response with a wrong branch (dropped, `unmatched`) — while the call being answered
@@ -313,6 +314,27 @@ class SipTest(unittest.TestCase):
                 row["lost"] += numbers[4] if len(numbers) > 4 else 0
         return rows
 
+    def test_uas_over_tcp_called_by_sipp_uac(self):
+        port = free_port()
+        self.rpc.call("ExecuteTest", run_id="uas-tcp", sip={"local": f"tcp://127.0.0.1:{port}"},
+                      distribution={"type": "load", "total": 100, "backlog": 100},
+                      operations=UAS_CALL)
+        wait_for(lambda: self.rpc.call("QueryTest", run_id="uas-tcp")["counts"]["running"] == 100,
+                 "100 instances waiting")
+        sipp = Sipp(["-sn", "uac", "-t", "t1", "-i", "127.0.0.1", "-p", str(free_port()),
+                     f"127.0.0.1:{port}", "-m", "100", "-r", "50"])
+        try:
+            self.assertEqual(sipp.wait(), 0, sipp.errors())
+            q = self.rpc.completed("uas-tcp")
+            self.assertEqual(q["counts"]["passed"], 100, q["first_aborts"])
+            self.assertEqual(q["sip"]["retransmissions_sent"], 0)
+            ok = [e for e in q["first_call_summary"]["trace_log"]
+                  if e["path"] == "sip.tester_to_sut" and "200 OK" in start_line(e)][0]
+            self.assertRegex(ok["text"], r"\r\nContact: <sip:testrund@127\.0\.0\.1:\d+;"
+                                         r"transport=tcp>\r\n")
+        finally:
+            sipp.close()
+
     def exchange(self, sock, port, text, expect_answer=True):
         sock.sendto(text.encode(), ("127.0.0.1", port))
         if not expect_answer:
@@ -411,12 +433,12 @@ class SipTest(unittest.TestCase):
             with self.subTest(op=op):
                 problems = refused(op)
                 self.assertIn((field, problem), problems)
+        wanted = 'must be an address "udp://IP:PORT" or "tcp://IP:PORT" (port 0: an ephemeral one)'
         for local, problem in [
-                ("127.0.0.1:5060", 'must be an address "udp://IP:PORT" (port 0: an ephemeral '
-                                   'one), got "127.0.0.1:5060"'),
-                ("udp://example.org:5060", 'must be an address "udp://IP:PORT" (port 0: an '
-                                           'ephemeral one), got "udp://example.org:5060"'),
-                ("tcp://127.0.0.1:0", 'only udp:// is supported so far, got "tcp://127.0.0.1:0"')]:
+                ("127.0.0.1:5060", wanted + ', got "127.0.0.1:5060"'),
+                ("udp://example.org:5060", wanted + ', got "udp://example.org:5060"'),
+                ("udp://[::1:5060", wanted + ', got "udp://[::1:5060"'),
+                ("tcp://127.0.0.1:65536", wanted + ', got "tcp://127.0.0.1:65536"')]:
             with self.subTest(local=local):
                 self.assertEqual(refused(send(method="OPTIONS", uri="sip:a@127.0.0.1"),
                                          sip={"local": local}), [("sip.local", problem)])
