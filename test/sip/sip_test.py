@@ -335,6 +335,20 @@ class SipTest(unittest.TestCase):
         finally:
             sipp.close()
 
+    def test_garbage_on_an_accepted_connection_closes_it(self):
+        port = free_port()
+        self.rpc.call("ExecuteTest", run_id="tcp-shared", sip={"local": f"tcp://127.0.0.1:{port}"},
+                      operations=[{"type": "sip.receive", "arguments": {"timeout": 2}}])
+        wait_for(lambda: self.rpc.call("QueryTest", run_id="tcp-shared")["counts"]["running"] == 1,
+                 "the instance waiting")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"HELLO\r\n\r\n")
+            self.assertEqual(conn.recv(100), b"")  # closed by the daemon
+        q = self.rpc.completed("tcp-shared", 30)
+        self.assertEqual(q["sip"]["malformed"], 1)
+        self.assertEqual(q["first_aborts"][0]["text"],
+                         "SIP receive timed out after 2 seconds waiting for a new request")
+
     def exchange(self, sock, port, text, expect_answer=True):
         sock.sendto(text.encode(), ("127.0.0.1", port))
         if not expect_answer:
