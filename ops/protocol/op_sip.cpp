@@ -202,7 +202,12 @@ class SipReceivePending final : public PendingIo {
     while (std::optional<Received> next = dialog_.Take()) {
       const sip::Message& m = next->message;
       if (!m.is_request && m.status < 200 && !Listed(m.status)) {
+        // While parked, the instance's step already counts the next op (Run::Execute); a
+        // message of this op's wait belongs to the op's own step, as FinishIo has it.
+        Instance& instance = ctx().instance();
+        --instance.step;
         TraceReceived(*next);
+        ++instance.step;
         continue;
       }
       dialog_.set_waiter(nullptr);

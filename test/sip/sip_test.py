@@ -164,6 +164,9 @@ class SipTest(unittest.TestCase):
 
             trace = q["first_call_summary"]["trace_log"]
             messages = [(e["path"], start_line(e)) for e in trace if e["path"].startswith("sip.")]
+            # Each message carries the step of the op that sent or awaited it.
+            self.assertEqual([e["step"] for e in trace if e["path"].startswith("sip.")],
+                             [0, 1, 1, 2, 3, 4])
             self.assertEqual([m[0] for m in messages], [
                 "sip.tester_to_sut", "sip.sut_to_tester", "sip.sut_to_tester",
                 "sip.tester_to_sut", "sip.tester_to_sut", "sip.sut_to_tester"])
