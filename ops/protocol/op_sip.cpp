@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -32,14 +33,12 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "ops/base/json_numbers.h"
 #include "ops/base/json_writer.h"
+#include "ops/net/client_socket.h"
 #include "ops/op_table.h"
 #include "ops/protocol/op_protocol.h"
 #include "ops/protocol/protocol_ops.h"
-#include "ops/net/client_socket.h"
 #include "ops/protocol/sip_endpoint.h"
 #include "ops/sip/sip_address.h"
 #include "ops/sip/sip_headers.h"
@@ -123,19 +122,19 @@ class SipDialog final : public InstanceSocket, public SipSink {
   std::string call_id_;
   std::string local_tag_;
   std::string remote_tag_;
-  std::string local_uri_;     // From of our requests
-  std::string remote_uri_;    // To of our requests
-  std::string remote_target_;  // the Contact of the peer (in-dialog requests' Request-URI)
+  std::string local_uri_;        // From of our requests
+  std::string remote_uri_;       // To of our requests
+  std::string remote_target_;    // the Contact of the peer (in-dialog requests' Request-URI)
   std::optional<SipPeer> peer_;  // where the dialog's messages go
   uint32_t cseq_ = 0;
   uint32_t invite_cseq_ = 0;
   std::string invite_uri_;
   std::string invite_branch_;
-  std::string invite_bytes_;  // for the ACK of a non-2xx
+  std::string invite_bytes_;       // for the ACK of a non-2xx
   std::set<int> invite_statuses_;  // responses to the INVITE seen
-  std::string ack_bytes_;     // the scenario's ACK of a 2xx, re-sent if the 2xx comes again
-  std::string auto_ack_bytes_;  // our ACK of a non-2xx final response
-  std::string tx_branch_;      // the client transaction in progress (not the INVITE)
+  std::string ack_bytes_;          // the scenario's ACK of a 2xx, re-sent if the 2xx comes again
+  std::string auto_ack_bytes_;     // our ACK of a non-2xx final response
+  std::string tx_branch_;          // the client transaction in progress (not the INVITE)
   std::string tx_method_;
   std::set<int> tx_statuses_;
   std::optional<sip::Message> last_request_;  // what a response answers
@@ -248,8 +247,9 @@ class SipReceivePending final : public PendingIo {
     return false;
   }
   void TraceReceived(const Received& r) {
-    TraceMessage(ctx(), "sip", false, r.raw).SetString("text", r.raw).SetString("peer",
-                                                                                  r.from.Text());
+    TraceMessage(ctx(), "sip", false, r.raw)
+        .SetString("text", r.raw)
+        .SetString("peer", r.from.Text());
   }
   bool Record(const Received& r);
   void OnTimeout() override {
@@ -284,10 +284,10 @@ rapidjson::Value HeadersObject(const sip::Message& m, rapidjson::Document::Alloc
       it->value.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()), alloc);
       continue;
     }
-    headers.AddMember(key,
-                      rapidjson::Value(h.value.data(),
-                                       static_cast<rapidjson::SizeType>(h.value.size()), alloc),
-                      alloc);
+    headers.AddMember(
+        key,
+        rapidjson::Value(h.value.data(), static_cast<rapidjson::SizeType>(h.value.size()), alloc),
+        alloc);
   }
   return headers;
 }
@@ -321,8 +321,8 @@ bool SipReceivePending::Record(const Received& r) {
     std::string wanted = StatusList(a.statuses);
     if (m.is_request) {
       if (!Expectation(c, mandatory, false,
-                       fmt::format("SIP {} request received where status {} was expected",
-                                   m.method, wanted))) {
+                       fmt::format("SIP {} request received where status {} was expected", m.method,
+                                   wanted))) {
         return false;
       }
     } else if (!Expectation(c, mandatory, Listed(m.status),
@@ -334,20 +334,19 @@ bool SipReceivePending::Record(const Received& r) {
   if (a.method) {
     bool passed = m.is_request && m.method == *a.method;
     std::string got = m.is_request ? m.method : fmt::format("a {} response", m.status);
-    if (!Expectation(c, mandatory, passed,
-                     fmt::format("SIP method {} {} {}", got, passed ? "is" : "is not",
-                                 *a.method))) {
+    if (!Expectation(
+            c, mandatory, passed,
+            fmt::format("SIP method {} {} {}", got, passed ? "is" : "is not", *a.method))) {
       return false;
     }
   }
   for (const auto& [name, contains] : a.header) {
     const std::string* value = m.Find(name);
     bool passed = value != nullptr && value->find(contains) != std::string::npos;
-    std::string text = value == nullptr
-                           ? fmt::format("SIP header {} is absent", name)
-                           : fmt::format("SIP header {} {} {}", name,
-                                         passed ? "contains" : "does not contain",
-                                         JsonString(contains));
+    std::string text = value == nullptr ? fmt::format("SIP header {} is absent", name)
+                                        : fmt::format("SIP header {} {} {}", name,
+                                                      passed ? "contains" : "does not contain",
+                                                      JsonString(contains));
     if (!Expectation(c, mandatory, passed, text)) return false;
   }
   if (a.body_contains) {
@@ -434,9 +433,10 @@ void SipDialog::OnStreamRead(bufferevent* bev, void* arg) {
     if (r.kind == sip::ParseResult::Kind::kNeedMore) return;
     if (r.kind == sip::ParseResult::Kind::kMalformed) {
       ++self->endpoint_.counters().malformed;
-      self->StreamFailed(fmt::format("malformed SIP message from {} over TCP: {} at byte {} of "
-                                     "the message",
-                                     self->stream_peer_.Text(), r.error, r.offset));
+      self->StreamFailed(
+          fmt::format("malformed SIP message from {} over TCP: {} at byte {} of "
+                      "the message",
+                      self->stream_peer_.Text(), r.error, r.offset));
       return;
     }
     std::string raw = self->stream_in_.substr(0, r.consumed);
@@ -499,8 +499,9 @@ void SipDialog::OnResponse(sip::Message message, std::string_view raw, const Sip
     return;
   }
   // Timer A stops at any response to INVITE; E at a final response.
-  if (retransmission_ && ((to_invite && retransmission_->kind == Resend::kInvite) ||
-                          (to_tx && status >= 200 && retransmission_->kind == Resend::kNonInvite))) {
+  if (retransmission_ &&
+      ((to_invite && retransmission_->kind == Resend::kInvite) ||
+       (to_tx && status >= 200 && retransmission_->kind == Resend::kNonInvite))) {
     StopRetransmitting();
   }
   if (const std::string* to = message.Find("To")) {
@@ -617,27 +618,48 @@ bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::s
 // The reason phrase of the usual statuses (RFC 3261 §21).
 std::string_view DefaultReason(int status) {
   switch (status) {
-    case 100: return "Trying";
-    case 180: return "Ringing";
-    case 181: return "Call Is Being Forwarded";
-    case 182: return "Queued";
-    case 183: return "Session Progress";
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 480: return "Temporarily Unavailable";
-    case 481: return "Call/Transaction Does Not Exist";
-    case 486: return "Busy Here";
-    case 487: return "Request Terminated";
-    case 488: return "Not Acceptable Here";
-    case 500: return "Server Internal Error";
-    case 503: return "Service Unavailable";
-    case 603: return "Decline";
-    default: return status < 200 ? "Session Progress" : status < 300 ? "OK" : "Error";
+    case 100:
+      return "Trying";
+    case 180:
+      return "Ringing";
+    case 181:
+      return "Call Is Being Forwarded";
+    case 182:
+      return "Queued";
+    case 183:
+      return "Session Progress";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 480:
+      return "Temporarily Unavailable";
+    case 481:
+      return "Call/Transaction Does Not Exist";
+    case 486:
+      return "Busy Here";
+    case 487:
+      return "Request Terminated";
+    case 488:
+      return "Not Acceptable Here";
+    case 500:
+      return "Server Internal Error";
+    case 503:
+      return "Service Unavailable";
+    case 603:
+      return "Decline";
+    default:
+      return status < 200 ? "Session Progress" : status < 300 ? "OK" : "Error";
   }
 }
 
@@ -646,29 +668,35 @@ void ReadSend(ParamReader& args, ParamReader& /*expect*/, SendArgs* out) {
   const bool has_method = args.Get("method") != nullptr;
   const bool has_status = args.Get("status") != nullptr;
   if (has_method && has_status) {
-    args.AddProblem("status", "and method exclude each other: a request has a method, a "
-                              "response a status");
+    args.AddProblem("status",
+                    "and method exclude each other: a request has a method, a "
+                    "response a status");
   } else if (!has_method && !has_status) {
     args.AddProblem("method", "is required (a request), or status (a response)");
   }
   if (auto method = ReadLiteral(args, "method")) {
-    if (IsToken(*method)) out->method = *method;
-    else args.WrongType("method", "a SIP method (a token such as \"INVITE\")", *args.Get("method"));
+    if (IsToken(*method))
+      out->method = *method;
+    else
+      args.WrongType("method", "a SIP method (a token such as \"INVITE\")", *args.Get("method"));
   }
   if (auto status = args.OptionalInt("status", {.min = 100, .max = 699})) {
     out->status = static_cast<int>(*status);
   }
   if (auto reason = ReadLiteral(args, "reason")) {
-    if (has_method) args.AddProblem("reason", "is for a response (with status)");
-    else if (HasLineBreak(*reason)) args.AddProblem("reason", "must not contain CR or LF");
-    else out->reason = *reason;
+    if (has_method)
+      args.AddProblem("reason", "is for a response (with status)");
+    else if (HasLineBreak(*reason))
+      args.AddProblem("reason", "must not contain CR or LF");
+    else
+      out->reason = *reason;
   }
   if (auto uri = ReadLiteral(args, "uri")) {
     if (has_status) {
       args.AddProblem("uri", "is for a request (with method)");
-    } else if (!sip::UriHostPort(*uri) && (uri->find(':') == std::string::npos ||
-                                            HasLineBreak(*uri) ||
-                                            uri->find(' ') != std::string::npos)) {
+    } else if (!sip::UriHostPort(*uri) &&
+               (uri->find(':') == std::string::npos || HasLineBreak(*uri) ||
+                uri->find(' ') != std::string::npos)) {
       args.WrongType("uri", "a SIP URI (\"sip:user@host:port\")", *args.Get("uri"));
     } else {
       out->uri = *uri;
@@ -723,16 +751,19 @@ SipDialog& DialogFor(OpContext& ctx, SipEndpoint& endpoint) {
   return *static_cast<SipDialog*>(io.sip.get());
 }
 
-StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpoint,
-                        SipDialog& d) {
+StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpoint, SipDialog& d) {
   const std::string& method = args.method;
   const bool ack = method == "ACK";
   const bool cancel = method == "CANCEL";
   std::string uri;
-  if (args.uri) uri = *args.uri;
-  else if (cancel) uri = d.invite_uri_;  // RFC 3261 §9.1: the INVITE's Request-URI
-  else if (!d.remote_target_.empty()) uri = d.remote_target_;
-  else uri = d.invite_uri_;
+  if (args.uri)
+    uri = *args.uri;
+  else if (cancel)
+    uri = d.invite_uri_;  // RFC 3261 §9.1: the INVITE's Request-URI
+  else if (!d.remote_target_.empty())
+    uri = d.remote_target_;
+  else
+    uri = d.invite_uri_;
   if (uri.empty()) {
     return Abort(ctx, fmt::format("sip.send of {} needs arguments.uri: the dialog has no remote "
                                   "target yet",
@@ -764,8 +795,8 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
       accepted || (args.target ? args.target->transport == sip::Transport::kTcp : d.streaming());
   if (tcp && !accepted && !d.streaming()) {
     if (Status connected = d.Connect(*ctx.io(), to); !connected.ok()) {
-      return Abort(ctx, fmt::format("SIP connection to {} failed: {}", to.Text(),
-                                    connected.message()));
+      return Abort(ctx,
+                   fmt::format("SIP connection to {} failed: {}", to.Text(), connected.message()));
     }
   }
   const std::string local =
@@ -786,9 +817,9 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
   m.headers = {
       {"Via", fmt::format("SIP/2.0/{} {};branch={};rport", via_transport, local, branch)},
       {"From", fmt::format("{};tag={}", d.local_uri_, d.local_tag_)},
-      {"To", d.remote_tag_.empty() || cancel ? d.remote_uri_
-                                             : fmt::format("{};tag={}", d.remote_uri_,
-                                                           d.remote_tag_)},
+      {"To", d.remote_tag_.empty() || cancel
+                 ? d.remote_uri_
+                 : fmt::format("{};tag={}", d.remote_uri_, d.remote_tag_)},
       {"Call-ID", call_id},
       {"CSeq", fmt::format("{} {}", cseq, method)},
       {"Max-Forwards", "70"},
@@ -836,11 +867,12 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
     d.tx_statuses_.clear();
   }
   Status sent = d.Send(bytes, to,
-                       ack ? Resend::kNone
-                           : method == "INVITE" ? Resend::kInvite : Resend::kNonInvite);
+                       ack                  ? Resend::kNone
+                       : method == "INVITE" ? Resend::kInvite
+                                            : Resend::kNonInvite);
   if (!sent.ok()) {
-    return Abort(ctx, fmt::format("SIP send of {} to {} failed: {}", method, to.Text(),
-                                  sent.message()));
+    return Abort(ctx,
+                 fmt::format("SIP send of {} to {} failed: {}", method, to.Text(), sent.message()));
   }
   TraceSent(ctx, bytes, to);
   ++ctx.instance().pc;
@@ -858,11 +890,13 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
   m.is_request = false;
   m.status = args.status;
   m.reason = args.reason.empty() ? std::string(DefaultReason(args.status)) : args.reason;
-  for (std::string_view via : request.FindAll("Via")) m.headers.push_back({"Via", std::string(via)});
+  for (std::string_view via : request.FindAll("Via"))
+    m.headers.push_back({"Via", std::string(via)});
   if (const std::string* from = request.Find("From")) m.headers.push_back({"From", *from});
   if (const std::string* to = request.Find("To")) {
     std::string value = *to;
-    if (args.status > 100 && !sip::Param(value, "tag")) value += ";tag=" + d.local_tag_;
+    if (args.status > 100 && !sip::Param(value, "tag"))
+      value += fmt::format(";tag={}", d.local_tag_);
     m.headers.push_back({"To", std::move(value)});
   }
   m.headers.push_back({"Call-ID", *request.Find("Call-ID")});
@@ -902,7 +936,9 @@ StepOutcome ExecuteSipSend(OpContext& ctx) {
   std::shared_ptr<const SendArgs> args = ReadOp(ctx, &ReadSend);
   if (args == nullptr) return StepOutcome::kFinished;
   Result<SipEndpoint*> endpoint = EndpointOf(ctx);
-  if (!endpoint.ok()) return Abort(ctx, "SIP socket cannot be opened: " + endpoint.message());
+  if (!endpoint.ok()) {
+    return Abort(ctx, fmt::format("SIP socket cannot be opened: {}", endpoint.message()));
+  }
   SipDialog& dialog = DialogFor(ctx, **endpoint);
   return args->status != 0 ? SendResponse(ctx, *args, **endpoint, dialog)
                            : SendRequest(ctx, *args, **endpoint, dialog);
@@ -923,7 +959,7 @@ void ReadReceive(ParamReader& args, ParamReader& expect, ReceiveArgs* out) {
           out->statuses.push_back(s.GetInt());
         } else if (!expect.Deferred(s)) {
           expect.AddProblem(fmt::format("status.{}", k),
-                            "must be a status 100-699, got " + QuoteValue(s));
+                            fmt::format("must be a status 100-699, got {}", QuoteValue(s)));
         }
       }
     } else if (auto single = expect.OptionalInt("status", {.min = 100, .max = 699})) {
@@ -931,8 +967,10 @@ void ReadReceive(ParamReader& args, ParamReader& expect, ReceiveArgs* out) {
     }
   }
   if (auto method = ReadLiteral(expect, "method")) {
-    if (IsToken(*method)) out->method = *method;
-    else expect.WrongType("method", "a SIP method (a token such as \"BYE\")", *expect.Get("method"));
+    if (IsToken(*method))
+      out->method = *method;
+    else
+      expect.WrongType("method", "a SIP method (a token such as \"BYE\")", *expect.Get("method"));
   }
   if (const rapidjson::Value* header = expect.OptionalObject("header")) {
     ParamReader h(*header, expect, "header");
@@ -948,7 +986,9 @@ StepOutcome ExecuteSipReceive(OpContext& ctx) {
   std::shared_ptr<const ReceiveArgs> args = ReadOp(ctx, &ReadReceive);
   if (args == nullptr) return StepOutcome::kFinished;
   Result<SipEndpoint*> endpoint = EndpointOf(ctx);
-  if (!endpoint.ok()) return Abort(ctx, "SIP socket cannot be opened: " + endpoint.message());
+  if (!endpoint.ok()) {
+    return Abort(ctx, fmt::format("SIP socket cannot be opened: {}", endpoint.message()));
+  }
   SipDialog& dialog = DialogFor(ctx, **endpoint);
   std::string waiting_for;
   // A connection that already failed is reported by the wait (OnSoon), after it parked.
@@ -982,8 +1022,7 @@ constexpr AttributeSpec kReceiveAttributes[] = {
 };
 
 constexpr OpTypeSpec kSipOps[] = {
-    {"sip.send", kSendAttributes, &ExecuteSipSend, false, true,
-     &ValidateWith<SendArgs, &ReadSend>},
+    {"sip.send", kSendAttributes, &ExecuteSipSend, false, true, &ValidateWith<SendArgs, &ReadSend>},
     {"sip.receive", kReceiveAttributes, &ExecuteSipReceive, true, true,
      &ValidateWith<ReceiveArgs, &ReadReceive>},
 };

@@ -8,14 +8,13 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "ops/net/io_context.h"
 #include "ops/run.h"
@@ -98,8 +97,8 @@ Result<std::unique_ptr<SipEndpoint>> SipEndpoint::Open(event_base* base,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
         reinterpret_cast<const sockaddr*>(&at->address), static_cast<int>(at->length)));
     if (!endpoint->listener_) {
-      return Status::Error(fmt::format("cannot listen on {}: {}", actual.Text(),
-                                       std::strerror(errno)));
+      return Status::Error(
+          fmt::format("cannot listen on {}: {}", actual.Text(), std::strerror(errno)));
     }
   }
   return endpoint;
@@ -167,8 +166,8 @@ void SipEndpoint::OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, 
   c.peer.length = static_cast<socklen_t>(length);
   c.peer.connection = id;
   self->connection_ids_[bev] = id;
-  bufferevent_setcb(bev, &SipEndpoint::OnConnectionRead, nullptr,
-                    &SipEndpoint::OnConnectionEvent, self);
+  bufferevent_setcb(bev, &SipEndpoint::OnConnectionRead, nullptr, &SipEndpoint::OnConnectionEvent,
+                    self);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -297,7 +296,7 @@ void SipEndpoint::Answer(const sip::Message& request, int status, std::string_vi
     if (const std::string* value = request.Find(name)) {
       std::string copy = *value;
       if (std::string_view(name) == "To" && !sip::Param(copy, "tag")) {
-        copy += ";tag=" + ids_.Tag();
+        copy += fmt::format(";tag={}", ids_.Tag());
       }
       response.headers.push_back({name, std::move(copy)});
     }

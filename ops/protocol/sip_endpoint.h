@@ -14,6 +14,7 @@
 // It is the run's RunIo: created by the first sip op, destroyed after the run's instances.
 #pragma once
 
+#include <event2/bufferevent.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -23,15 +24,13 @@
 #include <string_view>
 #include <unordered_map>
 
-#include <event2/bufferevent.h>
-
 #include "ops/base/event_handles.h"
 #include "ops/base/status.h"
 #include "ops/instance.h"
-#include "ops/stats/run_snapshot.h"
 #include "ops/sip/sip_address.h"
 #include "ops/sip/sip_ids.h"
 #include "ops/sip/sip_message.h"
+#include "ops/stats/run_snapshot.h"
 
 namespace testrund::ops {
 
@@ -100,8 +99,7 @@ class SipEndpoint final : public RunIo {
   void Dispatch(std::string_view bytes, const SipPeer& from);
   void DispatchOrphan(sip::Message message, std::string_view raw, const SipPeer& from);
   // A stateless answer to `request`: its Via, From, To (with a tag), Call-ID and CSeq.
-  void Answer(const sip::Message& request, int status, std::string_view reason,
-              const SipPeer& to);
+  void Answer(const sip::Message& request, int status, std::string_view reason, const SipPeer& to);
 
   int fd_;
   sip::TransportAddress local_;

@@ -3,10 +3,9 @@
 #include "ops/sip/sip_address.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <charconv>
-
-#include <fmt/format.h>
 
 namespace testrund::ops::sip {
 

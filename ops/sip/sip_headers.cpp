@@ -57,14 +57,20 @@ size_t FindOutside(std::string_view s, char stop, size_t from, bool angles) {
   for (size_t k = from; k < s.size(); ++k) {
     char c = s[k];
     if (quoted) {
-      if (c == '\\') ++k;
-      else if (c == '"') quoted = false;
+      if (c == '\\')
+        ++k;
+      else if (c == '"')
+        quoted = false;
       continue;
     }
-    if (c == '"') quoted = true;
-    else if (angles && c == '<') in_angle = true;
-    else if (angles && c == '>') in_angle = false;
-    else if (c == stop && !in_angle) return k;
+    if (c == '"')
+      quoted = true;
+    else if (angles && c == '<')
+      in_angle = true;
+    else if (angles && c == '>')
+      in_angle = false;
+    else if (c == stop && !in_angle)
+      return k;
   }
   return std::string_view::npos;
 }
@@ -92,7 +98,9 @@ std::string_view FullName(std::string_view name) {
   return name;
 }
 
-bool SameName(std::string_view a, std::string_view b) { return EqualNoCase(FullName(a), FullName(b)); }
+bool SameName(std::string_view a, std::string_view b) {
+  return EqualNoCase(FullName(a), FullName(b));
+}
 
 std::optional<std::string_view> Param(std::string_view value, std::string_view name) {
   // Only the first element of a list (`Via: a;branch=1, b;branch=2`) is read.
@@ -124,8 +132,8 @@ std::optional<CSeq> ParseCSeq(std::string_view value) {
   std::string_view method = Trim(value.substr(space));
   if (method.empty()) return std::nullopt;
   for (char c : method) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("-.!%*_+`'~").find(c) ==
-                                                            std::string_view::npos) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("-.!%*_+`'~").find(c) == std::string_view::npos) {
       return std::nullopt;
     }
   }

@@ -2,9 +2,9 @@
 // Unique branches, tags and Call-IDs (see sip_ids.h).
 #include "ops/sip/sip_ids.h"
 
-#include <random>
-
 #include <fmt/format.h>
+
+#include <random>
 
 namespace testrund::ops::sip {
 

@@ -2,11 +2,11 @@
 // The SIP message parser and writer (see sip_message.h).
 #include "ops/sip/sip_message.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <charconv>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "ops/sip/sip_headers.h"
 
@@ -180,8 +180,9 @@ std::optional<size_t> ParseLength(std::string_view value) {
 ParseResult Parse(std::string_view bytes, Framing framing) {
   const bool stream = framing == Framing::kStream;
   if (!stream && bytes.size() > kMaxMessageBytes) {
-    return Malformed(kMaxMessageBytes, fmt::format("a message of {} bytes is over the {}-byte limit",
-                                                   bytes.size(), kMaxMessageBytes));
+    return Malformed(kMaxMessageBytes,
+                     fmt::format("a message of {} bytes is over the {}-byte limit", bytes.size(),
+                                 kMaxMessageBytes));
   }
   size_t leading = 0;
   if (stream) {
@@ -204,9 +205,9 @@ ParseResult Parse(std::string_view bytes, Framing framing) {
       return more;
     }
     if (message_bytes.size() >= kMaxMessageBytes) {
-      return Malformed(leading + kMaxMessageBytes,
-                       fmt::format("no end of the headers within the {}-byte limit",
-                                   kMaxMessageBytes));
+      return Malformed(
+          leading + kMaxMessageBytes,
+          fmt::format("no end of the headers within the {}-byte limit", kMaxMessageBytes));
     }
     return Malformed(leading + at, "the message ends before the empty line after its headers");
   };
@@ -249,7 +250,8 @@ ParseResult Parse(std::string_view bytes, Framing framing) {
       return Malformed(at, fmt::format("more than {} headers", kMaxHeaders));
     }
     message.headers.push_back(
-        {std::string(name), std::string(TrimWhitespace(std::string_view(joined).substr(colon + 1)))});
+        {std::string(name),
+         std::string(TrimWhitespace(std::string_view(joined).substr(colon + 1)))});
   }
 
   const size_t body_at = reader.at();
@@ -258,9 +260,9 @@ ParseResult Parse(std::string_view bytes, Framing framing) {
   if (const std::string* value = message.Find("Content-Length")) {
     length = ParseLength(*value);
     if (!length) {
-      return Malformed(content_length_at,
-                       fmt::format("Content-Length \"{}\" is not a number of bytes",
-                                   value->substr(0, 40)));
+      return Malformed(
+          content_length_at,
+          fmt::format("Content-Length \"{}\" is not a number of bytes", value->substr(0, 40)));
     }
   }
   size_t body_length = length.value_or(stream ? 0 : after.size());

@@ -4,6 +4,8 @@
 // malformed input with the byte offset it is reported at; the writer, read back by the
 // parser; header fields (parameters, CSeq, Via, name-addr URIs, a URI's host and port); and
 // the uniqueness of generated branches, tags and Call-IDs.
+#include "ops/sip/sip_message.h"
+
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
@@ -11,7 +13,6 @@
 
 #include "ops/sip/sip_headers.h"
 #include "ops/sip/sip_ids.h"
-#include "ops/sip/sip_message.h"
 
 namespace testrund::ops::sip {
 namespace {
@@ -150,9 +151,12 @@ TEST_CASE("malformed messages name the byte offset", "[unit][sip]") {
   CHECK(Refusal("INV@TE sip:a SIP/2.0\r\n\r\n") == P{"a request method must be a token", 0});
   CHECK(Refusal("INVITE sip:a\r\n\r\n") == P{"a request line needs a Request-URI and SIP/2.0", 7});
   CHECK(Refusal("INVITE sip:a SIP/3.0\r\n\r\n") == P{"the request line must end with SIP/2.0", 13});
-  CHECK(Refusal("INVITE sip:\x01 SIP/2.0\r\n\r\n") == P{"a control character in the start line", 11});
-  CHECK(Refusal("BYE sip:a SIP/2.0\r\nCall-ID x\r\n\r\n") == P{"a header line without a colon", 19});
-  CHECK(Refusal("BYE sip:a SIP/2.0\r\nCall ID: x\r\n\r\n") == P{"a header name must be a token", 19});
+  CHECK(Refusal("INVITE sip:\x01 SIP/2.0\r\n\r\n") ==
+        P{"a control character in the start line", 11});
+  CHECK(Refusal("BYE sip:a SIP/2.0\r\nCall-ID x\r\n\r\n") ==
+        P{"a header line without a colon", 19});
+  CHECK(Refusal("BYE sip:a SIP/2.0\r\nCall ID: x\r\n\r\n") ==
+        P{"a header name must be a token", 19});
   CHECK(Refusal("BYE sip:a SIP/2.0\r\n To: x\r\n\r\n") ==
         P{"a continuation line before the first header", 19});
   CHECK(Refusal("BYE sip:a SIP/2.0\r\nTo: a\0b\r\n\r\n"sv) ==
