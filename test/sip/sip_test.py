@@ -448,6 +448,16 @@ class SipTest(unittest.TestCase):
             (receive(status=[180, "x"]), ("expect.status.1", 'must be a status 100-699, got "x"')),
             (receive(method=5), ("expect.method", "must be a string, got 5")),
             (receive(bodycontains="x"), ("expect.bodycontains", "is unknown")),
+            (send(method="INVITE", headers=["X: y"]),
+             ("arguments.headers", "must be an object, got an array")),
+            (send(method="INVITE", headers={"X-A": 5}),
+             ("arguments.headers.X-A", "must be a string, got 5")),
+            (send(method="INVITE", body={"sdp": 1}),
+             ("arguments.body", "must be a string, got an object")),
+            (receive(header={"Subject": 1}), ("expect.header.Subject", "must be a string, got 1")),
+            (receive(header="Subject"),
+             ("expect.header", 'must be an object, got "Subject"')),
+            (receive(body_contains=7), ("expect.body_contains", "must be a string, got 7")),
             ({"type": "sip.receive", "arguments": {"timeout": 0}},
              ("arguments.timeout", "must be greater than 0 and at most 3600, got 0")),
         ]
@@ -466,6 +476,11 @@ class SipTest(unittest.TestCase):
                                          sip={"local": local}), [("sip.local", problem)])
         self.assertEqual(refused(send(method="OPTIONS", uri="sip:a@127.0.0.1"),
                                  sip={"remote": 1}), [("sip.remote", "is unknown")])
+        self.assertEqual(refused(send(method="OPTIONS", uri="sip:a@127.0.0.1"), sip=5),
+                         [("sip", "must be an object, got 5")])
+        self.assertEqual(refused(send(method="OPTIONS", uri="sip:a@127.0.0.1"),
+                                 sip={"local": 5060}),
+                         [("sip.local", "must be a string, got 5060")])
         by = self.rpc.call("QueryTest", run_id="bystander")
         self.assertEqual(by["counts"]["aborted"] + by["counts"]["failed"], 0)
 
