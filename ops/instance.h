@@ -32,6 +32,17 @@ struct InstanceIo {
   virtual ~InstanceIo() = default;
 };
 
+struct RunSnapshot;  // ops/stats/run_snapshot.h
+
+// What protocol ops share across a run's instances (the sip ops' one socket per run,
+// ops/protocol/sip_endpoint.h): created by the first op that needs it, destroyed with the
+// run after its instances, so an instance's part of it may refer to it until it ends.
+struct RunIo {
+  virtual ~RunIo() = default;
+  // Adds what it counts to the run's snapshot (SipSummary).
+  virtual void AddTo(RunSnapshot& out) const = 0;
+};
+
 struct Instance {
   int64_t id = 0;
   MonoNs planned_start = 0;

@@ -42,6 +42,10 @@ class OpContext {
   inline WallTime wall_now() const;
   // The sockets of protocol ops; never null while an op whose type needs_io executes.
   inline IoContext* io() const;
+  // What protocol ops share across the run's instances (null until one creates it).
+  inline std::unique_ptr<RunIo>& run_io() const;
+  // The run's definition (ExecuteTest's params as read).
+  inline const struct RunDefinition& definition() const;
   inline int trace_level() const;
   // Turbo runs evaluate asserts only in the first call.
   inline bool turbo_skips_asserts() const;

@@ -220,6 +220,8 @@ class Run {
 
   RunDefinition def_;
   RunEnvironment env_;
+  // Declared before the instances: destroyed after them (ops/instance.h, RunIo).
+  std::unique_ptr<RunIo> run_io_;
   Schedule schedule_;
   std::unique_ptr<Timer> tick_;
   ThresholdChecks thresholds_;
@@ -275,6 +277,8 @@ inline LuaSandbox& OpContext::lua() const { return *run_->def_.lua; }
 inline Clock& OpContext::clock() const { return *run_->env_.clock; }
 inline WallTime OpContext::wall_now() const { return run_->Wall(run_->env_.clock->Now()); }
 inline IoContext* OpContext::io() const { return run_->env_.io; }
+inline std::unique_ptr<RunIo>& OpContext::run_io() const { return run_->run_io_; }
+inline const RunDefinition& OpContext::definition() const { return run_->def_; }
 inline int OpContext::trace_level() const { return run_->def_.trace_level; }
 inline bool OpContext::turbo_skips_asserts() const {
   return run_->def_.turbo && instance_->id != 0;

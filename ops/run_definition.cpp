@@ -101,6 +101,25 @@ Shard ReadShard(ParamReader& p) {
   return Shard{static_cast<uint32_t>(*index), static_cast<uint32_t>(*count)};
 }
 
+// `sip`: {"local": "udp://IP:PORT"} (docs/protocol-ops.md#sip).
+std::optional<sip::TransportAddress> ReadSipLocal(ParamReader& p) {
+  const rapidjson::Value* sip = p.OptionalObject("sip");
+  if (sip == nullptr) return std::nullopt;
+  ParamReader s(*sip, p, "sip");
+  s.UnknownMembers({"local"});
+  const rapidjson::Value* local = s.Get("local");
+  std::optional<std::string_view> text = s.OptionalString("local");
+  if (!text) return std::nullopt;
+  std::optional<sip::TransportAddress> address = sip::ParseTransportAddress(*text, true);
+  if (!address) {
+    s.WrongType("local",
+                "an address \"udp://IP:PORT\" or \"tcp://IP:PORT\" (port 0: an ephemeral one)",
+                *local);
+    return std::nullopt;
+  }
+  return address;
+}
+
 }  // namespace
 
 bool ValidRunId(std::string_view run_id) {
@@ -144,6 +163,7 @@ std::optional<RunDefinition> ParseRunDefinition(const rapidjson::Value& params,
   def.start_at = ReadStartAt(p, now);
   def.repeat = ReadRepeatPlan(p);
   def.shard = ReadShard(p);
+  def.sip_local = ReadSipLocal(p);
   if (auto max_failures = p.OptionalInt("max_failures", {.min = 0})) {
     def.max_failures = static_cast<uint64_t>(*max_failures);
   }

@@ -21,6 +21,7 @@
 #include "ops/program.h"
 #include "ops/repeat_plan.h"
 #include "ops/run_data.h"
+#include "ops/sip/sip_address.h"
 #include "ops/stats/run_snapshot.h"
 #include "ops/stats/threshold.h"
 
@@ -40,6 +41,9 @@ struct RunDefinition {
   // `repeat`: the run's repetitions (ops/run_series.h); nullopt: it runs once.
   std::optional<RepeatPlan> repeat;
   Shard shard;
+  // `sip.local`: the run's own SIP address (docs/protocol-ops.md#sip); nullopt: an ephemeral
+  // UDP port on 127.0.0.1.
+  std::optional<sip::TransportAddress> sip_local;
   uint64_t seed = 0;
   // `data` rows (nullptr: none); the sandbox's `d` reads them, so they outlive it.
   std::unique_ptr<RunData> data;

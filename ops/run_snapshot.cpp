@@ -42,6 +42,7 @@ RunSnapshot Run::Snapshot(unsigned parts, rapidjson::Document::AllocatorType& al
     out.data = DataSummary{data->table().rows(), data->table().columns(),
                            std::string(DataModeName(data->mode())), data->source()};
   }
+  if (run_io_) run_io_->AddTo(out);
   out.logs_version = CurrentLogsVersion();
 
   if (parts & kSnapshotGlobals) {

@@ -270,6 +270,28 @@ void SetMember(Value& object, const char* name, Value&& value, Allocator& alloc)
   }
 }
 
+// `sip`: each counter summed over the shards that have one (docs/protocol-ops.md#sip);
+// members that are not unsigned integers are passed over, as a shard's answer is untrusted.
+void AddSipCounters(std::span<const ShardAnswer> present, Value& out, Allocator& alloc) {
+  std::optional<Value> sum;
+  for (const ShardAnswer& a : present) {
+    auto sip = a.result->FindMember("sip");
+    if (sip == a.result->MemberEnd() || !sip->value.IsObject()) continue;
+    if (!sum) sum.emplace(rapidjson::kObjectType);
+    for (auto m = sip->value.MemberBegin(); m != sip->value.MemberEnd(); ++m) {
+      if (!m->value.IsUint64()) continue;
+      // (HasMember and operator[]: clang 14 refuses == on non-const member iterators.)
+      if (!sum->HasMember(m->name)) {
+        Value name(m->name, alloc);
+        sum->AddMember(name, Value(m->value.GetUint64()), alloc);
+      } else if (Value& mine = (*sum)[m->name]; mine.IsUint64()) {
+        mine.SetUint64(mine.GetUint64() + m->value.GetUint64());
+      }
+    }
+  }
+  if (sum) SetMember(out, "sip", std::move(*sum), alloc);
+}
+
 // first_call_summary from the shard holding instance 0 (shard 0); first_fail_summary of the
 // lowest instance; data and thresholds (ok only when every shard's is) from shard 0.
 void AddChosenParts(std::span<const ShardAnswer> present, Value& out, Allocator& alloc) {
@@ -333,6 +355,7 @@ Result<Value> MergedQueryTestResult(std::span<const ShardAnswer> shards, const V
   ops::RunSnapshot merged = ops::MergeShards(std::move(snapshots), options, alloc);
   Value out = QueryTestResult(std::move(merged), alloc, detail);
   AddChosenParts(present, out, alloc);
+  AddSipCounters(present, out, alloc);
   Value shards_member(rapidjson::kObjectType);
   shards_member.AddMember("count", static_cast<uint64_t>(shards.size()), alloc);
   shards_member.AddMember("missing", missing, alloc);

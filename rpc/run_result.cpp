@@ -236,6 +236,18 @@ rapidjson::Value Data(const ops::DataSummary& data, Allocator& alloc) {
   return out;
 }
 
+rapidjson::Value Sip(const ops::SipSummary& sip, Allocator& alloc) {
+  rapidjson::Value out;
+  ObjectBuilder(out, alloc)
+      .Add("retransmissions_sent", sip.retransmissions_sent)
+      .Add("retransmissions_received", sip.retransmissions_received)
+      .Add("rejected", sip.rejected)
+      .Add("malformed", sip.malformed)
+      .Add("unmatched", sip.unmatched)
+      .Add("no_dialog", sip.no_dialog);
+  return out;
+}
+
 bool ThresholdsOk(const std::vector<ops::ThresholdResult>& results) {
   for (const ops::ThresholdResult& r : results) {
     if (!r.ok) return false;
@@ -376,6 +388,7 @@ rapidjson::Value QueryTestResult(ops::RunSnapshot&& s, Allocator& alloc, ResultD
   if (!s.latency.empty()) b.AddValue("latency", Latency(s, detail, alloc));
   if (!s.thresholds.empty()) b.AddValue("thresholds", Thresholds(s.thresholds, alloc));
   if (s.data) b.AddValue("data", Data(*s.data, alloc));
+  if (s.sip) b.AddValue("sip", Sip(*s.sip, alloc));
   if (!s.reporters.empty()) b.AddValue("reporters", Reporters(s.reporters, alloc));
   if (s.first_call) {
     b.AddValue("first_call_summary", Summary(std::move(*s.first_call), alloc));

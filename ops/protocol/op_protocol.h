@@ -78,6 +78,7 @@ struct ProtocolIo final : InstanceIo {
   std::unique_ptr<PendingIo> pending;   // the op in flight, or the last one (spent)
   std::unique_ptr<InstanceSocket> tcp;  // the instance's TCP connection, if any
   std::unique_ptr<InstanceSocket> udp;  // the instance's UDP socket, if any
+  std::unique_ptr<InstanceSocket> sip;  // the instance's SIP dialog (ops/protocol/op_sip.cpp)
   ~ProtocolIo() override;
 };
 

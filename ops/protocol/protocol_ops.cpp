@@ -6,7 +6,8 @@ namespace testrund::ops {
 
 const OpTable& AllOpTypes() {
   static const OpTable kTable(
-      {LogicOpTypes(), HttpOpTypes(), JsonRpcOpTypes(), TcpOpTypes(), UdpOpTypes()});
+      {LogicOpTypes(), HttpOpTypes(), JsonRpcOpTypes(), TcpOpTypes(), UdpOpTypes(),
+                               SipOpTypes()});
   return kTable;
 }
 

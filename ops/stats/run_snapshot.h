@@ -157,6 +157,17 @@ struct DataSummary {
   std::string source;  // "rows", "csv" or "file:NAME"
 };
 
+// What a run counts of its SIP traffic (QueryTest's `sip`, docs/protocol-ops.md#sip), when
+// a sip op ran.
+struct SipSummary {
+  uint64_t retransmissions_sent = 0;      // copies of requests and 2xx the tester resent
+  uint64_t retransmissions_received = 0;  // copies from the SUT of what it had sent already
+  uint64_t rejected = 0;                  // new requests answered 503: no instance waiting
+  uint64_t malformed = 0;                 // datagrams that are not SIP or over 64 KiB
+  uint64_t unmatched = 0;                 // responses of no transaction, stray ACKs: dropped
+  uint64_t no_dialog = 0;                 // in-dialog requests of no dialog: answered 481
+};
+
 // How one repetition ended. kSkipped: on a fixed cadence (`from: "start"`) its start came
 // while the one before was still running; kInterrupted: the daemon stopped while it ran.
 enum class RepetitionStatus : uint8_t { kCompleted, kFailed, kCancelled, kSkipped, kInterrupted };
@@ -240,6 +251,7 @@ struct RunSnapshot {
   // Every threshold of the definition with its latest check (always: a few per run).
   std::vector<ThresholdResult> thresholds;
   std::optional<DataSummary> data;  // when the run has data rows
+  std::optional<SipSummary> sip;    // when a sip op ran
   // Changes whenever first_call or first_fail (kSnapshotLogs) would: a view that already
   // sent the logs skips copying them again while this stays the same.
   LogsVersion logs_version;

@@ -27,6 +27,9 @@ side in the same run, because absolute figures on a shared machine drift by +-30
                  over 8 workers while they start 2,000 instances/s each, every instance
                  waiting 1 s (so each worker holds ~2,000 live), vs the same QueryTest of one
                  worker directly
+ 11 sip          calls (INVITE, 180, 200, ACK, BYE, 200) per daemon CPU-second of testrund as
+                 UAC against `sipp -sn uas`, vs calls per SIPp CPU-second of `sipp -sn uac`
+                 driving the same UAS at the same rate (only with --peers: needs SIPp)
 
 Python 3 standard library only; rpc_load and floor_server (built by meson from this folder)
 generate the load Python cannot. Prints one table; exits 1 when a scenario could not run.
@@ -67,13 +70,13 @@ SIZES = {
              "rate_seconds": 10.0, "rpc_seconds": 3.0, "metrics_runs": 100, "scrapes": 50,
              "watchers": 50, "watch_seconds": 10.0, "data_rows": 1_000_000,
              "data_reads": 20_000, "data_halted": 50_000, "cluster_workers": 8,
-             "cluster_queries": 300, "repeat": 3},
+             "cluster_queries": 300, "sip_calls": 20_000, "sip_rate": 2_000, "repeat": 3},
     "tiny": {"engine": 20_000, "callgrind": 200, "parked": 2_000, "few": 1_000,
              "many": 3_000, "queries": 10, "http_seconds": 0.5, "rate": 1_000,
              "rate_seconds": 1.0, "rpc_seconds": 0.3, "metrics_runs": 5, "scrapes": 3,
              "watchers": 3, "watch_seconds": 1.0, "data_rows": 10_000, "data_reads": 500,
              "data_halted": 1_000, "cluster_workers": 2, "cluster_queries": 10,
-             "repeat": 1},
+             "sip_calls": 200, "sip_rate": 200, "repeat": 1},
 }
 
 ENGINE_OPS = [
@@ -811,6 +814,68 @@ def scenario_cluster(args, size, table):
             w.stop()
 
 
+# --------------------------------------------------------------------------------------------
+# Scenario 11: SIP calls against SIPp
+
+
+def cpu_of_exited(proc):
+    """CPU seconds (user + system) of child `proc`, reaped here."""
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return usage.ru_utime + usage.ru_stime
+
+
+def scenario_sip(args, size, table):
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        raise BenchError("sipp not on PATH (Debian's sip-tester)")
+    calls, rate = size["sip_calls"], size["sip_rate"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uas = subprocess.Popen([sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-nostdin",
+                            "-nd"], **quiet)
+    ours, theirs, resent = [], [], 0
+    try:
+        time.sleep(0.3)
+        call = [
+            {"type": "sip.send", "arguments": {"method": "INVITE",
+                                               "uri": f"sip:service@127.0.0.1:{port}",
+                                               "body": "v=0\r\n"}},
+            {"type": "sip.receive", "expect": {"status": 200}, "mandatory": True},
+            {"type": "sip.send", "arguments": {"method": "ACK"}},
+            {"type": "sip.send", "arguments": {"method": "BYE"}},
+            {"type": "sip.receive", "expect": {"status": 200}, "mandatory": True},
+        ]
+        with Daemon(args.binary) as daemon:
+            for _ in range(size["repeat"]):
+                cpu0 = daemon.cpu_seconds()
+                run_id = daemon.client.call(
+                    "ExecuteTest", operations=call,
+                    distribution={"type": "linear", "rate": rate, "total": calls,
+                                  "backlog": 100_000})["run_id"]
+                final = run_to_completion(daemon.client, run_id, interval=0.1)
+                cpu = daemon.cpu_seconds() - cpu0
+                if final["counts"]["passed"] != calls:
+                    raise BenchError(f"sip run: {final['counts']} {final['first_aborts']}")
+                resent += final["sip"]["retransmissions_sent"]
+                ours.append(calls / cpu)
+                uac = subprocess.Popen([sipp, "-sn", "uac", "-i", "127.0.0.1", "-p", "0",
+                                        f"127.0.0.1:{port}", "-m", str(calls), "-r", str(rate),
+                                        "-d", "0", "-nostdin", "-nd"], **quiet)
+                cpu = cpu_of_exited(uac)
+                theirs.append(calls / cpu)
+    finally:
+        uas.kill()
+        uas.wait()
+    o, t = statistics.median(ours), statistics.median(theirs)
+    table.add("11 sip", "calls per daemon CPU-second (UAC vs sipp -sn uas)", si(o, "/s"),
+              f"sipp -sn uac: {si(t, '/s')}", o / t, ">= 3", o / t >= 3)
+    table.add("11 sip", f"retransmissions sent at {rate}/s", str(resent), "", None, "0",
+              resent == 0)
+
+
 SCENARIOS = {
     "1": scenario_engine,
     "2": scenario_parked,
@@ -822,6 +887,7 @@ SCENARIOS = {
     "8": scenario_live_page,
     "9": scenario_data,
     "10": scenario_cluster,
+    "11": scenario_sip,
 }
 
 
@@ -833,9 +899,9 @@ def main(argv):
                         help="folder with rpc_load and floor_server")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--scenarios", default="1,2,3,5,6,7,8,9,10",
-                        help="comma-separated scenario numbers (4 needs --peers)")
+                        help="comma-separated scenario numbers (4 and 11 need --peers)")
     parser.add_argument("--peers", action="store_true",
-                        help="also run scenario 4 (nginx and wrk on PATH)")
+                        help="also run scenarios 4 (nginx and wrk on PATH) and 11 (sipp)")
     parser.add_argument("--repeat", type=int, help="measurements per figure (median)")
     parser.add_argument("--no-callgrind", action="store_true")
     parser.add_argument("--json", help="also write the table as JSON to this file")
@@ -844,11 +910,11 @@ def main(argv):
     if args.repeat:
         size["repeat"] = args.repeat
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    if args.peers and "4" not in chosen:
-        chosen.append("4")
+    if args.peers:
+        chosen += [s for s in ("4", "11") if s not in chosen]
     unknown = [s for s in chosen if s not in SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-10")
+        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-11")
     table = Table()
     failed = []
     for number in sorted(chosen, key=int):

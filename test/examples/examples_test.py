@@ -18,6 +18,8 @@ import glob
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ COVERED = {
     "http-linear.json": "test_http_linear",
     "halt-resume.json": "test_halt_resume",
     "ci-ramp.json": "test_ci_ramp_passes",
+    "sip-uac.json": "test_sip_uac",
 }
 
 
@@ -187,6 +190,35 @@ class ExamplesTest(unittest.TestCase):
         self.assertRegex(out, r"first call \(instance 0\) check_log:\n.*\n +2 +2 +pass +"
                               r"T-100: code 42 accepted")
         self.assertIn("result: FAILED (exit 1): 1 instance(s) failed", out)
+
+    def test_sip_uac(self):
+        # README: sipp -sn uas -i 127.0.0.1 -p 5060 (here on a free port, passed in with
+        # --set v.uri=..., as the README shows).
+        if shutil.which("sipp") is None:
+            self.skipTest("SIPp (sip-tester) is not installed")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        sipp = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
+                                 "-nostdin", "-nd"], cwd=self.tmp.name,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.3)
+            result = self.run_cli("execute", example("sip-uac.json"), "--watch", *POLL,
+                                  "--set", f"v.uri=sip:service@127.0.0.1:{port}",
+                                  "--save", os.path.join(self.tmp.name, "sip.json"))
+        finally:
+            sipp.kill()
+            sipp.wait()
+        self.assertExit(result, 0)
+        out = result[1]
+        self.assertIn("counts: started 100  finished 100  passed 100  failed 0  aborted 0", out)
+        self.assertRegex(out, r"pass +the answer has an audio stream")
+        final = self.saved("sip.json")
+        self.assertEqual(final["counts"]["passed"], 100)
+        self.assertEqual(final["sip"]["malformed"], 0)
+        self.assertEqual(final["sip"]["rejected"], 0)
+        self.assertEqual(sorted(e["op_idx"] for e in final["latency"]), [1, 4, 6])
 
     def test_ci_ramp_passes(self):
         # README: the CI command line; 3 of 175 instances fail, under the tolerated ratio.

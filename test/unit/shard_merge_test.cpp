@@ -230,6 +230,18 @@ TEST_CASE("a merge with a shard missing says so; a result that is not mergeable 
   REQUIRE(merged.ok());
   CHECK(ToText(merged.value()["shards"]) == R"J({"count":3,"missing":[1]})J");
   CHECK(merged.value()["counts"]["started"].GetUint64() == 8);
+  CHECK_FALSE(merged.value().HasMember("sip"));
+
+  // The sip counters are summed over the shards that ran a sip op.
+  rapidjson::Document sip0, sip2;
+  sip0.Parse(R"J({"retransmissions_sent": 3, "rejected": 1, "malformed": 0})J");
+  sip2.Parse(R"J({"retransmissions_sent": 4, "rejected": 0, "malformed": 2, "odd": "x"})J");
+  r0.AddMember("sip", rapidjson::Value(sip0, doc.GetAllocator()), doc.GetAllocator());
+  r2.AddMember("sip", rapidjson::Value(sip2, doc.GetAllocator()), doc.GetAllocator());
+  auto with_sip = rpc::MergedQueryTestResult(answers, none, doc.GetAllocator());
+  REQUIRE(with_sip.ok());
+  CHECK(ToText(with_sip.value()["sip"]) ==
+        R"J({"retransmissions_sent":7,"rejected":1,"malformed":2})J");
 
   // What a worker sends is read with care (a fuzz finding: an array instead of a result).
   rapidjson::Value array(rapidjson::kArrayType);

@@ -1,0 +1,1034 @@
+// SPDX-License-Identifier: Apache-2.0
+// The sip.* ops (docs/protocol-ops.md#sip): each instance holds one dialog (SipDialog, its
+// InstanceSocket) on the run's one UDP socket (SipEndpoint).
+//
+//   sip.send     arguments: a request (method*, uri, target, headers, body) or a response to
+//                the last request received (status*, reason, headers, body). The daemon
+//                fills Via (a fresh branch), From (a tag), To, Call-ID, CSeq, Max-Forwards,
+//                Contact, Content-Length (Content-Type application/sdp for a body); a header
+//                given by the user wins. Sends at once (no wait).
+//   sip.receive  arguments: timeout (s, default 5). expect: status (a number or a list),
+//                method, header ({name: text it contains}), body_contains; mandatory.
+//                i.sip = {status, reason, method, uri, headers, body}.
+//
+// The dialog is the transaction layer too (RFC 3261 §17): over UDP it retransmits its
+// requests (Timer A/E: T1 = 500 ms doubling, to T2 = 4 s for non-INVITE, 64×T1 at most) and
+// a UAS's 2xx to INVITE until the ACK comes (§13.3.1.4), ACKs a non-2xx final response to
+// INVITE itself (§17.1.1.3), re-sends its ACK when a 2xx comes again (§13.2.2.4), re-sends
+// its last response when a request comes again, and absorbs the SUT's retransmissions: the
+// run's `sip` counters tell each kind apart.
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cctype>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ops/base/json_numbers.h"
+#include "ops/base/json_writer.h"
+#include "ops/net/client_socket.h"
+#include "ops/op_table.h"
+#include "ops/protocol/op_protocol.h"
+#include "ops/protocol/protocol_ops.h"
+#include "ops/protocol/sip_endpoint.h"
+#include "ops/sip/sip_address.h"
+#include "ops/sip/sip_headers.h"
+#include "ops/sip/sip_message.h"
+
+namespace testrund::ops {
+namespace {
+
+constexpr double kDefaultSipTimeout = 5;
+// RFC 3261 §17.1.1.1: T1 (the round-trip estimate) and T2 (the longest interval).
+constexpr MonoNs kT1 = kNsPerSecond / 2;
+constexpr MonoNs kT2 = 4 * kNsPerSecond;
+// Messages a dialog keeps for its next sip.receive; more are dropped (`unmatched`).
+constexpr size_t kMaxQueued = 32;
+
+struct Received {
+  sip::Message message;
+  std::string raw;
+  SipPeer from;
+};
+
+class SipReceivePending;
+
+// Something the dialog re-sends until it is answered: a request (client transaction) or a
+// UAS's 2xx to INVITE.
+enum class Resend : uint8_t {
+  kNone,
+  kInvite,     // Timer A: doubles without a cap; stops at any response
+  kNonInvite,  // Timer E: doubles up to T2; stops at a final response
+  kOk,         // a UAS's 2xx to INVITE: doubles up to T2; stops at the ACK
+};
+
+struct Retransmission {
+  std::string bytes;
+  Resend kind = Resend::kNone;
+  MonoNs interval = kT1;
+  MonoNs started = 0;
+};
+
+class SipDialog final : public InstanceSocket, public SipSink {
+ public:
+  SipDialog(SipEndpoint& endpoint, Clock& clock) : endpoint_(endpoint), clock_(clock) {}
+  ~SipDialog() override {
+    if (!call_id_.empty()) endpoint_.Unregister(call_id_, this);
+    if (waiting_for_request_) endpoint_.Unwait(this);  // a linear walk: only when listed
+    if (stream_ && stream_error_.empty()) endpoint_.Linger(std::move(stream_));
+  }
+
+  void OnSipMessage(sip::Message message, std::string_view raw, const SipPeer& from) override;
+
+  // Sends `bytes` (a request of this dialog, or a response) to `to`, and re-sends them as
+  // `kind` says until answered.
+  Status Send(const std::string& bytes, const SipPeer& to, Resend kind);
+
+  // The message the waiting sip.receive takes next, if one is queued.
+  std::optional<Received> Take() {
+    if (queue_.empty()) return std::nullopt;
+    Received out = std::move(queue_.front());
+    queue_.pop_front();
+    return out;
+  }
+  void set_waiter(SipReceivePending* waiter) { waiter_ = waiter; }
+
+  // Over TCP: the instance's own connection to `to` (RFC 3261 §18: responses come back on
+  // it). Error: the socket cannot be made.
+  Status Connect(IoContext& io, const SipPeer& to);
+  bool streaming() const { return stream_ != nullptr; }
+  // Where the connection's messages come from (its local address, for Via and Contact).
+  const sip::TransportAddress& stream_local() const { return stream_local_; }
+  // Why the connection ended, once it did (the next sip op aborts with it).
+  const std::string& stream_error() const { return stream_error_; }
+  void WaitForRequest() {
+    if (call_id_.empty() && !waiting_for_request_) {
+      waiting_for_request_ = true;
+      endpoint_.Wait(this);
+    }
+  }
+
+  SipEndpoint& endpoint_;
+  Clock& clock_;
+  std::string call_id_;
+  std::string local_tag_;
+  std::string remote_tag_;
+  std::string local_uri_;        // From of our requests
+  std::string remote_uri_;       // To of our requests
+  std::string remote_target_;    // the Contact of the peer (in-dialog requests' Request-URI)
+  std::optional<SipPeer> peer_;  // where the dialog's messages go
+  uint32_t cseq_ = 0;
+  uint32_t invite_cseq_ = 0;
+  std::string invite_uri_;
+  std::string invite_branch_;
+  std::string invite_bytes_;       // for the ACK of a non-2xx
+  std::set<int> invite_statuses_;  // responses to the INVITE seen
+  std::string ack_bytes_;          // the scenario's ACK of a 2xx, re-sent if the 2xx comes again
+  std::string auto_ack_bytes_;     // our ACK of a non-2xx final response
+  std::string tx_branch_;          // the client transaction in progress (not the INVITE)
+  std::string tx_method_;
+  std::set<int> tx_statuses_;
+  std::optional<sip::Message> last_request_;  // what a response answers
+  std::string last_response_bytes_;
+  uint32_t ok_invite_cseq_ = 0;  // a UAS's 2xx to INVITE waits for its ACK
+  bool waiting_for_request_ = false;
+
+  // Whether a final response to the INVITE is still awaited.
+  bool AwaitingInviteFinal() const {
+    return !invite_branch_.empty() && !invite_statuses_.empty() ? *invite_statuses_.rbegin() < 200
+                                                                : !invite_branch_.empty();
+  }
+
+ private:
+  void OnResponse(sip::Message message, std::string_view raw, const SipPeer& from);
+  void OnRequest(sip::Message message, std::string_view raw, const SipPeer& from);
+  void Deliver(sip::Message message, std::string_view raw, const SipPeer& from);
+  void AckNonSuccess(const sip::Message& response);
+  void StopRetransmitting() {
+    if (timer_) timer_->Cancel();
+    retransmission_.reset();
+  }
+  void OnRetransmitTimer();
+
+  static void OnStreamRead(bufferevent* bev, void* arg);
+  static void OnStreamEvent(bufferevent* bev, short events, void* arg);
+  void StreamFailed(std::string text);
+
+  std::deque<Received> queue_;
+  SipReceivePending* waiter_ = nullptr;
+  BuffereventPtr stream_;
+  SipPeer stream_peer_;
+  sip::TransportAddress stream_local_;
+  std::string stream_in_;
+  std::string stream_error_;
+  std::optional<Retransmission> retransmission_;
+  SipPeer retransmit_to_;
+  std::unique_ptr<Timer> timer_;
+};
+
+// --- sip.receive's wait ---------------------------------------------------------------
+
+struct ReceiveArgs : OpParts {
+  MonoNs timeout = 0;
+  std::string timeout_text;
+  std::vector<int> statuses;
+  std::optional<std::string> method;
+  std::vector<std::pair<std::string, std::string>> header;
+  std::optional<std::string> body_contains;
+};
+
+class SipReceivePending final : public PendingIo {
+ public:
+  SipReceivePending(const OpContext& ctx, std::shared_ptr<const ReceiveArgs> args,
+                    SipDialog& dialog)
+      : PendingIo(ctx), args_(std::move(args)), dialog_(dialog) {}
+  ~SipReceivePending() override {
+    if (!finished()) dialog_.set_waiter(nullptr);
+  }
+
+  // Takes queued messages: a 1xx not asked for is passed over; anything else ends the wait.
+  void Offer() {
+    if (finished()) return;
+    while (std::optional<Received> next = dialog_.Take()) {
+      const sip::Message& m = next->message;
+      if (!m.is_request && m.status < 200 && !Listed(m.status)) {
+        // While parked, the instance's step already counts the next op (Run::Execute); a
+        // message of this op's wait belongs to the op's own step, as FinishIo has it.
+        Instance& instance = ctx().instance();
+        --instance.step;
+        TraceReceived(*next);
+        ++instance.step;
+        continue;
+      }
+      dialog_.set_waiter(nullptr);
+      auto received = std::make_shared<Received>(std::move(*next));
+      Complete([this, received] { return Record(*received); });
+      return;
+    }
+  }
+
+  // The instance's TCP connection failed or brought what is not SIP: the instance aborts.
+  void Fail(const std::string& text) {
+    if (finished()) return;
+    dialog_.set_waiter(nullptr);
+    Complete([this, text] {
+      ctx().Abort(text);
+      return false;
+    });
+  }
+
+  // Messages already queued are offered from the loop, after the instance parked.
+  void Start(event_base* base) {
+    soon_.reset(event_new(base, -1, 0, &SipReceivePending::OnSoon, this));
+    event_active(soon_.get(), EV_TIMEOUT, 1);
+  }
+
+ private:
+  static void OnSoon(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<SipReceivePending*>(arg);
+    self->Offer();
+    if (!self->finished() && !self->dialog_.stream_error().empty()) {
+      self->Fail(self->dialog_.stream_error());
+    }
+  }
+  bool Listed(int status) const {
+    for (int s : args_->statuses) {
+      if (s == status) return true;
+    }
+    return false;
+  }
+  void TraceReceived(const Received& r) {
+    TraceMessage(ctx(), "sip", false, r.raw)
+        .SetString("text", r.raw)
+        .SetString("peer", r.from.Text());
+  }
+  bool Record(const Received& r);
+  void OnTimeout() override {
+    dialog_.set_waiter(nullptr);
+    soon_.reset();
+  }
+
+  std::shared_ptr<const ReceiveArgs> args_;
+  SipDialog& dialog_;
+  EventPtr soon_;
+};
+
+std::string StatusList(const std::vector<int>& statuses) {
+  std::string out;
+  for (size_t k = 0; k < statuses.size(); ++k) {
+    if (k > 0) out += k + 1 == statuses.size() ? " or " : ", ";
+    out += std::to_string(statuses[k]);
+  }
+  return out;
+}
+
+// i.sip's `headers`: {name: value}, compact names in their full form, repeated headers
+// joined by ", " (RFC 3261 §7.3.1).
+rapidjson::Value HeadersObject(const sip::Message& m, rapidjson::Document::AllocatorType& alloc) {
+  rapidjson::Value headers(rapidjson::kObjectType);
+  for (const sip::Header& h : m.headers) {
+    std::string_view name = sip::FullName(h.name);
+    rapidjson::Value key(name.data(), static_cast<rapidjson::SizeType>(name.size()), alloc);
+    auto it = headers.FindMember(key);
+    if (it != headers.MemberEnd()) {
+      std::string joined = fmt::format("{}, {}", it->value.GetString(), h.value);
+      it->value.SetString(joined.data(), static_cast<rapidjson::SizeType>(joined.size()), alloc);
+      continue;
+    }
+    headers.AddMember(
+        key,
+        rapidjson::Value(h.value.data(), static_cast<rapidjson::SizeType>(h.value.size()), alloc),
+        alloc);
+  }
+  return headers;
+}
+
+bool SipReceivePending::Record(const Received& r) {
+  OpContext& c = ctx();
+  TraceReceived(r);
+  const sip::Message& m = r.message;
+  // i.sip is built only when some code of the run may read it.
+  if (c.lua().may_read_inbound()) {
+    rapidjson::Document inbound(rapidjson::kObjectType);
+    auto& alloc = inbound.GetAllocator();
+    auto text = [&](const std::string& s) {
+      return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+    };
+    if (m.is_request) {
+      inbound.AddMember("method", text(m.method), alloc);
+      inbound.AddMember("uri", text(m.uri), alloc);
+    } else {
+      inbound.AddMember("status", m.status, alloc);
+      inbound.AddMember("reason", text(m.reason), alloc);
+    }
+    inbound.AddMember("headers", HeadersObject(m, alloc), alloc);
+    inbound.AddMember("body", text(m.body), alloc);
+    if (!SetInbound(c, "sip", inbound)) return false;
+  }
+
+  const ReceiveArgs& a = *args_;
+  const bool mandatory = a.mandatory;
+  if (!a.statuses.empty()) {
+    std::string wanted = StatusList(a.statuses);
+    if (m.is_request) {
+      if (!Expectation(c, mandatory, false,
+                       fmt::format("SIP {} request received where status {} was expected", m.method,
+                                   wanted))) {
+        return false;
+      }
+    } else if (!Expectation(c, mandatory, Listed(m.status),
+                            fmt::format("SIP status {} {} {}", m.status,
+                                        Listed(m.status) ? "is" : "is not", wanted))) {
+      return false;
+    }
+  }
+  if (a.method) {
+    bool passed = m.is_request && m.method == *a.method;
+    std::string got = m.is_request ? m.method : fmt::format("a {} response", m.status);
+    if (!Expectation(
+            c, mandatory, passed,
+            fmt::format("SIP method {} {} {}", got, passed ? "is" : "is not", *a.method))) {
+      return false;
+    }
+  }
+  for (const auto& [name, contains] : a.header) {
+    const std::string* value = m.Find(name);
+    bool passed = value != nullptr && value->find(contains) != std::string::npos;
+    std::string text = value == nullptr ? fmt::format("SIP header {} is absent", name)
+                                        : fmt::format("SIP header {} {} {}", name,
+                                                      passed ? "contains" : "does not contain",
+                                                      JsonString(contains));
+    if (!Expectation(c, mandatory, passed, text)) return false;
+  }
+  if (a.body_contains) {
+    bool passed = m.body.find(*a.body_contains) != std::string::npos;
+    if (!Expectation(c, mandatory, passed,
+                     fmt::format("SIP body {} {}", passed ? "contains" : "does not contain",
+                                 JsonString(*a.body_contains)))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// --- The dialog ---------------------------------------------------------------------------
+
+Status SipDialog::Send(const std::string& bytes, const SipPeer& to, Resend kind) {
+  if (stream_) {
+    // A reliable transport: nothing is resent (RFC 3261 §17.1.1.2, §17.1.2.2).
+    if (bufferevent_write(stream_.get(), bytes.data(), bytes.size()) != 0) {
+      return Status::Error("cannot queue the message");
+    }
+    return Status::Ok();
+  }
+  Status sent = endpoint_.Send(bytes, to);
+  if (kind == Resend::kNone || to.connection != 0) return sent;  // TCP: nothing is resent
+  // A send the socket refused is covered by the retransmission, as a lost datagram is.
+  retransmission_ = Retransmission{bytes, kind, kT1, clock_.Now()};
+  retransmit_to_ = to;
+  if (!timer_) timer_ = clock_.NewTimer([this] { OnRetransmitTimer(); });
+  timer_->ArmAt(clock_.Now() + kT1);
+  return Status::Ok();
+}
+
+void SipDialog::OnRetransmitTimer() {
+  if (!retransmission_) return;
+  Retransmission& r = *retransmission_;
+  if (clock_.Now() - r.started >= 64 * kT1) {  // Timer B / F / H: the transaction gave up
+    retransmission_.reset();
+    return;
+  }
+  (void)endpoint_.Send(r.bytes, retransmit_to_);
+  ++endpoint_.counters().retransmissions_sent;
+  r.interval = r.kind == Resend::kInvite ? r.interval * 2 : std::min(r.interval * 2, kT2);
+  timer_->ArmAt(clock_.Now() + r.interval);
+}
+
+Status SipDialog::Connect(IoContext& io, const SipPeer& to) {
+  bufferevent* bev = bufferevent_socket_new(io.base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) return Status::Error("cannot make a socket");
+  stream_.reset(bev);
+  stream_peer_ = to;
+  bufferevent_setcb(bev, &SipDialog::OnStreamRead, nullptr, &SipDialog::OnStreamEvent, this);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  // A numeric address: connect() is called now, so the local port is known at once (for the
+  // first message's Via); what is written before the connection is up is queued.
+  if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&to.address),
+                                 static_cast<int>(to.length)) != 0) {
+    stream_.reset();
+    return Status::Error("connection refused");
+  }
+  SipPeer local;
+  local.length = sizeof(local.address);
+  getsockname(bufferevent_getfd(bev), reinterpret_cast<sockaddr*>(&local.address), &local.length);
+  std::string text = local.Text();  // "IP:PORT" / "[IP]:PORT"
+  size_t colon = text.rfind(':');
+  stream_local_.transport = sip::Transport::kTcp;
+  stream_local_.host = text.substr(0, colon);
+  if (!stream_local_.host.empty() && stream_local_.host.front() == '[') {
+    stream_local_.host = stream_local_.host.substr(1, stream_local_.host.size() - 2);
+  }
+  stream_local_.port = static_cast<uint16_t>(std::stoi(text.substr(colon + 1)));
+  return Status::Ok();
+}
+
+void SipDialog::OnStreamRead(bufferevent* bev, void* arg) {
+  auto* self = static_cast<SipDialog*>(arg);
+  evbuffer* input = bufferevent_get_input(bev);
+  size_t length = evbuffer_get_length(input);
+  size_t at = self->stream_in_.size();
+  self->stream_in_.resize(at + length);
+  evbuffer_remove(input, self->stream_in_.data() + at, length);
+  while (!self->stream_in_.empty()) {
+    sip::ParseResult r = sip::Parse(self->stream_in_, sip::Framing::kStream);
+    if (r.kind == sip::ParseResult::Kind::kNeedMore) return;
+    if (r.kind == sip::ParseResult::Kind::kMalformed) {
+      ++self->endpoint_.counters().malformed;
+      self->StreamFailed(
+          fmt::format("malformed SIP message from {} over TCP: {} at byte {} of "
+                      "the message",
+                      self->stream_peer_.Text(), r.error, r.offset));
+      return;
+    }
+    std::string raw = self->stream_in_.substr(0, r.consumed);
+    self->stream_in_.erase(0, r.consumed);
+    if (!r.message.Has("Call-ID") || !r.message.Has("CSeq") || !r.message.Has("Via")) {
+      ++self->endpoint_.counters().malformed;
+      self->StreamFailed(fmt::format("SIP message from {} over TCP without Call-ID, CSeq or Via",
+                                     self->stream_peer_.Text()));
+      return;
+    }
+    // The dialog may end its instance's wait here, never the dialog itself.
+    self->OnSipMessage(std::move(r.message), raw, self->stream_peer_);
+  }
+}
+
+void SipDialog::OnStreamEvent(bufferevent* bev, short events, void* arg) {
+  auto* self = static_cast<SipDialog*>(arg);
+  if (events & BEV_EVENT_CONNECTED) return;
+  self->StreamFailed(fmt::format("SIP connection to {} failed: {}", self->stream_peer_.Text(),
+                                 SocketErrorText(bev, events)));
+}
+
+void SipDialog::StreamFailed(std::string text) {
+  if (!stream_error_.empty()) return;
+  stream_error_ = std::move(text);
+  bufferevent_disable(stream_.get(), EV_READ);
+  if (waiter_ != nullptr) waiter_->Fail(stream_error_);
+}
+
+void SipDialog::OnSipMessage(sip::Message message, std::string_view raw, const SipPeer& from) {
+  if (message.is_request) {
+    OnRequest(std::move(message), raw, from);
+  } else {
+    OnResponse(std::move(message), raw, from);
+  }
+}
+
+void SipDialog::OnResponse(sip::Message message, std::string_view raw, const SipPeer& from) {
+  std::optional<std::string_view> branch = sip::Param(sip::TopVia(*message.Find("Via")), "branch");
+  std::optional<sip::CSeq> cseq = sip::ParseCSeq(*message.Find("CSeq"));
+  if (!branch || !cseq) {
+    ++endpoint_.counters().unmatched;
+    return;
+  }
+  const int status = message.status;
+  const bool to_invite = *branch == invite_branch_ && cseq->method == "INVITE";
+  const bool to_tx = *branch == tx_branch_ && cseq->method == tx_method_;
+  if (!to_invite && !to_tx) {
+    ++endpoint_.counters().unmatched;  // a wrong branch: no transaction of ours
+    return;
+  }
+  std::set<int>& seen = to_invite ? invite_statuses_ : tx_statuses_;
+  if (!seen.insert(status).second) {
+    ++endpoint_.counters().retransmissions_received;
+    if (to_invite && status >= 200 && status < 300 && !ack_bytes_.empty() && peer_) {
+      (void)endpoint_.Send(ack_bytes_, *peer_);  // RFC 3261 §13.2.2.4
+    } else if (to_invite && status >= 300 && !auto_ack_bytes_.empty()) {
+      (void)endpoint_.Send(auto_ack_bytes_, from);
+    }
+    return;
+  }
+  // Timer A stops at any response to INVITE; E at a final response.
+  if (retransmission_ &&
+      ((to_invite && retransmission_->kind == Resend::kInvite) ||
+       (to_tx && status >= 200 && retransmission_->kind == Resend::kNonInvite))) {
+    StopRetransmitting();
+  }
+  if (const std::string* to = message.Find("To")) {
+    if (remote_tag_.empty() && status > 100) {
+      if (auto tag = sip::Param(*to, "tag")) remote_tag_ = std::string(*tag);
+    }
+  }
+  if (to_invite && status >= 200 && status < 300) {
+    if (const std::string* contact = message.Find("Contact")) {
+      remote_target_ = std::string(sip::AddressUri(*contact));
+    }
+  }
+  if (to_invite && status >= 300) AckNonSuccess(message);
+  Deliver(std::move(message), raw, from);
+}
+
+void SipDialog::AckNonSuccess(const sip::Message& response) {
+  // RFC 3261 §17.1.1.3: same Request-URI, Call-ID, From, top Via and CSeq number as the
+  // INVITE; the To of the response.
+  sip::ParseResult invite = sip::Parse(invite_bytes_, sip::Framing::kDatagram);
+  if (invite.kind != sip::ParseResult::Kind::kMessage) return;
+  sip::Message ack;
+  ack.method = "ACK";
+  ack.uri = invite.message.uri;
+  if (const std::string* via = invite.message.Find("Via")) {
+    ack.headers.push_back({"Via", std::string(sip::TopVia(*via))});
+  }
+  for (const char* name : {"From", "Call-ID", "Max-Forwards"}) {
+    if (const std::string* v = invite.message.Find(name)) ack.headers.push_back({name, *v});
+  }
+  if (const std::string* to = response.Find("To")) ack.headers.push_back({"To", *to});
+  ack.headers.push_back({"CSeq", fmt::format("{} ACK", invite_cseq_)});
+  ack.headers.push_back({"Content-Length", "0"});
+  auto_ack_bytes_ = sip::Serialize(ack);
+  if (peer_) (void)endpoint_.Send(auto_ack_bytes_, *peer_);
+}
+
+void SipDialog::OnRequest(sip::Message message, std::string_view raw, const SipPeer& from) {
+  std::optional<sip::CSeq> cseq = sip::ParseCSeq(*message.Find("CSeq"));
+  if (!cseq) {
+    ++endpoint_.counters().malformed;
+    return;
+  }
+  if (message.method == "ACK") {
+    if (ok_invite_cseq_ != 0 && cseq->number == ok_invite_cseq_) {
+      ok_invite_cseq_ = 0;
+      StopRetransmitting();  // the 2xx was received (RFC 3261 §13.3.1.4)
+    } else if (last_request_ && last_request_->method == "ACK") {
+      ++endpoint_.counters().retransmissions_received;
+      return;
+    }
+  } else if (last_request_ && last_request_->method == message.method) {
+    std::optional<sip::CSeq> last = sip::ParseCSeq(*last_request_->Find("CSeq"));
+    if (last && last->number == cseq->number) {
+      ++endpoint_.counters().retransmissions_received;
+      if (!last_response_bytes_.empty()) (void)endpoint_.Send(last_response_bytes_, from);
+      return;
+    }
+  }
+  if (call_id_.empty()) {  // a UAS's first request: the dialog takes its identity
+    call_id_ = *message.Find("Call-ID");
+    waiting_for_request_ = false;
+    if (const std::string* f = message.Find("From")) {
+      if (auto tag = sip::Param(*f, "tag")) remote_tag_ = std::string(*tag);
+      remote_uri_ = *f;
+    }
+    if (const std::string* t = message.Find("To")) local_uri_ = *t;
+    peer_ = from;
+  }
+  if (message.method == "INVITE") {
+    if (const std::string* contact = message.Find("Contact")) {
+      remote_target_ = std::string(sip::AddressUri(*contact));
+    }
+  }
+  last_request_ = message;
+  last_response_bytes_.clear();
+  Deliver(std::move(message), raw, from);
+}
+
+void SipDialog::Deliver(sip::Message message, std::string_view raw, const SipPeer& from) {
+  if (queue_.size() >= kMaxQueued) {
+    ++endpoint_.counters().unmatched;
+    return;
+  }
+  queue_.push_back(Received{std::move(message), std::string(raw), from});
+  if (waiter_ != nullptr) waiter_->Offer();
+}
+
+// --- sip.send -----------------------------------------------------------------------------
+
+struct SendArgs : OpParts {
+  std::string method;  // a request, or
+  int status = 0;      // a response
+  std::string reason;
+  std::optional<std::string> uri;
+  std::optional<sip::TransportAddress> target;
+  std::vector<sip::Header> headers;
+  std::string body;
+};
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("-.!%*_+`'~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+// The reason phrase of the usual statuses (RFC 3261 §21).
+std::string_view DefaultReason(int status) {
+  switch (status) {
+    case 100:
+      return "Trying";
+    case 180:
+      return "Ringing";
+    case 181:
+      return "Call Is Being Forwarded";
+    case 182:
+      return "Queued";
+    case 183:
+      return "Session Progress";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 480:
+      return "Temporarily Unavailable";
+    case 481:
+      return "Call/Transaction Does Not Exist";
+    case 486:
+      return "Busy Here";
+    case 487:
+      return "Request Terminated";
+    case 488:
+      return "Not Acceptable Here";
+    case 500:
+      return "Server Internal Error";
+    case 503:
+      return "Service Unavailable";
+    case 603:
+      return "Decline";
+    default:
+      return status < 200 ? "Session Progress" : status < 300 ? "OK" : "Error";
+  }
+}
+
+void ReadSend(ParamReader& args, ParamReader& /*expect*/, SendArgs* out) {
+  args.UnknownMembers({"method", "uri", "target", "status", "reason", "headers", "body"});
+  const bool has_method = args.Get("method") != nullptr;
+  const bool has_status = args.Get("status") != nullptr;
+  if (has_method && has_status) {
+    args.AddProblem("status",
+                    "and method exclude each other: a request has a method, a "
+                    "response a status");
+  } else if (!has_method && !has_status) {
+    args.AddProblem("method", "is required (a request), or status (a response)");
+  }
+  if (auto method = ReadLiteral(args, "method")) {
+    if (IsToken(*method))
+      out->method = *method;
+    else
+      args.WrongType("method", "a SIP method (a token such as \"INVITE\")", *args.Get("method"));
+  }
+  if (auto status = args.OptionalInt("status", {.min = 100, .max = 699})) {
+    out->status = static_cast<int>(*status);
+  }
+  if (auto reason = ReadLiteral(args, "reason")) {
+    if (has_method)
+      args.AddProblem("reason", "is for a response (with status)");
+    else if (HasLineBreak(*reason))
+      args.AddProblem("reason", "must not contain CR or LF");
+    else
+      out->reason = *reason;
+  }
+  if (auto uri = ReadLiteral(args, "uri")) {
+    if (has_status) {
+      args.AddProblem("uri", "is for a request (with method)");
+    } else if (!sip::UriHostPort(*uri) &&
+               (uri->find(':') == std::string::npos || HasLineBreak(*uri) ||
+                uri->find(' ') != std::string::npos)) {
+      args.WrongType("uri", "a SIP URI (\"sip:user@host:port\")", *args.Get("uri"));
+    } else {
+      out->uri = *uri;
+    }
+  }
+  if (auto target = ReadLiteral(args, "target")) {
+    auto address = sip::ParseTransportAddress(*target, false);
+    if (!address) {
+      args.WrongType("target", "an address \"udp://IP:PORT\" or \"tcp://IP:PORT\"",
+                     *args.Get("target"));
+    } else {
+      out->target = *address;
+    }
+  }
+  if (const rapidjson::Value* headers = args.OptionalObject("headers")) {
+    ParamReader h(*headers, args, "headers");
+    for (auto it = headers->MemberBegin(); it != headers->MemberEnd(); ++it) {
+      std::string_view name(it->name.GetString(), it->name.GetStringLength());
+      if (!IsToken(name)) {
+        h.AddProblem(name, "is not a header name (a token)");
+        continue;
+      }
+      auto value = ReadLiteral(h, name);
+      if (!value) continue;
+      if (HasLineBreak(*value)) {
+        h.AddProblem(name, "must not contain CR or LF");
+        continue;
+      }
+      out->headers.push_back({std::string(name), *value});
+    }
+  }
+  if (auto body = ReadLiteral(args, "body")) out->body = *body;
+}
+
+// Sets the headers the user gave over the defaults.
+void ApplyUserHeaders(const SendArgs& args, sip::Message* m) {
+  for (const sip::Header& h : args.headers) m->Set(h.name, h.value);
+}
+
+void TraceSent(OpContext& ctx, const std::string& bytes, const SipPeer& to) {
+  TraceMessage(ctx, "sip", true, bytes).SetString("text", bytes).SetString("peer", to.Text());
+}
+
+StepOutcome Abort(OpContext& ctx, const std::string& text) {
+  ctx.Abort(text);
+  return StepOutcome::kFinished;
+}
+
+SipDialog& DialogFor(OpContext& ctx, SipEndpoint& endpoint) {
+  ProtocolIo& io = IoOf(ctx.instance());
+  if (!io.sip) io.sip = std::make_unique<SipDialog>(endpoint, ctx.clock());
+  return *static_cast<SipDialog*>(io.sip.get());
+}
+
+StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpoint, SipDialog& d) {
+  const std::string& method = args.method;
+  const bool ack = method == "ACK";
+  const bool cancel = method == "CANCEL";
+  std::string uri;
+  if (args.uri)
+    uri = *args.uri;
+  else if (cancel)
+    uri = d.invite_uri_;  // RFC 3261 §9.1: the INVITE's Request-URI
+  else if (!d.remote_target_.empty())
+    uri = d.remote_target_;
+  else
+    uri = d.invite_uri_;
+  if (uri.empty()) {
+    return Abort(ctx, fmt::format("sip.send of {} needs arguments.uri: the dialog has no remote "
+                                  "target yet",
+                                  method));
+  }
+  SipPeer to;
+  if (args.target) {
+    Result<SipPeer> peer = PeerAt(args.target->host, args.target->port);
+    if (!peer.ok()) return Abort(ctx, peer.message());
+    to = *peer;
+  } else if (d.peer_) {
+    to = *d.peer_;
+  } else {
+    std::optional<sip::HostPort> hp = sip::UriHostPort(uri);
+    if (!hp || !sip::IsNumericHost(hp->host)) {
+      return Abort(ctx, fmt::format("sip.send of {} needs arguments.target: the host of {} is "
+                                    "not a numeric address",
+                                    method, JsonString(uri)));
+    }
+    Result<SipPeer> peer = PeerAt(hp->host, hp->port);
+    if (!peer.ok()) return Abort(ctx, peer.message());
+    to = *peer;
+  }
+
+  if (!d.stream_error().empty()) return Abort(ctx, d.stream_error());
+  // A dialog that came on a connection the run accepted answers on it.
+  const bool accepted = !args.target && d.peer_ && d.peer_->connection != 0;
+  const bool tcp =
+      accepted || (args.target ? args.target->transport == sip::Transport::kTcp : d.streaming());
+  if (tcp && !accepted && !d.streaming()) {
+    if (Status connected = d.Connect(*ctx.io(), to); !connected.ok()) {
+      return Abort(ctx,
+                   fmt::format("SIP connection to {} failed: {}", to.Text(), connected.message()));
+    }
+  }
+  const std::string local =
+      d.streaming() ? d.stream_local().HostPort() : endpoint.local().HostPort();
+  const std::string_view via_transport = tcp ? "TCP" : "UDP";
+  const std::string contact_suffix = tcp ? ";transport=tcp" : "";
+  if (d.local_tag_.empty()) d.local_tag_ = endpoint.ids().Tag();
+  if (d.local_uri_.empty()) d.local_uri_ = fmt::format("<sip:testrund@{}>", local);
+  if (d.remote_uri_.empty()) d.remote_uri_ = fmt::format("<{}>", uri);
+  const bool first = d.call_id_.empty();
+  std::string call_id = first ? endpoint.ids().CallId(endpoint.local().host) : d.call_id_;
+  uint32_t cseq = ack || cancel ? d.invite_cseq_ : ++d.cseq_;
+  std::string branch = cancel ? d.invite_branch_ : endpoint.ids().Branch();
+
+  sip::Message m;
+  m.method = method;
+  m.uri = uri;
+  m.headers = {
+      {"Via", fmt::format("SIP/2.0/{} {};branch={};rport", via_transport, local, branch)},
+      {"From", fmt::format("{};tag={}", d.local_uri_, d.local_tag_)},
+      {"To", d.remote_tag_.empty() || cancel
+                 ? d.remote_uri_
+                 : fmt::format("{};tag={}", d.remote_uri_, d.remote_tag_)},
+      {"Call-ID", call_id},
+      {"CSeq", fmt::format("{} {}", cseq, method)},
+      {"Max-Forwards", "70"},
+  };
+  if (!ack && !cancel && method != "BYE") {
+    m.headers.push_back({"Contact", fmt::format("<sip:testrund@{}{}>", local, contact_suffix)});
+  }
+  if (!args.body.empty()) m.headers.push_back({"Content-Type", "application/sdp"});
+  m.headers.push_back({"Content-Length", std::to_string(args.body.size())});
+  m.body = args.body;
+  ApplyUserHeaders(args, &m);
+
+  // What the user wrote wins, and the dialog follows it.
+  call_id = *m.Find("Call-ID");
+  if (auto via = m.Find("Via")) {
+    if (auto b = sip::Param(sip::TopVia(*via), "branch")) branch = std::string(*b);
+  }
+  if (auto c = m.Find("CSeq")) {
+    if (auto parsed = sip::ParseCSeq(*c)) cseq = parsed->number;
+  }
+  if (first || call_id != d.call_id_) {
+    if (!d.call_id_.empty()) d.endpoint_.Unregister(d.call_id_, &d);
+    d.call_id_ = call_id;
+    endpoint.Register(call_id, &d);
+  }
+  std::string bytes = sip::Serialize(m);
+  if (bytes.size() > sip::kMaxMessageBytes) {
+    return Abort(ctx, fmt::format("sip.send of {}: a message of {} bytes is over the {}-byte limit",
+                                  method, bytes.size(), sip::kMaxMessageBytes));
+  }
+  d.peer_ = to;
+  if (method == "INVITE") {
+    d.invite_cseq_ = cseq;
+    d.invite_uri_ = uri;
+    d.invite_branch_ = branch;
+    d.invite_bytes_ = bytes;
+    d.invite_statuses_.clear();
+    d.ack_bytes_.clear();
+    d.auto_ack_bytes_.clear();
+  } else if (ack) {
+    d.ack_bytes_ = bytes;
+  } else {
+    d.tx_branch_ = branch;
+    d.tx_method_ = method;
+    d.tx_statuses_.clear();
+  }
+  Status sent = d.Send(bytes, to,
+                       ack                  ? Resend::kNone
+                       : method == "INVITE" ? Resend::kInvite
+                                            : Resend::kNonInvite);
+  if (!sent.ok()) {
+    return Abort(ctx,
+                 fmt::format("SIP send of {} to {} failed: {}", method, to.Text(), sent.message()));
+  }
+  TraceSent(ctx, bytes, to);
+  ++ctx.instance().pc;
+  return StepOutcome::kNext;
+}
+
+StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endpoint,
+                         SipDialog& d) {
+  if (!d.last_request_ || d.last_request_->method == "ACK") {
+    return Abort(ctx, "sip.send of a response needs a request to answer: run sip.receive first");
+  }
+  const sip::Message& request = *d.last_request_;
+  if (d.local_tag_.empty()) d.local_tag_ = endpoint.ids().Tag();
+  sip::Message m;
+  m.is_request = false;
+  m.status = args.status;
+  m.reason = args.reason.empty() ? std::string(DefaultReason(args.status)) : args.reason;
+  for (std::string_view via : request.FindAll("Via"))
+    m.headers.push_back({"Via", std::string(via)});
+  if (const std::string* from = request.Find("From")) m.headers.push_back({"From", *from});
+  if (const std::string* to = request.Find("To")) {
+    std::string value = *to;
+    if (args.status > 100 && !sip::Param(value, "tag"))
+      value += fmt::format(";tag={}", d.local_tag_);
+    m.headers.push_back({"To", std::move(value)});
+  }
+  m.headers.push_back({"Call-ID", *request.Find("Call-ID")});
+  m.headers.push_back({"CSeq", *request.Find("CSeq")});
+  const bool invite = request.method == "INVITE";
+  if (invite && args.status < 300) {
+    const bool tcp = d.peer_ && d.peer_->connection != 0;
+    m.headers.push_back({"Contact", fmt::format("<sip:testrund@{}{}>", endpoint.local().HostPort(),
+                                                tcp ? ";transport=tcp" : "")});
+  }
+  if (!args.body.empty()) m.headers.push_back({"Content-Type", "application/sdp"});
+  m.headers.push_back({"Content-Length", std::to_string(args.body.size())});
+  m.body = args.body;
+  ApplyUserHeaders(args, &m);
+  std::string bytes = sip::Serialize(m);
+  if (bytes.size() > sip::kMaxMessageBytes) {
+    return Abort(ctx, fmt::format("sip.send of {}: a message of {} bytes is over the {}-byte limit",
+                                  args.status, bytes.size(), sip::kMaxMessageBytes));
+  }
+  const SipPeer to = d.peer_.value_or(SipPeer{});
+  const bool retransmit = invite && args.status >= 200 && args.status < 300;
+  if (retransmit) {
+    if (auto cseq = sip::ParseCSeq(*request.Find("CSeq"))) d.ok_invite_cseq_ = cseq->number;
+  }
+  d.last_response_bytes_ = bytes;
+  Status sent = d.Send(bytes, to, retransmit ? Resend::kOk : Resend::kNone);
+  if (!sent.ok()) {
+    return Abort(ctx, fmt::format("SIP send of {} to {} failed: {}", args.status, to.Text(),
+                                  sent.message()));
+  }
+  TraceSent(ctx, bytes, to);
+  ++ctx.instance().pc;
+  return StepOutcome::kNext;
+}
+
+StepOutcome ExecuteSipSend(OpContext& ctx) {
+  std::shared_ptr<const SendArgs> args = ReadOp(ctx, &ReadSend);
+  if (args == nullptr) return StepOutcome::kFinished;
+  Result<SipEndpoint*> endpoint = EndpointOf(ctx);
+  if (!endpoint.ok()) {
+    return Abort(ctx, fmt::format("SIP socket cannot be opened: {}", endpoint.message()));
+  }
+  SipDialog& dialog = DialogFor(ctx, **endpoint);
+  return args->status != 0 ? SendResponse(ctx, *args, **endpoint, dialog)
+                           : SendRequest(ctx, *args, **endpoint, dialog);
+}
+
+// --- sip.receive --------------------------------------------------------------------------
+
+void ReadReceive(ParamReader& args, ParamReader& expect, ReceiveArgs* out) {
+  args.UnknownMembers({"timeout"});
+  ReadTimeout(args, kDefaultSipTimeout, &out->timeout, &out->timeout_text);
+  expect.UnknownMembers({"status", "method", "header", "body_contains"});
+  if (const rapidjson::Value* status = expect.Get("status"); status && !expect.Deferred(*status)) {
+    if (status->IsArray()) {
+      if (status->Empty()) expect.AddProblem("status", "must list at least one status");
+      for (rapidjson::SizeType k = 0; k < status->Size(); ++k) {
+        const rapidjson::Value& s = (*status)[k];
+        if (s.IsInt() && s.GetInt() >= 100 && s.GetInt() <= 699) {
+          out->statuses.push_back(s.GetInt());
+        } else if (!expect.Deferred(s)) {
+          expect.AddProblem(fmt::format("status.{}", k),
+                            fmt::format("must be a status 100-699, got {}", QuoteValue(s)));
+        }
+      }
+    } else if (auto single = expect.OptionalInt("status", {.min = 100, .max = 699})) {
+      out->statuses.push_back(static_cast<int>(*single));
+    }
+  }
+  if (auto method = ReadLiteral(expect, "method")) {
+    if (IsToken(*method))
+      out->method = *method;
+    else
+      expect.WrongType("method", "a SIP method (a token such as \"BYE\")", *expect.Get("method"));
+  }
+  if (const rapidjson::Value* header = expect.OptionalObject("header")) {
+    ParamReader h(*header, expect, "header");
+    for (auto it = header->MemberBegin(); it != header->MemberEnd(); ++it) {
+      std::string_view name(it->name.GetString(), it->name.GetStringLength());
+      if (auto text = ReadLiteral(h, name)) out->header.emplace_back(std::string(name), *text);
+    }
+  }
+  if (auto body = ReadLiteral(expect, "body_contains")) out->body_contains = *body;
+}
+
+StepOutcome ExecuteSipReceive(OpContext& ctx) {
+  std::shared_ptr<const ReceiveArgs> args = ReadOp(ctx, &ReadReceive);
+  if (args == nullptr) return StepOutcome::kFinished;
+  Result<SipEndpoint*> endpoint = EndpointOf(ctx);
+  if (!endpoint.ok()) {
+    return Abort(ctx, fmt::format("SIP socket cannot be opened: {}", endpoint.message()));
+  }
+  SipDialog& dialog = DialogFor(ctx, **endpoint);
+  std::string waiting_for;
+  // A connection that already failed is reported by the wait (OnSoon), after it parked.
+  if (dialog.call_id_.empty()) {
+    dialog.WaitForRequest();
+    waiting_for = "a new request";
+  } else if (dialog.AwaitingInviteFinal()) {
+    waiting_for = "a final response to INVITE";
+  } else {
+    waiting_for = fmt::format("a message of call {}", dialog.call_id_);
+  }
+  std::string timeout_text = fmt::format("SIP receive timed out after {} seconds waiting for {}",
+                                         args->timeout_text, waiting_for);
+  MonoNs timeout = args->timeout;
+  auto pending = std::make_unique<SipReceivePending>(ctx, std::move(args), dialog);
+  SipReceivePending* p = pending.get();
+  IoOf(ctx.instance()).pending = std::move(pending);
+  dialog.set_waiter(p);
+  p->Start(ctx.io()->base());
+  p->Park(timeout, std::move(timeout_text));
+  return StepOutcome::kParked;
+}
+
+constexpr AttributeSpec kSendAttributes[] = {
+    {"arguments", AttrKind::kObject, true, Slot::kArguments},
+};
+constexpr AttributeSpec kReceiveAttributes[] = {
+    {"arguments", AttrKind::kObject, false, Slot::kArguments},
+    {"expect", AttrKind::kObject, false, Slot::kExpect},
+    {"mandatory", AttrKind::kFlag, false, Slot::kMandatory},
+};
+
+constexpr OpTypeSpec kSipOps[] = {
+    {"sip.send", kSendAttributes, &ExecuteSipSend, false, true, &ValidateWith<SendArgs, &ReadSend>},
+    {"sip.receive", kReceiveAttributes, &ExecuteSipReceive, true, true,
+     &ValidateWith<ReceiveArgs, &ReadReceive>},
+};
+
+}  // namespace
+
+std::span<const OpTypeSpec> SipOpTypes() { return kSipOps; }
+
+}  // namespace testrund::ops
