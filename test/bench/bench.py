@@ -27,7 +27,7 @@ side in the same run, because absolute figures on a shared machine drift by +-30
                  over 8 workers while they start 2,000 instances/s each, every instance
                  waiting 1 s (so each worker holds ~2,000 live), vs the same QueryTest of one
                  worker directly
- 11 sip          calls (INVITE, 180, 200, ACK, BYE, 200) per daemon CPU-second of testrund as
+ 12 sip          calls (INVITE, 180, 200, ACK, BYE, 200) per daemon CPU-second of testrund as
                  UAC against `sipp -sn uas`, vs calls per SIPp CPU-second of `sipp -sn uac`
                  driving the same UAS at the same rate (only with --peers: needs SIPp)
 
@@ -815,7 +815,7 @@ def scenario_cluster(args, size, table):
 
 
 # --------------------------------------------------------------------------------------------
-# Scenario 11: SIP calls against SIPp
+# Scenario 12: SIP calls against SIPp
 
 
 def cpu_of_exited(proc):
@@ -870,9 +870,9 @@ def scenario_sip(args, size, table):
         uas.kill()
         uas.wait()
     o, t = statistics.median(ours), statistics.median(theirs)
-    table.add("11 sip", "calls per daemon CPU-second (UAC vs sipp -sn uas)", si(o, "/s"),
+    table.add("12 sip", "calls per daemon CPU-second (UAC vs sipp -sn uas)", si(o, "/s"),
               f"sipp -sn uac: {si(t, '/s')}", o / t, ">= 3", o / t >= 3)
-    table.add("11 sip", f"retransmissions sent at {rate}/s", str(resent), "", None, "0",
+    table.add("12 sip", f"retransmissions sent at {rate}/s", str(resent), "", None, "0",
               resent == 0)
 
 
@@ -887,7 +887,7 @@ SCENARIOS = {
     "8": scenario_live_page,
     "9": scenario_data,
     "10": scenario_cluster,
-    "11": scenario_sip,
+    "12": scenario_sip,
 }
 
 
@@ -899,9 +899,9 @@ def main(argv):
                         help="folder with rpc_load and floor_server")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--scenarios", default="1,2,3,5,6,7,8,9,10",
-                        help="comma-separated scenario numbers (4 and 11 need --peers)")
+                        help="comma-separated scenario numbers (4 and 12 need --peers)")
     parser.add_argument("--peers", action="store_true",
-                        help="also run scenarios 4 (nginx and wrk on PATH) and 11 (sipp)")
+                        help="also run scenarios 4 (nginx and wrk on PATH) and 12 (sipp)")
     parser.add_argument("--repeat", type=int, help="measurements per figure (median)")
     parser.add_argument("--no-callgrind", action="store_true")
     parser.add_argument("--json", help="also write the table as JSON to this file")
@@ -911,10 +911,11 @@ def main(argv):
         size["repeat"] = args.repeat
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if args.peers:
-        chosen += [s for s in ("4", "11") if s not in chosen]
+        chosen += [s for s in ("4", "12") if s not in chosen]
     unknown = [s for s in chosen if s not in SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from 1-11")
+        parser.error(f"unknown scenario(s) {','.join(unknown)}; "
+                     f"choose from {','.join(sorted(SCENARIOS, key=int))}")
     table = Table()
     failed = []
     for number in sorted(chosen, key=int):
