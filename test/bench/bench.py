@@ -465,7 +465,7 @@ def scenario_http(args, size, table):
             nginx.wait()
     w, o = statistics.median(wrk_rates), statistics.median(ours)
     table.add("4 http", "http op requests per daemon CPU-second", si(o, "/s"),
-              f"wrk -t1 -c50: {si(w, '/s')}", o / w, ">= 0.6", o / w >= 0.6)
+              f"wrk -t1 -c50: {si(w, '/s')}", o / w, ">= 0.9", o / w >= 0.9)
 
 
 # --------------------------------------------------------------------------------------------
