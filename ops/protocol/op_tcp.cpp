@@ -22,7 +22,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -84,24 +83,20 @@ class TcpStream final : public InstanceSocket {
   const std::string& error() const { return error_; }
 
   // The bytes received and not consumed yet, in one piece.
-  std::string_view buffered() {
-    if (socket_) return std::string_view(in_.data() + in_from_, in_end_ - in_from_);
-    evbuffer* input = bufferevent_get_input(bev_.get());
-    size_t length = evbuffer_get_length(input);
-    if (length == 0) return {};
-    return std::string_view(reinterpret_cast<const char*>(evbuffer_pullup(input, -1)), length);
+  std::string_view buffered() const {
+    return std::string_view(in_.data() + in_from_, in_end_ - in_from_);
   }
   // Drops the first `n` buffered bytes (a message cut out of them).
   void Consume(size_t n) {
-    if (!socket_) {
-      evbuffer_drain(bufferevent_get_input(bev_.get()), n);
-      return;
-    }
     in_from_ += n;
     if (in_from_ == in_end_) in_from_ = in_end_ = 0;
     if (reading_paused_ && in_end_ - in_from_ < kMaxReadAhead) {
       reading_paused_ = false;
-      socket_->ResumeReading();
+      if (socket_) {
+        socket_->ResumeReading();
+      } else {
+        bufferevent_enable(bev_.get(), EV_READ);
+      }
     }
   }
 
@@ -122,7 +117,25 @@ class TcpStream final : public InstanceSocket {
   // Bytes one recv may add to the buffer.
   static constexpr size_t kReadChunk = 16 * 1024;
 
-  static void OnRead(bufferevent*, void* arg) { static_cast<TcpStream*>(arg)->Notify(); }
+  static void OnRead(bufferevent*, void* arg) {
+    auto* self = static_cast<TcpStream*>(arg);
+    self->TakeInput();
+    self->Notify();
+  }
+  // Moves what the bufferevent read (TLS, or before the connect completed) to in_, so that
+  // messages are cut out of one buffer whatever the connection.
+  void TakeInput() {
+    evbuffer* input = bufferevent_get_input(bev_.get());
+    size_t length = evbuffer_get_length(input);
+    if (length == 0) return;
+    MakeRoom(length);
+    evbuffer_remove(input, in_.data() + in_end_, length);
+    in_end_ += length;
+    if (in_end_ - in_from_ >= kMaxReadAhead) {
+      reading_paused_ = true;
+      bufferevent_disable(bev_.get(), EV_READ);
+    }
+  }
   static void OnWrite(bufferevent*, void* arg) { static_cast<TcpStream*>(arg)->Notify(); }
   static void OnEvent(bufferevent* bev, short events, void* arg) {
     auto* self = static_cast<TcpStream*>(arg);
@@ -142,12 +155,10 @@ class TcpStream final : public InstanceSocket {
   // the bufferevent read meanwhile move along.
   void OwnSocket() {
     evutil_socket_t fd = PlainSocket::TakeSocket(bev_.get());
-    evbuffer* input = bufferevent_get_input(bev_.get());
-    in_end_ = evbuffer_get_length(input);
-    in_.resize(std::max(in_end_, kReadChunk));
-    evbuffer_remove(input, in_.data(), in_end_);
+    TakeInput();
     bev_.reset();  // safe inside its (deferred) callback: libevent holds a reference
     socket_ = std::make_unique<PlainSocket>(base_, fd, &TcpStream::OnSocket, this);
+    if (reading_paused_) socket_->StopReading();
   }
 
   static void OnSocket(short what, void* arg) {
@@ -161,7 +172,7 @@ class TcpStream final : public InstanceSocket {
 
   void ReadSocket() {
     if (eof_ || !error_.empty()) return;
-    MakeRoom();
+    MakeRoom(kReadChunk);
     int error = 0;
     ptrdiff_t n = socket_->Receive(in_.data() + in_end_, in_.size() - in_end_, &error);
     if (n > 0) in_end_ += static_cast<size_t>(n);
@@ -177,16 +188,16 @@ class TcpStream final : public InstanceSocket {
     }
   }
 
-  // At least kReadChunk bytes free after in_end_: the buffered bytes move to the front, and
-  // the buffer grows only when they fill it.
-  void MakeRoom() {
-    if (in_.size() - in_end_ >= kReadChunk) return;
+  // At least `room` bytes free after in_end_: the buffered bytes move to the front, and
+  // the buffer grows only when they fill it (std::string grows geometrically).
+  void MakeRoom(size_t room) {
+    if (in_.size() - in_end_ >= room) return;
     if (in_from_ > 0) {
       std::memmove(in_.data(), in_.data() + in_from_, in_end_ - in_from_);
       in_end_ -= in_from_;
       in_from_ = 0;
     }
-    if (in_.size() - in_end_ < kReadChunk) in_.resize(in_end_ + kReadChunk);
+    if (in_.size() - in_end_ < room) in_.resize(in_end_ + room);
   }
 
   void Notify() {
@@ -197,8 +208,7 @@ class TcpStream final : public InstanceSocket {
   BuffereventPtr bev_;                   // while connecting, and for TLS
   std::unique_ptr<PlainSocket> socket_;  // a plain connection once connected
   event_base* base_ = nullptr;
-  // A plain connection's read buffer: the bytes from in_from_ to in_end_ are received and
-  // not consumed.
+  // The read buffer: the bytes from in_from_ to in_end_ are received and not consumed.
   std::string in_;
   size_t in_from_ = 0;
   size_t in_end_ = 0;
