@@ -10,6 +10,8 @@
 
 #include <cerrno>
 
+#include "ops/net/plain_socket.h"
+
 namespace testrund::ops {
 
 Result<SSL*> NewClientSsl(IoContext& io, const TlsOptions& options, const std::string& host) {
@@ -65,18 +67,7 @@ std::string SocketErrorText(bufferevent* bev, short events) {
     }
   }
   if (!tls.empty()) return "TLS error: " + tls;
-  if (events & BEV_EVENT_ERROR) {
-    switch (socket_error) {
-      case ECONNREFUSED: return "connection refused";
-      case ECONNRESET: return "connection reset by peer";
-      case EPIPE: return "connection reset by peer (broken pipe)";
-      case ETIMEDOUT: return "connection timed out";
-      case EHOSTUNREACH: return "host unreachable";
-      case ENETUNREACH: return "network unreachable";
-      case 0: return "connection failed";
-      default: return evutil_socket_error_to_string(socket_error);
-    }
-  }
+  if (events & BEV_EVENT_ERROR) return SocketErrnoText(socket_error);
   return "connection closed by peer";
 }
 

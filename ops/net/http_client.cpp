@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// HttpPool, HttpConnection and HttpCall (see http_client.h). A connection is a bufferevent
-// (an OpenSSL one for https) with its own http_parser; while a call uses it the call owns
-// it, while idle the pool does. A connection that must go away from inside its own callback
+// HttpPool, HttpConnection and HttpCall (see http_client.h). A connection has its own
+// http_parser and connects through a bufferevent; an https one keeps its OpenSSL
+// bufferevent, a plain one moves its descriptor to a PlainSocket once connected (a recv per
+// readable event into the pool's read buffer, a send per request: docs/performance.md,
+// scenario 4). While a call uses a connection the call owns it, while idle the pool does. A connection that must go away from inside its own callback
 // is retired to the pool (HttpPool::Retire), which frees it after that callback.
 #include "ops/net/http_client.h"
 
@@ -13,6 +15,7 @@
 #include <cctype>
 
 #include "ops/base/check.h"
+#include "ops/net/plain_socket.h"
 
 namespace testrund::ops {
 
@@ -62,14 +65,7 @@ bool HasHeader(const HeaderList& headers, std::string_view lower_name) {
 // One keep-alive connection to one target.
 class HttpConnection final {
  public:
-  HttpConnection(HttpPool& pool, std::string key) : pool_(pool), key_(std::move(key)) {
-    http_parser_settings_init(&settings_);
-    settings_.on_header_field = &HttpConnection::OnHeaderField;
-    settings_.on_header_value = &HttpConnection::OnHeaderValue;
-    settings_.on_headers_complete = &HttpConnection::OnHeadersComplete;
-    settings_.on_body = &HttpConnection::OnBody;
-    settings_.on_message_complete = &HttpConnection::OnMessageComplete;
-  }
+  HttpConnection(HttpPool& pool, std::string key) : pool_(pool), key_(std::move(key)) {}
 
   // Creates the socket and starts connecting (resolution is asynchronous). Error: the TLS
   // context or the socket could not be made.
@@ -78,6 +74,7 @@ class HttpConnection final {
     Result<BuffereventPtr> bev = NewClientBufferevent(io, url.host, url.tls(), request.tls);
     if (!bev.ok()) return bev.status();
     bev_ = std::move(bev.value());
+    base_ = io.base();
     plain_ = !url.tls();
     bufferevent_setcb(bev_.get(), &HttpConnection::OnRead, nullptr, &HttpConnection::OnEvent,
                       this);
@@ -94,18 +91,29 @@ class HttpConnection final {
   }
 
   // Sends one request for `call` (the connection is now the call's).
-  void Send(HttpCall* call, const std::string& bytes, bool head, bool keep_raw) {
+  void Send(HttpCall* call, const std::string& bytes, bool head, bool keep_raw,
+            bool keep_headers) {
     call_ = call;
     head_ = head;
     keep_raw_ = keep_raw;
     response_bytes_ = 0;
     complete_ = false;
     outcome_ = HttpOutcome();
-    outcome_.headers.reserve(kExpectedHeaders);
+    settings_ = &Settings(keep_headers);
+    if (keep_headers) outcome_.headers.reserve(kExpectedHeaders);
     field_.clear();
     in_value_ = false;
     http_parser_init(&parser_, HTTP_RESPONSE);
     parser_.data = this;
+    if (socket_) {
+      socket_->SetReadTimeout(0);  // no longer idle
+      socket_->Send(bytes);        // a failure comes back as EV_WRITE (OnSocket)
+      return;
+    }
+    if (plain_) {
+      unsent_ = bytes;  // sent by the PlainSocket once connected (OnEvent)
+      return;
+    }
     bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
     bufferevent_setcb(bev_.get(), &HttpConnection::OnRead, nullptr, &HttpConnection::OnEvent,
                       this);
@@ -114,15 +122,16 @@ class HttpConnection final {
     if (bufferevent_get_enabled(bev_.get()) != (EV_READ | EV_WRITE)) {
       bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
     }
-    size_t sent = SendNow(bytes);
-    if (sent < bytes.size()) {
-      bufferevent_write(bev_.get(), bytes.data() + sent, bytes.size() - sent);
-    }
+    bufferevent_write(bev_.get(), bytes.data(), bytes.size());
   }
 
   // Now idle in the pool: a read or close from the server drops it.
   void Park() {
     call_ = nullptr;
+    if (socket_) {
+      socket_->SetReadTimeout(HttpPool::kIdleSeconds);
+      return;
+    }
     timeval idle{HttpPool::kIdleSeconds, 0};
     bufferevent_set_timeouts(bev_.get(), &idle, nullptr);
   }
@@ -130,6 +139,7 @@ class HttpConnection final {
   // Stops every callback (before it is retired).
   void Silence() {
     call_ = nullptr;
+    socket_.reset();  // closed now: a retired connection is never used again
     if (bev_) {
       bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
       bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
@@ -142,6 +152,25 @@ class HttpConnection final {
   HttpOutcome& outcome() { return outcome_; }
 
  private:
+  // The parser's callbacks, with or without the headers'.
+  static const http_parser_settings& Settings(bool headers) {
+    static const http_parser_settings with = MakeSettings(true);
+    static const http_parser_settings without = MakeSettings(false);
+    return headers ? with : without;
+  }
+  static http_parser_settings MakeSettings(bool headers) {
+    http_parser_settings settings;
+    http_parser_settings_init(&settings);
+    if (headers) {
+      settings.on_header_field = &HttpConnection::OnHeaderField;
+      settings.on_header_value = &HttpConnection::OnHeaderValue;
+    }
+    settings.on_headers_complete = &HttpConnection::OnHeadersComplete;
+    settings.on_body = &HttpConnection::OnBody;
+    settings.on_message_complete = &HttpConnection::OnMessageComplete;
+    return settings;
+  }
+
   static HttpConnection* Self(http_parser* parser) {
     return static_cast<HttpConnection*>(parser->data);
   }
@@ -203,65 +232,114 @@ class HttpConnection final {
     size_t length = evbuffer_get_length(input);
     if (length == 0) return;
     const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, -1));
-    size_t consumed = http_parser_execute(&self->parser_, &self->settings_, data, length);
-    self->response_bytes_ += consumed;
-    if (self->keep_raw_) self->outcome_.raw_response.append(data, consumed);
+    size_t consumed = self->Parse(data, length);
     evbuffer_drain(input, consumed);
-    http_errno error = HTTP_PARSER_ERRNO(&self->parser_);
-    if (self->response_bytes_ > HttpCall::kMaxResponseBytes) {
-      self->call_->OnFailure(*self,
-                             fmt::format("response over the limit of {} bytes",
-                                         HttpCall::kMaxResponseBytes),
-                             false);
+    self->AfterParse(length - consumed);
+  }
+
+  // Feeds response bytes to the parser; returns how many it took.
+  size_t Parse(const char* data, size_t length) {
+    size_t consumed = http_parser_execute(&parser_, settings_, data, length);
+    response_bytes_ += consumed;
+    if (keep_raw_) outcome_.raw_response.append(data, consumed);
+    return consumed;
+  }
+
+  // Ends the call when the response is complete, over the limit or invalid. `left`: bytes
+  // read and not parsed.
+  void AfterParse(size_t left) {
+    http_errno error = HTTP_PARSER_ERRNO(&parser_);
+    if (response_bytes_ > HttpCall::kMaxResponseBytes) {
+      call_->OnFailure(*this,
+                       fmt::format("response over the limit of {} bytes",
+                                   HttpCall::kMaxResponseBytes),
+                       false);
       return;
     }
-    if (self->complete_) {
+    if (complete_) {
       // Anything after the response was not asked for: do not reuse the connection.
-      if (evbuffer_get_length(input) != 0) self->keep_alive_ = false;
-      self->call_->OnResponse(*self);
+      if (left != 0) keep_alive_ = false;
+      call_->OnResponse(*this);
       return;
     }
     if (error != HPE_OK) {
-      self->call_->OnFailure(
-          *self, fmt::format("invalid HTTP response: {}", http_errno_description(error)), false);
+      call_->OnFailure(
+          *this, fmt::format("invalid HTTP response: {}", http_errno_description(error)), false);
     }
   }
 
-  // On a connected plain socket with nothing queued, writes what the kernel takes at once:
-  // a request then costs one send instead of arming and disarming the write event and a
-  // writev. Whatever is not taken, and any error, is left to the bufferevent, which writes
-  // the rest or reports the failure as usual.
-  size_t SendNow(const std::string& bytes) {
-    if (!plain_ || !connected_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) != 0) {
-      return 0;
+  // The server closed the connection (`cause` when no response completes with the close).
+  void OnClosed(std::string cause) {
+    // A response without a length ends with the connection.
+    http_parser_execute(&parser_, settings_, nullptr, 0);
+    if (complete_) {
+      keep_alive_ = false;
+      call_->OnResponse(*this);
+      return;
     }
-    ssize_t sent = send(bufferevent_getfd(bev_.get()), bytes.data(), bytes.size(),
-                        MSG_NOSIGNAL | MSG_DONTWAIT);
-    return sent > 0 ? static_cast<size_t>(sent) : 0;
+    if (response_bytes_ > 0) cause = "connection closed before the response was complete";
+    call_->OnFailure(*this, std::move(cause), reused() && response_bytes_ == 0);
+  }
+
+  // Events of a plain connection's own socket (after the connect).
+  static void OnSocket(short what, void* arg) {
+    auto* self = static_cast<HttpConnection*>(arg);
+    PlainSocket& socket = *self->socket_;
+    int error = socket.error();
+    ptrdiff_t n = 0;
+    char* buffer = self->pool_.read_buffer_.get();
+    if (what & EV_READ) {
+      n = socket.Receive(buffer, HttpPool::kReadBufferBytes, &error);
+      if (n == -1) return;  // nothing after all
+    } else if ((what & EV_WRITE) && error == 0) {
+      return;  // the rest of a long request is written
+    }
+    if (self->call_ == nullptr) {
+      // Bytes, a close, an error or the idle timeout on an idle connection: drop it.
+      self->pool_.DropIdle(self);
+      return;
+    }
+    if (what & EV_TIMEOUT) return;  // a stale idle timeout: calls have their own
+    if (n > 0) {
+      size_t consumed = self->Parse(buffer, static_cast<size_t>(n));
+      self->AfterParse(static_cast<size_t>(n) - consumed);
+      return;
+    }
+    if (n == 0) {
+      self->OnClosed("connection closed by peer");
+      return;
+    }
+    self->call_->OnFailure(*self, SocketErrnoText(error),
+                           self->reused() && self->response_bytes_ == 0);
+  }
+
+  // A plain socket connected: its descriptor moves to a PlainSocket, and the request waiting
+  // for the connect is sent.
+  void OwnSocket() {
+    evutil_socket_t fd = PlainSocket::TakeSocket(bev_.get());
+    bev_.reset();  // safe inside its callback: libevent holds a reference until it returns
+    socket_ = std::make_unique<PlainSocket>(base_, fd, &HttpConnection::OnSocket, this);
+    if (call_ != nullptr && !unsent_.empty()) {
+      std::string_view bytes = unsent_;
+      unsent_ = {};
+      socket_->Send(bytes);
+    }
   }
 
   static void OnEvent(bufferevent* bev, short events, void* arg) {
     auto* self = static_cast<HttpConnection*>(arg);
     if (events & BEV_EVENT_CONNECTED) {
-      self->connected_ = true;
+      if (self->plain_) self->OwnSocket();
       return;
     }
     if (self->call_ == nullptr) {
       self->pool_.DropIdle(self);
       return;
     }
-    if ((events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR)) {
-      // A response without a length ends with the connection.
-      http_parser_execute(&self->parser_, &self->settings_, nullptr, 0);
-      if (self->complete_) {
-        self->keep_alive_ = false;
-        self->call_->OnResponse(*self);
-        return;
-      }
-    }
     std::string cause = SocketErrorText(bev, events);
-    if ((events & BEV_EVENT_EOF) && self->response_bytes_ > 0) {
-      cause = "connection closed before the response was complete";
+    if ((events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR)) {
+      self->OnClosed(std::move(cause));
+      return;
     }
     self->call_->OnFailure(*self, cause, self->reused() && self->response_bytes_ == 0);
   }
@@ -269,9 +347,12 @@ class HttpConnection final {
   friend class HttpCall;
   HttpPool& pool_;
   std::string key_;
-  BuffereventPtr bev_;
+  BuffereventPtr bev_;                   // while connecting, and for TLS
+  std::unique_ptr<PlainSocket> socket_;  // a plain connection once connected
+  event_base* base_ = nullptr;
+  std::string_view unsent_;  // a plain connection's request waiting for the connect
   http_parser parser_{};
-  http_parser_settings settings_{};
+  const http_parser_settings* settings_ = &Settings(true);
   HttpCall* call_ = nullptr;
   HttpOutcome outcome_;
   std::string field_;
@@ -281,8 +362,7 @@ class HttpConnection final {
   bool complete_ = false;
   bool keep_alive_ = false;
   bool failed_ = false;
-  bool plain_ = false;      // no TLS: SendNow may write to the socket itself
-  bool connected_ = false;  // the connect completed
+  bool plain_ = false;  // no TLS: the socket moves to a PlainSocket once connected
   std::string failure_;
   size_t response_bytes_ = 0;
   uint64_t requests_ = 0;
@@ -352,14 +432,18 @@ std::shared_ptr<const PreparedHttpRequest> PrepareHttpRequest(HttpRequest reques
 }
 
 HttpCall::HttpCall(IoContext& io, std::shared_ptr<const PreparedHttpRequest> request,
-                   bool keep_raw, OnDone on_done)
-    : io_(io), request_(std::move(request)), keep_raw_(keep_raw), on_done_(std::move(on_done)) {}
+                   bool keep_raw, bool keep_headers, OnDone on_done)
+    : io_(io),
+      request_(std::move(request)),
+      keep_raw_(keep_raw),
+      keep_headers_(keep_headers),
+      on_done_(std::move(on_done)) {}
 
 std::unique_ptr<HttpCall> HttpCall::Start(IoContext& io,
                                           std::shared_ptr<const PreparedHttpRequest> request,
-                                          bool keep_raw, OnDone on_done) {
+                                          bool keep_raw, OnDone on_done, bool keep_headers) {
   std::unique_ptr<HttpCall> call(
-      new HttpCall(io, std::move(request), keep_raw, std::move(on_done)));
+      new HttpCall(io, std::move(request), keep_raw, keep_headers, std::move(on_done)));
   call->Begin();
   return call;
 }
@@ -380,7 +464,8 @@ void HttpCall::Begin() {
     }
   }
   ++connection_->requests_;
-  connection_->Send(this, request_->bytes, request_->request.method == "HEAD", keep_raw_);
+  connection_->Send(this, request_->bytes, request_->request.method == "HEAD", keep_raw_,
+                    keep_headers_);
 }
 
 HttpCall::~HttpCall() {

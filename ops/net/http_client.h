@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The HTTP/1.1 client of the http and jsonrpc ops: requests on pooled keep-alive
-// connections (bufferevents, OpenSSL for https), responses parsed by Debian's libhttp-parser.
+// connections (plain sockets of their own, OpenSSL bufferevents for https), responses parsed by Debian's libhttp-parser.
 //
 // HttpPool keeps, per target (scheme, host, port, TLS options), at most kMaxIdlePerTarget
 // idle connections; a call takes the most recently used idle connection or opens a new one,
@@ -70,12 +70,14 @@ class HttpCall {
   static constexpr size_t kMaxResponseBytes = 16 * 1024 * 1024;
 
   // Starts `request` on a pooled connection. `keep_raw`: also keep the response bytes (for
-  // traces). `on_done` gets the outcome (error: the cause, e.g. "connection refused",
+  // traces). `keep_headers` false: the outcome has no headers (a caller that reads none
+  // spares their parsing and copies). `on_done` gets the outcome (error: the cause, e.g. "connection refused",
   // "TLS error: certificate verify failed", "invalid HTTP response: ...", "response over
   // the limit of 16777216 bytes").
   static std::unique_ptr<HttpCall> Start(IoContext& io,
                                          std::shared_ptr<const PreparedHttpRequest> request,
-                                         bool keep_raw, OnDone on_done);
+                                         bool keep_raw, OnDone on_done,
+                                         bool keep_headers = true);
   ~HttpCall();
   HttpCall(const HttpCall&) = delete;
   HttpCall& operator=(const HttpCall&) = delete;
@@ -87,7 +89,7 @@ class HttpCall {
  private:
   friend class HttpConnection;
   HttpCall(IoContext& io, std::shared_ptr<const PreparedHttpRequest> request, bool keep_raw,
-           OnDone on_done);
+           bool keep_headers, OnDone on_done);
   void Begin();
   // From the connection: the response is complete, or the connection failed.
   void OnResponse(HttpConnection& connection);
@@ -98,6 +100,7 @@ class HttpCall {
   IoContext& io_;
   std::shared_ptr<const PreparedHttpRequest> request_;
   bool keep_raw_;
+  bool keep_headers_;
   OnDone on_done_;
   std::unique_ptr<HttpConnection> connection_;
   bool retried_ = false;
@@ -136,6 +139,9 @@ class HttpPool {
   // one of its own).
   void Retire(std::unique_ptr<HttpConnection> connection);
 
+  // Plain connections recv into it and parse at once, so one buffer serves them all.
+  static constexpr size_t kReadBufferBytes = 64 * 1024;
+  std::unique_ptr<char[]> read_buffer_ = std::make_unique<char[]>(kReadBufferBytes);
   std::map<std::string, std::vector<std::unique_ptr<HttpConnection>>> idle_;
   DeferredFree<HttpConnection> retired_;
   uint64_t opened_ = 0;

@@ -14,6 +14,8 @@
 // timed-out request, a TLS error or an invalid response aborts the instance with
 // "HTTP <method> <url> failed: <cause>" / "HTTP <method> <url> timed out after <s> seconds".
 #include <cctype>
+#include <charconv>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -149,8 +151,11 @@ class HttpPending final : public PendingIo {
       : PendingIo(ctx), plan_(std::move(plan)) {}
 
   void Start(IoContext& io, bool keep_raw) {
-    call_ = HttpCall::Start(io, plan_->request, keep_raw,
-                            [this](HttpOutcome& outcome) { OnDone(outcome); });
+    // Headers are parsed and kept only for a run that can read i.http or expects one.
+    bool keep_headers = ctx().lua().may_read_inbound() || ExpectsMember("header");
+    call_ = HttpCall::Start(
+        io, plan_->request, keep_raw, [this](HttpOutcome& outcome) { OnDone(outcome); },
+        keep_headers);
   }
   const HttpCall& call() const { return *call_; }
 
@@ -172,11 +177,26 @@ class HttpPending final : public PendingIo {
         .SetString("method", method)
         .SetString("url", url)
         .SetInt("status", outcome.status);
+    // i.http and the body's JSON are built only when some code or expectation reads them.
+    bool inbound = ctx().lua().may_read_inbound();
     rapidjson::Document json;
-    json.Parse(outcome.body.data(), outcome.body.size());
-    bool is_json = !json.HasParseError();
-    if (!SetInbound(ctx(), "http", Inbound(outcome, json, is_json, Elapsed()))) return false;
+    bool is_json = false;
+    if (inbound || ExpectsMember("json")) {
+      json.Parse(outcome.body.data(), outcome.body.size());
+      is_json = !json.HasParseError();
+    }
+    if (inbound && !SetInbound(ctx(), "http", Inbound(outcome, json, is_json, Elapsed()))) {
+      return false;
+    }
     return Expectations(outcome, is_json ? &json : nullptr);
+  }
+
+  // Whether the op's `expect` has member `name`, an object (header, json).
+  bool ExpectsMember(std::string_view name) const {
+    const rapidjson::Value& expect = plan_->expect;
+    if (!expect.IsObject()) return false;
+    const rapidjson::Value* member = MemberOrNull(expect, name);
+    return member != nullptr && member->IsObject();
   }
 
   bool Expect(bool passed, std::string_view text) {
@@ -190,10 +210,16 @@ class HttpPending final : public PendingIo {
     } else {
       passed = status.GetInt() == got;
     }
-    return Expect(passed, passed ? fmt::format("status {} as expected", got)
-                          : status.IsArray()
-                              ? fmt::format("status {}, expected one of {}", got, JsonText(status))
-                              : fmt::format("status {}, expected {}", got, status.GetInt()));
+    if (passed) {
+      // Every passing instance logs it: built without fmt.
+      char text[32] = "status ";
+      char* end = std::to_chars(text + 7, text + 18, got).ptr;
+      std::memcpy(end, " as expected", 12);
+      return Expect(true, std::string_view(text, static_cast<size_t>(end + 12 - text)));
+    }
+    return Expect(false, status.IsArray()
+                             ? fmt::format("status {}, expected one of {}", got, JsonText(status))
+                             : fmt::format("status {}, expected {}", got, status.GetInt()));
   }
 
   bool ExpectHeaders(const rapidjson::Value& header, const HeaderList& headers) {

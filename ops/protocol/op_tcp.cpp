@@ -22,6 +22,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,6 +32,7 @@
 #include "ops/base/hex.h"
 #include "ops/base/json_numbers.h"
 #include "ops/base/length_prefix.h"
+#include "ops/net/plain_socket.h"
 #include "ops/op_table.h"
 #include "ops/protocol/op_protocol.h"
 #include "ops/protocol/protocol_ops.h"
@@ -59,10 +61,12 @@ class TcpStream final : public InstanceSocket {
         NewClientBufferevent(io, endpoint_.host, tls, options, BEV_OPT_DEFER_CALLBACKS);
     if (!bev.ok()) return bev.status();
     bev_ = std::move(bev.value());
+    base_ = io.base();
+    plain_ = !tls;
     bufferevent_setcb(bev_.get(), &TcpStream::OnRead, &TcpStream::OnWrite, &TcpStream::OnEvent,
                       this);
     // Reading pauses once a whole message (and its prefix) could be buffered.
-    bufferevent_setwatermark(bev_.get(), EV_READ, 0, kMaxMessageBytes + 4);
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, kMaxReadAhead);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
     if (bufferevent_socket_connect_hostname(bev_.get(), io.dns(), AF_UNSPEC,
                                             endpoint_.host.c_str(), endpoint_.port) != 0) {
@@ -77,17 +81,67 @@ class TcpStream final : public InstanceSocket {
   bool eof() const { return eof_; }
   // The cause of a socket or TLS error ("" while there is none).
   const std::string& error() const { return error_; }
-  evbuffer* input() const { return bufferevent_get_input(bev_.get()); }
-  size_t unsent() const { return evbuffer_get_length(bufferevent_get_output(bev_.get())); }
-  void Write(std::string_view bytes) { bufferevent_write(bev_.get(), bytes.data(), bytes.size()); }
+
+  // The bytes received and not consumed yet, in one piece.
+  std::string_view buffered() const {
+    return std::string_view(in_.data() + in_from_, in_end_ - in_from_);
+  }
+  // Drops the first `n` buffered bytes (a message cut out of them).
+  void Consume(size_t n) {
+    in_from_ += n;
+    if (in_from_ == in_end_) in_from_ = in_end_ = 0;
+    if (reading_paused_ && in_end_ - in_from_ < kMaxReadAhead) {
+      reading_paused_ = false;
+      if (socket_) {
+        socket_->ResumeReading();
+      } else {
+        bufferevent_enable(bev_.get(), EV_READ);
+      }
+    }
+  }
+
+  size_t unsent() const {
+    return socket_ ? socket_->unsent() : evbuffer_get_length(bufferevent_get_output(bev_.get()));
+  }
+  // Writes `bytes`. True: all of them were handed to the kernel at once (a plain connection
+  // whose kernel buffer had room); false: the waiter hears when they are, or of a failure.
+  bool Write(std::string_view bytes) {
+    if (socket_) return socket_->Send(bytes);
+    bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+    return false;
+  }
 
  private:
-  static void OnRead(bufferevent*, void* arg) { static_cast<TcpStream*>(arg)->Notify(); }
+  // Bytes buffered before reading pauses: a whole message and its prefix.
+  static constexpr size_t kMaxReadAhead = kMaxMessageBytes + 4;
+  // Bytes one recv may add to the buffer.
+  static constexpr size_t kReadChunk = 16 * 1024;
+
+  static void OnRead(bufferevent*, void* arg) {
+    auto* self = static_cast<TcpStream*>(arg);
+    self->TakeInput();
+    self->Notify();
+  }
+  // Moves what the bufferevent read (TLS, or before the connect completed) to in_, so that
+  // messages are cut out of one buffer whatever the connection.
+  void TakeInput() {
+    evbuffer* input = bufferevent_get_input(bev_.get());
+    size_t length = evbuffer_get_length(input);
+    if (length == 0) return;
+    MakeRoom(length);
+    evbuffer_remove(input, in_.data() + in_end_, length);
+    in_end_ += length;
+    if (in_end_ - in_from_ >= kMaxReadAhead) {
+      reading_paused_ = true;
+      bufferevent_disable(bev_.get(), EV_READ);
+    }
+  }
   static void OnWrite(bufferevent*, void* arg) { static_cast<TcpStream*>(arg)->Notify(); }
   static void OnEvent(bufferevent* bev, short events, void* arg) {
     auto* self = static_cast<TcpStream*>(arg);
     if (events & BEV_EVENT_CONNECTED) {
       self->connected_ = true;
+      if (self->plain_) self->OwnSocket();
     } else if ((events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR)) {
       self->eof_ = true;
     } else if (self->error_.empty()) {
@@ -95,12 +149,71 @@ class TcpStream final : public InstanceSocket {
     }
     self->Notify();
   }
+
+  // A plain connection connected: its descriptor moves to a PlainSocket (a recv per
+  // readable event into in_, a send per tcp.send: docs/performance.md, scenario 11). Bytes
+  // the bufferevent read meanwhile move along.
+  void OwnSocket() {
+    evutil_socket_t fd = PlainSocket::TakeSocket(bev_.get());
+    TakeInput();
+    bev_.reset();  // safe inside its (deferred) callback: libevent holds a reference
+    socket_ = std::make_unique<PlainSocket>(base_, fd, &TcpStream::OnSocket, this);
+    if (reading_paused_) socket_->StopReading();
+  }
+
+  static void OnSocket(short what, void* arg) {
+    auto* self = static_cast<TcpStream*>(arg);
+    if (what & EV_READ) self->ReadSocket();
+    if (self->socket_->error() != 0 && self->error_.empty()) {
+      self->error_ = SocketErrnoText(self->socket_->error());
+    }
+    self->Notify();
+  }
+
+  void ReadSocket() {
+    if (eof_ || !error_.empty()) return;
+    MakeRoom(kReadChunk);
+    int error = 0;
+    ptrdiff_t n = socket_->Receive(in_.data() + in_end_, in_.size() - in_end_, &error);
+    if (n > 0) in_end_ += static_cast<size_t>(n);
+    if (n == 0) {
+      eof_ = true;
+      socket_->StopReading();
+    } else if (n == -2) {
+      error_ = SocketErrnoText(error);
+      socket_->StopReading();
+    } else if (in_end_ - in_from_ >= kMaxReadAhead) {
+      reading_paused_ = true;
+      socket_->StopReading();
+    }
+  }
+
+  // At least `room` bytes free after in_end_: the buffered bytes move to the front, and
+  // the buffer grows only when they fill it (std::string grows geometrically).
+  void MakeRoom(size_t room) {
+    if (in_.size() - in_end_ >= room) return;
+    if (in_from_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_from_, in_end_ - in_from_);
+      in_end_ -= in_from_;
+      in_from_ = 0;
+    }
+    if (in_.size() - in_end_ < room) in_.resize(in_end_ + room);
+  }
+
   void Notify() {
     if (waiter_ != nullptr) waiter_->OnStreamChange();
   }
 
   Endpoint endpoint_;
-  BuffereventPtr bev_;
+  BuffereventPtr bev_;                   // while connecting, and for TLS
+  std::unique_ptr<PlainSocket> socket_;  // a plain connection once connected
+  event_base* base_ = nullptr;
+  // The read buffer: the bytes from in_from_ to in_end_ are received and not consumed.
+  std::string in_;
+  size_t in_from_ = 0;
+  size_t in_end_ = 0;
+  bool plain_ = false;
+  bool reading_paused_ = false;
   StreamWaiter* waiter_ = nullptr;
   bool connected_ = false;
   bool eof_ = false;
@@ -122,7 +235,17 @@ class TcpPending : public PendingIo, public StreamWaiter {
   }
   ~TcpPending() override { Detach(); }
 
+  // Looks at the stream on the next loop turn (never inside the executor).
+  void CheckSoon(IoContext& io) {
+    ready_.reset(event_new(io.base(), -1, 0, &TcpPending::OnReady, this));
+    event_active(ready_.get(), EV_TIMEOUT, 1);
+  }
+
  protected:
+  static void OnReady(evutil_socket_t, short, void* arg) {
+    static_cast<TcpPending*>(arg)->OnStreamChange();
+  }
+
   void Detach() {
     if (stream_ != nullptr) stream_->SetWaiter(nullptr);
     stream_ = nullptr;
@@ -143,6 +266,7 @@ class TcpPending : public PendingIo, public StreamWaiter {
 
   TcpStream* stream_;
   Endpoint endpoint_;
+  EventPtr ready_;
 };
 
 class ConnectPending final : public TcpPending {
@@ -167,6 +291,7 @@ class SendPending final : public TcpPending {
 
  private:
   void OnStreamChange() override {
+    if (stream_ == nullptr || finished()) return;
     if (!stream_->error().empty()) {
       Fail(fmt::format("TCP send to {} failed: {}", endpoint_.Text(), stream_->error()));
     } else if (stream_->unsent() == 0) {
@@ -186,48 +311,43 @@ struct Framing {
 
 enum class Cut { kNeedMore, kMessage, kTooLong };
 
-// Takes one message off `input` when it is complete: *wire is every byte it used, *message
-// the message itself. kTooLong: *problem says why it can never be complete.
-Cut CutMessage(const Framing& framing, evbuffer* input, std::string* message,
-               std::string* wire, std::string* problem) {
-  size_t have = evbuffer_get_length(input);
-  size_t take = 0;
-  size_t skip = 0;
+// Cuts one message off the front of `input` when it is complete: *take is every byte it
+// used (the wire bytes), *skip the length prefix before the message. kTooLong: *problem
+// says why it can never be complete.
+Cut CutMessage(const Framing& framing, std::string_view input, size_t* take, size_t* skip,
+               std::string* problem) {
+  size_t have = input.size();
+  *skip = 0;
   switch (framing.mode) {
     case Framing::Mode::kLength:
       if (have < framing.length) return Cut::kNeedMore;
-      take = framing.length;
+      *take = framing.length;
       break;
     case Framing::Mode::kDelimiter: {
-      evbuffer_ptr at = evbuffer_search(input, framing.delimiter.data(), framing.delimiter.size(),
-                                        nullptr);
-      if (at.pos < 0) {
+      size_t at = input.find(framing.delimiter);
+      if (at == std::string_view::npos) {
         if (have < kMaxMessageBytes) return Cut::kNeedMore;
         *problem = fmt::format("no delimiter within {} bytes", kMaxMessageBytes);
         return Cut::kTooLong;
       }
-      take = static_cast<size_t>(at.pos) + framing.delimiter.size();
+      *take = at + framing.delimiter.size();
       break;
     }
     case Framing::Mode::kLengthPrefix: {
       if (have < framing.prefix_bytes) return Cut::kNeedMore;
-      unsigned char prefix[4];
-      evbuffer_copyout(input, prefix, framing.prefix_bytes);
-      uint64_t announced = ReadBigEndian(prefix, framing.prefix_bytes);
+      uint64_t announced = ReadBigEndian(reinterpret_cast<const unsigned char*>(input.data()),
+                                         framing.prefix_bytes);
       if (announced > kMaxMessageBytes) {
         *problem = fmt::format("length prefix announces {} bytes, more than {}", announced,
                                kMaxMessageBytes);
         return Cut::kTooLong;
       }
-      skip = framing.prefix_bytes;
-      take = skip + announced;
-      if (have < take) return Cut::kNeedMore;
+      *skip = framing.prefix_bytes;
+      *take = *skip + announced;
+      if (have < *take) return Cut::kNeedMore;
       break;
     }
   }
-  wire->resize(take);
-  evbuffer_remove(input, wire->data(), take);
-  message->assign(*wire, skip);
   return Cut::kMessage;
 }
 
@@ -330,34 +450,33 @@ class ReceivePending final : public TcpPending {
   ReceivePending(const OpContext& ctx, TcpStream* stream, std::shared_ptr<const ReceiveArgs> args)
       : TcpPending(ctx, stream), args_(std::move(args)) {}
 
-  // Looks at what is buffered already on the next loop turn (never inside the executor).
-  void CheckSoon(IoContext& io) {
-    ready_.reset(event_new(io.base(), -1, 0, &ReceivePending::OnReady, this));
-    event_active(ready_.get(), EV_TIMEOUT, 1);
-  }
-
  private:
-  static void OnReady(evutil_socket_t, short, void* arg) {
-    static_cast<ReceivePending*>(arg)->OnStreamChange();
-  }
 
   void OnStreamChange() override {
     if (stream_ == nullptr || finished()) return;
     std::string problem;
-    Cut cut = CutMessage(args_->framing, stream_->input(), &message_, &wire_, &problem);
-    std::string from = endpoint_.Text();
+    std::string_view input = stream_->buffered();
+    size_t take = 0;
+    size_t skip = 0;
+    Cut cut = CutMessage(args_->framing, input, &take, &skip, &problem);
     if (cut == Cut::kMessage) {
+      wire_.assign(input.data(), take);
+      stream_->Consume(take);
       Detach();
-      Complete([this] {
-        return RecordReceived(ctx(), "tcp", endpoint_, message_, wire_, args_->expect,
+      Complete([this, skip] {
+        std::string_view wire = wire_;
+        return RecordReceived(ctx(), "tcp", endpoint_, wire.substr(skip), wire, args_->expect,
                               args_->mandatory);
       });
-    } else if (cut == Cut::kTooLong) {
+      return;
+    }
+    std::string from = endpoint_.Text();
+    if (cut == Cut::kTooLong) {
       Fail(fmt::format("TCP receive from {} failed: {}", from, problem));
     } else if (!stream_->error().empty()) {
       Fail(fmt::format("TCP receive from {} failed: {}", from, stream_->error()));
     } else if (stream_->eof()) {
-      size_t buffered = evbuffer_get_length(stream_->input());
+      size_t buffered = input.size();
       Fail(buffered == 0
                ? fmt::format("TCP receive from {} failed: connection closed by peer", from)
                : fmt::format("TCP receive from {} failed: connection closed by peer after {} "
@@ -367,9 +486,7 @@ class ReceivePending final : public TcpPending {
   }
 
   std::shared_ptr<const ReceiveArgs> args_;
-  std::string message_;
   std::string wire_;
-  EventPtr ready_;
 };
 
 // Aborts a send or receive that has no connection.
@@ -419,8 +536,11 @@ StepOutcome ExecuteTcpSend(OpContext& ctx) {
   IoOf(ctx.instance()).pending = std::move(pending);
   std::string timeout_text = fmt::format("TCP send to {} timed out after {} seconds",
                                          endpoint.Text(), args->timeout_text);
-  stream->Write(args->bytes);  // the write callback reports the drained output later
   p->Park(args->timeout, std::move(timeout_text));
+  // All handed to the kernel at once: the wait ends on the next loop turn (a send still
+  // parks, so that its latency is recorded). Else the stream tells it when the rest is
+  // written, or of a failure.
+  if (stream->Write(args->bytes)) p->CheckSoon(*ctx.io());
   return StepOutcome::kParked;
 }
 
@@ -436,7 +556,10 @@ StepOutcome ExecuteTcpReceive(OpContext& ctx) {
   ReceivePending* p = pending.get();
   IoOf(ctx.instance()).pending = std::move(pending);
   p->Park(timeout, std::move(timeout_text));
-  p->CheckSoon(*ctx.io());
+  // With nothing buffered the stream's next event tells the wait; else it looks soon.
+  if (!stream->buffered().empty() || stream->eof() || !stream->error().empty()) {
+    p->CheckSoon(*ctx.io());
+  }
   return StepOutcome::kParked;
 }
 

@@ -173,12 +173,8 @@ bool MessageExpectations(OpContext& ctx, std::string_view message,
   return true;
 }
 
-}  // namespace
-
-bool RecordReceived(OpContext& ctx, const char* protocol, const Endpoint& endpoint,
-                    std::string_view message, std::string_view wire,
-                    const rapidjson::Value& expect, bool mandatory) {
-  TraceSocketMessage(ctx, protocol, false, endpoint, wire);
+// i.<protocol> = {hex, text, length} of `message`.
+rapidjson::Document Inbound(std::string_view message) {
   rapidjson::Document inbound(rapidjson::kObjectType);
   auto& alloc = inbound.GetAllocator();
   std::string hex = HexEncode(message);
@@ -191,7 +187,16 @@ bool RecordReceived(OpContext& ctx, const char* protocol, const Endpoint& endpoi
                                      static_cast<rapidjson::SizeType>(message.size()), alloc),
                     alloc);
   inbound.AddMember("length", static_cast<uint64_t>(message.size()), alloc);
-  if (!SetInbound(ctx, protocol, inbound)) return false;
+  return inbound;
+}
+
+}  // namespace
+
+bool RecordReceived(OpContext& ctx, const char* protocol, const Endpoint& endpoint,
+                    std::string_view message, std::string_view wire,
+                    const rapidjson::Value& expect, bool mandatory) {
+  TraceSocketMessage(ctx, protocol, false, endpoint, wire);
+  if (ctx.lua().may_read_inbound() && !SetInbound(ctx, protocol, Inbound(message))) return false;
   return MessageExpectations(ctx, message, expect, mandatory);
 }
 

@@ -469,3 +469,38 @@ TEST_CASE("destroying an unfinished call closes its connection, with no callback
   CHECK(f.io.http().idle() == 0);
   CHECK(OpenDescriptors() == baseline);
 }
+
+TEST_CASE("a body larger than the socket's buffer is written in parts on a reused connection",
+          "[unit]") {
+  HttpFixture f;
+  // The first call connects; the second goes through the connection's own socket
+  // (PlainSocket), whose send takes part of 4 MiB and writes the rest when writable.
+  CHECK(f.Call(HttpFixture::Request("GET", f.Address("/"))).body == "ok");
+  std::string body(4u << 20, 'b');
+  for (size_t k = 0; k < body.size(); k += 4096) body[k] = static_cast<char>('a' + k % 26);
+  HttpOutcome outcome = f.Call(HttpFixture::Request("POST", f.Address("/big"), body));
+  CHECK(outcome.error == "");
+  CHECK(outcome.body == "ok");
+  CHECK(f.io.http().opened() == 1);
+  REQUIRE(f.requests.size() == 2);
+  CHECK(f.requests[1].size() > body.size());
+  CHECK(f.requests[1].substr(f.requests[1].size() - body.size()) == body);
+}
+
+TEST_CASE("a call that keeps no headers reads the status and body alone", "[unit]") {
+  HttpFixture f;
+  f.respond = Reply("HTTP/1.1 200 OK\r\nX-One: 1\r\nContent-Length: 2\r\n\r\nok");
+  for (int i = 0; i < 2; ++i) {  // a new connection, then the reused one
+    int before = f.completions;
+    auto call = f.Started([&](HttpCall::OnDone on_done) {
+      return HttpCall::Start(f.io, PrepareHttpRequest(HttpFixture::Request("GET", f.Address("/"))),
+                             false, std::move(on_done), /*keep_headers=*/false);
+    });
+    f.RunUntilCompleted(before);
+    CHECK(f.outcome.error == "");
+    CHECK(f.outcome.status == 200);
+    CHECK(f.outcome.headers.empty());
+    CHECK(f.outcome.body == "ok");
+  }
+  CHECK(f.io.http().opened() == 1);
+}
