@@ -516,7 +516,9 @@ class OperatorPageTest(UiTestCase):
         self.assertIn("http.tester_to_sut", trace)
         self.assertIn("asking the operator", trace)
         page.find("#first-call-trace-log .hex-details summary").click()
-        dump = page.text("#first-call-trace-log pre.hex")
+        # The dump's text shows once the details element has opened (a busy browser may
+        # take a moment).
+        dump = wait_for(lambda: page.text("#first-call-trace-log pre.hex"), "the hex dump")
         self.assertRegex(dump, r"^00000000  47 45 54 20 2f 68 65 61  6c 74 68 20")
         self.assertIn("  GET /health HTTP\n", dump)  # the printable column
         self.assertIn("pass", page.text("#first-call-check-log"))
