@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "ops/base/concat.h"
 #include "ops/base/json_numbers.h"
 #include "ops/base/json_writer.h"
 #include "ops/net/client_socket.h"
@@ -106,8 +107,8 @@ class SipDialog final : public InstanceSocket, public SipSink {
   // it). Error: the socket cannot be made.
   Status Connect(IoContext& io, const SipPeer& to);
   bool streaming() const { return stream_ != nullptr; }
-  // Where the connection's messages come from (its local address, for Via and Contact).
-  const sip::TransportAddress& stream_local() const { return stream_local_; }
+  // Where the connection's messages come from: its local "IP:PORT" (for Via and Contact).
+  const std::string& stream_host_port() const { return stream_host_port_; }
   // Why the connection ended, once it did (the next sip op aborts with it).
   const std::string& stream_error() const { return stream_error_; }
   void WaitForRequest() {
@@ -167,7 +168,7 @@ class SipDialog final : public InstanceSocket, public SipSink {
   SipReceivePending* waiter_ = nullptr;
   BuffereventPtr stream_;
   SipPeer stream_peer_;
-  sip::TransportAddress stream_local_;
+  std::string stream_host_port_;
   std::string stream_in_;
   std::string stream_error_;
   std::optional<Retransmission> retransmission_;
@@ -210,8 +211,9 @@ class SipReceivePending final : public PendingIo {
         continue;
       }
       dialog_.set_waiter(nullptr);
-      auto received = std::make_shared<Received>(std::move(*next));
-      Complete([this, received] { return Record(*received); });
+      // Kept here, so that the callback captures only `this` (no allocation of its own).
+      received_ = std::move(next);
+      Complete([this] { return Record(*received_); });
       return;
     }
   }
@@ -260,6 +262,7 @@ class SipReceivePending final : public PendingIo {
   std::shared_ptr<const ReceiveArgs> args_;
   SipDialog& dialog_;
   EventPtr soon_;
+  std::optional<Received> received_;  // the message that ended the wait
 };
 
 std::string StatusList(const std::vector<int>& statuses) {
@@ -326,8 +329,8 @@ bool SipReceivePending::Record(const Received& r) {
         return false;
       }
     } else if (!Expectation(c, mandatory, Listed(m.status),
-                            fmt::format("SIP status {} {} {}", m.status,
-                                        Listed(m.status) ? "is" : "is not", wanted))) {
+                            Concat("SIP status ", std::to_string(m.status),
+                                   Listed(m.status) ? " is " : " is not ", wanted))) {
       return false;
     }
   }
@@ -410,14 +413,7 @@ Status SipDialog::Connect(IoContext& io, const SipPeer& to) {
   SipPeer local;
   local.length = sizeof(local.address);
   getsockname(bufferevent_getfd(bev), reinterpret_cast<sockaddr*>(&local.address), &local.length);
-  std::string text = local.Text();  // "IP:PORT" / "[IP]:PORT"
-  size_t colon = text.rfind(':');
-  stream_local_.transport = sip::Transport::kTcp;
-  stream_local_.host = text.substr(0, colon);
-  if (!stream_local_.host.empty() && stream_local_.host.front() == '[') {
-    stream_local_.host = stream_local_.host.substr(1, stream_local_.host.size() - 2);
-  }
-  stream_local_.port = static_cast<uint16_t>(std::stoi(text.substr(colon + 1)));
+  stream_host_port_ = local.Text();  // "IP:PORT" / "[IP]:PORT", as HostPort() writes it
   return Status::Ok();
 }
 
@@ -799,13 +795,12 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
                    fmt::format("SIP connection to {} failed: {}", to.Text(), connected.message()));
     }
   }
-  const std::string local =
-      d.streaming() ? d.stream_local().HostPort() : endpoint.local().HostPort();
+  const std::string& local = d.streaming() ? d.stream_host_port() : endpoint.local_host_port();
   const std::string_view via_transport = tcp ? "TCP" : "UDP";
-  const std::string contact_suffix = tcp ? ";transport=tcp" : "";
+  const std::string_view contact_suffix = tcp ? ";transport=tcp" : "";
   if (d.local_tag_.empty()) d.local_tag_ = endpoint.ids().Tag();
-  if (d.local_uri_.empty()) d.local_uri_ = fmt::format("<sip:testrund@{}>", local);
-  if (d.remote_uri_.empty()) d.remote_uri_ = fmt::format("<{}>", uri);
+  if (d.local_uri_.empty()) d.local_uri_ = Concat("<sip:testrund@", local, ">");
+  if (d.remote_uri_.empty()) d.remote_uri_ = Concat("<", uri, ">");
   const bool first = d.call_id_.empty();
   std::string call_id = first ? endpoint.ids().CallId(endpoint.local().host) : d.call_id_;
   uint32_t cseq = ack || cancel ? d.invite_cseq_ : ++d.cseq_;
@@ -815,17 +810,16 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
   m.method = method;
   m.uri = uri;
   m.headers = {
-      {"Via", fmt::format("SIP/2.0/{} {};branch={};rport", via_transport, local, branch)},
-      {"From", fmt::format("{};tag={}", d.local_uri_, d.local_tag_)},
-      {"To", d.remote_tag_.empty() || cancel
-                 ? d.remote_uri_
-                 : fmt::format("{};tag={}", d.remote_uri_, d.remote_tag_)},
+      {"Via", Concat("SIP/2.0/", via_transport, " ", local, ";branch=", branch, ";rport")},
+      {"From", Concat(d.local_uri_, ";tag=", d.local_tag_)},
+      {"To", d.remote_tag_.empty() || cancel ? d.remote_uri_
+                                             : Concat(d.remote_uri_, ";tag=", d.remote_tag_)},
       {"Call-ID", call_id},
-      {"CSeq", fmt::format("{} {}", cseq, method)},
+      {"CSeq", Concat(std::to_string(cseq), " ", method)},
       {"Max-Forwards", "70"},
   };
   if (!ack && !cancel && method != "BYE") {
-    m.headers.push_back({"Contact", fmt::format("<sip:testrund@{}{}>", local, contact_suffix)});
+    m.headers.push_back({"Contact", Concat("<sip:testrund@", local, contact_suffix, ">")});
   }
   if (!args.body.empty()) m.headers.push_back({"Content-Type", "application/sdp"});
   m.headers.push_back({"Content-Length", std::to_string(args.body.size())});
@@ -896,7 +890,7 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
   if (const std::string* to = request.Find("To")) {
     std::string value = *to;
     if (args.status > 100 && !sip::Param(value, "tag"))
-      value += fmt::format(";tag={}", d.local_tag_);
+      value += Concat(";tag=", d.local_tag_);
     m.headers.push_back({"To", std::move(value)});
   }
   m.headers.push_back({"Call-ID", *request.Find("Call-ID")});
@@ -904,8 +898,8 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
   const bool invite = request.method == "INVITE";
   if (invite && args.status < 300) {
     const bool tcp = d.peer_ && d.peer_->connection != 0;
-    m.headers.push_back({"Contact", fmt::format("<sip:testrund@{}{}>", endpoint.local().HostPort(),
-                                                tcp ? ";transport=tcp" : "")});
+    m.headers.push_back({"Contact", Concat("<sip:testrund@", endpoint.local_host_port(),
+                                           tcp ? ";transport=tcp" : "", ">")});
   }
   if (!args.body.empty()) m.headers.push_back({"Content-Type", "application/sdp"});
   m.headers.push_back({"Content-Length", std::to_string(args.body.size())});
@@ -998,10 +992,10 @@ StepOutcome ExecuteSipReceive(OpContext& ctx) {
   } else if (dialog.AwaitingInviteFinal()) {
     waiting_for = "a final response to INVITE";
   } else {
-    waiting_for = fmt::format("a message of call {}", dialog.call_id_);
+    waiting_for = Concat("a message of call ", dialog.call_id_);
   }
-  std::string timeout_text = fmt::format("SIP receive timed out after {} seconds waiting for {}",
-                                         args->timeout_text, waiting_for);
+  std::string timeout_text =
+      Concat("SIP receive timed out after ", args->timeout_text, " seconds waiting for ", waiting_for);
   MonoNs timeout = args->timeout;
   auto pending = std::make_unique<SipReceivePending>(ctx, std::move(args), dialog);
   SipReceivePending* p = pending.get();

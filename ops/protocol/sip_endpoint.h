@@ -68,6 +68,8 @@ class SipEndpoint final : public RunIo {
 
   // The bound address (its real port).
   const sip::TransportAddress& local() const { return local_; }
+  // local().HostPort(), made once: every message's Via and Contact name it.
+  const std::string& local_host_port() const { return local_host_port_; }
   sip::IdSource& ids() { return ids_; }
   SipCounters& counters() { return counters_; }
   const SipCounters& counters() const { return counters_; }
@@ -103,6 +105,7 @@ class SipEndpoint final : public RunIo {
 
   int fd_;
   sip::TransportAddress local_;
+  std::string local_host_port_;
   sip::IdSource ids_;
   SipCounters counters_;
   EventPtr readable_;

@@ -52,6 +52,12 @@ std::string_view Trim(std::string_view s) {
 // The index of the first `stop` in `s` at or after `from` that is outside a quoted string
 // (and, when `angles`, outside <...>), or npos.
 size_t FindOutside(std::string_view s, char stop, size_t from, bool angles) {
+  // Most values quote nothing (and most have no <...>): then a plain search, which is
+  // memchr, is the answer.
+  if (s.find('"', from) == std::string_view::npos &&
+      (!angles || s.find('<', from) == std::string_view::npos)) {
+    return s.find(stop, from);
+  }
   bool quoted = false;
   bool in_angle = false;
   for (size_t k = from; k < s.size(); ++k) {
@@ -99,6 +105,8 @@ std::string_view FullName(std::string_view name) {
 }
 
 bool SameName(std::string_view a, std::string_view b) {
+  // Only a one-letter (compact) name can equal a name of another length.
+  if (a.size() != b.size() && a.size() != 1 && b.size() != 1) return false;
   return EqualNoCase(FullName(a), FullName(b));
 }
 

@@ -19,7 +19,7 @@ constexpr std::string_view kBranchCookie = "z9hG4bK";
 class IdSource {
  public:
   // `seed`: the random prefix (tests pass a fixed one; the daemon one from the OS).
-  explicit IdSource(uint64_t seed) : prefix_(seed) {}
+  explicit IdSource(uint64_t seed);
   // A source with a prefix from std::random_device.
   static IdSource Random();
 
@@ -31,8 +31,10 @@ class IdSource {
   std::string CallId(std::string_view host);
 
  private:
-  std::string Unique(size_t prefix_digits);
-  uint64_t prefix_;
+  // `head` + the next counter value in hex, `tail` after it.
+  std::string Unique(std::string_view head, std::string_view tail = {});
+  std::string branch_head_;  // kBranchCookie + 16 hex digits of the prefix
+  std::string tag_head_;     // 8 hex digits of the prefix
   uint64_t counter_ = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <optional>
@@ -47,11 +48,18 @@ std::string ParseResult::ErrorText() const { return fmt::format("{} at byte {}",
 
 namespace {
 
-// RFC 3261 §25.1 token characters.
-bool IsTokenChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
-}
+// RFC 3261 §25.1 token characters, as a table: the parser checks every byte of every
+// header name (std::isalnum and a search per byte were a tenth of a message's parse).
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+  for (char c : std::string_view("-.!%*_+`'~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
+bool IsTokenChar(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
 
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
@@ -227,14 +235,18 @@ ParseResult Parse(std::string_view bytes, Framing framing) {
     if ((*line)[0] == ' ' || (*line)[0] == '\t') {
       return Malformed(at, "a continuation line before the first header");
     }
-    std::string joined(*line);
-    // Folded lines continue this header (RFC 3261 §7.3.1).
+    // Folded lines continue this header (RFC 3261 §7.3.1); they are joined in a copy, an
+    // unfolded header (nearly all) is read where it is.
+    std::string folded;
+    std::string_view joined = *line;
     while (reader.NextIsContinuation()) {
       size_t next_start = 0;
       std::optional<std::string_view> next = reader.Line(&next_start);
       if (!next) return incomplete(message_bytes.size());
-      joined += ' ';
-      joined += TrimWhitespace(*next);
+      if (folded.empty()) folded = *line;
+      folded += ' ';
+      folded += TrimWhitespace(*next);
+      joined = folded;
     }
     if (size_t bad = BadCharAt(joined); bad != std::string_view::npos && bad < line->size()) {
       return Malformed(at + bad, "a control character in a header");
@@ -242,16 +254,15 @@ ParseResult Parse(std::string_view bytes, Framing framing) {
       return Malformed(at, "a control character in a folded header");
     }
     size_t colon = joined.find(':');
-    if (colon == std::string::npos) return Malformed(at, "a header line without a colon");
-    std::string_view name = TrimWhitespace(std::string_view(joined).substr(0, colon));
+    if (colon == std::string_view::npos) return Malformed(at, "a header line without a colon");
+    std::string_view name = TrimWhitespace(joined.substr(0, colon));
     if (!IsToken(name)) return Malformed(at, "a header name must be a token");
     if (content_length_at == 0 && SameName(name, "Content-Length")) content_length_at = at;
     if (message.headers.size() == kMaxHeaders) {
       return Malformed(at, fmt::format("more than {} headers", kMaxHeaders));
     }
     message.headers.push_back(
-        {std::string(name),
-         std::string(TrimWhitespace(std::string_view(joined).substr(colon + 1)))});
+        {std::string(name), std::string(TrimWhitespace(joined.substr(colon + 1)))});
   }
 
   const size_t body_at = reader.at();
@@ -301,7 +312,11 @@ std::string Serialize(const Message& message) {
     out += kVersion;
   } else {
     out += kVersion;
-    out += fmt::format(" {:03d} ", message.status);
+    out += ' ';
+    out += static_cast<char>('0' + message.status / 100 % 10);
+    out += static_cast<char>('0' + message.status / 10 % 10);
+    out += static_cast<char>('0' + message.status % 10);
+    out += ' ';
     out += message.reason;
   }
   out += "\r\n";
