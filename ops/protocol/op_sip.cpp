@@ -11,24 +11,13 @@
 //                method, header ({name: text it contains}), body_contains; mandatory.
 //                i.sip = {status, reason, method, uri, headers, body}.
 //
-// The dialog is the transaction layer too (RFC 3261 §17): over UDP it retransmits its
-// requests (Timer A/E: T1 = 500 ms doubling, to T2 = 4 s for non-INVITE, 64×T1 at most) and
-// a UAS's 2xx to INVITE until the ACK comes (§13.3.1.4), ACKs a non-2xx final response to
-// INVITE itself (§17.1.1.3), re-sends its ACK when a 2xx comes again (§13.2.2.4), re-sends
-// its last response when a request comes again, and absorbs the SUT's retransmissions: the
-// run's `sip` counters tell each kind apart.
-#include <arpa/inet.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
+// The dialog and its transaction layer are ops/protocol/sip_dialog.h.
+#include <event2/event.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cctype>
-#include <deque>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,10 +25,10 @@
 #include "ops/base/concat.h"
 #include "ops/base/json_numbers.h"
 #include "ops/base/json_writer.h"
-#include "ops/net/client_socket.h"
 #include "ops/op_table.h"
 #include "ops/protocol/op_protocol.h"
 #include "ops/protocol/protocol_ops.h"
+#include "ops/protocol/sip_dialog.h"
 #include "ops/protocol/sip_endpoint.h"
 #include "ops/sip/sip_address.h"
 #include "ops/sip/sip_headers.h"
@@ -49,132 +38,6 @@ namespace testrund::ops {
 namespace {
 
 constexpr double kDefaultSipTimeout = 5;
-// RFC 3261 §17.1.1.1: T1 (the round-trip estimate) and T2 (the longest interval).
-constexpr MonoNs kT1 = kNsPerSecond / 2;
-constexpr MonoNs kT2 = 4 * kNsPerSecond;
-// Messages a dialog keeps for its next sip.receive; more are dropped (`unmatched`).
-constexpr size_t kMaxQueued = 32;
-
-struct Received {
-  sip::Message message;
-  std::string raw;
-  SipPeer from;
-};
-
-class SipReceivePending;
-
-// Something the dialog re-sends until it is answered: a request (client transaction) or a
-// UAS's 2xx to INVITE.
-enum class Resend : uint8_t {
-  kNone,
-  kInvite,     // Timer A: doubles without a cap; stops at any response
-  kNonInvite,  // Timer E: doubles up to T2; stops at a final response
-  kOk,         // a UAS's 2xx to INVITE: doubles up to T2; stops at the ACK
-};
-
-struct Retransmission {
-  std::string bytes;
-  Resend kind = Resend::kNone;
-  MonoNs interval = kT1;
-  MonoNs started = 0;
-};
-
-class SipDialog final : public InstanceSocket, public SipSink {
- public:
-  SipDialog(SipEndpoint& endpoint, Clock& clock) : endpoint_(endpoint), clock_(clock) {}
-  ~SipDialog() override {
-    if (!call_id_.empty()) endpoint_.Unregister(call_id_, this);
-    if (waiting_for_request_) endpoint_.Unwait(this);  // a linear walk: only when listed
-    if (stream_ && stream_error_.empty()) endpoint_.Linger(std::move(stream_));
-  }
-
-  void OnSipMessage(sip::Message message, std::string_view raw, const SipPeer& from) override;
-
-  // Sends `bytes` (a request of this dialog, or a response) to `to`, and re-sends them as
-  // `kind` says until answered.
-  Status Send(const std::string& bytes, const SipPeer& to, Resend kind);
-
-  // The message the waiting sip.receive takes next, if one is queued.
-  std::optional<Received> Take() {
-    if (queue_.empty()) return std::nullopt;
-    Received out = std::move(queue_.front());
-    queue_.pop_front();
-    return out;
-  }
-  void set_waiter(SipReceivePending* waiter) { waiter_ = waiter; }
-
-  // Over TCP: the instance's own connection to `to` (RFC 3261 §18: responses come back on
-  // it). Error: the socket cannot be made.
-  Status Connect(IoContext& io, const SipPeer& to);
-  bool streaming() const { return stream_ != nullptr; }
-  // Where the connection's messages come from: its local "IP:PORT" (for Via and Contact).
-  const std::string& stream_host_port() const { return stream_host_port_; }
-  // Why the connection ended, once it did (the next sip op aborts with it).
-  const std::string& stream_error() const { return stream_error_; }
-  void WaitForRequest() {
-    if (call_id_.empty() && !waiting_for_request_) {
-      waiting_for_request_ = true;
-      endpoint_.Wait(this);
-    }
-  }
-
-  SipEndpoint& endpoint_;
-  Clock& clock_;
-  std::string call_id_;
-  std::string local_tag_;
-  std::string remote_tag_;
-  std::string local_uri_;        // From of our requests
-  std::string remote_uri_;       // To of our requests
-  std::string remote_target_;    // the Contact of the peer (in-dialog requests' Request-URI)
-  std::optional<SipPeer> peer_;  // where the dialog's messages go
-  uint32_t cseq_ = 0;
-  uint32_t invite_cseq_ = 0;
-  std::string invite_uri_;
-  std::string invite_branch_;
-  std::string invite_bytes_;       // for the ACK of a non-2xx
-  std::set<int> invite_statuses_;  // responses to the INVITE seen
-  std::string ack_bytes_;          // the scenario's ACK of a 2xx, re-sent if the 2xx comes again
-  std::string auto_ack_bytes_;     // our ACK of a non-2xx final response
-  std::string tx_branch_;          // the client transaction in progress (not the INVITE)
-  std::string tx_method_;
-  std::set<int> tx_statuses_;
-  std::optional<sip::Message> last_request_;  // what a response answers
-  std::string last_response_bytes_;
-  uint32_t ok_invite_cseq_ = 0;  // a UAS's 2xx to INVITE waits for its ACK
-  bool waiting_for_request_ = false;
-
-  // Whether a final response to the INVITE is still awaited.
-  bool AwaitingInviteFinal() const {
-    return !invite_branch_.empty() && !invite_statuses_.empty() ? *invite_statuses_.rbegin() < 200
-                                                                : !invite_branch_.empty();
-  }
-
- private:
-  void OnResponse(sip::Message message, std::string_view raw, const SipPeer& from);
-  void OnRequest(sip::Message message, std::string_view raw, const SipPeer& from);
-  void Deliver(sip::Message message, std::string_view raw, const SipPeer& from);
-  void AckNonSuccess(const sip::Message& response);
-  void StopRetransmitting() {
-    if (timer_) timer_->Cancel();
-    retransmission_.reset();
-  }
-  void OnRetransmitTimer();
-
-  static void OnStreamRead(bufferevent* bev, void* arg);
-  static void OnStreamEvent(bufferevent* bev, short events, void* arg);
-  void StreamFailed(std::string text);
-
-  std::deque<Received> queue_;
-  SipReceivePending* waiter_ = nullptr;
-  BuffereventPtr stream_;
-  SipPeer stream_peer_;
-  std::string stream_host_port_;
-  std::string stream_in_;
-  std::string stream_error_;
-  std::optional<Retransmission> retransmission_;
-  SipPeer retransmit_to_;
-  std::unique_ptr<Timer> timer_;
-};
 
 // --- sip.receive's wait ---------------------------------------------------------------
 
@@ -187,7 +50,7 @@ struct ReceiveArgs : OpParts {
   std::optional<std::string> body_contains;
 };
 
-class SipReceivePending final : public PendingIo {
+class SipReceivePending final : public PendingIo, public SipWaiter {
  public:
   SipReceivePending(const OpContext& ctx, std::shared_ptr<const ReceiveArgs> args,
                     SipDialog& dialog)
@@ -197,7 +60,7 @@ class SipReceivePending final : public PendingIo {
   }
 
   // Takes queued messages: a 1xx not asked for is passed over; anything else ends the wait.
-  void Offer() {
+  void Offer() override {
     if (finished()) return;
     while (std::optional<Received> next = dialog_.Take()) {
       const sip::Message& m = next->message;
@@ -219,7 +82,7 @@ class SipReceivePending final : public PendingIo {
   }
 
   // The instance's TCP connection failed or brought what is not SIP: the instance aborts.
-  void Fail(const std::string& text) {
+  void Fail(const std::string& text) override {
     if (finished()) return;
     dialog_.set_waiter(nullptr);
     Complete([this, text] {
@@ -361,229 +224,6 @@ bool SipReceivePending::Record(const Received& r) {
     }
   }
   return true;
-}
-
-// --- The dialog ---------------------------------------------------------------------------
-
-Status SipDialog::Send(const std::string& bytes, const SipPeer& to, Resend kind) {
-  if (stream_) {
-    // A reliable transport: nothing is resent (RFC 3261 §17.1.1.2, §17.1.2.2).
-    if (bufferevent_write(stream_.get(), bytes.data(), bytes.size()) != 0) {
-      return Status::Error("cannot queue the message");
-    }
-    return Status::Ok();
-  }
-  Status sent = endpoint_.Send(bytes, to);
-  if (kind == Resend::kNone || to.connection != 0) return sent;  // TCP: nothing is resent
-  // A send the socket refused is covered by the retransmission, as a lost datagram is.
-  retransmission_ = Retransmission{bytes, kind, kT1, clock_.Now()};
-  retransmit_to_ = to;
-  if (!timer_) timer_ = clock_.NewTimer([this] { OnRetransmitTimer(); });
-  timer_->ArmAt(clock_.Now() + kT1);
-  return Status::Ok();
-}
-
-void SipDialog::OnRetransmitTimer() {
-  if (!retransmission_) return;
-  Retransmission& r = *retransmission_;
-  if (clock_.Now() - r.started >= 64 * kT1) {  // Timer B / F / H: the transaction gave up
-    retransmission_.reset();
-    return;
-  }
-  (void)endpoint_.Send(r.bytes, retransmit_to_);
-  ++endpoint_.counters().retransmissions_sent;
-  r.interval = r.kind == Resend::kInvite ? r.interval * 2 : std::min(r.interval * 2, kT2);
-  timer_->ArmAt(clock_.Now() + r.interval);
-}
-
-Status SipDialog::Connect(IoContext& io, const SipPeer& to) {
-  bufferevent* bev = bufferevent_socket_new(io.base(), -1, BEV_OPT_CLOSE_ON_FREE);
-  if (bev == nullptr) return Status::Error("cannot make a socket");
-  stream_.reset(bev);
-  stream_peer_ = to;
-  bufferevent_setcb(bev, &SipDialog::OnStreamRead, nullptr, &SipDialog::OnStreamEvent, this);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
-  // A numeric address: connect() is called now, so the local port is known at once (for the
-  // first message's Via); what is written before the connection is up is queued.
-  if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&to.address),
-                                 static_cast<int>(to.length)) != 0) {
-    stream_.reset();
-    return Status::Error("connection refused");
-  }
-  SipPeer local;
-  local.length = sizeof(local.address);
-  getsockname(bufferevent_getfd(bev), reinterpret_cast<sockaddr*>(&local.address), &local.length);
-  stream_host_port_ = local.Text();  // "IP:PORT" / "[IP]:PORT", as HostPort() writes it
-  return Status::Ok();
-}
-
-void SipDialog::OnStreamRead(bufferevent* bev, void* arg) {
-  auto* self = static_cast<SipDialog*>(arg);
-  evbuffer* input = bufferevent_get_input(bev);
-  size_t length = evbuffer_get_length(input);
-  size_t at = self->stream_in_.size();
-  self->stream_in_.resize(at + length);
-  evbuffer_remove(input, self->stream_in_.data() + at, length);
-  while (!self->stream_in_.empty()) {
-    sip::ParseResult r = sip::Parse(self->stream_in_, sip::Framing::kStream);
-    if (r.kind == sip::ParseResult::Kind::kNeedMore) return;
-    if (r.kind == sip::ParseResult::Kind::kMalformed) {
-      ++self->endpoint_.counters().malformed;
-      self->StreamFailed(
-          fmt::format("malformed SIP message from {} over TCP: {} at byte {} of "
-                      "the message",
-                      self->stream_peer_.Text(), r.error, r.offset));
-      return;
-    }
-    std::string raw = self->stream_in_.substr(0, r.consumed);
-    self->stream_in_.erase(0, r.consumed);
-    if (!r.message.Has("Call-ID") || !r.message.Has("CSeq") || !r.message.Has("Via")) {
-      ++self->endpoint_.counters().malformed;
-      self->StreamFailed(fmt::format("SIP message from {} over TCP without Call-ID, CSeq or Via",
-                                     self->stream_peer_.Text()));
-      return;
-    }
-    // The dialog may end its instance's wait here, never the dialog itself.
-    self->OnSipMessage(std::move(r.message), raw, self->stream_peer_);
-  }
-}
-
-void SipDialog::OnStreamEvent(bufferevent* bev, short events, void* arg) {
-  auto* self = static_cast<SipDialog*>(arg);
-  if (events & BEV_EVENT_CONNECTED) return;
-  self->StreamFailed(fmt::format("SIP connection to {} failed: {}", self->stream_peer_.Text(),
-                                 SocketErrorText(bev, events)));
-}
-
-void SipDialog::StreamFailed(std::string text) {
-  if (!stream_error_.empty()) return;
-  stream_error_ = std::move(text);
-  bufferevent_disable(stream_.get(), EV_READ);
-  if (waiter_ != nullptr) waiter_->Fail(stream_error_);
-}
-
-void SipDialog::OnSipMessage(sip::Message message, std::string_view raw, const SipPeer& from) {
-  if (message.is_request) {
-    OnRequest(std::move(message), raw, from);
-  } else {
-    OnResponse(std::move(message), raw, from);
-  }
-}
-
-void SipDialog::OnResponse(sip::Message message, std::string_view raw, const SipPeer& from) {
-  std::optional<std::string_view> branch = sip::Param(sip::TopVia(*message.Find("Via")), "branch");
-  std::optional<sip::CSeq> cseq = sip::ParseCSeq(*message.Find("CSeq"));
-  if (!branch || !cseq) {
-    ++endpoint_.counters().unmatched;
-    return;
-  }
-  const int status = message.status;
-  const bool to_invite = *branch == invite_branch_ && cseq->method == "INVITE";
-  const bool to_tx = *branch == tx_branch_ && cseq->method == tx_method_;
-  if (!to_invite && !to_tx) {
-    ++endpoint_.counters().unmatched;  // a wrong branch: no transaction of ours
-    return;
-  }
-  std::set<int>& seen = to_invite ? invite_statuses_ : tx_statuses_;
-  if (!seen.insert(status).second) {
-    ++endpoint_.counters().retransmissions_received;
-    if (to_invite && status >= 200 && status < 300 && !ack_bytes_.empty() && peer_) {
-      (void)endpoint_.Send(ack_bytes_, *peer_);  // RFC 3261 §13.2.2.4
-    } else if (to_invite && status >= 300 && !auto_ack_bytes_.empty()) {
-      (void)endpoint_.Send(auto_ack_bytes_, from);
-    }
-    return;
-  }
-  // Timer A stops at any response to INVITE; E at a final response.
-  if (retransmission_ &&
-      ((to_invite && retransmission_->kind == Resend::kInvite) ||
-       (to_tx && status >= 200 && retransmission_->kind == Resend::kNonInvite))) {
-    StopRetransmitting();
-  }
-  if (const std::string* to = message.Find("To")) {
-    if (remote_tag_.empty() && status > 100) {
-      if (auto tag = sip::Param(*to, "tag")) remote_tag_ = std::string(*tag);
-    }
-  }
-  if (to_invite && status >= 200 && status < 300) {
-    if (const std::string* contact = message.Find("Contact")) {
-      remote_target_ = std::string(sip::AddressUri(*contact));
-    }
-  }
-  if (to_invite && status >= 300) AckNonSuccess(message);
-  Deliver(std::move(message), raw, from);
-}
-
-void SipDialog::AckNonSuccess(const sip::Message& response) {
-  // RFC 3261 §17.1.1.3: same Request-URI, Call-ID, From, top Via and CSeq number as the
-  // INVITE; the To of the response.
-  sip::ParseResult invite = sip::Parse(invite_bytes_, sip::Framing::kDatagram);
-  if (invite.kind != sip::ParseResult::Kind::kMessage) return;
-  sip::Message ack;
-  ack.method = "ACK";
-  ack.uri = invite.message.uri;
-  if (const std::string* via = invite.message.Find("Via")) {
-    ack.headers.push_back({"Via", std::string(sip::TopVia(*via))});
-  }
-  for (const char* name : {"From", "Call-ID", "Max-Forwards"}) {
-    if (const std::string* v = invite.message.Find(name)) ack.headers.push_back({name, *v});
-  }
-  if (const std::string* to = response.Find("To")) ack.headers.push_back({"To", *to});
-  ack.headers.push_back({"CSeq", fmt::format("{} ACK", invite_cseq_)});
-  ack.headers.push_back({"Content-Length", "0"});
-  auto_ack_bytes_ = sip::Serialize(ack);
-  if (peer_) (void)endpoint_.Send(auto_ack_bytes_, *peer_);
-}
-
-void SipDialog::OnRequest(sip::Message message, std::string_view raw, const SipPeer& from) {
-  std::optional<sip::CSeq> cseq = sip::ParseCSeq(*message.Find("CSeq"));
-  if (!cseq) {
-    ++endpoint_.counters().malformed;
-    return;
-  }
-  if (message.method == "ACK") {
-    if (ok_invite_cseq_ != 0 && cseq->number == ok_invite_cseq_) {
-      ok_invite_cseq_ = 0;
-      StopRetransmitting();  // the 2xx was received (RFC 3261 §13.3.1.4)
-    } else if (last_request_ && last_request_->method == "ACK") {
-      ++endpoint_.counters().retransmissions_received;
-      return;
-    }
-  } else if (last_request_ && last_request_->method == message.method) {
-    std::optional<sip::CSeq> last = sip::ParseCSeq(*last_request_->Find("CSeq"));
-    if (last && last->number == cseq->number) {
-      ++endpoint_.counters().retransmissions_received;
-      if (!last_response_bytes_.empty()) (void)endpoint_.Send(last_response_bytes_, from);
-      return;
-    }
-  }
-  if (call_id_.empty()) {  // a UAS's first request: the dialog takes its identity
-    call_id_ = *message.Find("Call-ID");
-    waiting_for_request_ = false;
-    if (const std::string* f = message.Find("From")) {
-      if (auto tag = sip::Param(*f, "tag")) remote_tag_ = std::string(*tag);
-      remote_uri_ = *f;
-    }
-    if (const std::string* t = message.Find("To")) local_uri_ = *t;
-    peer_ = from;
-  }
-  if (message.method == "INVITE") {
-    if (const std::string* contact = message.Find("Contact")) {
-      remote_target_ = std::string(sip::AddressUri(*contact));
-    }
-  }
-  last_request_ = message;
-  last_response_bytes_.clear();
-  Deliver(std::move(message), raw, from);
-}
-
-void SipDialog::Deliver(sip::Message message, std::string_view raw, const SipPeer& from) {
-  if (queue_.size() >= kMaxQueued) {
-    ++endpoint_.counters().unmatched;
-    return;
-  }
-  queue_.push_back(Received{std::move(message), std::string(raw), from});
-  if (waiter_ != nullptr) waiter_->Offer();
 }
 
 // --- sip.send -----------------------------------------------------------------------------
@@ -889,8 +529,7 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
   if (const std::string* from = request.Find("From")) m.headers.push_back({"From", *from});
   if (const std::string* to = request.Find("To")) {
     std::string value = *to;
-    if (args.status > 100 && !sip::Param(value, "tag"))
-      value += Concat(";tag=", d.local_tag_);
+    if (args.status > 100 && !sip::Param(value, "tag")) value += Concat(";tag=", d.local_tag_);
     m.headers.push_back({"To", std::move(value)});
   }
   m.headers.push_back({"Call-ID", *request.Find("Call-ID")});
@@ -994,8 +633,8 @@ StepOutcome ExecuteSipReceive(OpContext& ctx) {
   } else {
     waiting_for = Concat("a message of call ", dialog.call_id_);
   }
-  std::string timeout_text =
-      Concat("SIP receive timed out after ", args->timeout_text, " seconds waiting for ", waiting_for);
+  std::string timeout_text = Concat("SIP receive timed out after ", args->timeout_text,
+                                    " seconds waiting for ", waiting_for);
   MonoNs timeout = args->timeout;
   auto pending = std::make_unique<SipReceivePending>(ctx, std::move(args), dialog);
   SipReceivePending* p = pending.get();
