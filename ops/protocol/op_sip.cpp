@@ -62,7 +62,7 @@ class SipReceivePending final : public PendingIo, public SipWaiter {
   // Takes queued messages: a 1xx not asked for is passed over; anything else ends the wait.
   void Offer() override {
     if (finished()) return;
-    while (std::optional<Received> next = dialog_.Take()) {
+    while (std::optional<SipReceived> next = dialog_.Take()) {
       const sip::Message& m = next->message;
       if (!m.is_request && m.status < 200 && !Listed(m.status)) {
         // While parked, the instance's step already counts the next op (Run::Execute); a
@@ -111,12 +111,12 @@ class SipReceivePending final : public PendingIo, public SipWaiter {
     }
     return false;
   }
-  void TraceReceived(const Received& r) {
+  void TraceReceived(const SipReceived& r) {
     TraceMessage(ctx(), "sip", false, r.raw)
         .SetString("text", r.raw)
         .SetString("peer", r.from.Text());
   }
-  bool Record(const Received& r);
+  bool Record(const SipReceived& r);
   void OnTimeout() override {
     dialog_.set_waiter(nullptr);
     soon_.reset();
@@ -125,7 +125,7 @@ class SipReceivePending final : public PendingIo, public SipWaiter {
   std::shared_ptr<const ReceiveArgs> args_;
   SipDialog& dialog_;
   EventPtr soon_;
-  std::optional<Received> received_;  // the message that ended the wait
+  std::optional<SipReceived> received_;  // the message that ended the wait
 };
 
 std::string StatusList(const std::vector<int>& statuses) {
@@ -158,7 +158,7 @@ rapidjson::Value HeadersObject(const sip::Message& m, rapidjson::Document::Alloc
   return headers;
 }
 
-bool SipReceivePending::Record(const Received& r) {
+bool SipReceivePending::Record(const SipReceived& r) {
   OpContext& c = ctx();
   TraceReceived(r);
   const sip::Message& m = r.message;
@@ -501,9 +501,9 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
     d.tx_statuses_.clear();
   }
   Status sent = d.Send(bytes, to,
-                       ack                  ? Resend::kNone
-                       : method == "INVITE" ? Resend::kInvite
-                                            : Resend::kNonInvite);
+                       ack                  ? SipResend::kNone
+                       : method == "INVITE" ? SipResend::kInvite
+                                            : SipResend::kNonInvite);
   if (!sent.ok()) {
     return Abort(ctx,
                  fmt::format("SIP send of {} to {} failed: {}", method, to.Text(), sent.message()));
@@ -555,7 +555,7 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
     if (auto cseq = sip::ParseCSeq(*request.Find("CSeq"))) d.ok_invite_cseq_ = cseq->number;
   }
   d.last_response_bytes_ = bytes;
-  Status sent = d.Send(bytes, to, retransmit ? Resend::kOk : Resend::kNone);
+  Status sent = d.Send(bytes, to, retransmit ? SipResend::kOk : SipResend::kNone);
   if (!sent.ok()) {
     return Abort(ctx, fmt::format("SIP send of {} to {} failed: {}", args.status, to.Text(),
                                   sent.message()));

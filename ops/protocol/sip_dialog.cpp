@@ -22,7 +22,7 @@ constexpr size_t kMaxQueued = 32;
 
 }  // namespace
 
-Status SipDialog::Send(const std::string& bytes, const SipPeer& to, Resend kind) {
+Status SipDialog::Send(const std::string& bytes, const SipPeer& to, SipResend kind) {
   if (stream_) {
     // A reliable transport: nothing is resent (RFC 3261 §17.1.1.2, §17.1.2.2).
     if (bufferevent_write(stream_.get(), bytes.data(), bytes.size()) != 0) {
@@ -31,9 +31,9 @@ Status SipDialog::Send(const std::string& bytes, const SipPeer& to, Resend kind)
     return Status::Ok();
   }
   Status sent = endpoint_.Send(bytes, to);
-  if (kind == Resend::kNone || to.connection != 0) return sent;  // TCP: nothing is resent
+  if (kind == SipResend::kNone || to.connection != 0) return sent;  // TCP: nothing is resent
   // A send the socket refused is covered by the retransmission, as a lost datagram is.
-  retransmission_ = Retransmission{bytes, kind, kSipT1, clock_.Now()};
+  retransmission_ = SipRetransmission{bytes, kind, kSipT1, clock_.Now()};
   retransmit_to_ = to;
   if (!timer_) timer_ = clock_.NewTimer([this] { OnRetransmitTimer(); });
   timer_->ArmAt(clock_.Now() + kSipT1);
@@ -42,14 +42,14 @@ Status SipDialog::Send(const std::string& bytes, const SipPeer& to, Resend kind)
 
 void SipDialog::OnRetransmitTimer() {
   if (!retransmission_) return;
-  Retransmission& r = *retransmission_;
+  SipRetransmission& r = *retransmission_;
   if (clock_.Now() - r.started >= 64 * kSipT1) {  // Timer B / F / H: the transaction gave up
     retransmission_.reset();
     return;
   }
   (void)endpoint_.Send(r.bytes, retransmit_to_);
   ++endpoint_.counters().retransmissions_sent;
-  r.interval = r.kind == Resend::kInvite ? r.interval * 2 : std::min(r.interval * 2, kSipT2);
+  r.interval = r.kind == SipResend::kInvite ? r.interval * 2 : std::min(r.interval * 2, kSipT2);
   timer_->ArmAt(clock_.Now() + r.interval);
 }
 
@@ -153,8 +153,8 @@ void SipDialog::OnResponse(sip::Message message, std::string_view raw, const Sip
   }
   // Timer A stops at any response to INVITE; E at a final response.
   if (retransmission_ &&
-      ((to_invite && retransmission_->kind == Resend::kInvite) ||
-       (to_tx && status >= 200 && retransmission_->kind == Resend::kNonInvite))) {
+      ((to_invite && retransmission_->kind == SipResend::kInvite) ||
+       (to_tx && status >= 200 && retransmission_->kind == SipResend::kNonInvite))) {
     StopRetransmitting();
   }
   if (const std::string* to = message.Find("To")) {
@@ -239,7 +239,7 @@ void SipDialog::Deliver(sip::Message message, std::string_view raw, const SipPee
     ++endpoint_.counters().unmatched;
     return;
   }
-  queue_.push_back(Received{std::move(message), std::string(raw), from});
+  queue_.push_back(SipReceived{std::move(message), std::string(raw), from});
   if (waiter_ != nullptr) waiter_->Offer();
 }
 

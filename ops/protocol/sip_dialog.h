@@ -35,7 +35,7 @@ namespace testrund::ops {
 class IoContext;
 
 // A message the dialog received, as the waiting sip.receive takes it.
-struct Received {
+struct SipReceived {
   sip::Message message;
   std::string raw;
   SipPeer from;
@@ -53,7 +53,7 @@ class SipWaiter {
 
 // Something the dialog re-sends until it is answered: a request (client transaction) or a
 // UAS's 2xx to INVITE.
-enum class Resend : uint8_t {
+enum class SipResend : uint8_t {
   kNone,
   kInvite,     // Timer A: doubles without a cap; stops at any response
   kNonInvite,  // Timer E: doubles up to T2; stops at a final response
@@ -64,9 +64,9 @@ enum class Resend : uint8_t {
 constexpr MonoNs kSipT1 = kNsPerSecond / 2;
 constexpr MonoNs kSipT2 = 4 * kNsPerSecond;
 
-struct Retransmission {
+struct SipRetransmission {
   std::string bytes;
-  Resend kind = Resend::kNone;
+  SipResend kind = SipResend::kNone;
   MonoNs interval = kSipT1;
   MonoNs started = 0;
 };
@@ -84,12 +84,12 @@ class SipDialog final : public InstanceSocket, public SipSink {
 
   // Sends `bytes` (a request of this dialog, or a response) to `to`, and re-sends them as
   // `kind` says until answered.
-  Status Send(const std::string& bytes, const SipPeer& to, Resend kind);
+  Status Send(const std::string& bytes, const SipPeer& to, SipResend kind);
 
   // The message the waiting sip.receive takes next, if one is queued.
-  std::optional<Received> Take() {
+  std::optional<SipReceived> Take() {
     if (queue_.empty()) return std::nullopt;
-    Received out = std::move(queue_.front());
+    SipReceived out = std::move(queue_.front());
     queue_.pop_front();
     return out;
   }
@@ -156,14 +156,14 @@ class SipDialog final : public InstanceSocket, public SipSink {
   static void OnStreamEvent(bufferevent* bev, short events, void* arg);
   void StreamFailed(std::string text);
 
-  std::deque<Received> queue_;
+  std::deque<SipReceived> queue_;
   SipWaiter* waiter_ = nullptr;
   BuffereventPtr stream_;
   SipPeer stream_peer_;
   std::string stream_host_port_;
   std::string stream_in_;
   std::string stream_error_;
-  std::optional<Retransmission> retransmission_;
+  std::optional<SipRetransmission> retransmission_;
   SipPeer retransmit_to_;
   std::unique_ptr<Timer> timer_;
 };

@@ -49,7 +49,7 @@ std::string ParseResult::ErrorText() const { return fmt::format("{} at byte {}",
 namespace {
 
 // RFC 3261 §25.1 token characters, as a table: the parser checks every byte of every
-// header name (std::isalnum and a search per byte were a tenth of a message's parse).
+// header name (std::isalnum and a search per byte showed in its callgrind profile).
 constexpr std::array<bool, 256> kTokenChars = [] {
   std::array<bool, 256> table{};
   for (int c = '0'; c <= '9'; ++c) table[c] = true;
