@@ -85,25 +85,15 @@ void CopyTable(lua_State* L, int src) {
   }
 }
 
-int NewVarsProtected(lua_State* L) {
-  int* ref = static_cast<int*>(lua_touserdata(L, 1));
-  if (lua_type(L, 2) == LUA_TTABLE) {
-    CopyTable(L, 2);
-  } else {
-    lua_newtable(L);
-  }
-  *ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  return 0;
-}
-
 struct NewVarsBatch {
   int* refs;
   size_t count;
   size_t made;
 };
 
-// Makes batch->count copies (see NewVarsProtected), counting them in batch->made as they
-// are referenced, so that a memory error leaves the made ones usable.
+// Makes batch->count deep copies of the vars template at 2 (empty tables when there is
+// none), counting them in batch->made as they are referenced, so that a memory error
+// leaves the made ones usable.
 int NewVarsBatchProtected(lua_State* L) {
   auto* batch = static_cast<NewVarsBatch*>(lua_touserdata(L, 1));
   bool copy = lua_type(L, 2) == LUA_TTABLE;
@@ -395,15 +385,7 @@ void LuaSandbox::SetGlobals(int table_ref) {
 
 int LuaSandbox::NewInstanceVars() {
   int ref = LUA_NOREF;
-  lua_pushcfunction(L_, NewVarsProtected);
-  lua_pushlightuserdata(L_, &ref);
-  lua_rawgeti(L_, LUA_REGISTRYINDEX, vars_template_ref_ >= 0 ? vars_template_ref_ : LUA_NOREF);
-  if (lua_pcall(L_, 2, 0, 0) != LUA_OK) {
-    lua_pop(L_, 1);
-    lua_gc(L_, LUA_GCCOLLECT);
-    return LUA_NOREF;
-  }
-  return ref;
+  return NewInstanceVars(1, &ref) == 1 ? ref : LUA_NOREF;
 }
 
 size_t LuaSandbox::NewInstanceVars(size_t count, int* refs) {

@@ -20,8 +20,6 @@
 Python 3 standard library only; TESTRUND_BINARY names the daemon (meson sets it).
 """
 
-import http.client
-import json
 import os
 import shutil
 import tempfile
@@ -29,34 +27,7 @@ import unittest
 
 from daemon_process import DaemonProcess
 from polling import wait_for
-
-
-class Rpc:
-    def __init__(self, port):
-        self.port = port
-
-    def send(self, method, params):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-            conn.request("POST", "/", body, {"Content-Type": "application/json"})
-            return json.loads(conn.getresponse().read())
-        finally:
-            conn.close()
-
-    def call(self, method, **params):
-        reply = self.send(method, params)
-        if "error" in reply:
-            raise AssertionError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    def problems(self, **params):
-        """The -32602 data of an ExecuteTest that must be refused: [(field, problem)]."""
-        reply = self.send("ExecuteTest", params)
-        if "error" not in reply:
-            raise AssertionError(f"accepted: {params}")
-        assert reply["error"]["code"] == -32602, reply
-        return [(p["field"], p["problem"]) for p in reply["error"]["data"]]
+from rpc_client import Rpc
 
 
 EVAL_ROW = [{"type": "eval",

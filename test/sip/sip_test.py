@@ -23,7 +23,6 @@ Skipped when SIPp (Debian's sip-tester, installed by scripts/setup --test-peers)
 Python 3 standard library only; TESTRUND_BINARY names the daemon (meson sets it).
 """
 
-import http.client
 import json
 import os
 import shutil
@@ -35,6 +34,7 @@ import unittest
 
 from daemon_process import DaemonProcess
 from polling import free_port, wait_for
+from rpc_client import Rpc
 
 SIPP = shutil.which("sipp")
 
@@ -64,38 +64,6 @@ def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Rpc:
-    def __init__(self, port):
-        self.port = port
-
-    def send(self, method, params):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-            conn.request("POST", "/", body, {"Content-Type": "application/json"})
-            return json.loads(conn.getresponse().read())
-        finally:
-            conn.close()
-
-    def call(self, method, **params):
-        reply = self.send(method, params)
-        if "error" in reply:
-            raise AssertionError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    def problems(self, **params):
-        """The -32602 data of an ExecuteTest that must be refused: [(field, problem)]."""
-        reply = self.send("ExecuteTest", params)
-        if "error" not in reply:
-            raise AssertionError(f"accepted: {params}")
-        assert reply["error"]["code"] == -32602, reply
-        return [(p["field"], p["problem"]) for p in reply["error"]["data"]]
-
-    def completed(self, run_id, timeout=120):
-        return wait_for(lambda: (lambda q: q if q["completed"] else None)(
-            self.call("QueryTest", run_id=run_id)), f"run {run_id} to complete", timeout, 0.2)
 
 
 class Sipp:
