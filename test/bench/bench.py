@@ -866,7 +866,7 @@ def scenario_tcp(args, size, table):
         with Daemon(args.binary) as daemon:
             for _ in range(size["repeat"]):
                 refs.append(echo_load(args.tools, port, seconds))
-                cpu0, drops0 = daemon.cpu_seconds(), udp_receive_drops()
+                cpu0 = daemon.cpu_seconds()
                 run_id = daemon.client.call(
                     "ExecuteTest", operations=tcp_ops(port, messages),
                     distribution={"type": "load", "duration": seconds,
