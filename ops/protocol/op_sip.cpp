@@ -381,10 +381,17 @@ StepOutcome Abort(OpContext& ctx, const std::string& text) {
   return StepOutcome::kFinished;
 }
 
-SipDialog& DialogFor(OpContext& ctx, SipEndpoint& endpoint) {
+// The instance's dialog on the run's endpoint, each made on first use; nullptr when the
+// socket cannot be opened (the instance is then aborted).
+SipDialog* DialogOrAbort(OpContext& ctx) {
+  Result<SipEndpoint*> endpoint = EndpointOf(ctx);
+  if (!endpoint.ok()) {
+    ctx.Abort(fmt::format("SIP socket cannot be opened: {}", endpoint.message()));
+    return nullptr;
+  }
   ProtocolIo& io = IoOf(ctx.instance());
-  if (!io.sip) io.sip = std::make_unique<SipDialog>(endpoint, ctx.clock());
-  return *static_cast<SipDialog*>(io.sip.get());
+  if (!io.sip) io.sip = std::make_unique<SipDialog>(**endpoint, ctx.clock());
+  return static_cast<SipDialog*>(io.sip.get());
 }
 
 StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpoint, SipDialog& d) {
@@ -568,13 +575,10 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
 StepOutcome ExecuteSipSend(OpContext& ctx) {
   std::shared_ptr<const SendArgs> args = ReadOp(ctx, &ReadSend);
   if (args == nullptr) return StepOutcome::kFinished;
-  Result<SipEndpoint*> endpoint = EndpointOf(ctx);
-  if (!endpoint.ok()) {
-    return Abort(ctx, fmt::format("SIP socket cannot be opened: {}", endpoint.message()));
-  }
-  SipDialog& dialog = DialogFor(ctx, **endpoint);
-  return args->status != 0 ? SendResponse(ctx, *args, **endpoint, dialog)
-                           : SendRequest(ctx, *args, **endpoint, dialog);
+  SipDialog* dialog = DialogOrAbort(ctx);
+  if (dialog == nullptr) return StepOutcome::kFinished;
+  return args->status != 0 ? SendResponse(ctx, *args, dialog->endpoint_, *dialog)
+                           : SendRequest(ctx, *args, dialog->endpoint_, *dialog);
 }
 
 // --- sip.receive --------------------------------------------------------------------------
@@ -618,11 +622,9 @@ void ReadReceive(ParamReader& args, ParamReader& expect, ReceiveArgs* out) {
 StepOutcome ExecuteSipReceive(OpContext& ctx) {
   std::shared_ptr<const ReceiveArgs> args = ReadOp(ctx, &ReadReceive);
   if (args == nullptr) return StepOutcome::kFinished;
-  Result<SipEndpoint*> endpoint = EndpointOf(ctx);
-  if (!endpoint.ok()) {
-    return Abort(ctx, fmt::format("SIP socket cannot be opened: {}", endpoint.message()));
-  }
-  SipDialog& dialog = DialogFor(ctx, **endpoint);
+  SipDialog* found = DialogOrAbort(ctx);
+  if (found == nullptr) return StepOutcome::kFinished;
+  SipDialog& dialog = *found;
   std::string waiting_for;
   // A connection that already failed is reported by the wait (OnSoon), after it parked.
   if (dialog.call_id_.empty()) {
