@@ -33,6 +33,7 @@
 #include "ops/sip/sip_address.h"
 #include "ops/sip/sip_headers.h"
 #include "ops/sip/sip_message.h"
+#include "ops/sip/sip_writer.h"
 
 namespace testrund::ops {
 namespace {
@@ -367,11 +368,6 @@ void ReadSend(ParamReader& args, ParamReader& /*expect*/, SendArgs* out) {
   if (auto body = ReadLiteral(args, "body")) out->body = *body;
 }
 
-// Sets the headers the user gave over the defaults.
-void ApplyUserHeaders(const SendArgs& args, sip::Message* m) {
-  for (const sip::Header& h : args.headers) m->Set(h.name, h.value);
-}
-
 void TraceSent(OpContext& ctx, const std::string& bytes, const SipPeer& to) {
   TraceMessage(ctx, "sip", true, bytes).SetString("text", bytes).SetString("peer", to.Text());
 }
@@ -453,32 +449,30 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
   uint32_t cseq = ack || cancel ? d.invite_cseq_ : ++d.cseq_;
   std::string branch = cancel ? d.invite_branch_ : endpoint.ids().Branch();
 
-  sip::Message m;
-  m.method = method;
-  m.uri = uri;
-  m.headers = {
-      {"Via", Concat("SIP/2.0/", via_transport, " ", local, ";branch=", branch, ";rport")},
-      {"From", Concat(d.local_uri_, ";tag=", d.local_tag_)},
-      {"To", d.remote_tag_.empty() || cancel ? d.remote_uri_
-                                             : Concat(d.remote_uri_, ";tag=", d.remote_tag_)},
-      {"Call-ID", call_id},
-      {"CSeq", Concat(std::to_string(cseq), " ", method)},
-      {"Max-Forwards", "70"},
-  };
-  if (!ack && !cancel && method != "BYE") {
-    m.headers.push_back({"Contact", Concat("<sip:testrund@", local, contact_suffix, ">")});
+  sip::MessageWriter w(args.headers, args.body.size());
+  w.RequestLine(method, uri);
+  w.Field("Via", "SIP/2.0/", via_transport, " ", local, ";branch=", branch, ";rport");
+  w.Field("From", d.local_uri_, ";tag=", d.local_tag_);
+  if (d.remote_tag_.empty() || cancel) {
+    w.Field("To", d.remote_uri_);
+  } else {
+    w.Field("To", d.remote_uri_, ";tag=", d.remote_tag_);
   }
-  if (!args.body.empty()) m.headers.push_back({"Content-Type", "application/sdp"});
-  m.headers.push_back({"Content-Length", std::to_string(args.body.size())});
-  m.body = args.body;
-  ApplyUserHeaders(args, &m);
+  w.Field("Call-ID", call_id);
+  w.Field("CSeq", std::to_string(cseq), " ", method);
+  w.Field("Max-Forwards", "70");
+  if (!ack && !cancel && method != "BYE") {
+    w.Field("Contact", "<sip:testrund@", local, contact_suffix, ">");
+  }
+  if (!args.body.empty()) w.Field("Content-Type", "application/sdp");
+  w.Field("Content-Length", std::to_string(args.body.size()));
 
   // What the user wrote wins, and the dialog follows it.
-  call_id = *m.Find("Call-ID");
-  if (auto via = m.Find("Via")) {
+  if (const std::string* user_call_id = w.User("Call-ID")) call_id = *user_call_id;
+  if (const std::string* via = w.User("Via")) {
     if (auto b = sip::Param(sip::TopVia(*via), "branch")) branch = std::string(*b);
   }
-  if (auto c = m.Find("CSeq")) {
+  if (const std::string* c = w.User("CSeq")) {
     if (auto parsed = sip::ParseCSeq(*c)) cseq = parsed->number;
   }
   if (first || call_id != d.call_id_) {
@@ -486,7 +480,7 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
     d.call_id_ = call_id;
     endpoint.Register(call_id, &d);
   }
-  std::string bytes = sip::Serialize(m);
+  std::string bytes = w.Finish(args.body);
   if (bytes.size() > sip::kMaxMessageBytes) {
     return Abort(ctx, fmt::format("sip.send of {}: a message of {} bytes is over the {}-byte limit",
                                   method, bytes.size(), sip::kMaxMessageBytes));
@@ -527,31 +521,28 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
   }
   const sip::Message& request = *d.last_request_;
   if (d.local_tag_.empty()) d.local_tag_ = endpoint.ids().Tag();
-  sip::Message m;
-  m.is_request = false;
-  m.status = args.status;
-  m.reason = args.reason.empty() ? std::string(DefaultReason(args.status)) : args.reason;
-  for (std::string_view via : request.FindAll("Via"))
-    m.headers.push_back({"Via", std::string(via)});
-  if (const std::string* from = request.Find("From")) m.headers.push_back({"From", *from});
-  if (const std::string* to = request.Find("To")) {
-    std::string value = *to;
-    if (args.status > 100 && !sip::Param(value, "tag")) value += Concat(";tag=", d.local_tag_);
-    m.headers.push_back({"To", std::move(value)});
-  }
-  m.headers.push_back({"Call-ID", *request.Find("Call-ID")});
-  m.headers.push_back({"CSeq", *request.Find("CSeq")});
   const bool invite = request.method == "INVITE";
+  sip::MessageWriter w(args.headers, args.body.size());
+  w.StatusLine(args.status, args.reason.empty() ? DefaultReason(args.status) : args.reason);
+  w.Fields("Via", request.FindAll("Via"));
+  if (const std::string* from = request.Find("From")) w.Field("From", *from);
+  if (const std::string* to = request.Find("To")) {
+    if (args.status > 100 && !sip::Param(*to, "tag")) {
+      w.Field("To", *to, ";tag=", d.local_tag_);
+    } else {
+      w.Field("To", *to);
+    }
+  }
+  w.Field("Call-ID", *request.Find("Call-ID"));
+  w.Field("CSeq", *request.Find("CSeq"));
   if (invite && args.status < 300) {
     const bool tcp = d.peer_ && d.peer_->connection != 0;
-    m.headers.push_back({"Contact", Concat("<sip:testrund@", endpoint.local_host_port(),
-                                           tcp ? ";transport=tcp" : "", ">")});
+    w.Field("Contact", "<sip:testrund@", endpoint.local_host_port(), tcp ? ";transport=tcp" : "",
+            ">");
   }
-  if (!args.body.empty()) m.headers.push_back({"Content-Type", "application/sdp"});
-  m.headers.push_back({"Content-Length", std::to_string(args.body.size())});
-  m.body = args.body;
-  ApplyUserHeaders(args, &m);
-  std::string bytes = sip::Serialize(m);
+  if (!args.body.empty()) w.Field("Content-Type", "application/sdp");
+  w.Field("Content-Length", std::to_string(args.body.size()));
+  std::string bytes = w.Finish(args.body);
   if (bytes.size() > sip::kMaxMessageBytes) {
     return Abort(ctx, fmt::format("sip.send of {}: a message of {} bytes is over the {}-byte limit",
                                   args.status, bytes.size(), sip::kMaxMessageBytes));
