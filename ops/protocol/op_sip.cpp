@@ -40,6 +40,15 @@ namespace {
 
 constexpr double kDefaultSipTimeout = 5;
 
+// A sip.tester_to_sut / sip.sut_to_tester trace entry: the message's hex and text, and its
+// peer. The peer's text is written only when the entry is kept (an instance that is no
+// candidate for a summary keeps none).
+void TraceSip(OpContext& ctx, bool to_sut, std::string_view bytes, const SipPeer& peer) {
+  TraceLog::EntryRef entry = TraceMessage(ctx, "sip", to_sut, bytes);
+  if (!entry) return;
+  entry.SetString("text", bytes).SetString("peer", peer.Text());
+}
+
 // --- sip.receive's wait ---------------------------------------------------------------
 
 struct ReceiveArgs : OpParts {
@@ -112,11 +121,7 @@ class SipReceivePending final : public PendingIo, public SipWaiter {
     }
     return false;
   }
-  void TraceReceived(const SipReceived& r) {
-    TraceMessage(ctx(), "sip", false, r.raw)
-        .SetString("text", r.raw)
-        .SetString("peer", r.from.Text());
-  }
+  void TraceReceived(const SipReceived& r) { TraceSip(ctx(), false, r.raw, r.from); }
   bool Record(const SipReceived& r);
   void OnTimeout() override {
     dialog_.set_waiter(nullptr);
@@ -368,10 +373,6 @@ void ReadSend(ParamReader& args, ParamReader& /*expect*/, SendArgs* out) {
   if (auto body = ReadLiteral(args, "body")) out->body = *body;
 }
 
-void TraceSent(OpContext& ctx, const std::string& bytes, const SipPeer& to) {
-  TraceMessage(ctx, "sip", true, bytes).SetString("text", bytes).SetString("peer", to.Text());
-}
-
 StepOutcome Abort(OpContext& ctx, const std::string& text) {
   ctx.Abort(text);
   return StepOutcome::kFinished;
@@ -509,7 +510,7 @@ StepOutcome SendRequest(OpContext& ctx, const SendArgs& args, SipEndpoint& endpo
     return Abort(ctx,
                  fmt::format("SIP send of {} to {} failed: {}", method, to.Text(), sent.message()));
   }
-  TraceSent(ctx, bytes, to);
+  TraceSip(ctx, true, bytes, to);
   ++ctx.instance().pc;
   return StepOutcome::kNext;
 }
@@ -558,7 +559,7 @@ StepOutcome SendResponse(OpContext& ctx, const SendArgs& args, SipEndpoint& endp
     return Abort(ctx, fmt::format("SIP send of {} to {} failed: {}", args.status, to.Text(),
                                   sent.message()));
   }
-  TraceSent(ctx, bytes, to);
+  TraceSip(ctx, true, bytes, to);
   ++ctx.instance().pc;
   return StepOutcome::kNext;
 }

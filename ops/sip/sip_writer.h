@@ -3,9 +3,10 @@
 // §7): the start line; the daemon's default header fields in its order, each replaced by
 // the user's field of the same name (any case, compact or full form; of several the last
 // wins); the user's other fields in the order first given; an empty line; the body
-// (docs/protocol-ops.md#sip: "any header given by the user wins"). It writes what building
-// a sip::Message and serializing it wrote, without a string per field: those allocations
-// were a visible share of a call's cost (docs/performance.md, scenario 12).
+// (docs/protocol-ops.md#sip, `arguments.headers`: "any header given here wins over the
+// daemon's own"). It writes what building a sip::Message and serializing it wrote, without
+// a string per field: those allocations were a visible share of a call's cost
+// (docs/performance.md, scenario 12).
 #pragma once
 
 #include <array>
