@@ -27,6 +27,8 @@ class MessageWriter {
   // `user`: the fields the user gave, borrowed for the writer's life. `body_size` sizes the
   // buffer once.
   MessageWriter(const std::vector<Header>& user, size_t body_size);
+  // A temporary would be gone before the fields are written.
+  MessageWriter(std::vector<Header>&& user, size_t body_size) = delete;
 
   void RequestLine(std::string_view method, std::string_view uri);
   void StatusLine(int status, std::string_view reason);

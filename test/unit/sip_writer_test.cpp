@@ -81,7 +81,8 @@ TEST_CASE("of several user fields of one name the last wins, at the first one's 
 TEST_CASE("a response's several Vias: all of them, or the user's one line", "[unit][sip]") {
   const std::vector<std::string_view> vias = {"SIP/2.0/UDP a;branch=z9hG4bK-1",
                                               "SIP/2.0/UDP b;branch=z9hG4bK-2"};
-  MessageWriter plain({}, 0);
+  const std::vector<Header> none_given;
+  MessageWriter plain(none_given, 0);
   plain.StatusLine(200, "OK");
   plain.Fields("Via", vias);
   CHECK(plain.Finish("") ==
