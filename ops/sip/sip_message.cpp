@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "ops/sip/sip_headers.h"
+#include "ops/sip/sip_writer.h"
 
 namespace testrund::ops::sip {
 
@@ -26,22 +27,6 @@ std::vector<std::string_view> Message::FindAll(std::string_view name) const {
     if (SameName(header.name, name)) out.push_back(header.value);
   }
   return out;
-}
-
-void Message::Set(std::string_view name, std::string value) {
-  bool set = false;
-  for (auto it = headers.begin(); it != headers.end();) {
-    if (!SameName(it->name, name)) {
-      ++it;
-    } else if (!set) {
-      it->value = std::move(value);
-      set = true;
-      ++it;
-    } else {
-      it = headers.erase(it);
-    }
-  }
-  if (!set) headers.push_back({std::string(name), std::move(value)});
 }
 
 std::string ParseResult::ErrorText() const { return fmt::format("{} at byte {}", error, offset); }
@@ -82,7 +67,6 @@ std::string_view TrimWhitespace(std::string_view s) {
   return s;
 }
 
-constexpr std::string_view kVersion = "SIP/2.0";
 
 // Reads a message head line by line. A line is the bytes up to CRLF (or a lone LF).
 class HeadReader {
@@ -300,35 +284,15 @@ ParseResult Parse(std::string_view bytes, Framing framing) {
 }
 
 std::string Serialize(const Message& message) {
-  std::string out;
-  size_t size = 64 + message.body.size();
-  for (const Header& header : message.headers) size += header.name.size() + header.value.size() + 4;
-  out.reserve(size);
+  static const std::vector<Header> kNoUserFields;
+  MessageWriter writer(kNoUserFields, message.body.size());
   if (message.is_request) {
-    out += message.method;
-    out += ' ';
-    out += message.uri;
-    out += ' ';
-    out += kVersion;
+    writer.RequestLine(message.method, message.uri);
   } else {
-    out += kVersion;
-    out += ' ';
-    out += static_cast<char>('0' + message.status / 100 % 10);
-    out += static_cast<char>('0' + message.status / 10 % 10);
-    out += static_cast<char>('0' + message.status % 10);
-    out += ' ';
-    out += message.reason;
+    writer.StatusLine(message.status, message.reason);
   }
-  out += "\r\n";
-  for (const Header& header : message.headers) {
-    out += header.name;
-    out += ": ";
-    out += header.value;
-    out += "\r\n";
-  }
-  out += "\r\n";
-  out += message.body;
-  return out;
+  for (const Header& header : message.headers) writer.Field(header.name, header.value);
+  return writer.Finish(message.body);
 }
 
 }  // namespace testrund::ops::sip

@@ -22,6 +22,8 @@
 
 namespace testrund::ops::sip {
 
+// The protocol version of every start line.
+constexpr std::string_view kVersion = "SIP/2.0";
 // The largest message (start line, headers and body) taken or sent, in bytes.
 constexpr size_t kMaxMessageBytes = 64 * 1024;
 // The most header lines one message may have.
@@ -46,8 +48,6 @@ struct Message {
   const std::string* Find(std::string_view name) const;
   // Every value of the headers named `name`, in order.
   std::vector<std::string_view> FindAll(std::string_view name) const;
-  // Sets the first header named `name` to `value` (removing later ones), or appends it.
-  void Set(std::string_view name, std::string value);
   // Whether a header named `name` is present.
   bool Has(std::string_view name) const { return Find(name) != nullptr; }
 };
@@ -75,7 +75,8 @@ struct ParseResult {
 ParseResult Parse(std::string_view bytes, Framing framing);
 
 // The message as bytes: start line, the headers in order as given, an empty line, the
-// body. Writes no header of its own (Content-Length included: see sip_request.h).
+// body (through MessageWriter, sip_writer.h, with no user fields). Writes no header of its
+// own, Content-Length included.
 std::string Serialize(const Message& message);
 
 }  // namespace testrund::ops::sip

@@ -10,10 +10,6 @@
 
 namespace testrund::ops::sip {
 
-namespace {
-constexpr std::string_view kVersion = "SIP/2.0";
-}  // namespace
-
 MessageWriter::MessageWriter(const std::vector<Header>& user, size_t body_size) : user_(user) {
   // The default fields of a request with its Via, tags and Call-ID take ~400 bytes.
   size_t size = 512 + body_size;
@@ -64,7 +60,7 @@ void MessageWriter::Remember(std::string_view name) {
 bool MessageWriter::Begin(std::string_view name) {
   out_ += name;
   out_ += ": ";
-  const std::string* user = user_.empty() ? nullptr : User(name);
+  const std::string* user = User(name);
   if (user != nullptr) out_ += *user;
   return user != nullptr;
 }
@@ -72,17 +68,18 @@ bool MessageWriter::Begin(std::string_view name) {
 void MessageWriter::Fields(std::string_view name, const std::vector<std::string_view>& values) {
   if (values.empty()) return;  // the user's field of this name, if any, goes with the others
   Remember(name);
-  if (!user_.empty() && User(name) != nullptr) {
-    Begin(name);  // the user's line replaces them all, as the first one's replacement would
-    out_ += "\r\n";
+  if (const std::string* user = User(name)) {
+    Line(name, *user);  // the user's line replaces them all, as the first one's would
     return;
   }
-  for (std::string_view value : values) {
-    out_ += name;
-    out_ += ": ";
-    out_ += value;
-    out_ += "\r\n";
-  }
+  for (std::string_view value : values) Line(name, value);
+}
+
+void MessageWriter::Line(std::string_view name, std::string_view value) {
+  out_ += name;
+  out_ += ": ";
+  out_ += value;
+  out_ += "\r\n";
 }
 
 std::string MessageWriter::Finish(std::string_view body) {
@@ -92,10 +89,7 @@ std::string MessageWriter::Finish(std::string_view body) {
     bool written = false;  // under an earlier field of the same name
     for (size_t j = 0; j < k && !written; ++j) written = SameName(user_[j].name, header.name);
     if (written) continue;
-    out_ += header.name;
-    out_ += ": ";
-    out_ += *User(header.name);
-    out_ += "\r\n";
+    Line(header.name, *User(header.name));
   }
   out_ += "\r\n";
   out_ += body;

@@ -59,6 +59,8 @@ class MessageWriter {
   // caller is to write the default value.
   bool Begin(std::string_view name);
   bool IsDefault(std::string_view name) const;
+  // "name: value" and the line end.
+  void Line(std::string_view name, std::string_view value);
 
   const std::vector<Header>& user_;
   std::string out_;
