@@ -160,7 +160,7 @@ void Run::StartDue(MonoNs now_ns) {
     --budget;
   }
   // Starts and made tables are counted alike, so none is left; should one be, it is freed.
-  for (; taken < made; ++taken) def_.lua->Unref(new_vars_[taken]);
+  for (; taken < made; ++taken) def_.lua->ReleaseInstanceVars(new_vars_[taken]);
 }
 
 void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns, int v_ref) {
@@ -360,7 +360,7 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
   }
   buckets_.AddFinished(now_ns);
   summary_logs_.OnFinish(instance.id, now_ns, instance.logs);
-  def_.lua->Unref(instance.v_ref);
+  def_.lua->ReleaseInstanceVars(instance.v_ref);
   def_.lua->Unref(instance.i_ref);
   instance.v_ref = instance.i_ref = kNoLuaRef;
   std::unique_ptr<Instance> finished = instances_.Remove(instance.id);

@@ -89,6 +89,7 @@ struct NewVarsBatch {
   int* refs;
   size_t count;
   size_t made;
+  std::vector<int>* spare_refs;  // registry slots to fill before taking new ones
 };
 
 // Makes batch->count deep copies of the vars template at 2 (empty tables when there is
@@ -103,7 +104,14 @@ int NewVarsBatchProtected(lua_State* L) {
     } else {
       lua_newtable(L);
     }
-    batch->refs[batch->made] = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (batch->spare_refs->empty()) {
+      batch->refs[batch->made] = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+      // The slot exists (it holds false), so this store cannot allocate.
+      batch->refs[batch->made] = batch->spare_refs->back();
+      batch->spare_refs->pop_back();
+      lua_rawseti(L, LUA_REGISTRYINDEX, batch->refs[batch->made]);
+    }
     ++batch->made;
   }
   return 0;
@@ -389,7 +397,7 @@ int LuaSandbox::NewInstanceVars() {
 }
 
 size_t LuaSandbox::NewInstanceVars(size_t count, int* refs) {
-  NewVarsBatch batch{refs, count, 0};
+  NewVarsBatch batch{refs, count, 0, &spare_vars_refs_};
   lua_pushcfunction(L_, NewVarsBatchProtected);
   lua_pushlightuserdata(L_, &batch);
   lua_rawgeti(L_, LUA_REGISTRYINDEX, vars_template_ref_ >= 0 ? vars_template_ref_ : LUA_NOREF);
@@ -422,6 +430,15 @@ void LuaSandbox::Unref(int ref) {
   // The number may come to name another table: the next Call sets that entry again.
   if (ref >= 0 && ref == bound_.v_ref) bound_.v_ref = BoundScope{}.v_ref;
   if (ref >= 0 && ref == bound_.i_ref) bound_.i_ref = BoundScope{}.i_ref;
+}
+
+void LuaSandbox::ReleaseInstanceVars(int ref) {
+  if (ref < 0) return;
+  // Overwriting an existing key neither allocates nor can raise.
+  lua_pushboolean(L_, 0);
+  lua_rawseti(L_, LUA_REGISTRYINDEX, ref);
+  spare_vars_refs_.push_back(ref);
+  if (ref == bound_.v_ref) bound_.v_ref = BoundScope{}.v_ref;
 }
 
 void LuaSandbox::PushRef(int ref) { lua_rawgeti(L_, LUA_REGISTRYINDEX, ref); }

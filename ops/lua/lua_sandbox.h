@@ -145,6 +145,11 @@ class LuaSandbox {
   // limit and the state has been collected (as when NewInstanceVars returns LUA_NOREF), and
   // refs past it are untouched.
   size_t NewInstanceVars(size_t count, int* refs);
+  // Ends a reference made by NewInstanceVars: the table becomes garbage at once, and the
+  // reference number is kept for a later NewInstanceVars, which then stores its table there
+  // instead of going through luaL_ref / luaL_unref (docs/performance.md). LUA_NOREF is
+  // ignored.
+  void ReleaseInstanceVars(int ref);
   // Pushes the run's `g` table.
   void PushGlobals();
 
@@ -221,6 +226,9 @@ class LuaSandbox {
   // without the count hook (see straight_line). Compiled references are never freed, so a
   // number here never comes to name another value.
   std::vector<uint8_t> straight_line_;
+  // Registry slots of released instance vars, each holding `false`: reused before luaL_ref.
+  // At most as many as the run ever had instances at once.
+  std::vector<int> spare_vars_refs_;
   bool hooked_ = false;  // the count hook is set now
   const RowSource* row_source_ = nullptr;
 };

@@ -467,6 +467,38 @@ TEST_CASE("registry references", "[unit]") {
   CHECK(lua_gettop(s.lua->state()) == 0);
 }
 
+TEST_CASE("released instance vars: the number is reused, the table is not", "[unit]") {
+  Sandbox s(TestLuaLimits(), R"({"n": 6})");
+  CHECK(s.Eval("v.n = 7 v.big = string.rep('x', 100000)") == "null");
+  s.lua->CollectGarbage();
+  size_t before_release = s.lua->memory_used();
+  int released = s.v_ref;
+  s.lua->ReleaseInstanceVars(released);
+  s.lua->ReleaseInstanceVars(LUA_NOREF);  // ignored
+
+  // The next instance gets the released number, with a fresh copy of the template (the
+  // scope bound to that number before must not stick).
+  int refs[2] = {LUA_NOREF, LUA_NOREF};
+  REQUIRE(s.lua->NewInstanceVars(2, refs) == 2);
+  CHECK(refs[0] == released);
+  CHECK(refs[1] != released);
+  s.v_ref = refs[0];
+  CHECK(s.Eval("{v.n, v.big == nil}") == "[6,true]");
+  // The released table, with its 100,000-byte string, is garbage.
+  s.lua->CollectGarbage();
+  size_t after_release = s.lua->memory_used();
+  CHECK(after_release + 95000 < before_release);
+  // A long cycle of instances holds no more memory than one.
+  for (int n = 0; n < 2000; ++n) {
+    int ref = s.lua->NewInstanceVars();
+    REQUIRE(ref >= 0);
+    s.lua->ReleaseInstanceVars(ref);
+  }
+  s.lua->CollectGarbage();
+  CHECK(s.lua->memory_used() < after_release + 1024);
+  CHECK(lua_gettop(s.lua->state()) == 0);
+}
+
 TEST_CASE("may_read_inbound: code that names i, _G, _ENV or load", "[unit]") {
   auto fresh = [] { return testing::NewSandbox(TestLuaLimits(), "r", 1); };
   for (const char* code : {"v.n = instance", "v.items = 1", "g.pi = 3", "v.i2 = 1",
