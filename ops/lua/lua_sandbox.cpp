@@ -37,6 +37,8 @@ struct CompileArgs {
   const char* name;
   bool expression_only;
   int env_ref;
+  int base_ref;  // bound instead of env_ref when direct_env and the code only reads globals
+  bool direct_env;
   int ref;
   std::optional<size_t> straight_length;  // see StraightLineLength
 };
@@ -61,7 +63,8 @@ int CompileProtected(lua_State* L) {
   std::string dump;
   lua_dump(L, AppendDump, &dump, 1);
   args->straight_length = StraightLineLength(dump);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, args->env_ref);
+  bool direct = args->direct_env && ReadsGlobalsOnly(dump);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, direct ? args->base_ref : args->env_ref);
   if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);  // a main chunk's upvalue 1 is _ENV
   args->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
@@ -221,8 +224,9 @@ Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_na
   // under the sanitizer build.
   bool needs_prefix = chunk_name.empty() || (chunk_name[0] != '=' && chunk_name[0] != '@');
   std::string name = needs_prefix ? fmt::format("={}", chunk_name) : std::string(chunk_name);
-  CompileArgs args{code, name.c_str(), mode == CompileMode::kExpression, env_ref_, LUA_NOREF,
-                   std::nullopt};
+  CompileArgs args{code,      name.c_str(),       mode == CompileMode::kExpression,
+                   env_ref_,  base_ref_,          limits_.hook_free,
+                   LUA_NOREF, std::nullopt};
   alloc_->refused = false;
   lua_pushcfunction(L_, CompileProtected);
   lua_pushlightuserdata(L_, &args);

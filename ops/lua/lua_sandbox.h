@@ -15,7 +15,10 @@
 // per call. The environment itself stays empty: every name is read through a hidden,
 // read-only base table, assigning any global is an error (use `local`, `v.x` or `g.x`), and
 // the library tables are read-only, so instances of a run cannot leak state to each other
-// through the environment. Only `g` is shared on purpose.
+// through the environment. Only `g` is shared on purpose. A chunk whose code only reads
+// globals (ops/lua/straight_line_code.h: no global assignment, no use of _ENV as a value, no
+// closure) is bound to the base table itself, which it cannot tell apart from the
+// environment: its reads skip the miss and the metamethod.
 //
 // The allow-list: `string` (without dump), `table`, `math` (random/randomseed draw from the
 // evaluating instance's own state), `utf8`, `os.time`, `os.clock`, the base functions
@@ -59,9 +62,10 @@ namespace testrund::ops {
 struct LuaLimits {
   uint64_t instruction_limit = 0;  // per evaluation (count hook)
   uint64_t memory_limit = 0;       // bytes per run (allocator)
-  // Run straight-line chunks (ops/lua/straight_line_code.h) without the count hook while the
-  // run has set no metatable of its own. false: every evaluation takes the counted path (the
-  // tests compare both; the daemon always uses true).
+  // The fast paths (ops/lua/straight_line_code.h): run straight-line chunks without the
+  // count hook while the run has set no metatable of its own, and bind chunks that only read
+  // globals to the base table itself. false: every evaluation takes the counted path through
+  // the empty environment (the tests compare both; the daemon always uses true).
   bool hook_free = true;
 };
 

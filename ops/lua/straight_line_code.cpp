@@ -3,8 +3,10 @@
 // straight_line_code.h).
 #include "ops/lua/straight_line_code.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 #include <lua.hpp>
 
 namespace testrund::ops {
@@ -15,6 +17,9 @@ static_assert(LUA_VERSION_NUM == 504, "the opcode table below is Lua 5.4's");
 // Lua 5.4's opcodes (lopcodes.h, OP_MOVE = 0 in order) that this check treats specially;
 // every opcode number from 0 to kOpExtraArg is one of Lua 5.4's.
 enum Op : uint32_t {
+  kOpGetUpval = 9,   // the upvalue itself as a value (for a main function: _ENV)
+  kOpSetUpval = 10,
+  kOpSetTabUp = 15,  // a global assignment (an upvalue's field set)
   kOpTbc = 55,       // marks a to-be-closed variable: its __close runs at scope exit
   kOpJmp = 56,       // signed jump: backward ones make loops
   kOpCall = 68,
@@ -86,9 +91,17 @@ class Reader {
   size_t at_ = 0;
 };
 
-}  // namespace
+// Whether `instruction` may write a global, or take the environment itself as a value (and
+// so write through it), or make a closure that could.
+bool MayTouchEnvironment(uint32_t instruction) {
+  uint32_t op = instruction & kOpMask;
+  return op == kOpGetUpval || op == kOpSetUpval || op == kOpSetTabUp || op == kOpClosure ||
+         op > kOpExtraArg;
+}
 
-std::optional<size_t> StraightLineLength(std::string_view dump) {
+// The code array of the main function in `dump`; nullopt when `dump` is not what this
+// parser knows.
+std::optional<std::vector<uint32_t>> MainCode(std::string_view dump) {
   if (dump.size() < kHeaderSize + 1 || dump.substr(0, 4) != LUA_SIGNATURE ||
       static_cast<unsigned char>(dump[4]) != 0x54 || dump[5] != 0 ||
       static_cast<unsigned char>(dump[12]) != sizeof(uint32_t)) {
@@ -105,12 +118,22 @@ std::optional<size_t> StraightLineLength(std::string_view dump) {
       !reader.ReadSize(&code_size) || reader.remaining() / sizeof(uint32_t) < code_size) {
     return std::nullopt;
   }
-  for (size_t pc = 0; pc < code_size; ++pc) {
-    uint32_t instruction = 0;
-    std::memcpy(&instruction, reader.here() + pc * sizeof(uint32_t), sizeof(uint32_t));
-    if (MayRunLong(instruction)) return std::nullopt;
-  }
-  return code_size;
+  std::vector<uint32_t> code(code_size);
+  std::memcpy(code.data(), reader.here(), code_size * sizeof(uint32_t));
+  return code;
+}
+
+}  // namespace
+
+std::optional<size_t> StraightLineLength(std::string_view dump) {
+  std::optional<std::vector<uint32_t>> code = MainCode(dump);
+  if (!code || std::any_of(code->begin(), code->end(), MayRunLong)) return std::nullopt;
+  return code->size();
+}
+
+bool ReadsGlobalsOnly(std::string_view dump) {
+  std::optional<std::vector<uint32_t>> code = MainCode(dump);
+  return code && std::none_of(code->begin(), code->end(), MayTouchEnvironment);
 }
 
 }  // namespace testrund::ops

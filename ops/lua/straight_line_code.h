@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A static check of a compiled Lua 5.4 chunk: whether its code can run for long. A chunk
+// Static checks of a compiled Lua 5.4 chunk: whether its code can run for long, and whether
+// it can write a global (ReadsGlobalsOnly, below). A chunk
 // whose main function has no backward jump, no loop, no call, no closure and no
 // to-be-closed variable executes each of its instructions at most once, so it ends within
 // as many instructions as its code holds. The sandbox runs such a chunk without the
@@ -29,5 +30,13 @@ namespace testrund::ops {
 // nullopt when it can, or when `dump` is not what this parser knows (another Lua version,
 // another instruction size, truncated): the caller then keeps the counted path.
 std::optional<size_t> StraightLineLength(std::string_view dump);
+
+// Whether the main function in `dump` uses its environment only to read globals: it assigns
+// no global, never takes _ENV itself as a value (`_ENV.x = 1`, `local e = _ENV`, `_ENV = t`)
+// and makes no closure. Such a chunk cannot tell an environment whose reads fall through to
+// a table from that table itself, so the sandbox binds it to the table (LuaSandbox::Compile):
+// a global read is then one look-up instead of a miss and a metamethod. False when `dump`
+// is not what this parser knows.
+bool ReadsGlobalsOnly(std::string_view dump);
 
 }  // namespace testrund::ops

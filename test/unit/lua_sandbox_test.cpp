@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "ops/lua/lua_json.h"
+#include "ops/lua/straight_line_code.h"
 #include "test/unit/json_text.h"
 #include "test/unit/lua_test_util.h"
 #include "test/fakes/test_limits.h"
@@ -601,10 +602,49 @@ TEST_CASE("hook-free and counted chunks give the same results and errors", "[uni
        {"v.n = instance", "v.n >= 0", "g.c = (g.c or 0) + 1", "g.c", "v.s = 'a' .. v.n",
         "v.x.y", "instance.x", "g + 1", "x = 1", "string.x = 1", "v.n // 0", "1 // 0",
         "'10' + 1", "'a' + 1", "{v.n, g.c, v.s}", "v.t = {1, 2, 3}; return v.t",
-        "#v.t", "v.n < 'a'", "v.missing.deeper = 1", "_ENV.v.n", "i", "run_id"}) {
+        "#v.t", "v.n < 'a'", "v.missing.deeper = 1", "_ENV.v.n", "i", "run_id",
+        // Chunks that only read globals run bound to the base table (ReadsGlobalsOnly):
+        // whatever they do through _G still meets the environment's guards.
+        "_G.v = 1", "_G.x = 1", "_G.x", "rawget(_G, 'v')", "next(_G)", "rawequal(_G, _G)",
+        "local e = _ENV; e.v = 1", "_ENV = {}", "v = 1", "instance = 2", "return _G == _ENV",
+        "missing_name", "missing_name.x", "missing_name()", "string.upper('a')",
+        "rawset(_G, 'v', 1)", "load('v = 1')", "pcall(load('v = 1'))", "v.n = instance"}) {
     INFO(code);
     CHECK(a.Eval(code) == b.Eval(code));
   }
+}
+
+// ReadsGlobalsOnly on the dump of `code` compiled as a chunk.
+bool ReadsOnly(std::string_view code) {
+  lua_State* L = luaL_newstate();
+  REQUIRE(luaL_loadbuffer(L, code.data(), code.size(), "=t") == LUA_OK);
+  std::string dump;
+  lua_dump(
+      L,
+      [](lua_State*, const void* bytes, size_t size, void* out) {
+        static_cast<std::string*>(out)->append(static_cast<const char*>(bytes), size);
+        return 0;
+      },
+      &dump, 1);
+  lua_close(L);
+  return ReadsGlobalsOnly(dump);
+}
+
+TEST_CASE("ReadsGlobalsOnly: no global assignment, no _ENV value, no closure", "[unit]") {
+  for (const char* code :
+       {"return v.n", "v.n = instance", "g.c = (g.c or 0) + 1", "return string.upper(x)",
+        "_G.x = 1", "local _ENV = {}; x = 1", "for k = 1, 3 do v.n = k end", "return _ENV.v"}) {
+    INFO(code);
+    CHECK(ReadsOnly(code));
+  }
+  for (const char* code :
+       {"x = 1", "v = {}", "local e = _ENV", "_ENV = {}", "_ENV.x = 1",
+        "return function() end", "local function f() return v end", "return _ENV"}) {
+    INFO(code);
+    CHECK_FALSE(ReadsOnly(code));
+  }
+  CHECK_FALSE(ReadsGlobalsOnly("not a dump"));
+  CHECK_FALSE(ReadsGlobalsOnly(""));
 }
 
 }  // namespace
