@@ -158,7 +158,7 @@ Result<std::unique_ptr<LuaSandbox>> LuaSandbox::Create(const LuaLimits& limits,
 }
 
 Status LuaSandbox::Setup(std::string_view run_id) {
-  SetupArgs args{run_id, -1, -1, -1, -1, -1, -1, -1};
+  SetupArgs args{run_id, -1, -1, -1, -1};
   lua_pushcfunction(L_, SetupProtected);
   lua_pushlightuserdata(L_, &args);
   int status = lua_pcall(L_, 1, 0, 0);
@@ -173,9 +173,6 @@ Status LuaSandbox::Setup(std::string_view run_id) {
   }
   env_ref_ = args.env_ref;
   base_ref_ = args.base_ref;
-  key_v_ref_ = args.key_v_ref;
-  key_i_ref_ = args.key_i_ref;
-  key_instance_ref_ = args.key_instance_ref;
   g_ref_ = args.g_ref;
   empty_i_ref_ = args.empty_i_ref;
   lua_sethook(L_, OnCount, LUA_MASKCOUNT, alloc_->hook_count);
@@ -250,25 +247,23 @@ Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_na
 
 void LuaSandbox::BindScope(const EvalScope& scope) {
   lua_State* L = L_;
-  // Point base.v / base.i / base.instance at this instance. The keys exist already, so these
-  // raw sets neither allocate nor can raise. Only what changed is set: most instances have
-  // no `i` of their own, so theirs stays the shared empty table from one instance to the
-  // next.
+  // Point base.v / base.i / base.instance at this instance. Only what changed is set: most
+  // instances have no `i` of their own, so theirs stays the shared empty table from one
+  // instance to the next. lua_setfield on base (which has no metatable) is a plain set: the
+  // keys exist already, and their strings are interned while base holds them, so these
+  // sets neither allocate nor can raise.
   lua_rawgeti(L, LUA_REGISTRYINDEX, base_ref_);
   if (scope.v_ref != bound_.v_ref) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, key_v_ref_);
     lua_rawgeti(L, LUA_REGISTRYINDEX, scope.v_ref >= 0 ? scope.v_ref : empty_i_ref_);
-    lua_rawset(L, -3);
+    lua_setfield(L, -2, "v");
   }
   if (scope.i_ref != bound_.i_ref) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, key_i_ref_);
     lua_rawgeti(L, LUA_REGISTRYINDEX, scope.i_ref >= 0 ? scope.i_ref : empty_i_ref_);
-    lua_rawset(L, -3);
+    lua_setfield(L, -2, "i");
   }
   if (scope.instance_id != bound_.instance_id) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, key_instance_ref_);
     lua_pushinteger(L, scope.instance_id);
-    lua_rawset(L, -3);
+    lua_setfield(L, -2, "instance");
   }
   lua_pop(L, 1);
   bound_ = BoundScope{scope.v_ref, scope.i_ref, scope.instance_id};

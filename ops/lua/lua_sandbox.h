@@ -210,9 +210,6 @@ class LuaSandbox {
   std::unique_ptr<AllocState> alloc_;
   int env_ref_ = -1;       // the empty environment table every chunk's _ENV points at
   int base_ref_ = -1;      // its hidden read-only __index table (libraries, v, i, g, ...)
-  int key_v_ref_ = -1;     // the interned key strings "v", "i", "instance", so that Call
-  int key_i_ref_ = -1;     // sets them without hashing or allocating a string
-  int key_instance_ref_ = -1;
   int g_ref_ = -1;
   int vars_template_ref_ = -1;
   int empty_i_ref_ = -1;

@@ -293,12 +293,6 @@ int SetupProtected(lua_State* L) {
   args->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, base);
   args->base_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pushliteral(L, "v");
-  args->key_v_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pushliteral(L, "i");
-  args->key_i_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pushliteral(L, "instance");
-  args->key_instance_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
 

@@ -16,7 +16,7 @@ namespace testrund::ops::sandbox {
 // registry references LuaSandbox keeps.
 struct SetupArgs {
   std::string_view run_id;
-  int env_ref, base_ref, key_v_ref, key_i_ref, key_instance_ref, g_ref, empty_i_ref;
+  int env_ref, base_ref, g_ref, empty_i_ref;
 };
 
 // Builds the environment in the state it runs in (under lua_pcall: every step may allocate).
