@@ -48,24 +48,50 @@ int AppendDump(lua_State* /*L*/, const void* bytes, size_t size, void* out) {
   return 0;
 }
 
+// Replaces the main chunk at the top, compiled from `source`, with a function whose body is
+// that source (`return function() <source> end`, called once to make it), when that
+// compiles: a main chunk is a vararg function, and each call of one first moves its
+// arguments aside (VARARGPREP), which a plain function skips (docs/performance.md). The
+// chunk name and line numbers stay the same, so do error messages. Code that uses `...`
+// keeps the main chunk.
+void UseBodyFunction(lua_State* L, std::string_view source, const CompileArgs& args) {
+  std::string wrapped;
+  wrapped.reserve(source.size() + 24);
+  wrapped.append("return function() ").append(source).append("\nend");
+  if (luaL_loadbufferx(L, wrapped.data(), wrapped.size(), args.name, "t") != LUA_OK) {
+    lua_pop(L, 1);
+    return;
+  }
+  // Making the function runs only CLOSURE and RETURN; its _ENV is the sandbox's anyway.
+  lua_rawgeti(L, LUA_REGISTRYINDEX, args.env_ref);
+  if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);
+  lua_call(L, 0, 1);
+  lua_remove(L, -2);  // the main chunk
+}
+
 int CompileProtected(lua_State* L) {
   auto* args = static_cast<CompileArgs*>(lua_touserdata(L, 1));
   std::string with_return;
   with_return.reserve(args->code.size() + 7);
   with_return.append("return ").append(args->code);
-  int status = luaL_loadbufferx(L, with_return.data(), with_return.size(), args->name, "t");
+  std::string_view source = with_return;
+  int status = luaL_loadbufferx(L, source.data(), source.size(), args->name, "t");
   if (status != LUA_OK) {
     if (args->expression_only) return lua_error(L);
     lua_pop(L, 1);
-    status = luaL_loadbufferx(L, args->code.data(), args->code.size(), args->name, "t");
+    source = args->code;
+    status = luaL_loadbufferx(L, source.data(), source.size(), args->name, "t");
     if (status != LUA_OK) return lua_error(L);
   }
+  UseBodyFunction(L, source, *args);
   std::string dump;
   lua_dump(L, AppendDump, &dump, 1);
   args->straight_length = StraightLineLength(dump);
   bool direct = args->direct_env && ReadsGlobalsOnly(dump);
+  // Upvalue 1 of a main chunk is _ENV; a body function has _ENV as its only upvalue, or
+  // none when it reads no global.
   lua_rawgeti(L, LUA_REGISTRYINDEX, direct ? args->base_ref : args->env_ref);
-  if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);  // a main chunk's upvalue 1 is _ENV
+  if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);
   args->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
@@ -225,9 +251,12 @@ Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_na
                    env_ref_,  base_ref_,          limits_.hook_free,
                    LUA_NOREF, std::nullopt};
   alloc_->refused = false;
+  // Making a body function runs two instructions of our own: no evaluation's budget.
+  lua_sethook(L_, nullptr, 0, 0);
   lua_pushcfunction(L_, CompileProtected);
   lua_pushlightuserdata(L_, &args);
   int status = lua_pcall(L_, 1, 0, 0);
+  if (hooked_) lua_sethook(L_, OnCount, LUA_MASKCOUNT, alloc_->hook_count);
   if (status == LUA_OK) {
     // Executing at most `length` instructions, the chunk ends before the hook's count of
     // hook_count would fire.
