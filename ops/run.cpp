@@ -164,7 +164,13 @@ void Run::StartDue(MonoNs now_ns) {
 }
 
 void Run::StartInstance(uint64_t k, MonoNs planned, MonoNs now_ns, int v_ref) {
-  auto owned = std::make_unique<Instance>();
+  std::unique_ptr<Instance> owned;
+  if (spare_instances_.empty()) {
+    owned = std::make_unique<Instance>();
+  } else {
+    owned = std::move(spare_instances_.back());
+    spare_instances_.pop_back();
+  }
   Instance& instance = *owned;
   instance.id = static_cast<int64_t>(k);
   instance.planned_start = planned;
@@ -213,7 +219,7 @@ void Run::OnTick() {
     if (budget == 0 || next_k_ == started_before || completed()) break;
   }
   in_tick_ = false;
-  finished_.Flush();
+  RecycleFinished();
   MaybeComplete();
   if (!completed()) ArmTick();
 }
@@ -376,6 +382,14 @@ void Run::FinishInstance(Instance& instance, Outcome outcome) {
         "were started.",
         counts_.failed + counts_.aborted, *def_.max_failures);
   }
+}
+
+void Run::RecycleFinished() {
+  size_t from = spare_instances_.size();
+  finished_.FlushInto(&spare_instances_);
+  // Reset now, not when reused: a finished instance's logs and sockets go at once.
+  for (size_t k = from; k < spare_instances_.size(); ++k) *spare_instances_[k] = Instance{};
+  if (spare_instances_.size() > kMaxSpareInstances) spare_instances_.resize(kMaxSpareInstances);
 }
 
 void Run::MaybeComplete() {

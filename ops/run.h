@@ -173,6 +173,8 @@ class Run {
   // Updates counts/buckets/logs and hands the instance to finished_ (do not touch it
   // afterwards).
   void FinishInstance(Instance& instance, Outcome outcome);
+  // finished_.Flush() at the end of a work turn: the instances go to spare_instances_.
+  void RecycleFinished();
   void MaybeComplete();
   void Complete(RunStatus status);
   // Ends every unfinished instance as cancelled and the run with `status` (cancelled, or
@@ -263,6 +265,10 @@ class Run {
   // Finished instances, freed after the callback that ended them returns: at the end of the
   // work turn, or on the next loop turn when an I/O callback or a method call ended them.
   DeferredFree<Instance> finished_;
+  // Those freed at the end of a work turn, reset, for StartInstance to reuse rather than
+  // allocate (docs/performance.md); at most kMaxSpareInstances.
+  std::vector<std::unique_ptr<Instance>> spare_instances_;
+  static constexpr size_t kMaxSpareInstances = 4096;
   uint32_t restarts_ = 0;
   uint64_t repetition_ = 0;  // 0: not a repetition
   uint64_t repetitions_ = 0;

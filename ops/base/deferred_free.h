@@ -47,6 +47,17 @@ class DeferredFree {
     }
   }
 
+  // As Flush, but the objects are appended to `out` instead of destroyed: for a pool that
+  // reuses their memory (it resets them itself).
+  void FlushInto(std::vector<std::unique_ptr<T>>* out) {
+    for (std::unique_ptr<T>& object : pending_) out->push_back(std::move(object));
+    pending_.clear();
+    if (armed_) {
+      armed_ = false;
+      timer_->Cancel();
+    }
+  }
+
   // Objects waiting to be freed.
   size_t size() const { return pending_.size(); }
 
