@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Static checks of a compiled Lua 5.4 chunk: whether its code can run for long, and whether
-// it can write a global (ReadsGlobalsOnly, below). A chunk
-// whose main function has no backward jump, no loop, no call, no closure and no
-// to-be-closed variable executes each of its instructions at most once, so it ends within
-// as many instructions as its code holds. The sandbox runs such a chunk without the
+// it can write a global (ReadsGlobalsOnly, below). A chunk whose main function has no
+// backward jump, no loop, no call, no closure and no to-be-closed variable executes each of
+// its instructions at most once, so it ends within as many instructions as its code holds. The sandbox runs such a chunk without the
 // instruction-count hook when its code is shorter than the budget (ops/lua/lua_sandbox.h,
 // docs/performance.md): the hook could not have fired, and with a hook set Lua 5.4 sends
 // every instruction through its tracing path.
