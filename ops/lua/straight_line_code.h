@@ -2,10 +2,10 @@
 // Static checks of a compiled Lua 5.4 chunk: whether its code can run for long, and whether
 // it can write a global (ReadsGlobalsOnly, below). A chunk whose main function has no
 // backward jump, no loop, no call, no closure and no to-be-closed variable executes each of
-// its instructions at most once, so it ends within as many instructions as its code holds. The sandbox runs such a chunk without the
-// instruction-count hook when its code is shorter than the budget (ops/lua/lua_sandbox.h,
-// docs/performance.md): the hook could not have fired, and with a hook set Lua 5.4 sends
-// every instruction through its tracing path.
+// its instructions at most once, so it ends within as many instructions as its code holds.
+// The sandbox runs such a chunk without the instruction-count hook when its code is shorter
+// than the budget (ops/lua/lua_sandbox.h, docs/performance.md): the hook could not have
+// fired, and with a hook set Lua 5.4 sends every instruction through its tracing path.
 //
 // What the check cannot see, the sandbox rules out otherwise: an instruction that indexes,
 // compares or does arithmetic may call a metamethod, and a metamethod written in Lua could
@@ -30,12 +30,12 @@ namespace testrund::ops {
 // another instruction size, truncated): the caller then keeps the counted path.
 std::optional<size_t> StraightLineLength(std::string_view dump);
 
-// Whether the main function in `dump` uses its environment only to read globals: it assigns
-// no global, never takes _ENV itself as a value (`_ENV.x = 1`, `local e = _ENV`, `_ENV = t`)
-// and makes no closure. Such a chunk cannot tell an environment whose reads fall through to
-// a table from that table itself, so the sandbox binds it to the table (LuaSandbox::Compile):
-// a global read is then one look-up instead of a miss and a metamethod. False when `dump`
-// is not what this parser knows.
+// Whether the function in `dump` (lua_dump of a main chunk or of any function) uses its
+// environment only to read globals: it assigns no global (`x = 1`, `_ENV.x = 1`), never
+// takes _ENV itself as a value (`local e = _ENV`, `_ENV = t`) and makes no closure. Such code
+// cannot tell an environment whose reads fall through to a table from that table itself, so
+// the sandbox binds it to the table (LuaSandbox::Compile): a global read is then one look-up
+// instead of a miss and a metamethod. False when `dump` is not what this parser knows.
 bool ReadsGlobalsOnly(std::string_view dump);
 
 }  // namespace testrund::ops
