@@ -41,10 +41,7 @@ class DeferredFree {
       batch.swap(pending_);
       batch.clear();
     }
-    if (armed_) {
-      armed_ = false;
-      timer_->Cancel();
-    }
+    Disarm();
   }
 
   // As Flush, but the objects are appended to `out` instead of destroyed: for a pool that
@@ -52,16 +49,21 @@ class DeferredFree {
   void FlushInto(std::vector<std::unique_ptr<T>>* out) {
     for (std::unique_ptr<T>& object : pending_) out->push_back(std::move(object));
     pending_.clear();
-    if (armed_) {
-      armed_ = false;
-      timer_->Cancel();
-    }
+    Disarm();
   }
 
   // Objects waiting to be freed.
   size_t size() const { return pending_.size(); }
 
  private:
+  // Nothing is pending any more: the timer need not fire.
+  void Disarm() {
+    if (armed_) {
+      armed_ = false;
+      timer_->Cancel();
+    }
+  }
+
   Clock& clock_;
   std::unique_ptr<Timer> timer_;
   std::vector<std::unique_ptr<T>> pending_;

@@ -54,17 +54,16 @@ int AppendDump(lua_State* /*L*/, const void* bytes, size_t size, void* out) {
 // arguments aside (VARARGPREP), which a plain function skips (docs/performance.md). The
 // chunk name and line numbers stay the same, so do error messages. Code that uses `...`
 // keeps the main chunk.
-void UseBodyFunction(lua_State* L, std::string_view source, const CompileArgs& args) {
+void UseBodyFunction(lua_State* L, std::string_view source, const char* chunk_name) {
   std::string wrapped;
   wrapped.reserve(source.size() + 24);
   wrapped.append("return function() ").append(source).append("\nend");
-  if (luaL_loadbufferx(L, wrapped.data(), wrapped.size(), args.name, "t") != LUA_OK) {
+  if (luaL_loadbufferx(L, wrapped.data(), wrapped.size(), chunk_name, "t") != LUA_OK) {
     lua_pop(L, 1);
     return;
   }
-  // Making the function runs only CLOSURE and RETURN; its _ENV is the sandbox's anyway.
-  lua_rawgeti(L, LUA_REGISTRYINDEX, args.env_ref);
-  if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);
+  // Making the function runs only CLOSURE and RETURN, code of our own; the function's _ENV
+  // is set by the caller, like a main chunk's.
   lua_call(L, 0, 1);
   lua_remove(L, -2);  // the main chunk
 }
@@ -83,7 +82,7 @@ int CompileProtected(lua_State* L) {
     status = luaL_loadbufferx(L, source.data(), source.size(), args->name, "t");
     if (status != LUA_OK) return lua_error(L);
   }
-  UseBodyFunction(L, source, *args);
+  UseBodyFunction(L, source, args->name);
   std::string dump;
   lua_dump(L, AppendDump, &dump, 1);
   args->straight_length = StraightLineLength(dump);
