@@ -163,6 +163,7 @@ LuaSandbox::LuaSandbox(const LuaLimits& limits, uint64_t seed)
   alloc_->limit = limits.memory_limit;
   alloc_->hook_count = static_cast<int>(std::clamp<uint64_t>(limits.instruction_limit, 1, INT_MAX));
   alloc_->fallback_rng = SeedInstanceRng(seed, -1);
+  alloc_->blocks = sandbox::ThisThreadsBlockCache();
 }
 
 LuaSandbox::~LuaSandbox() {

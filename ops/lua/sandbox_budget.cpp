@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "ops/lua/lua_pattern_cost.h"
+#include "ops/lua/small_block_cache.h"
 
 namespace testrund::ops::sandbox {
 namespace {
@@ -76,6 +77,12 @@ uint64_t SplitMix64(uint64_t* state) {
   return z ^ (z >> 31);
 }
 
+SmallBlockCache* ThisThreadsBlockCache() {
+  // Destroyed at the thread's exit, after the sandboxes of the thread's own stack.
+  thread_local SmallBlockCache cache;
+  return &cache;
+}
+
 AllocState* StateOf(lua_State* L) {
   void* ud = nullptr;
   lua_getallocf(L, &ud);
@@ -88,7 +95,7 @@ void* CappedAlloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* a = static_cast<AllocState*>(ud);
   size_t old_size = ptr != nullptr ? osize : 0;  // for a new block osize is a type tag
   if (nsize == 0) {
-    std::free(ptr);
+    a->blocks->Reallocate(ptr, old_size, 0);
     a->used -= old_size;
     return nullptr;
   }
@@ -100,7 +107,7 @@ void* CappedAlloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   if (a->evaluating && nsize > old_size && !ChargeAllocation(a, nsize - old_size)) {
     return nullptr;
   }
-  void* block = std::realloc(ptr, nsize);
+  void* block = a->blocks->Reallocate(ptr, old_size, nsize);
   if (block == nullptr) {
     a->refused = true;
     return nullptr;

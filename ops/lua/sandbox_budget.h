@@ -13,6 +13,7 @@
 #include <lua.hpp>
 
 #include "ops/lua/lua_sandbox.h"
+#include "ops/lua/small_block_cache.h"
 
 namespace testrund::ops {
 
@@ -28,6 +29,8 @@ struct LuaSandbox::AllocState {
   uint64_t* rng = nullptr;             // math.random state of the evaluating instance
   uint64_t fallback_rng = 0;           // used when no instance state is given
   bool script_metatables = false;      // a script called setmetatable (no hook-free calls)
+  // Where the allocator gets and returns blocks: the thread's cache (small_block_cache.h).
+  sandbox::SmallBlockCache* blocks = nullptr;
 };
 
 namespace sandbox {
@@ -41,6 +44,8 @@ extern char kLimitSentinel;
 // matcher is C code the count hook cannot interrupt, so its calls are priced up front.
 constexpr double kPatternStepsPerInstruction = 10;
 
+// The small-block cache every sandbox of the calling thread shares.
+SmallBlockCache* ThisThreadsBlockCache();
 // The sandbox's bookkeeping, reached through the allocator's ud.
 AllocState* StateOf(lua_State* L);
 
