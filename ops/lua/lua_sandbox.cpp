@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <climits>
 #include <lua.hpp>
 #include <optional>
@@ -18,6 +17,7 @@
 #include "ops/lua/lua_json.h"
 #include "ops/lua/sandbox_budget.h"
 #include "ops/lua/sandbox_environment.h"
+#include "ops/lua/source_words.h"
 #include "ops/lua/straight_line_code.h"
 
 namespace testrund::ops {
@@ -118,6 +118,7 @@ struct NewVarsBatch {
   size_t count;
   size_t made;
   std::vector<int>* spare_refs;  // registry slots to fill before taking new ones
+  int fields;                    // hash slots an empty `v` is made with
 };
 
 // Makes batch->count deep copies of the vars template at 2 (empty tables when there is
@@ -130,7 +131,7 @@ int NewVarsBatchProtected(lua_State* L) {
     if (copy) {
       CopyTable(L, 2);
     } else {
-      lua_newtable(L);
+      lua_createtable(L, 0, batch->fields);
     }
     if (batch->spare_refs->empty()) {
       batch->refs[batch->made] = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -206,28 +207,6 @@ Status LuaSandbox::Setup(std::string_view run_id) {
   return Status::Ok();
 }
 
-namespace {
-
-// True when `code` holds one of the names through which Lua code reaches `i` (see
-// may_read_inbound): every maximal run of identifier characters is compared.
-bool MentionsInbound(std::string_view code) {
-  auto is_ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
-  size_t at = 0;
-  while (at < code.size()) {
-    if (!is_ident(code[at])) {
-      ++at;
-      continue;
-    }
-    size_t end = at;
-    while (end < code.size() && is_ident(code[end])) ++end;
-    std::string_view word = code.substr(at, end - at);
-    if (word == "i" || word == "_G" || word == "_ENV" || word == "load") return true;
-    at = end;
-  }
-  return false;
-}
-
-}  // namespace
 
 Status LuaSandbox::RunProtected(int (*fn)(lua_State*), void* arg) {
   alloc_->refused = false;
@@ -243,6 +222,12 @@ Status LuaSandbox::RunProtected(int (*fn)(lua_State*), void* arg) {
 Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_name,
                                 CompileMode mode) {
   may_read_inbound_ = may_read_inbound_ || MentionsInbound(code);
+  for (std::string& field : AssignedVarsFields(code)) {
+    if (std::find(vars_fields_.begin(), vars_fields_.end(), field) == vars_fields_.end() &&
+        vars_fields_.size() < kMaxPresizedVarsFields) {
+      vars_fields_.push_back(std::move(field));
+    }
+  }
   // Built with fmt: assign-then-append here trips a GCC 12 -Wrestrict false positive
   // under the sanitizer build.
   bool needs_prefix = chunk_name.empty() || (chunk_name[0] != '=' && chunk_name[0] != '@');
@@ -425,7 +410,7 @@ int LuaSandbox::NewInstanceVars() {
 }
 
 size_t LuaSandbox::NewInstanceVars(size_t count, int* refs) {
-  NewVarsBatch batch{refs, count, 0, &spare_vars_refs_};
+  NewVarsBatch batch{refs, count, 0, &spare_vars_refs_, static_cast<int>(vars_fields_.size())};
   lua_pushcfunction(L_, NewVarsBatchProtected);
   lua_pushlightuserdata(L_, &batch);
   lua_rawgeti(L_, LUA_REGISTRYINDEX, vars_template_ref_ >= 0 ? vars_template_ref_ : LUA_NOREF);

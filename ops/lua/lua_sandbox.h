@@ -227,6 +227,13 @@ class LuaSandbox {
   // without the count hook (see straight_line). Compiled references are never freed, so a
   // number here never comes to name another value.
   std::vector<uint8_t> straight_line_;
+  // The fields the run's code assigns as `v.<name> = ...` (ops/lua/source_words.h), at
+  // most kMaxPresizedVarsFields: an empty `v` is made with that many hash slots, so that its
+  // first assignments do not grow it (docs/performance.md). A `v` that never gets them (an
+  // instance that halts first) holds them unused; a run with a vars template copies the
+  // template as it is.
+  static constexpr size_t kMaxPresizedVarsFields = 16;
+  std::vector<std::string> vars_fields_;
   // Registry slots of released instance vars, each holding `false`: reused before luaL_ref.
   // At most as many as the run ever had instances at once.
   std::vector<int> spare_vars_refs_;

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "ops/lua/lua_json.h"
+#include "ops/lua/source_words.h"
 #include "ops/lua/straight_line_code.h"
 #include "test/unit/json_text.h"
 #include "test/unit/lua_test_util.h"
@@ -525,6 +526,53 @@ TEST_CASE("may_read_inbound: code that names i, _G, _ENV or load", "[unit]") {
     (void)lua->Compile(code, "c");  // a syntax error counts too
     CHECK(lua->may_read_inbound());
   }
+}
+
+
+TEST_CASE("AssignedVarsFields: the fields code assigns on v, each once", "[unit]") {
+  using Fields = std::vector<std::string>;
+  CHECK(AssignedVarsFields("v.n = instance") == Fields{"n"});
+  CHECK(AssignedVarsFields("v.a=1 v . b =2; v.a = 3; v.c\n= 4") == Fields{"a", "b", "c"});
+  CHECK(AssignedVarsFields("local x = v.a + 1; v.total = x") == Fields{"total"});
+  CHECK(AssignedVarsFields("v.n >= 0").empty());
+  CHECK(AssignedVarsFields("v.n == 0 and v.m ~= 1 or v.k <= 2").empty());
+  CHECK(AssignedVarsFields("x.v.n = 1; vv.n = 2; av.n = 3; v_.n = 4").empty());
+  CHECK(AssignedVarsFields("v['n'] = 1; v[1] = 2; v = 3; v.").empty());
+  CHECK(AssignedVarsFields("v.t.x = 1").empty());  // a field of v.t
+  CHECK(AssignedVarsFields("if v.ok then v.count = (v.count or 0) + 1 end") ==
+        Fields{"count"});
+}
+
+TEST_CASE("v is made with room for the fields the run's code assigns", "[unit]") {
+  auto lua = testing::NewSandbox(TestLuaLimits(), "r", 1);
+  auto made_bytes = [&lua] {
+    size_t before = lua->memory_used();
+    int ref = lua->NewInstanceVars();
+    REQUIRE(ref >= 0);
+    size_t bytes = lua->memory_used() - before;
+    lua->ReleaseInstanceVars(ref);
+    return bytes;
+  };
+  size_t empty = made_bytes();
+  Result<int> fn = lua->Compile("v.a = 1; v.b = 2; v.c = instance", "c");
+  REQUIRE(fn.ok());
+  CHECK(made_bytes() > empty);
+  // The room is unused space: a fresh v is still empty, and takes what it is given.
+  int ref = lua->NewInstanceVars();
+  lua->PushRef(ref);
+  lua_pushnil(lua->state());
+  CHECK(lua_next(lua->state(), -2) == 0);
+  lua_pop(lua->state(), 1);
+  uint64_t rng = 1;
+  std::string error;
+  REQUIRE(lua->Call(fn.value(), EvalScope{ref, LUA_NOREF, 7, &rng}, &error) ==
+          LuaFailure::kNone);
+  lua_pop(lua->state(), 1);
+  lua->PushRef(ref);
+  lua_getfield(lua->state(), -1, "c");
+  CHECK(lua_tointeger(lua->state(), -1) == 7);
+  lua_pop(lua->state(), 2);
+  lua->ReleaseInstanceVars(ref);
 }
 
 
