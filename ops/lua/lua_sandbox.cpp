@@ -185,7 +185,7 @@ Result<std::unique_ptr<LuaSandbox>> LuaSandbox::Create(const LuaLimits& limits,
 }
 
 Status LuaSandbox::Setup(std::string_view run_id) {
-  SetupArgs args{run_id, -1, -1, -1, -1};
+  SetupArgs args{run_id, -1, -1, -1, -1, nullptr, -1};
   lua_pushcfunction(L_, SetupProtected);
   lua_pushlightuserdata(L_, &args);
   int status = lua_pcall(L_, 1, 0, 0);
@@ -202,6 +202,7 @@ Status LuaSandbox::Setup(std::string_view run_id) {
   base_ref_ = args.base_ref;
   g_ref_ = args.g_ref;
   empty_i_ref_ = args.empty_i_ref;
+  scope_thread_ = args.scope_thread;
   lua_sethook(L_, OnCount, LUA_MASKCOUNT, alloc_->hook_count);
   hooked_ = true;
   return Status::Ok();
@@ -260,26 +261,27 @@ Result<int> LuaSandbox::Compile(std::string_view code, std::string_view chunk_na
 }
 
 void LuaSandbox::BindScope(const EvalScope& scope) {
-  lua_State* L = L_;
   // Point base.v / base.i / base.instance at this instance. Only what changed is set: most
   // instances have no `i` of their own, so theirs stays the shared empty table from one
-  // instance to the next. lua_setfield on base (which has no metatable) is a plain set: the
-  // keys exist already, and their strings are interned while base holds them, so these
-  // sets neither allocate nor can raise.
-  lua_rawgeti(L, LUA_REGISTRYINDEX, base_ref_);
+  // instance to the next. The sets are raw sets of keys base already has, made on the scope
+  // thread, whose stack holds base and the key strings (sandbox_environment.h): they
+  // neither allocate nor can raise, and no key string is looked up.
+  lua_State* S = scope_thread_;
   if (scope.v_ref != bound_.v_ref) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, scope.v_ref >= 0 ? scope.v_ref : empty_i_ref_);
-    lua_setfield(L, -2, "v");
+    lua_pushvalue(S, sandbox::kScopeKeyV);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, scope.v_ref >= 0 ? scope.v_ref : empty_i_ref_);
+    lua_rawset(S, sandbox::kScopeBase);
   }
   if (scope.i_ref != bound_.i_ref) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, scope.i_ref >= 0 ? scope.i_ref : empty_i_ref_);
-    lua_setfield(L, -2, "i");
+    lua_pushvalue(S, sandbox::kScopeKeyI);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, scope.i_ref >= 0 ? scope.i_ref : empty_i_ref_);
+    lua_rawset(S, sandbox::kScopeBase);
   }
   if (scope.instance_id != bound_.instance_id) {
-    lua_pushinteger(L, scope.instance_id);
-    lua_setfield(L, -2, "instance");
+    lua_pushvalue(S, sandbox::kScopeKeyInstance);
+    lua_pushinteger(S, scope.instance_id);
+    lua_rawset(S, sandbox::kScopeBase);
   }
-  lua_pop(L, 1);
   bound_ = BoundScope{scope.v_ref, scope.i_ref, scope.instance_id};
 }
 

@@ -213,6 +213,9 @@ class LuaSandbox {
   int g_ref_ = -1;
   int vars_template_ref_ = -1;
   int empty_i_ref_ = -1;
+  // A thread never run, holding base and the key strings BindScope sets on its stack
+  // (ops/lua/sandbox_environment.h); the registry keeps it alive.
+  lua_State* scope_thread_ = nullptr;
   // The scope base.v / base.i / base.instance point at now: consecutive calls of one
   // instance (its ops run back to back) skip re-pointing them, and BindScope sets only the
   // entries that differ. Unref of either table forgets that entry, as its reference number

@@ -293,6 +293,16 @@ int SetupProtected(lua_State* L) {
   args->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, base);
   args->base_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  // The scope thread: its values are moved over (lua_xmove cannot fail), so that no error
+  // is ever raised on a thread that is not running.
+  args->scope_thread = lua_newthread(L);
+  args->scope_thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, base);            // kScopeBase
+  lua_pushliteral(L, "v");           // kScopeKeyV
+  lua_pushliteral(L, "i");           // kScopeKeyI
+  lua_pushliteral(L, "instance");    // kScopeKeyInstance
+  lua_xmove(L, args->scope_thread, 4);
   return 0;
 }
 

@@ -17,7 +17,16 @@ namespace testrund::ops::sandbox {
 struct SetupArgs {
   std::string_view run_id;
   int env_ref, base_ref, g_ref, empty_i_ref;
+  // A thread never run, whose stack holds base and the keys v, i and instance at the
+  // kScope* indexes (LuaSandbox::BindScope), and its registry reference.
+  lua_State* scope_thread;
+  int scope_thread_ref;
 };
+
+constexpr int kScopeBase = 1;
+constexpr int kScopeKeyV = 2;
+constexpr int kScopeKeyI = 3;
+constexpr int kScopeKeyInstance = 4;
 
 // Builds the environment in the state it runs in (under lua_pcall: every step may allocate).
 int SetupProtected(lua_State* L);
