@@ -78,7 +78,8 @@ uint64_t SplitMix64(uint64_t* state) {
 }
 
 SmallBlockCache* ThisThreadsBlockCache() {
-  // Destroyed at the thread's exit, after the sandboxes of the thread's own stack.
+  // Destroyed at the thread's exit: every LuaSandbox of the thread must be closed by then
+  // (none is owned by a static or thread_local object).
   thread_local SmallBlockCache cache;
   return &cache;
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Free lists of small Lua blocks by 16-byte class (see small_block_cache.h).
+// Free lists of small Lua blocks by size class (see small_block_cache.h).
 #include "ops/lua/small_block_cache.h"
 
 #include <cstdlib>
