@@ -49,6 +49,20 @@ bool OpContext::CallExpression() {
   return true;
 }
 
+bool OpContext::RunExpression() {
+  if (trace_level() >= 3 && traces()) {  // the value is traced
+    if (!CallExpression()) return false;
+    lua_pop(lua().state(), 1);
+    return true;
+  }
+  std::string error;
+  LuaFailure failure =
+      lua().Call(op_->expression_ref, run_->ScopeOf(*instance_), &error, /*results=*/0);
+  if (failure == LuaFailure::kNone) return true;
+  run_->EvaluationFailed(*instance_, *op_, failure, error);
+  return false;
+}
+
 bool OpContext::EvaluateText(Slot slot, std::string* out) {
   std::string error;
   LuaFailure failure =

@@ -56,6 +56,8 @@ class OpContext {
   // pops it). False: the instance has been aborted (a text naming the op); the executor
   // returns StepOutcome::kFinished.
   bool CallExpression();
+  // The same for an executor that ignores the value: nothing is left on the stack.
+  bool RunExpression();
   // Evaluates template `slot` of the op as a string / as JSON into `out` (built with
   // `alloc`). False: the instance has been aborted.
   bool EvaluateText(Slot slot, std::string* out);

@@ -54,8 +54,7 @@ bool Duration(OpContext& ctx, MonoNs* duration) {
 }
 
 StepOutcome ExecuteEval(OpContext& ctx) {
-  if (!ctx.CallExpression()) return StepOutcome::kFinished;
-  lua_pop(ctx.lua().state(), 1);
+  if (!ctx.RunExpression()) return StepOutcome::kFinished;
   ++ctx.instance().pc;
   return StepOutcome::kNext;
 }

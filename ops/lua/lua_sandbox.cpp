@@ -327,7 +327,8 @@ LuaFailure LuaSandbox::Find(std::string_view subject, std::string_view pattern, 
   return Fail(status, error);
 }
 
-LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* error) {
+LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* error,
+                            int results) {
   lua_State* L = L_;
   if (bound_.v_ref != scope.v_ref || bound_.i_ref != scope.i_ref ||
       bound_.instance_id != scope.instance_id) {
@@ -350,7 +351,7 @@ LuaFailure LuaSandbox::Call(int fn_ref, const EvalScope& scope, std::string* err
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
   a->evaluating = true;
-  int status = lua_pcall(L, 0, 1, 0);
+  int status = lua_pcall(L, 0, results, 0);
   a->evaluating = false;
   a->rng = nullptr;  // the instance's state may go away after this call
   // A script that caught the limit's error with pcall and returned still failed the budget.

@@ -125,15 +125,16 @@ class LuaSandbox {
            straight_line_[fn_ref] != 0;
   }
 
-  // Calls a compiled function in `scope`. On kNone exactly one value (the first result, or
-  // nil) is left on the stack for the caller to read and pop. On failure nothing is left
+  // Calls a compiled function in `scope`. On kNone exactly `results` values (1: the first
+  // result, or nil, for the caller to read and pop; 0: none) are left on the stack; a
+  // caller that ignores the value asks for none, which spares the pop. On failure nothing is left
   // on the stack and `*error` holds the reason: Lua's message for kRuntimeError (a
   // non-string error value is described: "nil", "true", "12", "(error object is a table
   // value)"), or a sentence naming the limit for the limit failures (the caller adds the op):
   // "Lua instruction limit (1000000) exceeded", "Lua memory limit (268435456 bytes)
   // exceeded". After a memory failure the state has been collected and stays usable.
   // Allocates nothing on success (no strings are built unless there is an error).
-  LuaFailure Call(int fn_ref, const EvalScope& scope, std::string* error);
+  LuaFailure Call(int fn_ref, const EvalScope& scope, std::string* error, int results = 1);
 
   // Creates the run's initial state from JSON: PushJson of `vars` kept as the template
   // every instance's `v` is deep-copied from, and `g` set from `globals`.
