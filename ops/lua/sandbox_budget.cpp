@@ -70,13 +70,6 @@ int GuardedPatternCall(lua_State* L) {
 
 char kLimitSentinel;
 
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 SmallBlockCache* ThisThreadsBlockCache() {
   // Destroyed at the thread's exit: every LuaSandbox of the thread must be closed by then
   // (none is owned by a static or thread_local object).

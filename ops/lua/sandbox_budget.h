@@ -56,7 +56,13 @@ void* CappedAlloc(void* ud, void* ptr, size_t osize, size_t nsize);
 void OnCount(lua_State* L, lua_Debug* ar);
 
 // The next number of the splitmix64 sequence at *state (the sandbox's random numbers).
-uint64_t SplitMix64(uint64_t* state);
+// Inline: every instance's start seeds its random state with two of them.
+inline uint64_t SplitMix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
 // math.random and math.randomseed of the sandbox.
 int MathRandom(lua_State* L);

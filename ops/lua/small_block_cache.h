@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdlib>
 
 namespace testrund::ops::sandbox {
 
@@ -39,7 +40,8 @@ class SmallBlockCache {
 
   // Lua's allocator contract (lua_Alloc) without a cap: `ptr` null makes a block of `nsize`
   // bytes, `nsize` 0 frees `ptr` (of `osize` bytes), else resizes it. Null when malloc fails.
-  void* Reallocate(void* ptr, size_t osize, size_t nsize);
+  // Inline, with Take and Give: the allocator calls it for every block Lua makes or frees.
+  inline void* Reallocate(void* ptr, size_t osize, size_t nsize);
 
   size_t cached_bytes() const { return cached_bytes_; }
 
@@ -54,11 +56,49 @@ class SmallBlockCache {
   static size_t ClassOf(size_t size) { return size <= 24 ? 0 : (size - 24 + 15) / 16; }
   static bool IsSmall(size_t size) { return size > 0 && size <= kMaxBlockBytes; }
 
-  void* Take(size_t size);
-  void Give(void* ptr, size_t size);
+  inline void* Take(size_t size);
+  inline void Give(void* ptr, size_t size);
 
   std::array<FreeBlock*, kClasses> free_{};
   size_t cached_bytes_ = 0;
 };
+
+inline void* SmallBlockCache::Take(size_t size) {
+  FreeBlock*& head = free_[ClassOf(size)];
+  if (head == nullptr) return std::malloc(ClassBytes(size));
+  FreeBlock* block = head;
+  head = block->next;
+  cached_bytes_ -= ClassBytes(size);
+  return block;
+}
+
+inline void SmallBlockCache::Give(void* ptr, size_t size) {
+  if (cached_bytes_ + ClassBytes(size) > kMaxBytes) {
+    std::free(ptr);
+    return;
+  }
+  // Every class holds at least 24 bytes, room for the link.
+  auto* block = static_cast<FreeBlock*>(ptr);
+  FreeBlock*& head = free_[ClassOf(size)];
+  block->next = head;
+  head = block;
+  cached_bytes_ += ClassBytes(size);
+}
+
+inline void* SmallBlockCache::Reallocate(void* ptr, size_t osize, size_t nsize) {
+  if (nsize == 0) {
+    if (ptr != nullptr && IsSmall(osize)) {
+      Give(ptr, osize);
+    } else {
+      std::free(ptr);
+    }
+    return nullptr;
+  }
+  if (ptr == nullptr) return IsSmall(nsize) ? Take(nsize) : std::malloc(nsize);
+  if (IsSmall(osize) && IsSmall(nsize) && ClassOf(osize) == ClassOf(nsize)) return ptr;
+  // A small block is asked of malloc at its class's size, so that it can serve its class
+  // once freed; realloc keeps the contents up to the smaller size.
+  return std::realloc(ptr, IsSmall(nsize) ? ClassBytes(nsize) : nsize);
+}
 
 }  // namespace testrund::ops::sandbox
