@@ -35,9 +35,10 @@ std::string_view AssignedFieldAfter(std::string_view code, size_t at) {
   return code.substr(name_start, name_end - name_start);
 }
 
-}  // namespace
-
-bool MentionsInbound(std::string_view code) {
+// Calls visit(start, end) for every maximal run of identifier characters in `code`, in
+// order, until it returns true; whether one did.
+template <typename Visit>
+bool AnyWord(std::string_view code, Visit visit) {
   size_t at = 0;
   while (at < code.size()) {
     if (!IsWordChar(code[at])) {
@@ -45,31 +46,32 @@ bool MentionsInbound(std::string_view code) {
       continue;
     }
     size_t end = WordEnd(code, at);
-    std::string_view word = code.substr(at, end - at);
-    if (word == "i" || word == "_G" || word == "_ENV" || word == "load") return true;
+    if (visit(at, end)) return true;
     at = end;
   }
   return false;
 }
 
+}  // namespace
+
+bool MentionsInbound(std::string_view code) {
+  return AnyWord(code, [code](size_t start, size_t end) {
+    std::string_view word = code.substr(start, end - start);
+    return word == "i" || word == "_G" || word == "_ENV" || word == "load";
+  });
+}
+
 std::vector<std::string> AssignedVarsFields(std::string_view code) {
   std::vector<std::string> fields;
-  size_t at = 0;
-  while (at < code.size()) {
-    if (!IsWordChar(code[at])) {
-      ++at;
-      continue;
+  AnyWord(code, [code, &fields](size_t start, size_t end) {
+    bool field_of_another = start > 0 && code[start - 1] == '.';
+    if (end - start != 1 || code[start] != 'v' || field_of_another) return false;
+    std::string_view name = AssignedFieldAfter(code, end);
+    if (!name.empty() && std::find(fields.begin(), fields.end(), name) == fields.end()) {
+      fields.emplace_back(name);
     }
-    size_t end = WordEnd(code, at);
-    bool field_of_another = at > 0 && code[at - 1] == '.';
-    if (end - at == 1 && code[at] == 'v' && !field_of_another) {
-      std::string_view name = AssignedFieldAfter(code, end);
-      if (!name.empty() && std::find(fields.begin(), fields.end(), name) == fields.end()) {
-        fields.emplace_back(name);
-      }
-    }
-    at = end;
-  }
+    return false;
+  });
   return fields;
 }
 
