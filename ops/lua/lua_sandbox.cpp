@@ -185,7 +185,7 @@ Result<std::unique_ptr<LuaSandbox>> LuaSandbox::Create(const LuaLimits& limits,
 }
 
 Status LuaSandbox::Setup(std::string_view run_id) {
-  SetupArgs args{run_id, -1, -1, -1, -1, nullptr, -1};
+  SetupArgs args{run_id, -1, -1, -1, -1, nullptr};
   lua_pushcfunction(L_, SetupProtected);
   lua_pushlightuserdata(L_, &args);
   int status = lua_pcall(L_, 1, 0, 0);

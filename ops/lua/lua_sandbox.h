@@ -126,8 +126,8 @@ class LuaSandbox {
   }
 
   // Calls a compiled function in `scope`. On kNone exactly `results` values (1: the first
-  // result, or nil, for the caller to read and pop; 0: none) are left on the stack; a
-  // caller that ignores the value asks for none, which spares the pop. On failure nothing is left
+  // result, or nil, for the caller to read and pop; 0: none) are left on the stack; a caller
+  // that ignores the value asks for none, which spares the pop. On failure nothing is left
   // on the stack and `*error` holds the reason: Lua's message for kRuntimeError (a
   // non-string error value is described: "nil", "true", "12", "(error object is a table
   // value)"), or a sentence naming the limit for the limit failures (the caller adds the op):

@@ -297,7 +297,7 @@ int SetupProtected(lua_State* L) {
   // The scope thread: its values are moved over (lua_xmove cannot fail), so that no error
   // is ever raised on a thread that is not running.
   args->scope_thread = lua_newthread(L);
-  args->scope_thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  luaL_ref(L, LUA_REGISTRYINDEX);  // held for the state's life: never unreferenced
   lua_pushvalue(L, base);            // kScopeBase
   lua_pushliteral(L, "v");           // kScopeKeyV
   lua_pushliteral(L, "i");           // kScopeKeyI

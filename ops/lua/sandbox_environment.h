@@ -18,9 +18,8 @@ struct SetupArgs {
   std::string_view run_id;
   int env_ref, base_ref, g_ref, empty_i_ref;
   // A thread never run, whose stack holds base and the keys v, i and instance at the
-  // kScope* indexes (LuaSandbox::BindScope), and its registry reference.
+  // kScope* indexes (LuaSandbox::BindScope); a registry reference keeps it alive.
   lua_State* scope_thread;
-  int scope_thread_ref;
 };
 
 constexpr int kScopeBase = 1;
